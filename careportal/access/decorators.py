@@ -1,0 +1,47 @@
+"""View decorators: resolve who is asking before the view runs (as Sentry's base endpoints do)."""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+from careportal.access.layer import staff_viewer, viewer_for_request
+from careportal.access.roles import is_staff_member
+
+ViewFunc = Callable[..., HttpResponse]
+
+
+def patient_area(view: ViewFunc) -> ViewFunc:
+    """For pages about one patient's record, seen by the patient or a proxy: passes `viewer` to the view.
+
+    Someone who acts for several people and has not chosen whose record to open is sent to choose first.
+    """
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        viewer = viewer_for_request(request)
+        if viewer is None:
+            return redirect("home:choose")
+        request.viewer = viewer  # type: ignore[attr-defined]
+        return view(request, viewer, *args, **kwargs)
+
+    return wrapper
+
+
+def staff_area(view: ViewFunc) -> ViewFunc:
+    """For staff consoles: clinicians of an active care team and helpdesk staff. Others get 404, not 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_staff_member(request.user):
+            raise Http404("Page not found")
+        viewer = staff_viewer(request)
+        request.viewer = viewer  # type: ignore[attr-defined]
+        return view(request, viewer, *args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,253 @@
+"""The access layer: who may see which patient's data, and the audit event for every read or change.
+
+Views ask this module for the patient in view and for objects by their public id; they never query patient-data
+models themselves (`make lint` checks it). Every answer is either the object, already scoped to what the viewer
+may see, or `Http404`: "does not exist" and "not yours" look the same from outside, and both are audited.
+"""
+
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+from uuid import UUID
+
+import structlog
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest
+from django.utils import timezone
+
+from careportal.access.proxy_policy import effective_proxy_scopes
+from careportal.access.scopes import ALL_SCOPES, CLINICIAN_SCOPES, HELPDESK_SCOPES, Scope
+from careportal.accounts.models import User
+from careportal.audit.models import AccessAction, ActorRole
+from careportal.audit.services import access_event_record
+from careportal.patients.models import CareTeam, Patient
+from careportal.proxy.models import ProxyRelationship, ProxyStatus
+
+ModelT = TypeVar("ModelT", bound=Model)
+
+# The session key holding the public id of the patient whose record a patient or proxy has in view.
+ACTING_FOR_SESSION_KEY = "careportal_acting_for"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking, in which role, and for which patient's record."""
+
+    user: User
+    role: ActorRole
+    patient: Patient | None = None
+    scopes: frozenset[Scope] = field(default_factory=frozenset)
+    proxy_relationship: ProxyRelationship | None = None
+    care_team: CareTeam | None = None
+    ip_address: str | None = None
+    request_id: str = ""
+
+    def can(self, scope: Scope) -> bool:
+        return scope in self.scopes
+
+    @property
+    def is_proxy(self) -> bool:
+        return self.role == ActorRole.PROXY
+
+
+@dataclass(frozen=True)
+class PatientChoice:
+    """A record the signed-in person may open: their own, or one they act for as a proxy."""
+
+    patient: Patient
+    role: ActorRole
+    scopes: frozenset[Scope]
+    relationship: ProxyRelationship | None = None
+
+
+def _request_facts(request: HttpRequest | None) -> dict[str, Any]:
+    if request is None:
+        return {"ip_address": None, "request_id": ""}
+    request_id = structlog.contextvars.get_contextvars().get("request_id", "")
+    return {"ip_address": request.META.get("REMOTE_ADDR") or None, "request_id": str(request_id or "")}
+
+
+def patient_choices(user: User) -> list[PatientChoice]:
+    """The records this person may open as a patient or proxy, their own first."""
+    if not user.is_authenticated:
+        return []
+    choices: list[PatientChoice] = []
+    own = Patient.objects.filter(user=user).first()
+    if own is not None:
+        choices.append(PatientChoice(patient=own, role=ActorRole.PATIENT, scopes=ALL_SCOPES))
+    today = timezone.localdate()
+    relationships = ProxyRelationship.objects.filter(proxy=user, status=ProxyStatus.ACTIVE).select_related(
+        "patient"
+    )
+    for relationship in relationships:
+        scopes = effective_proxy_scopes(relationship, today=today)
+        if scopes:
+            choices.append(
+                PatientChoice(
+                    patient=relationship.patient, role=ActorRole.PROXY, scopes=scopes, relationship=relationship
+                )
+            )
+    return choices
+
+
+def viewer_for_request(request: HttpRequest) -> Viewer | None:
+    """The patient or proxy viewer for this request, or None when they must first choose whose record to open.
+
+    Re-checked on every request, so that a revoked proxy or a birthday takes effect at once.
+    """
+    user = request.user
+    if not user.is_authenticated:
+        return None
+    choices = patient_choices(user)  # type: ignore[arg-type]
+    wanted = request.session.get(ACTING_FOR_SESSION_KEY)
+    chosen: PatientChoice | None = None
+    if wanted:
+        chosen = next((c for c in choices if str(c.patient.public_id) == wanted), None)
+        if chosen is None:
+            request.session.pop(ACTING_FOR_SESSION_KEY, None)
+    if chosen is None and len(choices) == 1:
+        chosen = choices[0]
+    if chosen is None:
+        chosen = next((c for c in choices if c.role == ActorRole.PATIENT), None)
+    if chosen is None:
+        return None
+    return Viewer(
+        user=user,  # type: ignore[arg-type]
+        role=chosen.role,
+        patient=chosen.patient,
+        scopes=chosen.scopes,
+        proxy_relationship=chosen.relationship,
+        **_request_facts(request),
+    )
+
+
+def anonymous_viewer(request: HttpRequest) -> Viewer:
+    return Viewer(user=request.user, role=ActorRole.ANONYMOUS, **_request_facts(request))  # type: ignore[arg-type]
+
+
+def patient_context_choose(*, request: HttpRequest, public_id: UUID) -> Patient:
+    """Open the record of `public_id` for the rest of the session, if this person may act for that patient."""
+    choice = next((c for c in patient_choices(request.user) if c.patient.public_id == public_id), None)  # type: ignore[arg-type]
+    if choice is None:
+        viewer = Viewer(user=request.user, role=ActorRole.PATIENT, **_request_facts(request))  # type: ignore[arg-type]
+        _deny(viewer, object_label="a patient record", object_type="patients.patient", object_id=str(public_id))
+    request.session[ACTING_FOR_SESSION_KEY] = str(choice.patient.public_id)  # type: ignore[union-attr]
+    return choice.patient  # type: ignore[union-attr]
+
+
+def _deny(viewer: Viewer, *, object_label: str, object_type: str = "", object_id: str = "") -> None:
+    # The owner of a refused object is deliberately not recorded: the patient-facing log must not tell one
+    # patient about another, and the security log needs only who asked for what.
+    access_event_record(
+        viewer=viewer,
+        patient=None,
+        action=AccessAction.DENIED,
+        object_label=object_label,
+        object_type=object_type,
+        object_id=object_id,
+        succeeded=False,
+    )
+    raise Http404("Page not found")
+
+
+def access_patient_record(
+    *, viewer: Viewer, scope: Scope, object_label: str, action: AccessAction = AccessAction.VIEW
+) -> Patient:
+    """The patient in view, when the viewer may read (or change) `scope` of their record; audited."""
+    if viewer.patient is None or not viewer.can(scope):
+        _deny(viewer, object_label=object_label, object_type="scope", object_id=scope.value)
+    access_event_record(viewer=viewer, patient=viewer.patient, action=action, object_label=object_label)
+    return viewer.patient  # type: ignore[return-value]
+
+
+def scoped_to_patient(*, viewer: Viewer, queryset: QuerySet[ModelT], scope: Scope) -> QuerySet[ModelT]:
+    """Rows of the patient in view that the viewer may see, or none at all. Not audited: the caller reads them
+    through `access_patient_record` or `access_object`, which are."""
+    if viewer.patient is None or not viewer.can(scope):
+        return queryset.none()
+    return queryset.filter(patient=viewer.patient)
+
+
+def access_object(
+    *,
+    viewer: Viewer,
+    queryset: QuerySet[ModelT],
+    public_id: UUID | str,
+    scope: Scope,
+    object_label: str,
+    action: AccessAction = AccessAction.VIEW,
+    patient_field: str = "patient",
+) -> ModelT:
+    """One object of the patient in view by its public id, or Http404 (audited either way).
+
+    The lookup is one query whether the id is unknown or belongs to someone else, so neither answer nor timing
+    tells the two apart.
+    """
+    obj = None
+    if viewer.patient is not None and viewer.can(scope):
+        obj = queryset.filter(**{patient_field: viewer.patient, "public_id": public_id}).first()
+    if obj is None:
+        _deny(
+            viewer,
+            object_label=object_label,
+            object_type=f"{queryset.model._meta.app_label}.{queryset.model._meta.model_name}",
+            object_id=str(public_id),
+        )
+    access_event_record(viewer=viewer, patient=viewer.patient, action=action, object_label=object_label, obj=obj)
+    return obj  # type: ignore[return-value]
+
+
+# Staff -------------------------------------------------------------------------------------------------------
+
+
+def staff_viewer(request: HttpRequest, *, care_team: CareTeam | None = None) -> Viewer:
+    user: User = request.user  # type: ignore[assignment]
+    if user.is_helpdesk:
+        return Viewer(user=user, role=ActorRole.HELPDESK, scopes=HELPDESK_SCOPES, **_request_facts(request))
+    return Viewer(
+        user=user, role=ActorRole.CLINICIAN, scopes=CLINICIAN_SCOPES, care_team=care_team, **_request_facts(request)
+    )
+
+
+def patients_for_staff(viewer: Viewer) -> QuerySet[Patient]:
+    """Patients a member of staff may look up: for a clinician, those with an active relationship to one of
+    their care teams; for the helpdesk, every patient (account data only: see HELPDESK_SCOPES)."""
+    if viewer.role == ActorRole.HELPDESK:
+        return Patient.objects.all()
+    if viewer.role != ActorRole.CLINICIAN:
+        return Patient.objects.none()
+    teams = viewer.user.care_team_memberships.filter(is_active=True, care_team__is_active=True)
+    if viewer.care_team is not None:
+        teams = teams.filter(care_team=viewer.care_team)
+    return Patient.objects.filter(
+        care_relationships__care_team__in=teams.values("care_team"),
+        care_relationships__ended_at__isnull=True,
+    ).distinct()
+
+
+def access_patient_as_staff(
+    *,
+    viewer: Viewer,
+    public_id: UUID | str,
+    scope: Scope,
+    object_label: str,
+    action: AccessAction = AccessAction.VIEW,
+) -> tuple[Viewer, Patient]:
+    """A patient a member of staff may see, with the viewer now naming that patient; Http404 otherwise."""
+    patient = None
+    if viewer.can(scope):
+        patient = patients_for_staff(viewer).filter(public_id=public_id).first()
+    if patient is None:
+        _deny(viewer, object_label=object_label, object_type="patients.patient", object_id=str(public_id))
+    care_team = viewer.care_team
+    if care_team is None and viewer.role == ActorRole.CLINICIAN:
+        # Name the team through which the clinician reached the record, so the patient's log can say
+        # "Dr A Okafor, Haematology, viewed ...".
+        care_team = CareTeam.objects.filter(
+            memberships__user=viewer.user,
+            memberships__is_active=True,
+            care_relationships__patient=patient,
+            care_relationships__ended_at__isnull=True,
+        ).first()
+    viewer = replace(viewer, patient=patient, care_team=care_team)
+    access_event_record(viewer=viewer, patient=patient, action=action, object_label=object_label)
+    return viewer, patient  # type: ignore[return-value]

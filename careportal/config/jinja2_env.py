@@ -1,0 +1,47 @@
+"""The Jinja2 environment: our templates first, then the NHS.UK frontend macros from nhsuk-frontend-jinja."""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.messages import get_messages
+from django.middleware.csrf import get_token
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import timezone
+from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader
+
+from careportal.core.forms import nhs_field
+from careportal.core.formatting import format_date, format_datetime, format_nhs_number
+
+
+def url(viewname: str, *args: Any, **kwargs: Any) -> str:
+    return reverse(viewname, args=args or None, kwargs=kwargs or None)
+
+
+def environment(**options: Any) -> Environment:
+    # Django passes its own loader (the app template folders); the NHS.UK macros come after ours.
+    options["loader"] = ChoiceLoader([options["loader"], PackageLoader("nhsuk_frontend_jinja")])
+    options["undefined"] = ChainableUndefined
+    options["autoescape"] = True
+    options.setdefault("extensions", []).append("jinja2.ext.do")
+    env = Environment(**options)  # noqa: S701 - autoescape is set just above
+    env.globals.update(
+        {
+            "static": static,
+            "url": url,
+            "csrf_token_value": get_token,
+            "get_messages": get_messages,
+            "settings": settings,
+            "service_name": settings.CAREPORTAL_SERVICE_NAME,
+            "now": timezone.now,
+            "nhs_field": nhs_field,
+        }
+    )
+    env.filters.update(
+        {
+            "nhs_number": format_nhs_number,
+            "date": format_date,
+            "datetime": format_datetime,
+        }
+    )
+    return env

@@ -1,0 +1,20 @@
+"""Test settings: the base settings with a fast password hasher and email kept in memory.
+
+`DATABASE_URL` chooses the database exactly as in production (`make test` runs the suite on SQLite and on
+PostgreSQL); pytest-django creates and destroys its own test database either way.
+"""
+
+import os
+
+os.environ.setdefault("CAREPORTAL_ENV", "test")
+os.environ.setdefault("DATABASE_URL", "sqlite:///:memory:")
+
+from careportal.config.settings.base import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": []}}
+INSTALLED_APPS = [*INSTALLED_APPS]  # noqa: F405
+if "careportal.demo" not in INSTALLED_APPS:
+    INSTALLED_APPS.append("careportal.demo")
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "CarePortal administration"
+admin.site.site_title = "CarePortal administration"
+
+urlpatterns = [
+    path("", include("careportal.home.urls")),
+    path("", include("careportal.accounts.urls")),
+    path("", include("careportal.patients.urls")),
+    path("", include("careportal.audit.urls")),
+    path("", include("careportal.staff.urls")),
+    path("", include("careportal.core.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "careportal.core.views.bad_request"
+handler403 = "careportal.core.views.permission_denied"
+handler404 = "careportal.core.views.page_not_found"
+handler500 = "careportal.core.views.server_error"

@@ -1,0 +1,92 @@
+"""Form rendering through the NHS.UK frontend macros.
+
+A page writes `{{ form.field.as_field_group() }}`; Django hands the bound field to `forms/field.jinja`, which calls
+the NHS.UK input, textarea, radios, checkboxes, select or date macro with the label, hint and error message wired up.
+"""
+
+from django.forms.renderers import Jinja2
+
+
+class NHSFormRenderer(Jinja2):
+    form_template_name = "forms/form.jinja"
+    field_template_name = "forms/field.jinja"
+
+    @property
+    def engine(self):  # type: ignore[override]
+        # Render with the project's Jinja environment (with the NHS.UK macro loader), not a bare one.
+        from django.template import engines
+
+        return engines["jinja2"]
+
+
+def nhs_field(bound_field) -> dict:  # type: ignore[no-untyped-def]
+    """The NHS.UK macro to call for a bound field, and its parameters."""
+    from django import forms
+
+    field = bound_field.field
+    widget = field.widget
+    params: dict = {
+        "id": bound_field.auto_id,
+        "name": bound_field.html_name,
+        "label": {"text": str(bound_field.label)},
+    }
+    if bound_field.help_text:
+        params["hint"] = {"text": str(bound_field.help_text)}
+    if bound_field.errors:
+        params["errorMessage"] = {"text": " ".join(str(e) for e in bound_field.errors)}
+    attributes = {
+        key: value
+        for key, value in widget.attrs.items()
+        if key not in {"class", "id", "name"} and value not in (None, False)
+    }
+    if field.required and not isinstance(widget, forms.CheckboxInput | forms.CheckboxSelectMultiple):
+        attributes.setdefault("required", True)
+    value = bound_field.value()
+
+    if isinstance(widget, forms.RadioSelect | forms.CheckboxSelectMultiple):
+        kind = "radios" if isinstance(widget, forms.RadioSelect) else "checkboxes"
+        selected = {str(v) for v in (value if isinstance(value, list | tuple) else [value]) if v is not None}
+        params.pop("label")
+        params["idPrefix"] = params.pop("id")
+        params["fieldset"] = {"legend": {"text": str(bound_field.label), "size": "s"}}
+        params["items"] = [
+            {"value": str(choice_value), "text": str(choice_label), "checked": str(choice_value) in selected}
+            for choice_value, choice_label in field.choices
+            if choice_value != ""
+        ]
+        return {"kind": kind, "params": params}
+    if isinstance(widget, forms.Select):
+        params["items"] = [
+            {"value": str(v), "text": str(label), "selected": str(v) == str(value)} for v, label in field.choices
+        ]
+        return {"kind": "select", "params": params}
+    if isinstance(widget, forms.Textarea):
+        params["value"] = value or ""
+        params["rows"] = widget.attrs.get("rows", 5)
+        params["attributes"] = attributes
+        return {"kind": "textarea", "params": params}
+    if isinstance(widget, forms.CheckboxInput):
+        params.pop("label")
+        params["idPrefix"] = params.pop("id")
+        params["items"] = [{"value": "on", "text": str(bound_field.label), "checked": bool(value)}]
+        return {"kind": "checkboxes", "params": params}
+
+    input_type = getattr(widget, "input_type", "text")
+    if "autocomplete" in attributes:
+        params["autocomplete"] = attributes.pop("autocomplete")
+    if input_type == "password":
+        # Never echo a password back into the page.
+        params["value"] = ""
+        params["attributes"] = attributes
+        return {"kind": "password", "params": params}
+    params["type"] = input_type
+    params["value"] = "" if value is None else str(value)
+    if "inputmode" in attributes:
+        params["inputmode"] = attributes.pop("inputmode")
+    if "spellcheck" in attributes:
+        params["spellcheck"] = attributes.pop("spellcheck")
+    params["attributes"] = attributes
+    css = widget.attrs.get("class")
+    if css:
+        params["classes"] = css
+    return {"kind": "input", "params": params}

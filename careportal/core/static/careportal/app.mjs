@@ -1,0 +1,5 @@
+// Starts the NHS.UK frontend components (header menu, error summary focus, password reveal, ...) and the
+// session helpers. Every page works without this file: it only enhances.
+import { initAll } from "../nhsuk/nhsuk-frontend.min.js";
+
+initAll();

@@ -1,0 +1,105 @@
+"""The demo trust: people and teams matching the sample HL7 messages in ../shared/hl7/.
+
+Development only: this app is not installed when CAREPORTAL_ENV=production.
+"""
+
+import datetime
+
+DEMO_PASSWORD = "CarePortal-demo-1"  # noqa: S105 - a published demo password, for demo accounts only
+
+CARE_TEAMS = [
+    {
+        "name": "Haematology",
+        "description": "Blood disorders, anaemia and blood cancers.",
+        "response_target_working_days": 3,
+    },
+    {
+        "name": "Dermatology",
+        "description": "Skin conditions, including skin lesions and skin cancer checks.",
+        "response_target_working_days": 5,
+    },
+    {
+        "name": "Children's Urology",
+        "description": "Kidney, bladder and urinary problems in children and young people.",
+        "response_target_working_days": 3,
+    },
+]
+
+# Hospital and NHS numbers as in ../shared/hl7/ (NHS numbers from the 999 test range).
+PATIENTS = [
+    {
+        "hospital_number": "40012345",
+        "nhs_number": "9990000018",
+        "given_name": "Eleanor",
+        "family_name": "Hargreaves",
+        "birth_date": datetime.date(1958, 3, 14),
+        "address_line_1": "12 Cranbrook Road",
+        "town": "London",
+        "postcode": "N6 4DP",
+        "home_phone": "020 7946 0018",
+        "email": "eleanor.h@example.org",
+        "contact_preference": "portal",
+        "account": "demo.patient",
+        "care_teams": [("Haematology", "referral")],
+    },
+    {
+        "hospital_number": "40077801",
+        "nhs_number": "9990000026",
+        "given_name": "Siobhán",
+        "family_name": "O'Sullivan",
+        "birth_date": datetime.date(1979, 11, 22),
+        "address_line_1": "4 Mill Lane",
+        "town": "London",
+        "postcode": "N8 7QE",
+        "account": None,
+        "care_teams": [("Dermatology", "referral")],
+    },
+    {
+        "hospital_number": "40055512",
+        "nhs_number": "9990000034",
+        "given_name": "Arjun",
+        "family_name": "Patel",
+        "birth_date": datetime.date(2015, 6, 7),
+        "address_line_1": "27 Hornsey Lane",
+        "town": "London",
+        "postcode": "N19 3PL",
+        "home_phone": "020 7946 0734",
+        "account": None,
+        "care_teams": [("Children's Urology", "referral")],
+    },
+]
+
+STAFF = [
+    {
+        "username": "demo.clinician",
+        "display_name": "Dr C Okafor",
+        "first_name": "Chidi",
+        "last_name": "Okafor",
+        "email": "demo.clinician@example.nhs.uk",
+        "teams": [("Haematology", "clinician")],
+        "is_helpdesk": False,
+    },
+    {
+        "username": "demo.helpdesk",
+        "display_name": "Sam Reid",
+        "first_name": "Sam",
+        "last_name": "Reid",
+        "email": "demo.helpdesk@example.nhs.uk",
+        "teams": [],
+        "is_helpdesk": True,
+    },
+]
+
+PROXIES = [
+    {
+        "username": "demo.parent",
+        "display_name": "Priya Patel",
+        "first_name": "Priya",
+        "last_name": "Patel",
+        "email": "demo.parent@example.org",
+        "patient": "40055512",
+        "relationship": "mother",
+        "basis": "parental",
+        "scopes": ["appointments", "results", "messages", "letters", "details"],
+    }
+]

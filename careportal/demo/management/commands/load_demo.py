@@ -1,0 +1,19 @@
+from django.core.management.base import BaseCommand
+
+from careportal.demo.services import demo_trust_load
+
+
+class Command(BaseCommand):
+    help = "Load the demo trust (development only). Safe to run again: existing demo data is left as it is."
+
+    def handle(self, *args: object, **options: object) -> None:
+        created = demo_trust_load()
+        if any(created.values()):
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Demo trust loaded: {created['care_teams']} care teams, {created['patients']} patients, "
+                    f"{created['users']} accounts. Demo password: see README.md."
+                )
+            )
+        else:
+            self.stdout.write("Demo trust already loaded; nothing changed.")

@@ -1,0 +1,74 @@
+from django.db import transaction
+from django.utils import timezone
+
+from careportal.accounts.models import User
+from careportal.demo import data
+from careportal.patients.models import CareRelationship, CareTeam, CareTeamMembership, Patient
+from careportal.proxy.models import ProxyRelationship, ProxyStatus
+
+
+def _demo_user(*, username: str, **fields: object) -> User:
+    user, created = User.objects.get_or_create(username=username, defaults=fields)
+    if created:
+        user.set_password(data.DEMO_PASSWORD)
+        user.save(update_fields=["password"])
+    return user
+
+
+@transaction.atomic
+def demo_trust_load() -> dict[str, int]:
+    """Create the demo trust, or leave it as it is: running this twice changes nothing."""
+    created = {"care_teams": 0, "patients": 0, "users": 0}
+    teams: dict[str, CareTeam] = {}
+    for team_fields in data.CARE_TEAMS:
+        team, was_created = CareTeam.objects.get_or_create(name=team_fields["name"], defaults=team_fields)
+        teams[team.name] = team
+        created["care_teams"] += was_created
+
+    users_before = User.objects.count()
+    for staff in data.STAFF:
+        fields = {k: v for k, v in staff.items() if k not in {"username", "teams"}}
+        user = _demo_user(username=str(staff["username"]), **fields)
+        for team_name, role in staff["teams"]:  # type: ignore[attr-defined]
+            CareTeamMembership.objects.get_or_create(care_team=teams[team_name], user=user, defaults={"role": role})
+
+    for patient_fields in data.PATIENTS:
+        fields = {k: v for k, v in patient_fields.items() if k not in {"account", "care_teams"}}
+        patient, was_created = Patient.objects.get_or_create(
+            hospital_number=fields.pop("hospital_number"), defaults=fields
+        )
+        created["patients"] += was_created
+        if patient_fields["account"] and patient.user_id is None:
+            patient.user = _demo_user(
+                username=str(patient_fields["account"]),
+                first_name=patient.given_name,
+                last_name=patient.family_name,
+                email=patient.email,
+            )
+            patient.save(update_fields=["user"])
+        for team_name, reason in patient_fields["care_teams"]:  # type: ignore[attr-defined]
+            CareRelationship.objects.get_or_create(patient=patient, care_team=teams[team_name], reason=reason)
+
+    for proxy in data.PROXIES:
+        user = _demo_user(
+            username=str(proxy["username"]),
+            display_name=proxy["display_name"],
+            first_name=proxy["first_name"],
+            last_name=proxy["last_name"],
+            email=proxy["email"],
+        )
+        patient = Patient.objects.get(hospital_number=proxy["patient"])
+        ProxyRelationship.objects.get_or_create(
+            proxy=user,
+            patient=patient,
+            defaults={
+                "relationship": proxy["relationship"],
+                "basis": proxy["basis"],
+                "scopes": proxy["scopes"],
+                "status": ProxyStatus.ACTIVE,
+                "valid_from": patient.birth_date,
+                "verified_at": timezone.now(),
+            },
+        )
+    created["users"] = User.objects.count() - users_before
+    return created

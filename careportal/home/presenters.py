@@ -1,0 +1,82 @@
+"""What the home page shows: one card per part of the record the viewer may see, each with its empty state."""
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+
+from careportal.access.layer import PatientChoice, Viewer
+from careportal.access.scopes import Scope
+from careportal.audit.models import ActorRole
+
+
+@dataclass(frozen=True)
+class HomeCard:
+    heading: str
+    description: str
+    href: str | None = None
+
+
+# The empty states say what will appear and when, so a new patient is not left wondering.
+CARDS: list[tuple[Scope, str, str]] = [
+    (
+        Scope.RESULTS,
+        "Test results",
+        "You have no test results to show yet. Results appear here once they are ready: most blood test results "
+        "after 1 working day, scans after 21 days, and some only after your clinician has looked at them.",
+    ),
+    (
+        Scope.MESSAGES,
+        "Messages",
+        "You have no messages. Your care teams' replies to you will appear here. Messages are not for urgent "
+        "problems: in an emergency call 999, or for urgent advice call 111.",
+    ),
+    (
+        Scope.APPOINTMENTS,
+        "Appointments",
+        "You have no upcoming appointments. When the hospital books an appointment for you, it will appear "
+        "here with the date, time and place, or the link for a video appointment.",
+    ),
+    (
+        Scope.LETTERS,
+        "Letters",
+        "You have no letters. Letters from your clinics will appear here as soon as they are sent.",
+    ),
+]
+
+
+def home_cards(viewer: Viewer) -> list[HomeCard]:
+    cards = [HomeCard(heading=h, description=d) for scope, h, d in CARDS if viewer.can(scope)]
+    if viewer.can(Scope.DETAILS):
+        cards.append(
+            HomeCard(
+                heading="Your details" if not viewer.is_proxy else "Their details",
+                description="Check the address, phone numbers and email address the hospital has on record.",
+                href=reverse("patients:your-details"),
+            )
+        )
+    if viewer.can(Scope.ACCESS_LOG):
+        cards.append(
+            HomeCard(
+                heading="Who has viewed your record",
+                description="See who has looked at or changed your information in CarePortal, and when.",
+                href=reverse("audit:access-log"),
+            )
+        )
+    return cards
+
+
+def patient_navigation(viewer: Viewer | None) -> list[dict[str, str]]:
+    if viewer is None:
+        return []
+    items = [{"href": reverse("home:home"), "text": "Home"}]
+    if viewer.can(Scope.DETAILS):
+        items.append({"href": reverse("patients:your-details"), "text": "Details"})
+    if viewer.can(Scope.ACCESS_LOG):
+        items.append({"href": reverse("audit:access-log"), "text": "Who has viewed your record"})
+    return items
+
+
+def choice_label(choice: PatientChoice) -> str:
+    if choice.role == ActorRole.PATIENT:
+        return "Your own record"
+    return f"{choice.patient.full_name} ({choice.relationship.relationship if choice.relationship else 'proxy'})"

@@ -1,0 +1,67 @@
+"""Role fixtures: a signed-in client for each kind of person who uses CarePortal."""
+
+import pytest
+from django.test import Client
+
+from tests.accounts.factories import UserFactory
+from tests.patients.factories import (
+    CareRelationshipFactory,
+    CareTeamMembershipFactory,
+    PatientWithAccountFactory,
+)
+from tests.proxy.factories import ProxyRelationshipFactory
+
+
+@pytest.fixture
+def patient(db):
+    return PatientWithAccountFactory()
+
+
+@pytest.fixture
+def other_patient(db):
+    return PatientWithAccountFactory()
+
+
+@pytest.fixture
+def patient_client(patient) -> Client:
+    client = Client()
+    client.force_login(patient.user)
+    return client
+
+
+@pytest.fixture
+def proxy_relationship(db):
+    return ProxyRelationshipFactory()
+
+
+@pytest.fixture
+def proxy_client(proxy_relationship) -> Client:
+    client = Client()
+    client.force_login(proxy_relationship.proxy)
+    return client
+
+
+@pytest.fixture
+def clinician_membership(db, patient):
+    membership = CareTeamMembershipFactory(user__display_name="Dr A Okafor", care_team__name="Haematology")
+    CareRelationshipFactory(patient=patient, care_team=membership.care_team)
+    return membership
+
+
+@pytest.fixture
+def clinician_client(clinician_membership) -> Client:
+    client = Client()
+    client.force_login(clinician_membership.user)
+    return client
+
+
+@pytest.fixture
+def helpdesk_user(db):
+    return UserFactory(is_helpdesk=True, display_name="Sam Reid")
+
+
+@pytest.fixture
+def helpdesk_client(helpdesk_user) -> Client:
+    client = Client()
+    client.force_login(helpdesk_user)
+    return client

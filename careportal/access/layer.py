@@ -75,15 +75,16 @@ def patient_choices(user: User) -> list[PatientChoice]:
     if own is not None:
         choices.append(PatientChoice(patient=own, role=ActorRole.PATIENT, scopes=ALL_SCOPES))
     today = timezone.localdate()
-    relationships = ProxyRelationship.objects.filter(proxy=user, status=ProxyStatus.ACTIVE).select_related(
-        "patient"
-    )
+    relationships = ProxyRelationship.objects.filter(proxy=user, status=ProxyStatus.ACTIVE).select_related("patient")
     for relationship in relationships:
         scopes = effective_proxy_scopes(relationship, today=today)
         if scopes:
             choices.append(
                 PatientChoice(
-                    patient=relationship.patient, role=ActorRole.PROXY, scopes=scopes, relationship=relationship
+                    patient=relationship.patient,
+                    role=ActorRole.PROXY,
+                    scopes=scopes,
+                    relationship=relationship,
                 )
             )
     return choices
@@ -204,7 +205,11 @@ def staff_viewer(request: HttpRequest, *, care_team: CareTeam | None = None) -> 
     if user.is_helpdesk:
         return Viewer(user=user, role=ActorRole.HELPDESK, scopes=HELPDESK_SCOPES, **_request_facts(request))
     return Viewer(
-        user=user, role=ActorRole.CLINICIAN, scopes=CLINICIAN_SCOPES, care_team=care_team, **_request_facts(request)
+        user=user,
+        role=ActorRole.CLINICIAN,
+        scopes=CLINICIAN_SCOPES,
+        care_team=care_team,
+        **_request_facts(request),
     )
 
 

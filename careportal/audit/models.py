@@ -15,7 +15,7 @@ class AccessEventQuerySet(models.QuerySet):
     def delete(self):  # type: ignore[no-untyped-def]
         raise AppendOnlyError("Access events cannot be deleted")
 
-    _raw_delete = delete
+    _raw_delete = delete  # type: ignore[assignment]
 
 
 class AccessAction(models.TextChoices):
@@ -51,12 +51,8 @@ class AccessEvent(models.Model):
     actor_name = models.CharField(max_length=150, blank=True)
     actor_role = models.CharField(max_length=20, choices=ActorRole.choices)
     care_team = models.ForeignKey(CareTeam, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    patient = models.ForeignKey(
-        Patient, null=True, blank=True, on_delete=models.PROTECT, related_name="access_events"
-    )
-    on_behalf_of = models.ForeignKey(
-        Patient, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.PROTECT, related_name="access_events")
+    on_behalf_of = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     action = models.CharField(max_length=20, choices=AccessAction.choices)
     # What was touched, in words a patient understands ("your contact details"), never its content.
     object_label = models.CharField(max_length=120)

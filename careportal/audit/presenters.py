@@ -23,7 +23,7 @@ def _who(event: AccessEvent, *, patient: Patient) -> str:
     if event.actor_role == ActorRole.SYSTEM:
         return "CarePortal"
     if event.care_team_id:
-        return f"{event.actor_name}, {event.care_team.name}"  # type: ignore[union-attr]
+        return f"{event.actor_name}, {event.care_team.name},"  # type: ignore[union-attr]
     return event.actor_name or "Someone"
 
 

@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader
 
-from careportal.core.forms import nhs_field
 from careportal.core.formatting import format_date, format_datetime, format_nhs_number
+from careportal.core.forms import nhs_field
 
 
 def url(viewname: str, *args: Any, **kwargs: Any) -> str:

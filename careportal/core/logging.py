@@ -55,9 +55,7 @@ SHARED_PROCESSORS: list[Any] = [
 
 def build_logging_config(*, level: str, log_format: str) -> dict[str, Any]:
     renderer = (
-        structlog.processors.JSONRenderer()
-        if log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer() if log_format == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[

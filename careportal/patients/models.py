@@ -66,9 +66,7 @@ class Patient(models.Model):
 
     @property
     def address_lines(self) -> list[str]:
-        return [
-            line for line in (self.address_line_1, self.address_line_2, self.town, self.postcode) if line
-        ]
+        return [line for line in (self.address_line_1, self.address_line_2, self.town, self.postcode) if line]
 
 
 class CareTeam(models.Model):
@@ -104,9 +102,7 @@ class CareTeamMembership(models.Model):
     """A member of staff working in a care team, with their role there."""
 
     care_team = models.ForeignKey(CareTeam, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="care_team_memberships"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="care_team_memberships")
     role = models.CharField(max_length=20, choices=CareTeamRole.choices, default=CareTeamRole.CLINICIAN)
     is_active = models.BooleanField(default=True)
 
@@ -139,9 +135,7 @@ class CareRelationship(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["patient", "care_team", "reason"], name="one_relationship_per_reason"
-            )
+            models.UniqueConstraint(fields=["patient", "care_team", "reason"], name="one_relationship_per_reason")
         ]
 
     def __str__(self) -> str:

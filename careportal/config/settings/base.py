@@ -29,7 +29,7 @@ if not SECRET_KEY:
     if IS_PRODUCTION:
         raise ImproperlyConfigured("Set SECRET_KEY: production refuses to start without one")
     # A development-only key; it signs nothing that leaves this machine.
-    SECRET_KEY = "development-only-not-secret-" + "x" * 40  # noqa: S105
+    SECRET_KEY = "development-only-not-secret-" + "x" * 40
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if IS_PRODUCTION else ["127.0.0.1", "localhost"])
 if IS_PRODUCTION and not ALLOWED_HOSTS:
@@ -200,9 +200,7 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # Email: console in development, SMTP in production (see docs/configuration.md).
-EMAIL_CONFIG = env.email_url(
-    "EMAIL_URL", default="consolemail://" if not IS_PRODUCTION else "smtp://localhost:25"
-)
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://" if not IS_PRODUCTION else "smtp://localhost:25")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CarePortal <no-reply@careportal.example.nhs.uk>")
 

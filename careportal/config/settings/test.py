@@ -9,7 +9,7 @@ import os
 os.environ.setdefault("CAREPORTAL_ENV", "test")
 os.environ.setdefault("DATABASE_URL", "sqlite:///:memory:")
 
-from careportal.config.settings.base import *  # noqa: E402, F403
+from careportal.config.settings.base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -1,0 +1,55 @@
+import pytest
+
+from careportal.accounts.models import User
+from careportal.demo.data import DEMO_PASSWORD
+from careportal.demo.services import demo_trust_load
+from careportal.patients.models import Patient
+from careportal.proxy.models import ProxyRelationship
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_demo_trust_loads_once_and_a_second_run_changes_nothing():
+    first = demo_trust_load()
+    counts = (User.objects.count(), Patient.objects.count(), ProxyRelationship.objects.count())
+    second = demo_trust_load()
+    assert first["patients"] == 3 and first["users"] == 4
+    assert second == {"care_teams": 0, "patients": 0, "users": 0}
+    assert (User.objects.count(), Patient.objects.count(), ProxyRelationship.objects.count()) == counts
+
+
+def test_the_demo_patient_is_the_fbc_sample_patient_and_can_sign_in(client):
+    demo_trust_load()
+    patient = Patient.objects.get(user__username="demo.patient")
+    assert (patient.hospital_number, patient.nhs_number) == ("40012345", "9990000018")
+    assert client.login(username="demo.patient", password=DEMO_PASSWORD)
+
+
+def test_every_demo_nhs_number_passes_modulus_11():
+    demo_trust_load()
+    for patient in Patient.objects.all():
+        patient.full_clean()
+
+
+def test_the_demo_parent_acts_for_a_child():
+    demo_trust_load()
+    relationship = ProxyRelationship.objects.get(proxy__username="demo.parent")
+    assert relationship.basis == "parental"
+    assert relationship.patient.birth_date.year == 2015
+
+
+def test_the_demo_app_is_not_installed_in_production():
+    import subprocess
+    import sys
+
+    code = "import django; django.setup(); from django.apps import apps; print(apps.is_installed('careportal.demo'))"
+    env = {
+        "CAREPORTAL_ENV": "production",
+        "SECRET_KEY": "x" * 60,
+        "ALLOWED_HOSTS": "portal.example.nhs.uk",
+        "DATABASE_URL": "sqlite:///:memory:",
+        "DJANGO_SETTINGS_MODULE": "careportal.config.settings.base",
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

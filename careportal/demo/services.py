@@ -62,8 +62,8 @@ def demo_trust_load() -> dict[str, int]:
             proxy=user,
             patient=patient,
             defaults={
-                "relationship": proxy["relationship"],
-                "basis": proxy["basis"],
+                "relationship": str(proxy["relationship"]),
+                "basis": str(proxy["basis"]),
                 "scopes": proxy["scopes"],
                 "status": ProxyStatus.ACTIVE,
                 "valid_from": patient.birth_date,

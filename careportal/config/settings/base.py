@@ -1,8 +1,8 @@
 """Settings for every environment, read from environment variables with safe defaults.
 
 `CAREPORTAL_ENV` picks the mode: `development` (the default, for `make run`) or `production`. Production refuses
-to start without a secret key and allowed hosts; development fills in local-only values so that a newcomer needs
-no set-up at all.
+to start without a secret key, allowed hosts and a database URL, and with DEBUG on; development fills in local-only
+values so that a newcomer needs no set-up at all. Every variable is described in docs/configuration.md.
 """
 
 from pathlib import Path
@@ -110,6 +110,9 @@ TEMPLATES = [
 ]
 FORM_RENDERER = "careportal.core.forms.NHSFormRenderer"
 
+if IS_PRODUCTION and not env.str("DATABASE_URL", default=""):
+    # A production database is chosen on purpose (PostgreSQL, or a SQLite file on a local disk), never by default.
+    raise ImproperlyConfigured("Set DATABASE_URL: production refuses to start without one")
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'careportal.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
@@ -146,7 +149,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+# Where `collectstatic` writes the hashed, compressed files that whitenoise serves in production.
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
 NODE_MODULES = BASE_DIR / "node_modules"
 STATICFILES_DIRS = [
     ("nhsuk", NODE_MODULES / "nhsuk-frontend" / "dist" / "nhsuk"),
@@ -179,15 +183,22 @@ X_FRAME_OPTIONS = "DENY"
 if IS_PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Load balancers probe /health/ over plain http inside the network; everything else is redirected to https.
+    SECURE_REDIRECT_EXEMPT = [r"^health/$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    # "preload" consents to browsers' built-in HTTPS-only lists; it takes effect only when the owner of the
+    # registrable domain submits it (see docs/configuration.md). `check --deploy` warns when it is off.
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
-# Content Security Policy (django-csp 4): scripts only from this site or with the per-request nonce.
+# Content Security Policy (django-csp 4): scripts only from this site or with the per-request nonce. Fonts only from
+# this site: the NHS.UK stylesheet asks for Frutiger from assets.nhs.uk, which would tell a third party about every
+# page view; browsers fall back to Arial, as the NHS.UK font stack intends.
+from csp.constants import NONCE  # noqa: E402
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
-        "script-src": ["'self'", "'nonce'"],
+        "script-src": ["'self'", NONCE],
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
@@ -211,6 +222,8 @@ TASKS = {
         "QUEUES": ["default", "notifications", "hl7"],
     }
 }
+# Finished task results (and their tracebacks) are deleted this many days after they finish (careportal.core.jobs).
+CAREPORTAL_TASK_RESULT_RETENTION_DAYS = env.int("CAREPORTAL_TASK_RESULT_RETENTION_DAYS", default=14)
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 

@@ -1,12 +1,25 @@
 """Structured logging: structlog for our own lines and, through its ProcessorFormatter, for Django's and libraries'.
 
-Nothing that identifies a patient may be logged. The processors below are a second line of defence (the first is
-never passing such values to a logger): they drop keys that commonly carry personal data.
+Nothing that identifies a patient may be logged. The first line of defence is never passing such values to a logger;
+the processors below are the second, for what libraries log on their own:
+
+- keys that commonly carry personal data are redacted, whoever logs them;
+- query strings are cut from every URL in a line (django-structlog logs each request as `"GET /path?query"` under
+  `request`; runserver's access lines carry URLs in the message), since a query string could carry anything;
+- exceptions are logged with their traceback (files, lines, code) and type, but not their message, which can quote
+  data (PostgreSQL's "Key (nhs_number)=(...) already exists", a form value, a dictionary key). Only connection-level
+  errors, whose messages name hosts and ports rather than rows, keep their message.
+
+Tests: tests/core/test_logging.py.
 """
 
+import re
+import traceback
 from typing import Any
 
 import structlog
+from django.db import InterfaceError, OperationalError
+from structlog.typing import ExcInfo
 
 # Keys that may never reach a log line, whatever a library puts in its event dict.
 REDACTED_KEYS = frozenset(
@@ -19,6 +32,8 @@ REDACTED_KEYS = frozenset(
         "mrn",
         "email",
         "phone",
+        "mobile_phone",
+        "home_phone",
         "address",
         "postcode",
         "birth_date",
@@ -28,6 +43,18 @@ REDACTED_KEYS = frozenset(
     }
 )
 
+# A path followed by a query string: "/who-has-viewed-your-record/?page=2" -> "/who-has-viewed-your-record/?[redacted]".
+_URL_QUERY = re.compile(r"(/[^\s?#\"']*)\?[^\s#\"']+")
+
+# Exceptions whose messages describe infrastructure (a refused connection, a locked database file), never rows.
+MESSAGE_SAFE_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    TimeoutError,
+)
+WITHHELD = "[message withheld: it may contain personal data]"
+
 
 def drop_personal_data(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     for key in REDACTED_KEYS.intersection(event_dict):
@@ -36,11 +63,41 @@ def drop_personal_data(_logger: Any, _method: str, event_dict: dict[str, Any]) -
 
 
 def drop_query_string(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    # django-structlog logs the request as "GET /path?query"; a query string could carry anything a browser sent.
-    request = event_dict.get("request")
-    if isinstance(request, str) and "?" in request:
-        event_dict["request"] = request.split("?", 1)[0] + "?[redacted]"
+    for key, value in event_dict.items():
+        if isinstance(value, str) and "?" in value:
+            event_dict[key] = _URL_QUERY.sub(r"\1?[redacted]", value)
     return event_dict
+
+
+def _exception_lines(exc: BaseException, seen: set[int]) -> list[str]:
+    seen.add(id(exc))
+    lines: list[str] = []
+    if exc.__cause__ is not None and id(exc.__cause__) not in seen:
+        lines += _exception_lines(exc.__cause__, seen)
+        lines.append("\nThe above exception was the direct cause of the following exception:\n\n")
+    elif exc.__context__ is not None and not exc.__suppress_context__ and id(exc.__context__) not in seen:
+        lines += _exception_lines(exc.__context__, seen)
+        lines.append("\nDuring handling of the above exception, another exception occurred:\n\n")
+    if exc.__traceback__ is not None:
+        lines.append("Traceback (most recent call last):\n")
+        lines += traceback.format_tb(exc.__traceback__)
+    kind = type(exc)
+    message = str(exc) if isinstance(exc, MESSAGE_SAFE_EXCEPTIONS) else WITHHELD
+    lines.append(f"{kind.__module__}.{kind.__qualname__}: {message}\n")
+    return lines
+
+
+def format_exception_without_data(exc_info: ExcInfo) -> str:
+    """A traceback as Python prints it, with each exception's message withheld (see the module docstring)."""
+    exc = exc_info[1]
+    if exc is None:
+        return ""
+    return "".join(_exception_lines(exc, seen=set())).rstrip("\n")
+
+
+def _plain_exception(sio: Any, exc_info: ExcInfo) -> None:
+    # For the console renderer, should an exception reach it unrendered.
+    sio.write("\n" + format_exception_without_data(exc_info))
 
 
 SHARED_PROCESSORS: list[Any] = [
@@ -55,13 +112,15 @@ SHARED_PROCESSORS: list[Any] = [
 
 def build_logging_config(*, level: str, log_format: str) -> dict[str, Any]:
     renderer = (
-        structlog.processors.JSONRenderer() if log_format == "json" else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=_plain_exception)
     )
     structlog.configure(
         processors=[
             *SHARED_PROCESSORS,
             structlog.processors.StackInfoRenderer(),
-            structlog.processors.format_exc_info,
+            # Exceptions are rendered by the formatter below, for our lines and for libraries' alike.
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -74,7 +133,11 @@ def build_logging_config(*, level: str, log_format: str) -> dict[str, Any]:
         "formatters": {
             "structured": {
                 "()": structlog.stdlib.ProcessorFormatter,
-                "processors": [structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+                "processors": [
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.ExceptionRenderer(format_exception_without_data),
+                    renderer,
+                ],
                 "foreign_pre_chain": SHARED_PROCESSORS,
             }
         },
@@ -85,6 +148,7 @@ def build_logging_config(*, level: str, log_format: str) -> dict[str, Any]:
             # middleware and error views already log what is needed without it.
             "django.request": {"level": "ERROR"},
             "django.server": {"level": "WARNING"},
+            # SQL with its parameters (patient data) whenever DEBUG is on: never.
             "django.db.backends": {"level": "WARNING"},
             "django_structlog": {"level": level},
         },

@@ -45,9 +45,11 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return render(request, "errors/csrf.jinja", {"page_title": "Your page timed out"}, status=403)
 
 
+# For load balancers: 200 when every check passes, 500 otherwise; JSON with `?format=json` or
+# `Accept: application/json`. Listed explicitly (the library's defaults include a DNS check that fails offline).
 health = HealthCheckView.as_view(
     checks=[
-        "health_check.checks.Database",
+        "careportal.core.health.Database",
         "careportal.core.health.TaskBackend",
     ]
 )

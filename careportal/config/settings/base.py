@@ -195,6 +195,7 @@ if IS_PRODUCTION:
 # this site: the NHS.UK stylesheet asks for Frutiger from assets.nhs.uk, which would tell a third party about every
 # page view; browsers fall back to Arial, as the NHS.UK font stack intends.
 from csp.constants import NONCE  # noqa: E402
+
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

@@ -25,6 +25,7 @@ $(TOOLS)/bin/uv:
 # Everything `make run` and `make test` need that a fresh machine lacks: the locked Python environment and the
 # NHS.UK frontend assets from npm (exact versions from package-lock.json).
 setup: $(UV)
+	@mkdir -p var/static
 	$(UV) sync --frozen --quiet
 	@if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
 		npm ci --no-audit --no-fund --loglevel=error; fi

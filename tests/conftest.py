@@ -65,3 +65,13 @@ def helpdesk_client(helpdesk_user) -> Client:
     client = Client()
     client.force_login(helpdesk_user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Rate-limit counters (allauth) live in the cache: one test's sign-ins must not throttle the next test's.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

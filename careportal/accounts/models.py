@@ -4,6 +4,11 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 
 
+class TwoStepMethod(models.TextChoices):
+    NONE = "none", "Not set up"
+    EMAIL = "email", "A code sent by email"
+
+
 class User(AbstractUser):
     """Someone who signs in. A user may be a patient, a proxy for others, a member of staff, or several at once.
 
@@ -17,6 +22,9 @@ class User(AbstractUser):
     is_helpdesk = models.BooleanField(
         default=False, help_text="Helpdesk staff see account data and never clinical data."
     )
+    # The emailed sign-in code as the second step. Patients choose it; staff always get a second step (see
+    # careportal/accounts/adapter.py). Authenticator apps and passkeys live in allauth's Authenticator table.
+    two_step_method = models.CharField(max_length=10, choices=TwoStepMethod.choices, default=TwoStepMethod.NONE)
 
     class Meta:
         db_table = "accounts_user"
@@ -27,3 +35,91 @@ class User(AbstractUser):
     @property
     def audit_name(self) -> str:
         return self.display_name or self.get_full_name() or self.username
+
+
+class AccountEventKind(models.TextChoices):
+    SIGNED_IN = "signed_in", "Signed in"
+    SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
+    LOCKED_OUT = "locked_out", "Locked after too many failed sign-ins"
+    UNLOCKED = "unlocked", "Unlocked by the helpdesk"
+    SIGNED_OUT = "signed_out", "Signed out"
+    SIGNED_OUT_EVERYWHERE = "signed_out_everywhere", "Signed out everywhere"
+    PASSWORD_CHANGED = "password_changed", "Password changed"
+    PASSWORD_RESET = "password_reset", "Password reset"
+    TWO_STEP_CHANGED = "two_step_changed", "Two-step verification changed"
+    TWO_STEP_RESET = "two_step_reset", "Two-step verification reset by the helpdesk"
+    ACTIVATED = "activated", "Account activated"
+    ACTIVATION_CODE_ISSUED = "activation_code_issued", "Activation code issued"
+    EMAIL_VERIFIED = "email_verified", "Email address confirmed"
+    USERNAME_REMINDER_SENT = "username_reminder_sent", "Username reminder sent"
+
+
+class AccountEvent(models.Model):
+    """Something that happened to an account: what the helpdesk sees (never clinical data). Append-only."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="account_events")
+    kind = models.CharField(max_length=40, choices=AccountEventKind.choices)
+    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # For helpdesk actions: who did it and the reason they recorded.
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.CharField(max_length=300, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.CharField(max_length=200, blank=True, help_text="What changed, without personal data.")
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+
+class SecurityQuestion(models.TextChoices):
+    """Questions whose answers a patient remembers but others cannot look up easily."""
+
+    FIRST_SCHOOL = "first_school", "What was the name of your first school?"
+    CHILDHOOD_STREET = "childhood_street", "What was the name of the street you grew up on?"
+    FIRST_PET = "first_pet", "What was the name of your first pet?"
+    FAVOURITE_TEACHER = "favourite_teacher", "What was the surname of your favourite teacher?"
+    FIRST_JOB = "first_job", "What was your first job?"
+    CHILDHOOD_FRIEND = "childhood_friend", "What was the first name of your childhood best friend?"
+    PARENTS_MET = "parents_met", "In which town or city did your parents meet?"
+    FIRST_CONCERT = "first_concert", "Who did you see at the first concert you went to?"
+
+
+class SecurityAnswer(models.Model):
+    """One of a patient's three security questions, with the answer hashed like a password.
+
+    Answers are compared after folding case and spaces ("St. Mary's" = "st mary's"), see accounts/security.py.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="security_answers")
+    question = models.CharField(max_length=40, choices=SecurityQuestion.choices)
+    answer_hash = models.CharField(max_length=256)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "question"], name="one_answer_per_question")]
+
+    def __str__(self) -> str:
+        return self.get_question_display()
+
+
+class ActivationCode(models.Model):
+    """A single-use code that lets a patient create their portal account, printed in a letter or read out by the
+    helpdesk. Only a keyed hash of the code is stored (careportal/accounts/activation.py), so a copy of the database
+    does not give anyone a working code."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="activation_codes")
+    code_digest = models.CharField(max_length=64, unique=True)
+    issued_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    issued_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-issued_at"]
+
+    def __str__(self) -> str:
+        return f"Activation code issued {self.issued_at:%Y-%m-%d}"

@@ -1,12 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from careportal.accounts import urls as accounts_urls
+
 admin.site.site_header = "CarePortal administration"
 admin.site.site_title = "CarePortal administration"
 
 urlpatterns = [
     path("", include("careportal.home.urls")),
-    path("", include("careportal.accounts.urls")),
+    path("", include((accounts_urls.accounts_patterns, "accounts"))),
+    path("", include(accounts_urls.allauth_patterns)),
+    path("", include("careportal.helpdesk.urls")),
     path("", include("careportal.patients.urls")),
     path("", include("careportal.audit.urls")),
     path("", include("careportal.staff.urls")),

@@ -6,6 +6,9 @@ Development only: this app is not installed when CAREPORTAL_ENV=production.
 import datetime
 
 DEMO_PASSWORD = "CarePortal-demo-1"  # noqa: S105 - a published demo password, for demo accounts only
+# Printed on the demo activation letter of the patient who has no account yet (Siobhán O'Sullivan), with her date of
+# birth (22 November 1979) and postcode (N8 7QE).
+DEMO_ACTIVATION_CODE = "DEMO-CODE-2026"
 
 CARE_TEAMS = [
     {
@@ -52,6 +55,7 @@ PATIENTS = [
         "town": "London",
         "postcode": "N8 7QE",
         "account": None,
+        "activation_code": True,
         "care_teams": [("Dermatology", "referral")],
     },
     {

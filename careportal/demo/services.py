@@ -1,7 +1,12 @@
+import datetime
+
+from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from careportal.accounts.models import User
+from careportal.accounts.activation import code_digest
+from careportal.accounts.models import ActivationCode, User
 from careportal.demo import data
 from careportal.patients.models import CareRelationship, CareTeam, CareTeamMembership, Patient
 from careportal.proxy.models import ProxyRelationship, ProxyStatus
@@ -12,7 +17,23 @@ def _demo_user(*, username: str, **fields: object) -> User:
     if created:
         user.set_password(data.DEMO_PASSWORD)
         user.save(update_fields=["password"])
+        if user.email:
+            # Demo addresses count as confirmed, so that sign-in codes for staff reach the console at once.
+            EmailAddress.objects.get_or_create(
+                user=user, email=user.email, defaults={"verified": True, "primary": True}
+            )
     return user
+
+
+def _demo_activation_code(patient: Patient) -> None:
+    digest = code_digest(data.DEMO_ACTIVATION_CODE)
+    if patient.user_id or ActivationCode.objects.filter(code_digest=digest).exists():
+        return
+    ActivationCode.objects.create(
+        patient=patient,
+        code_digest=digest,
+        expires_at=timezone.now() + datetime.timedelta(days=settings.CAREPORTAL_ACTIVATION_CODE_DAYS),
+    )
 
 
 @transaction.atomic
@@ -33,7 +54,7 @@ def demo_trust_load() -> dict[str, int]:
             CareTeamMembership.objects.get_or_create(care_team=teams[team_name], user=user, defaults={"role": role})
 
     for patient_fields in data.PATIENTS:
-        fields = {k: v for k, v in patient_fields.items() if k not in {"account", "care_teams"}}
+        fields = {k: v for k, v in patient_fields.items() if k not in {"account", "care_teams", "activation_code"}}
         patient, was_created = Patient.objects.get_or_create(
             hospital_number=fields.pop("hospital_number"), defaults=fields
         )
@@ -46,6 +67,8 @@ def demo_trust_load() -> dict[str, int]:
                 email=patient.email,
             )
             patient.save(update_fields=["user"])
+        if patient_fields.get("activation_code"):
+            _demo_activation_code(patient)
         for team_name, reason in patient_fields["care_teams"]:  # type: ignore[attr-defined]
             CareRelationship.objects.get_or_create(patient=patient, care_team=teams[team_name], reason=reason)
 

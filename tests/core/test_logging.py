@@ -120,7 +120,7 @@ def json_lines(output: str) -> list[dict]:
 
 
 def sign_in(client: Client, patient: Patient) -> None:
-    response = client.post("/sign-in/", {"username": patient.user.username, "password": TEST_PASSWORD})
+    response = client.post("/sign-in/", {"login": patient.user.username, "password": TEST_PASSWORD})
     assert response.status_code == 302
 
 

@@ -22,7 +22,8 @@ def test_the_demo_patient_is_the_fbc_sample_patient_and_can_sign_in(client):
     demo_trust_load()
     patient = Patient.objects.get(user__username="demo.patient")
     assert (patient.hospital_number, patient.nhs_number) == ("40012345", "9990000018")
-    assert client.login(username="demo.patient", password=DEMO_PASSWORD)
+    response = client.post("/sign-in/", {"login": "demo.patient", "password": DEMO_PASSWORD})
+    assert response["Location"] == "/home/"
 
 
 def test_every_demo_nhs_number_passes_modulus_11():

@@ -18,7 +18,7 @@ def test_start_page_invites_sign_in_and_explains_activation(client):
 def test_home_requires_sign_in(client):
     response = client.get(reverse("home:home"))
     assert response.status_code == 302
-    assert response["Location"].startswith(reverse("accounts:sign-in"))
+    assert response["Location"].startswith(reverse("account_login"))
 
 
 def test_patient_home_greets_patient_and_shows_empty_states(patient_client, patient):

@@ -5,6 +5,7 @@ to start without a secret key, allowed hosts and a database URL, and with DEBUG 
 values so that a newcomer needs no set-up at all. Every variable is described in docs/configuration.md.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -64,6 +65,13 @@ INSTALLED_APPS = [
     "careportal.access",
     "careportal.home",
     "careportal.staff",
+    "careportal.notifications",
+    "careportal.helpdesk",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
+    "axes",
 ]
 if not IS_PRODUCTION:
     # Demo personas and seed data exist only outside production.
@@ -76,12 +84,17 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "careportal.accounts.middleware.IdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     "careportal.core.middleware.NoStoreForSignedInMiddleware",
+    # Last, as django-axes asks: it turns a lockout raised during authentication into our lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "careportal.config.urls"
@@ -128,7 +141,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
-LOGIN_URL = "accounts:sign-in"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home:home"
 LOGOUT_REDIRECT_URL = "home:start"
 
@@ -240,3 +253,93 @@ DJANGO_STRUCTLOG_USER_ID_FIELD = "pk"
 
 # How long an audited "who viewed your record" entry is shown to the patient (years); the rows are never deleted.
 CAREPORTAL_AUDIT_PATIENT_VIEW_YEARS = env.int("CAREPORTAL_AUDIT_PATIENT_VIEW_YEARS", default=8)
+
+
+# Identity (docs/configuration.md, "Sign-in and two-step verification") ------------------------------------------
+# django-allauth does sign-in, the emailed sign-in code, authenticator apps, passkeys, recovery codes, trusted
+# devices and the session list; we render its pages with our Jinja templates (ACCOUNT_TEMPLATE_EXTENSION).
+AUTHENTICATION_BACKENDS = [
+    # django-axes first: it refuses a locked-out username+IP before any password is hashed.
+    "axes.backends.AxesStandaloneBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+ACCOUNT_ADAPTER = "careportal.accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"login": "careportal.accounts.forms.SignInForm"}
+MFA_ADAPTER = "careportal.accounts.adapter.MFAAdapter"
+ACCOUNT_TEMPLATE_EXTENSION = "jinja"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
+ACCOUNT_EMAIL_VERIFICATION = "optional"
+ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = False
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = 3
+ACCOUNT_EMAIL_NOTIFICATIONS = True
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_USERNAME_MIN_LENGTH = 4
+ACCOUNT_PASSWORD_INPUT_RENDER_VALUE = False
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 5 * 60
+# The emailed 6-digit code: the second step after the password for those who chose it, and for all staff without
+# an authenticator app or passkey (careportal/accounts/adapter.py decides who).
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_LOGIN_BY_CODE_REQUIRED = True
+ACCOUNT_LOGIN_BY_CODE_TIMEOUT = env.int("CAREPORTAL_SIGN_IN_CODE_SECONDS", default=10 * 60)
+ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 5
+ACCOUNT_LOGIN_BY_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
+ACCOUNT_LOGIN_BY_CODE_TRUST_ENABLED = True
+ACCOUNT_RATE_LIMITS = {
+    # Per-IP flood protection stays with allauth; per-account lockout is django-axes's (username + IP, so an
+    # attacker elsewhere cannot lock a patient out). allauth's own per-account "login_failed" limit is off for that
+    # reason.
+    "login": "30/m/ip",
+    "login_failed": False,
+    "request_login_code": "20/m/ip,3/m/key",
+    "confirm_email": "1/3m/key",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+    "reauthenticate": "10/m/user",
+}
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not IS_PRODUCTION
+MFA_TOTP_ISSUER = CAREPORTAL_SERVICE_NAME
+MFA_TRUST_ENABLED = True
+MFA_TRUST_COOKIE_AGE = datetime.timedelta(days=90)
+MFA_TRUST_COOKIE_SECURE = SESSION_COOKIE_SECURE
+MFA_TRUST_COOKIE_SAMESITE = "Lax"
+MFA_RECOVERY_CODE_COUNT = 10
+USERSESSIONS_TRACK_ACTIVITY = True
+
+# django-axes: lock a username at one address after repeated failures; the helpdesk can unlock it.
+AXES_FAILURE_LIMIT = env.int("CAREPORTAL_LOCKOUT_FAILURES", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("CAREPORTAL_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "careportal.accounts.views.signin.locked_out"
+AXES_USERNAME_FORM_FIELD = "login"
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_VERBOSE = False
+AXES_SENSITIVE_PARAMETERS = ["password", "login", "username"]
+
+# Sessions: 15 minutes idle with a warning two minutes before; an absolute lifetime whatever the activity.
+CAREPORTAL_IDLE_TIMEOUT_SECONDS = env.int("CAREPORTAL_IDLE_TIMEOUT_SECONDS", default=15 * 60)
+CAREPORTAL_IDLE_WARNING_SECONDS = env.int("CAREPORTAL_IDLE_WARNING_SECONDS", default=2 * 60)
+CAREPORTAL_SESSION_ABSOLUTE_SECONDS = env.int("CAREPORTAL_SESSION_ABSOLUTE_SECONDS", default=12 * 60 * 60)
+
+# Activation codes and security questions.
+CAREPORTAL_ACTIVATION_CODE_DAYS = env.int("CAREPORTAL_ACTIVATION_CODE_DAYS", default=60)
+
+# Notifications: "django" sends email through EMAIL_URL; "notify" uses GOV.UK Notify.
+NOTIFICATIONS_BACKEND = env.str("NOTIFICATIONS_BACKEND", default="django")
+NOTIFY_API_KEY = env.str("NOTIFY_API_KEY", default="")
+NOTIFY_BASE_URL = env.str("NOTIFY_BASE_URL", default="")
+NOTIFY_TIMEOUT_SECONDS = env.int("NOTIFY_TIMEOUT_SECONDS", default=10)
+# One template id per kind of message: NOTIFY_TEMPLATE_IDS="sign_in_code=uuid,password_reset=uuid,..."
+NOTIFY_TEMPLATE_IDS = env.dict("NOTIFY_TEMPLATE_IDS", default={})
+if IS_PRODUCTION and NOTIFICATIONS_BACKEND == "notify" and not NOTIFY_API_KEY:
+    raise ImproperlyConfigured("Set NOTIFY_API_KEY to send notifications through GOV.UK Notify")

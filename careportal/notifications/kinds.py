@@ -1,0 +1,41 @@
+"""Every kind of email or text CarePortal sends, with what it may say.
+
+Notifications carry no clinical detail and no identifier beyond the person's first name: "You have a new message in
+CarePortal". Each kind lists the only personalisation keys it accepts, so a caller cannot slip anything else in.
+With GOV.UK Notify, each kind maps to a template id from settings (NOTIFY_TEMPLATE_IDS); with email through Django,
+each kind renders `notifications/email/<kind>.txt`.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    SIGN_IN_CODE = "sign_in_code"
+    EMAIL_VERIFICATION = "email_verification"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a kind of email, not a password
+    USERNAME_REMINDER = "username_reminder"
+    SECURITY_CHANGE = "security_change"
+    SUPPORT_REPLY = "support_reply"
+    NEW_MESSAGE = "new_message"
+    RESULT_RELEASED = "result_released"
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    subject: str
+    personalisation: frozenset[str]
+    # Codes and single-use links are worthless after a short time; a stale one must not go out after a long outage.
+    max_age_minutes: int | None = None
+
+
+SPECS: dict[Kind, KindSpec] = {
+    Kind.SIGN_IN_CODE: KindSpec("Your CarePortal sign-in code", frozenset({"first_name", "code"}), 10),
+    Kind.EMAIL_VERIFICATION: KindSpec("Confirm your email address for CarePortal", frozenset({"first_name", "link"})),
+    Kind.PASSWORD_RESET: KindSpec("Reset your CarePortal password", frozenset({"first_name", "link"}), 60),
+    Kind.USERNAME_REMINDER: KindSpec("Your CarePortal username", frozenset({"first_name", "username"})),
+    Kind.SECURITY_CHANGE: KindSpec("A change to how you sign in to CarePortal", frozenset({"first_name", "change"})),
+    Kind.SUPPORT_REPLY: KindSpec("A reply from the CarePortal helpdesk", frozenset({"first_name", "reply"})),
+    Kind.NEW_MESSAGE: KindSpec("You have a new message in CarePortal", frozenset({"first_name"})),
+    Kind.RESULT_RELEASED: KindSpec("You have a new test result in CarePortal", frozenset({"first_name"})),
+}

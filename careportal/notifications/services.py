@@ -1,0 +1,137 @@
+import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from careportal.accounts.models import User
+from careportal.core.tasks import enqueue_on_commit
+from careportal.notifications.kinds import SPECS, Kind
+from careportal.notifications.models import Channel, Notification, NotificationStatus
+
+MAX_ATTEMPTS = 6
+# 1, 2, 4, 8, 16 minutes between tries: a provider outage of half an hour loses nothing.
+FIRST_RETRY_DELAY = datetime.timedelta(minutes=1)
+
+
+class UnknownPersonalisationError(ValueError):
+    pass
+
+
+def retry_delay(attempts: int) -> datetime.timedelta:
+    return FIRST_RETRY_DELAY * (2 ** max(attempts - 1, 0))
+
+
+def notification_send(
+    *,
+    kind: Kind,
+    user: User | None = None,
+    to_address: str = "",
+    channel: Channel = Channel.EMAIL,
+    personalisation: dict[str, str] | None = None,
+) -> Notification | None:
+    """Queue an email (or text) to `user`, or to `to_address` when there is no account; it is sent after commit.
+
+    Returns None, sending nothing, when there is no address: callers need not check, and the caller's response
+    must never differ for it (account enumeration).
+    """
+    personalisation = {key: str(value) for key, value in (personalisation or {}).items()}
+    unknown = set(personalisation) - SPECS[kind].personalisation
+    if unknown:
+        raise UnknownPersonalisationError(f"{kind.value} does not accept {sorted(unknown)}")
+    if "first_name" in SPECS[kind].personalisation:
+        personalisation.setdefault("first_name", (user.first_name if user else "") or "there")
+    if not to_address and user is not None:
+        to_address = user.email if channel == Channel.EMAIL else ""
+    if not to_address:
+        return None
+    notification = Notification.objects.create(
+        user=user, kind=kind.value, channel=channel, to_address=to_address, personalisation=personalisation
+    )
+    from careportal.notifications.tasks import deliver_notification
+
+    enqueue_on_commit(deliver_notification, notification.pk)
+    return notification
+
+
+@transaction.atomic
+def notification_retry_now(*, notification: Notification) -> None:
+    """Helpdesk: try a failed notification again (only while its address and content are still held)."""
+    notification = Notification.objects.select_for_update().get(pk=notification.pk)
+    if (
+        notification.status not in {NotificationStatus.FAILED, NotificationStatus.RETRYING}
+        or not notification.to_address
+    ):
+        return
+    notification.status = NotificationStatus.QUEUED
+    notification.next_attempt_at = None
+    notification.save(update_fields=["status", "next_attempt_at"])
+    from careportal.notifications.tasks import deliver_notification
+
+    enqueue_on_commit(deliver_notification, notification.pk)
+
+
+def is_too_old(notification: Notification, *, now: datetime.datetime) -> bool:
+    max_age = SPECS[Kind(notification.kind)].max_age_minutes
+    return max_age is not None and now - notification.created_at > datetime.timedelta(minutes=max_age)
+
+
+def _clear_content(notification: Notification) -> None:
+    notification.to_address = ""
+    notification.personalisation = {}
+
+
+def notification_deliver(*, notification_id: int) -> NotificationStatus | None:
+    """Send one notification once. Safe to call twice: a sent one is not sent again."""
+    from careportal.notifications.backends import PermanentSendError, RetryableSendError, get_backend
+
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().filter(pk=notification_id).first()
+        if notification is None or notification.status in {
+            NotificationStatus.SENT,
+            NotificationStatus.FAILED,
+            NotificationStatus.EXPIRED,
+        }:
+            return None
+        now = timezone.now()
+        if is_too_old(notification, now=now):
+            notification.status = NotificationStatus.EXPIRED
+            _clear_content(notification)
+            notification.save()
+            return NotificationStatus.EXPIRED
+        notification.attempts += 1
+        kind = Kind(notification.kind)
+        try:
+            backend = get_backend()
+            if notification.channel == Channel.SMS:
+                reference = backend.send_sms(
+                    kind=kind, to_number=notification.to_address, personalisation=notification.personalisation
+                )
+            else:
+                reference = backend.send_email(
+                    kind=kind, to_address=notification.to_address, personalisation=notification.personalisation
+                )
+        except RetryableSendError as error:
+            notification.last_error = error.summary
+            if notification.attempts >= MAX_ATTEMPTS:
+                notification.status = NotificationStatus.FAILED
+            else:
+                notification.status = NotificationStatus.RETRYING
+                notification.next_attempt_at = now + retry_delay(notification.attempts)
+            notification.save()
+            if notification.status == NotificationStatus.RETRYING:
+                from careportal.notifications.tasks import deliver_notification
+
+                enqueue_on_commit(deliver_notification.using(run_after=notification.next_attempt_at), notification.pk)
+            return NotificationStatus(notification.status)
+        except PermanentSendError as error:
+            notification.last_error = error.summary
+            notification.status = NotificationStatus.FAILED
+            notification.save()
+            return NotificationStatus.FAILED
+        notification.status = NotificationStatus.SENT
+        notification.sent_at = now
+        notification.provider_reference = reference[:100]
+        notification.last_error = ""
+        _clear_content(notification)
+        notification.save()
+        return NotificationStatus.SENT

@@ -40,6 +40,6 @@ def activation_code_issue(*, patient: Patient, issued_by: User | None) -> str:
         issued_by=issued_by,
         expires_at=now + datetime.timedelta(days=settings.CAREPORTAL_ACTIVATION_CODE_DAYS),
     )
-    if patient.user_id:
+    if patient.user is not None:
         account_event_record(user=patient.user, kind=AccountEventKind.ACTIVATION_CODE_ISSUED, actor=issued_by)
     return code

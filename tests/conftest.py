@@ -75,3 +75,6 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+pytest_plugins = ["tests.smtp"]

@@ -8,7 +8,7 @@ from django.middleware.csrf import get_token
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
-from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader
+from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader, select_autoescape
 
 from careportal.core.formatting import format_date, format_datetime, format_nhs_number
 from careportal.core.forms import nhs_field
@@ -22,7 +22,8 @@ def environment(**options: Any) -> Environment:
     # Django passes its own loader (the app template folders); the NHS.UK macros come after ours.
     options["loader"] = ChoiceLoader([options["loader"], PackageLoader("nhsuk_frontend_jinja")])
     options["undefined"] = ChainableUndefined
-    options["autoescape"] = True
+    # HTML is escaped; plain-text emails (.txt) are not, or "D'Arcy" would arrive as "D&#39;Arcy".
+    options["autoescape"] = select_autoescape(disabled_extensions=("txt",), default_for_string=True, default=True)
     options.setdefault("extensions", []).append("jinja2.ext.do")
     env = Environment(**options)  # noqa: S701 - autoescape is set just above
     env.globals.update(

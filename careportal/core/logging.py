@@ -151,5 +151,8 @@ def build_logging_config(*, level: str, log_format: str) -> dict[str, Any]:
             # SQL with its parameters (patient data) whenever DEBUG is on: never.
             "django.db.backends": {"level": "WARNING"},
             "django_structlog": {"level": level},
+            # The Notify client logs the provider's error text, which may echo what was sent; failures are recorded
+            # on the Notification row (kind of failure only) instead.
+            "notifications_python_client": {"level": "ERROR"},
         },
     }

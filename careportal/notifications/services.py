@@ -1,6 +1,6 @@
 import datetime
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from careportal.accounts.models import User
@@ -75,6 +75,36 @@ def is_too_old(notification: Notification, *, now: datetime.datetime) -> bool:
     return max_age is not None and now - notification.created_at > datetime.timedelta(minutes=max_age)
 
 
+def _enqueue_retry(notification: Notification) -> None:
+    """Schedule the next try with the task backend when it can defer; the periodic sweep below catches it
+    otherwise (and catches any task lost in a crash)."""
+    from careportal.notifications.tasks import deliver_notification
+
+    if deliver_notification.get_backend().supports_defer:
+        enqueue_on_commit(deliver_notification.using(run_after=notification.next_attempt_at), notification.pk)
+
+
+# A queued notification whose task has not run for this long is assumed lost and enqueued again.
+LOST_AFTER = datetime.timedelta(minutes=10)
+
+
+def notifications_enqueue_due(*, now: datetime.datetime | None = None) -> int:
+    """Enqueue retries that are due, and queued notifications whose task was lost. Idempotent: delivery itself
+    refuses to send a notification twice."""
+    from careportal.notifications.tasks import deliver_notification
+
+    now = now or timezone.now()
+    due = Notification.objects.filter(
+        models.Q(status=NotificationStatus.RETRYING, next_attempt_at__lte=now)
+        | models.Q(status=NotificationStatus.QUEUED, created_at__lte=now - LOST_AFTER)
+    ).values_list("pk", flat=True)
+    count = 0
+    for pk in due.iterator():
+        enqueue_on_commit(deliver_notification, pk)
+        count += 1
+    return count
+
+
 def _clear_content(notification: Notification) -> None:
     notification.to_address = ""
     notification.personalisation = {}
@@ -119,9 +149,7 @@ def notification_deliver(*, notification_id: int) -> NotificationStatus | None:
                 notification.next_attempt_at = now + retry_delay(notification.attempts)
             notification.save()
             if notification.status == NotificationStatus.RETRYING:
-                from careportal.notifications.tasks import deliver_notification
-
-                enqueue_on_commit(deliver_notification.using(run_after=notification.next_attempt_at), notification.pk)
+                _enqueue_retry(notification)
             return NotificationStatus(notification.status)
         except PermanentSendError as error:
             notification.last_error = error.summary

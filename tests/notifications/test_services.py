@@ -32,7 +32,7 @@ class FakeNotify:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers["Content-Length"])
                 fake.requests.append(
                     {
@@ -223,8 +223,10 @@ def test_due_retries_and_lost_tasks_are_swept_up_once_due(patient, mailoutbox, d
     Notification.objects.filter(pk=retrying.pk).update(status="retrying", next_attempt_at=start + retry_delay(3))
     with time_machine.travel(start + datetime.timedelta(minutes=2), tick=False):
         assert notifications_enqueue_due() == 0
-    with django_capture_on_commit_callbacks(execute=True):
-        with time_machine.travel(start + datetime.timedelta(minutes=11), tick=False):
-            assert notifications_enqueue_due() == 2
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        time_machine.travel(start + datetime.timedelta(minutes=11), tick=False),
+    ):
+        assert notifications_enqueue_due() == 2
     assert {n.status for n in Notification.objects.filter(pk__in=[lost.pk, retrying.pk])} == {"sent"}
     assert len(mailoutbox) == 2

@@ -120,3 +120,16 @@ def test_the_access_log_is_paged_with_a_constant_number_of_queries(patient_clien
 def test_a_nonsense_page_number_shows_the_first_or_last_page(patient_client):
     assert patient_client.get(reverse("audit:access-log") + "?page=abc").status_code == 200
     assert patient_client.get(reverse("audit:access-log") + "?page=99999").status_code == 200
+
+
+def test_events_older_than_the_configured_window_are_not_shown(patient_client, patient, settings):
+    settings.CAREPORTAL_AUDIT_PATIENT_VIEW_YEARS = 8
+    _event_at(
+        "2017-01-01T10:00:00+00:00", actor_name="Dr Old", actor_role="clinician", patient=patient, object_label="x"
+    )
+    _event_at(
+        "2025-01-01T10:00:00+00:00", actor_name="Dr New", actor_role="clinician", patient=patient, object_label="x"
+    )
+    body = patient_client.get(reverse("audit:access-log")).content.decode()
+    assert "Dr New" in body
+    assert "Dr Old" not in body

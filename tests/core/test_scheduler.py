@@ -351,7 +351,11 @@ def test_scheduler_processes_stop_on_sigterm_and_a_standby_takes_over(tmp_path):
         if second is not None:
             second.kill()
     # The standby found the daily job already enqueued: one enqueue between them.
-    enqueued = [line for line in first.output + second.output if '"event": "scheduled_job_enqueued"' in line]
+    enqueued = [
+        line
+        for line in first.output + second.output
+        if '"event": "scheduled_job_enqueued"' in line and '"job": "core.prune_task_results"' in line
+    ]
     assert len(enqueued) == 1
     if connection.vendor == "sqlite":
         # Beside the database, named like its -wal and -shm files (so .gitignore's *.sqlite3-* covers it).

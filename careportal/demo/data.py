@@ -9,6 +9,12 @@ DEMO_PASSWORD = "CarePortal-demo-1"  # noqa: S105 - a published demo password, f
 # Printed on the demo activation letter of the patient who has no account yet (Siobhán O'Sullivan), with her date of
 # birth (22 November 1979) and postcode (N8 7QE).
 DEMO_ACTIVATION_CODE = "DEMO-CODE-2026"
+# demo.patient's security questions, so that "I have forgotten my password" can be tried (README.md).
+DEMO_SECURITY_ANSWERS = {
+    "first_school": "Highgate Primary",
+    "first_pet": "Biscuit",
+    "childhood_street": "Elm Court",
+}
 
 CARE_TEAMS = [
     {

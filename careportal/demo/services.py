@@ -6,7 +6,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from careportal.accounts.activation import code_digest
-from careportal.accounts.models import ActivationCode, User
+from careportal.accounts.models import ActivationCode, SecurityAnswer, User
+from careportal.accounts.security import hash_answer
 from careportal.demo import data
 from careportal.patients.models import CareRelationship, CareTeam, CareTeamMembership, Patient
 from careportal.proxy.models import ProxyRelationship, ProxyStatus
@@ -67,6 +68,10 @@ def demo_trust_load() -> dict[str, int]:
                 email=patient.email,
             )
             patient.save(update_fields=["user"])
+            for question, answer in data.DEMO_SECURITY_ANSWERS.items():
+                SecurityAnswer.objects.get_or_create(
+                    user=patient.user, question=question, defaults={"answer_hash": hash_answer(answer)}
+                )
         if patient_fields.get("activation_code"):
             _demo_activation_code(patient)
         for team_name, reason in patient_fields["care_teams"]:  # type: ignore[attr-defined]

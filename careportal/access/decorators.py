@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from careportal.access.layer import staff_viewer, viewer_for_request
+from careportal.access.layer import helpdesk_viewer, staff_viewer, viewer_for_request
 from careportal.access.roles import is_staff_member
 
 ViewFunc = Callable[..., HttpResponse]
@@ -41,6 +41,22 @@ def staff_area(view: ViewFunc) -> ViewFunc:
         if not is_staff_member(request.user):
             raise Http404("Page not found")
         viewer = staff_viewer(request)
+        request.viewer = viewer  # type: ignore[attr-defined]
+        return view(request, viewer, *args, **kwargs)
+
+    return wrapper
+
+
+def helpdesk_area(view: ViewFunc) -> ViewFunc:
+    """For the helpdesk console: helpdesk staff and superusers only; passes the helpdesk `viewer` to the view.
+
+    Clinicians, patients and proxies get 404, not 403, and the refusal is audited (see `helpdesk_viewer`).
+    """
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        viewer = helpdesk_viewer(request)
         request.viewer = viewer  # type: ignore[attr-defined]
         return view(request, viewer, *args, **kwargs)
 

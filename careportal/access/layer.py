@@ -15,10 +15,11 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from careportal.access.proxy_policy import effective_proxy_scopes
+from careportal.access.roles import is_staff_member
 from careportal.access.scopes import ALL_SCOPES, CLINICIAN_SCOPES, HELPDESK_SCOPES, Scope
 from careportal.accounts.models import User
 from careportal.audit.models import AccessAction, ActorRole
-from careportal.audit.services import access_event_record
+from careportal.audit.services import access_event_record, access_events_record_many
 from careportal.patients.models import CareTeam, Patient
 from careportal.proxy.models import ProxyRelationship, ProxyStatus
 
@@ -256,3 +257,66 @@ def access_patient_as_staff(
     viewer = replace(viewer, patient=patient, care_team=care_team)
     access_event_record(viewer=viewer, patient=patient, action=action, object_label=object_label)
     return viewer, patient  # type: ignore[return-value]
+
+
+# Helpdesk ----------------------------------------------------------------------------------------------------
+
+
+def helpdesk_viewer(request: HttpRequest) -> Viewer:
+    """The viewer for the helpdesk console: helpdesk staff and superusers, who see account data and never clinical
+    data (HELPDESK_SCOPES). Anyone else is refused with Http404, and the refusal is audited, as for another
+    patient's object: a clinician or patient probing helpdesk addresses leaves a trace."""
+    user = request.user
+    if user.is_authenticated and user.is_active and (user.is_helpdesk or user.is_superuser):  # type: ignore[union-attr]
+        return Viewer(user=user, role=ActorRole.HELPDESK, scopes=HELPDESK_SCOPES, **_request_facts(request))  # type: ignore[arg-type]
+    if is_staff_member(user):
+        refused = staff_viewer(request)
+    else:
+        refused = viewer_for_request(request) or Viewer(
+            user=user,  # type: ignore[arg-type]
+            role=ActorRole.PATIENT,
+            **_request_facts(request),
+        )
+    match = request.resolver_match
+    object_id = next((str(value) for value in (match.kwargs.values() if match else [])), "")
+    _deny(
+        replace(refused, patient=None),
+        object_label="the helpdesk console",
+        object_type=f"page:{match.view_name if match else request.path[:80]}"[:100],
+        object_id=object_id,
+    )
+    raise AssertionError("unreachable")  # pragma: no cover - _deny raises
+
+
+def access_account_as_staff(
+    *,
+    viewer: Viewer,
+    public_id: UUID | str,
+    object_label: str,
+    action: AccessAction = AccessAction.VIEW,
+) -> tuple[Viewer, User, Patient | None]:
+    """A portal account (a patient's, a proxy's or staff) by its public id, for the helpdesk; Http404 otherwise.
+
+    When the account is a patient's own, the read goes into that patient's access log through
+    `access_patient_as_staff`; other accounts' reads are audited without a patient.
+    """
+    account = None
+    if viewer.can(Scope.ACCOUNT):
+        account = User.objects.filter(public_id=public_id).first()
+    if account is None:
+        _deny(viewer, object_label=object_label, object_type="accounts.user", object_id=str(public_id))
+    patient = Patient.objects.filter(user=account).first()
+    if patient is not None:
+        viewer, patient = access_patient_as_staff(
+            viewer=viewer, public_id=patient.public_id, scope=Scope.ACCOUNT, object_label=object_label, action=action
+        )
+        return viewer, account, patient  # type: ignore[return-value]
+    access_event_record(viewer=viewer, patient=None, action=action, object_label=object_label, obj=account)
+    return viewer, account, None  # type: ignore[return-value]
+
+
+def patients_found_by_staff(*, viewer: Viewer, patients: list[Patient], object_label: str) -> list[Patient]:
+    """Record that a member of staff saw these patients listed in a search (one query however many there are)."""
+    if patients:
+        access_events_record_many(viewer=viewer, patients=patients, action=AccessAction.VIEW, object_label=object_label)
+    return patients

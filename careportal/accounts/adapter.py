@@ -76,13 +76,37 @@ class AccountAdapter(DefaultAccountAdapter):
             return False
         return super().is_login_by_code_required(login)
 
+    def get_login_stages(self) -> list[str]:
+        # The same stages as allauth's, with the two that honour a trusted device swapped for ours, which also
+        # honour "Stop trusting all devices" (careportal/accounts/trust.py).
+        from careportal.accounts.trust import STAGE_REPLACEMENTS
+
+        return [STAGE_REPLACEMENTS.get(stage, stage) for stage in super().get_login_stages()]
+
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         if is_staff_member(request.user) and not hasattr(request.user, "patient"):
             return reverse("staff:home")
         return reverse("home:home")
 
+    def get_password_change_redirect_url(self, request: HttpRequest) -> str:
+        return reverse("accounts:security")
+
     def get_logout_redirect_url(self, request: HttpRequest) -> str:
         return reverse("home:start")
+
+    def confirm_email(self, request: HttpRequest, email_address: Any) -> bool:
+        # The helpdesk sees when an address was confirmed (the link from activation, or after a change of address).
+        confirmed = super().confirm_email(request, email_address)
+        if confirmed:
+            from careportal.accounts.models import AccountEventKind
+            from careportal.accounts.services import account_event_record
+
+            account_event_record(
+                user=email_address.user,
+                kind=AccountEventKind.EMAIL_VERIFIED,
+                ip_address=request.META.get("REMOTE_ADDR") or None,
+            )
+        return confirmed
 
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
         user = context.get("user")
@@ -104,6 +128,18 @@ class AccountAdapter(DefaultAccountAdapter):
 
 
 class MFAAdapter(DefaultMFAAdapter):
+    error_messages = {
+        **DefaultMFAAdapter.error_messages,
+        "incorrect_code": "That code is not right. Check the code and try again.",
+        "unverified_email": (
+            "You need to confirm your email address before you can set this up. Call the helpdesk if you need help."
+        ),
+        "cannot_generate_recovery_codes": (
+            "You can make recovery codes once you have set up an authenticator app or a passkey."
+        ),
+        "cannot_delete_authenticator": "You cannot remove this at the moment. Call the helpdesk if you need help.",
+    }
+
     def get_totp_label(self, user: Any) -> str:
         # The label shows in the patient's authenticator app: their username, never their name or email.
         return str(user.get_username())

@@ -20,6 +20,20 @@ TIMED_OUT_MESSAGE = (
     "You were signed out because you had not used {service} for {minutes} minutes. "
     "This keeps your information safe. Sign in again to carry on."
 )
+LIFETIME_ENDED_MESSAGE = (
+    "You were signed out because you had been signed in for {hours} hours, the longest we allow. "
+    "This keeps your information safe. Sign in again to carry on."
+)
+
+
+def session_time_left(request: HttpRequest) -> tuple[int, bool]:
+    """Seconds until this signed-in session ends, and whether activity can put that off (False when the absolute
+    lifetime, not the idle limit, comes first). For the warning dialog's status and keep-alive requests."""
+    now = time.time()
+    session = request.session
+    idle_left = settings.CAREPORTAL_IDLE_TIMEOUT_SECONDS - (now - session.get(LAST_ACTIVITY_KEY, now))
+    absolute_left = settings.CAREPORTAL_SESSION_ABSOLUTE_SECONDS - (now - session.get(SIGNED_IN_AT_KEY, now))
+    return max(0, int(min(idle_left, absolute_left))), idle_left <= absolute_left
 
 
 class IdleTimeoutMiddleware:
@@ -33,18 +47,17 @@ class IdleTimeoutMiddleware:
             last = session.get(LAST_ACTIVITY_KEY, now)
             signed_in_at = session.setdefault(SIGNED_IN_AT_KEY, now)
             idle_for = now - last
-            if (
-                idle_for > settings.CAREPORTAL_IDLE_TIMEOUT_SECONDS
-                or now - signed_in_at > settings.CAREPORTAL_SESSION_ABSOLUTE_SECONDS
-            ):
+            lifetime_over = now - signed_in_at > settings.CAREPORTAL_SESSION_ABSOLUTE_SECONDS
+            if idle_for > settings.CAREPORTAL_IDLE_TIMEOUT_SECONDS or lifetime_over:
                 logout(request)
-                messages.info(
-                    request,
-                    TIMED_OUT_MESSAGE.format(
+                if lifetime_over:
+                    reason = LIFETIME_ENDED_MESSAGE.format(hours=settings.CAREPORTAL_SESSION_ABSOLUTE_SECONDS // 3600)
+                else:
+                    reason = TIMED_OUT_MESSAGE.format(
                         service=settings.CAREPORTAL_SERVICE_NAME,
                         minutes=settings.CAREPORTAL_IDLE_TIMEOUT_SECONDS // 60,
-                    ),
-                )
+                    )
+                messages.info(request, reason)
                 return redirect(settings.LOGIN_URL)
             # The status poll of the warning dialog must not count as activity, or the session would never idle out.
             if request.headers.get("X-CarePortal-Session-Poll") != "1":

@@ -2,6 +2,7 @@ import uuid
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class TwoStepMethod(models.TextChoices):
@@ -25,9 +26,16 @@ class User(AbstractUser):
     # The emailed sign-in code as the second step. Patients choose it; staff always get a second step (see
     # careportal/accounts/adapter.py). Authenticator apps and passkeys live in allauth's Authenticator table.
     two_step_method = models.CharField(max_length=10, choices=TwoStepMethod.choices, default=TwoStepMethod.NONE)
+    # "Stop trusting all devices": a device trusted at or before this moment needs the second step again
+    # (careportal/accounts/trust.py).
+    trusted_devices_revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "accounts_user"
+        constraints = [
+            # Sign-in finds a username whatever its case (allauth), so two accounts must never differ by case alone.
+            models.UniqueConstraint(Lower("username"), name="username_unique_case_insensitive"),
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.username
@@ -123,3 +131,27 @@ class ActivationCode(models.Model):
 
     def __str__(self) -> str:
         return f"Activation code issued {self.issued_at:%Y-%m-%d}"
+
+
+class PasswordResetLink(models.Model):
+    """A single-use link to choose a new password, emailed once the security questions were answered right
+    (careportal/accounts/recovery.py).
+
+    The link carries a random key; only a keyed hash of it is stored, so a copy of the database holds no working
+    link, and the link says nothing about whose it is. `token` is Django's password-reset token for the user at the
+    time the link was made: it stops matching once the password changes or the person signs in, so a link also dies
+    with any other change of password.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_reset_links")
+    key_digest = models.CharField(max_length=64, unique=True)
+    token = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Password reset link made {self.created_at:%Y-%m-%d %H:%M}"

@@ -30,17 +30,66 @@ def access_event_record(
     if obj is not None:
         object_type, object_id = _object_reference(obj)
     return AccessEvent.objects.create(
-        actor=viewer.user if viewer.user.is_authenticated else None,
-        actor_name=viewer.user.audit_name if viewer.user.is_authenticated else "",
-        actor_role=viewer.role.value,
-        care_team=viewer.care_team,
-        patient=patient,
-        on_behalf_of=viewer.patient if viewer.role == ActorRole.PROXY else None,
-        action=action,
-        object_label=object_label,
-        object_type=object_type,
-        object_id=object_id[:64],
-        succeeded=succeeded,
-        ip_address=viewer.ip_address,
-        request_id=viewer.request_id[:64],
+        **_event_fields(
+            viewer=viewer,
+            patient=patient,
+            action=action,
+            object_label=object_label,
+            object_type=object_type,
+            object_id=object_id,
+            succeeded=succeeded,
+        )
     )
+
+
+def access_events_record_many(
+    *,
+    viewer: "Viewer",
+    patients: "list[Patient]",
+    action: AccessAction,
+    object_label: str,
+) -> list[AccessEvent]:
+    """One audit event per patient, written in a single query (a staff search that lists several patients)."""
+    return AccessEvent.objects.bulk_create(
+        [
+            AccessEvent(
+                **_event_fields(
+                    viewer=viewer,
+                    patient=patient,
+                    action=action,
+                    object_label=object_label,
+                    object_type="patients.patient",
+                    object_id=str(patient.public_id),
+                    succeeded=True,
+                )
+            )
+            for patient in patients
+        ]
+    )
+
+
+def _event_fields(
+    *,
+    viewer: "Viewer",
+    patient: "Patient | None",
+    action: AccessAction,
+    object_label: str,
+    object_type: str,
+    object_id: str,
+    succeeded: bool,
+) -> dict[str, Any]:
+    return {
+        "actor": viewer.user if viewer.user.is_authenticated else None,
+        "actor_name": viewer.user.audit_name if viewer.user.is_authenticated else "",
+        "actor_role": viewer.role.value,
+        "care_team": viewer.care_team,
+        "patient": patient,
+        "on_behalf_of": viewer.patient if viewer.role == ActorRole.PROXY else None,
+        "action": action,
+        "object_label": object_label,
+        "object_type": object_type,
+        "object_id": object_id[:64],
+        "succeeded": succeeded,
+        "ip_address": viewer.ip_address,
+        "request_id": viewer.request_id[:64],
+    }

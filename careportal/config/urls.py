@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
@@ -5,6 +6,8 @@ from careportal.accounts import urls as accounts_urls
 
 admin.site.site_header = "CarePortal administration"
 admin.site.site_title = "CarePortal administration"
+# The admin's own password form would skip two-step verification: its sign-in goes through ours instead.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
     path("", include("careportal.home.urls")),

@@ -63,7 +63,8 @@ def nhs_field(bound_field) -> dict:  # type: ignore[no-untyped-def]
     if isinstance(widget, forms.Textarea):
         params["value"] = value or ""
         params["rows"] = widget.attrs.get("rows", 5)
-        params["attributes"] = attributes
+        # `rows` is the macro's own parameter; Django's default `cols` means nothing under the NHS.UK styles.
+        params["attributes"] = {key: value for key, value in attributes.items() if key not in {"rows", "cols"}}
         return {"kind": "textarea", "params": params}
     if isinstance(widget, forms.CheckboxInput):
         params.pop("label")

@@ -62,6 +62,14 @@ def home_cards(viewer: Viewer) -> list[HomeCard]:
                 href=reverse("audit:access-log"),
             )
         )
+    # The signed-in person's own account, whoever's record they are looking at.
+    cards.append(
+        HomeCard(
+            heading="Sign-in and security",
+            description="Two-step verification, your password, trusted devices and where you are signed in.",
+            href=reverse("accounts:security"),
+        )
+    )
     return cards
 
 

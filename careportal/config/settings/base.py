@@ -44,6 +44,10 @@ CAREPORTAL_TRUST_NAME = env.str("CAREPORTAL_TRUST_NAME", default="Demo Hospitals
 CAREPORTAL_HELPDESK_PHONE = env.str("CAREPORTAL_HELPDESK_PHONE", default="020 7946 0000")
 CAREPORTAL_HELPDESK_EMAIL = env.str("CAREPORTAL_HELPDESK_EMAIL", default="portal.helpdesk@example.nhs.uk")
 CAREPORTAL_HELPDESK_HOURS = env.str("CAREPORTAL_HELPDESK_HOURS", default="Monday to Friday, 8am to 6pm")
+# The helpdesk's target for answering a request from the Get help page, in working days (Monday to Friday).
+CAREPORTAL_HELPDESK_RESPONSE_TARGET_DAYS = env.int("CAREPORTAL_HELPDESK_RESPONSE_TARGET_DAYS", default=2)
+# Requests for help accepted from one IP address per hour, against floods and scripts.
+CAREPORTAL_SUPPORT_REQUESTS_PER_HOUR = env.int("CAREPORTAL_SUPPORT_REQUESTS_PER_HOUR", default=5)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -86,8 +90,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
-    "careportal.accounts.middleware.IdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After MessageMiddleware: it tells the person why they were signed out.
+    "careportal.accounts.middleware.IdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -313,6 +318,9 @@ MFA_TRUST_COOKIE_AGE = datetime.timedelta(days=90)
 MFA_TRUST_COOKIE_SECURE = SESSION_COOKIE_SECURE
 MFA_TRUST_COOKIE_SAMESITE = "Lax"
 MFA_RECOVERY_CODE_COUNT = 10
+# Wrong authenticator-app or recovery codes at sign-in are limited per account (allauth's own limit for them is
+# "login_failed", switched off above): careportal/accounts/security_forms.py.
+MFA_FORMS = {"authenticate": "careportal.accounts.security_forms.TwoStepCodeForm"}
 USERSESSIONS_TRACK_ACTIVITY = True
 
 # django-axes: lock a username at one address after repeated failures; the helpdesk can unlock it.
@@ -334,6 +342,16 @@ CAREPORTAL_SESSION_ABSOLUTE_SECONDS = env.int("CAREPORTAL_SESSION_ABSOLUTE_SECON
 
 # Activation codes and security questions.
 CAREPORTAL_ACTIVATION_CODE_DAYS = env.int("CAREPORTAL_ACTIVATION_CODE_DAYS", default=60)
+# Wrong tries before a code stops working (the helpdesk then issues a new one), and failed tries from one IP address
+# in an hour before activation pauses there (docs/identity.md, "Activation").
+CAREPORTAL_ACTIVATION_CODE_MAX_ATTEMPTS = env.int("CAREPORTAL_ACTIVATION_CODE_MAX_ATTEMPTS", default=5)
+CAREPORTAL_ACTIVATION_IP_ATTEMPTS_PER_HOUR = env.int("CAREPORTAL_ACTIVATION_IP_ATTEMPTS_PER_HOUR", default=10)
+
+# Account recovery (careportal/accounts/recovery.py; docs/identity.md, "Recovery"): attempts counted in the cache per
+# account (or email address) and per IP address over the window; over a limit the pages look the same, nothing is sent.
+CAREPORTAL_RECOVERY_WINDOW_MINUTES = env.int("CAREPORTAL_RECOVERY_WINDOW_MINUTES", default=60)
+CAREPORTAL_RECOVERY_ATTEMPTS_PER_ACCOUNT = env.int("CAREPORTAL_RECOVERY_ATTEMPTS_PER_ACCOUNT", default=5)
+CAREPORTAL_RECOVERY_ATTEMPTS_PER_IP = env.int("CAREPORTAL_RECOVERY_ATTEMPTS_PER_IP", default=30)
 
 # Notifications: "django" sends email through EMAIL_URL; "notify" uses GOV.UK Notify.
 NOTIFICATIONS_BACKEND = env.str("NOTIFICATIONS_BACKEND", default="django")

@@ -8,6 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 PY := $(UV) run --frozen python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
+PYTEST_ARGS ?= -n 2
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/careportal
 
 .PHONY: help setup run test test-sqlite test-postgres lint bench browser clean

@@ -1,5 +1,6 @@
-"""A patient sets up their account with the activation code from their letter, then confirms their email address
-from the email that arrives at a real SMTP server.
+"""A patient's first visit: she sets up her account with the activation code from her letter, confirms her email
+address from the email that arrives at a real SMTP server, turns on codes by email, signs in with the emailed code,
+trusts her device, and then signs in again without a code.
 
 Every page opened here is checked with axe-core (WCAG 2.2 A and AA) by `portal` (see portal.py).
 """
@@ -11,7 +12,7 @@ from playwright.sync_api import expect
 
 from careportal.demo.data import DEMO_ACTIVATION_CODE
 from tests.browser.portal import PortalPage
-from tests.browser.steps import given_the_demo_trust_is_loaded
+from tests.browser.steps import given_the_demo_trust_is_loaded, when_they_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -128,3 +129,52 @@ def test_patient_activates_with_the_demo_letter_and_confirms_their_email(portal,
     # And the link does not work a second time
     portal.goto(link)
     expect(page.get_by_role("heading", level=1)).to_have_text("This link has expired or has already been used")
+
+    # --- The rest of her first visit: two-step verification by email, then a trusted device (issue 4's journey) ---
+
+    # When she turns on codes by email from "Sign-in and security", giving her password again
+    portal.goto("/account/security/")
+    portal.click_and_wait(page.get_by_role("link", name="Change two-step verification"))
+    portal.click_and_wait(page.get_by_role("button", name="Turn on codes by email"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Enter your password again")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    portal.click_and_wait(page.get_by_role("button", name="Continue"))
+    expect(page.get_by_role("main")).to_contain_text("On: a code sent by email")
+
+    # And signs out, then signs in again with her new username and password
+    portal.click_and_wait(page.get_by_role("banner").get_by_role("button", name="Sign out"))
+    before = len(smtp_server.messages)
+    when_they_sign_in(portal, username=USERNAME, password=PASSWORD)
+
+    # Then she is asked for the code emailed to her, which arrives through the real SMTP server
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
+    code_email = next(_wait_for_subject(smtp_server, to=EMAIL, subject="Your CarePortal sign-in code", after=before))
+    code = re.search(r"\b(\d{6})\b", smtp_server.body(code_email)).group(1)
+    page.get_by_label("Sign-in code").fill(code)
+    portal.click_and_wait(page.get_by_role("button", name="Continue"))
+
+    # And she trusts this device, and reaches her home page
+    expect(page.get_by_role("heading", level=1)).to_have_text("Do you want to trust this device?")
+    portal.click_and_wait(page.get_by_role("button", name="Trust this device for 90 days"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Siobhán")
+
+    # When she signs out and in again on the same device, no code is asked for
+    portal.click_and_wait(page.get_by_role("banner").get_by_role("button", name="Sign out"))
+    codes_before = _count_subject(smtp_server, "Your CarePortal sign-in code")
+    when_they_sign_in(portal, username=USERNAME, password=PASSWORD)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Siobhán")
+    assert _count_subject(smtp_server, "Your CarePortal sign-in code") == codes_before
+
+
+def _count_subject(smtp_server, subject: str) -> int:  # type: ignore[no-untyped-def]
+    return sum(1 for m in smtp_server.messages if m["Subject"] == subject)
+
+
+def _wait_for_subject(smtp_server, *, to: str, subject: str, after: int):  # type: ignore[no-untyped-def]
+    """Messages to `to` with `subject` received after the first `after`, waiting for the first one."""
+    while True:
+        message = smtp_server.wait_for_message(to=to, after=after)
+        if message["Subject"] == subject:
+            yield message
+            return
+        after = smtp_server.messages.index(message) + 1

@@ -30,7 +30,6 @@ from urllib.parse import urlencode
 
 import structlog
 from allauth.account.models import EmailAddress
-from allauth.usersessions.models import UserSession
 from django.conf import settings
 from django.contrib.auth.hashers import get_hasher, make_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
@@ -48,6 +47,7 @@ from careportal.accounts.models import (
     User,
 )
 from careportal.accounts.security import answer_matches
+from careportal.accounts.security_services import user_sessions_end
 from careportal.accounts.services import account_event_record
 from careportal.core.tasks import enqueue_on_commit
 from careportal.notifications.kinds import Kind
@@ -306,16 +306,6 @@ def password_reset_link_find(*, digest: str | None) -> PasswordResetLink | None:
     return link if link is not None and _is_usable(link) else None
 
 
-def user_sessions_end_all(*, user: User) -> int:
-    """End every session of `user` that allauth knows about (it lists each signed-in browser). Any session it missed
-    is refused anyway once the password has changed: Django checks a hash of the password with every request."""
-    ended = 0
-    for session in UserSession.objects.filter(user=user):
-        session.end()
-        ended += 1
-    return ended
-
-
 @transaction.atomic
 def password_reset_complete(*, link: PasswordResetLink, password: str, ip_address: str | None) -> User:
     """Set the new password (already validated) through a usable link; the link is then used up.
@@ -334,7 +324,7 @@ def password_reset_complete(*, link: PasswordResetLink, password: str, ip_addres
     locked.save(update_fields=["used_at"])
     account_event_record(user=user, kind=AccountEventKind.PASSWORD_RESET, ip_address=ip_address)
     notification_send(kind=Kind.SECURITY_CHANGE, user=user, personalisation={"change": "your password was reset"})
-    user_sessions_end_all(user=user)
+    user_sessions_end(user=user)
     if ip_address:
         from axes.utils import reset as axes_reset
 

@@ -131,27 +131,37 @@ def user_session_end(*, request: HttpRequest, user: User, session: UserSession) 
         )
 
 
+def user_sessions_end(*, user: User, except_session_key: str | None = None) -> int:
+    """End every session of `user` that allauth lists (each signed-in browser), but the one named. The one place
+    that signs a person out elsewhere: "sign out everywhere", a password reset, a helpdesk reset. Returns how many
+    ended. Any session allauth missed is refused anyway once the password changes (Django checks its hash)."""
+    sessions = UserSession.objects.filter(user=user)
+    if except_session_key:
+        sessions = sessions.exclude(session_key=except_session_key)
+    ending = list(sessions)
+    get_usersessions_adapter().end_sessions(ending)
+    return len(ending)
+
+
 def sessions_end_others(*, request: HttpRequest, user: User) -> int:
     """Sign out every device but this one. Returns how many sessions ended."""
-    others = list(UserSession.objects.filter(user=user).exclude(session_key=request.session.session_key))
     with transaction.atomic():
-        get_usersessions_adapter().end_sessions(others)
-        if others:
+        ended = user_sessions_end(user=user, except_session_key=request.session.session_key)
+        if ended:
             account_event_record(
                 user=user,
                 kind=AccountEventKind.SIGNED_OUT,
                 ip_address=client_ip(request),
-                detail=f"{len(others)} other device(s) signed out",
+                detail=f"{ended} other device(s) signed out",
             )
-    return len(others)
+    return ended
 
 
 def sessions_end_everywhere(*, request: HttpRequest, user: User) -> None:
     """Sign out every device, this one included."""
     with transaction.atomic():
         account_event_record(user=user, kind=AccountEventKind.SIGNED_OUT_EVERYWHERE, ip_address=client_ip(request))
-        others = UserSession.objects.filter(user=user).exclude(session_key=request.session.session_key)
-        get_usersessions_adapter().end_sessions(list(others))
+        user_sessions_end(user=user, except_session_key=request.session.session_key)
     # This session last: allauth's logout flushes it and clears any half-finished sign-in.
     UserSession.objects.filter(user=user).delete()
     allauth_logout(request, show_message=False)

@@ -9,8 +9,6 @@ import secrets
 
 import axes.utils
 from allauth.mfa.models import Authenticator
-from allauth.usersessions.adapter import get_adapter as get_usersessions_adapter
-from allauth.usersessions.models import UserSession
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.core.cache import cache
@@ -19,6 +17,7 @@ from django.utils import timezone
 
 from careportal.accounts.activation import ALPHABET
 from careportal.accounts.models import AccountEventKind, TwoStepMethod, User
+from careportal.accounts.security_services import user_sessions_end
 from careportal.accounts.services import account_event_record, activation_code_issue
 from careportal.core.working_days import add_working_days
 from careportal.helpdesk.models import (
@@ -239,7 +238,7 @@ def account_two_step_reset(
     # account's authenticators.
     account.trusted_devices_revoked_at = timezone.now()
     account.save(update_fields=["two_step_method", "trusted_devices_revoked_at"])
-    get_usersessions_adapter().end_sessions(list(UserSession.objects.filter(user=account)))
+    user_sessions_end(user=account)
     detail = f"removed: {', '.join(removed) or 'nothing was set up'}; identity checked: {identity_check}"
     account_event_record(
         user=account,

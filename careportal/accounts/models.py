@@ -155,3 +155,25 @@ class PasswordResetLink(models.Model):
 
     def __str__(self) -> str:
         return f"Password reset link made {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class TrustedDevice(models.Model):
+    """A browser trusted at sign-in ("Trust this device for 90 days"), so that the person can see it and stop
+    trusting it alone. allauth keeps the trust itself in a signed cookie; `issued_at` is that cookie entry's time,
+    and a trust counts only while its row exists unrevoked (careportal/accounts/trust.py)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="trusted_devices")
+    issued_at = models.PositiveBigIntegerField(help_text="The trust's time in allauth's cookie (Unix seconds).")
+    trusted_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    # Which browser, in words ("Chrome on Windows"), so the person can tell their devices apart.
+    description = models.CharField(max_length=100, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-trusted_at"]
+        indexes = [models.Index(fields=["user", "issued_at"], name="trusted_device_lookup_idx")]
+
+    def __str__(self) -> str:
+        return self.description or "A trusted device"

@@ -49,6 +49,7 @@ from careportal.accounts.models import (
 from careportal.accounts.security import answer_matches
 from careportal.accounts.security_services import user_sessions_end
 from careportal.accounts.services import account_event_record
+from careportal.accounts.trust import trusted_devices_revoke_all
 from careportal.core.tasks import enqueue_on_commit
 from careportal.notifications.kinds import Kind
 from careportal.notifications.services import notification_send
@@ -325,6 +326,7 @@ def password_reset_complete(*, link: PasswordResetLink, password: str, ip_addres
     account_event_record(user=user, kind=AccountEventKind.PASSWORD_RESET, ip_address=ip_address)
     notification_send(kind=Kind.SECURITY_CHANGE, user=user, personalisation={"change": "your password was reset"})
     user_sessions_end(user=user)
+    trusted_devices_revoke_all(user=user)
     if ip_address:
         from axes.utils import reset as axes_reset
 

@@ -3,6 +3,7 @@
 import datetime
 from dataclasses import dataclass, field
 from typing import cast
+from uuid import UUID
 
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
@@ -10,9 +11,10 @@ from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.usersessions.models import UserSession
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils import timezone
 
 from careportal.access.roles import is_staff_member
-from careportal.accounts.models import TwoStepMethod, User
+from careportal.accounts.models import TrustedDevice, TwoStepMethod, User
 from careportal.accounts.trust import browser_trusted_until
 
 
@@ -91,3 +93,13 @@ def sessions_for(*, user: User) -> list[UserSession]:
 def session_for(*, user: User, session_id: int) -> UserSession | None:
     """One of the person's own sessions; None for anyone else's (the view answers 404 either way)."""
     return UserSession.objects.filter(user=user, pk=session_id).first()
+
+
+def trusted_devices_for(*, user: User) -> list[TrustedDevice]:
+    """Devices the person trusts now: listed, not revoked, not expired."""
+    return list(TrustedDevice.objects.filter(user=user, revoked_at__isnull=True, expires_at__gt=timezone.now()))
+
+
+def trusted_device_for(*, user: User, device_id: UUID) -> TrustedDevice | None:
+    """One of the person's own trusted devices; None for anyone else's, or an unknown id."""
+    return TrustedDevice.objects.filter(user=user, public_id=device_id).first()

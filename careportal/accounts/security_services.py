@@ -14,9 +14,10 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from careportal.accounts.models import AccountEventKind, TwoStepMethod, User
+from careportal.accounts.models import AccountEventKind, TrustedDevice, TwoStepMethod, User
 from careportal.accounts.security_selectors import two_step_status
 from careportal.accounts.services import account_event_record
+from careportal.accounts.trust import trusted_devices_revoke_all
 from careportal.notifications.kinds import Kind
 from careportal.notifications.services import notification_send
 
@@ -91,10 +92,29 @@ def trusted_devices_forget(*, user: User, ip_address: str | None = None) -> None
     user = User.objects.select_for_update().get(pk=user.pk)
     user.trusted_devices_revoked_at = timezone.now()
     user.save(update_fields=["trusted_devices_revoked_at"])
+    trusted_devices_revoke_all(user=user)
     account_event_record(
         user=user, kind=AccountEventKind.TWO_STEP_CHANGED, ip_address=ip_address, detail="stopped trusting all devices"
     )
     notification_send(kind=Kind.SECURITY_CHANGE, user=user, personalisation={"change": TRUST_FORGOTTEN_NOTICE})
+
+
+@transaction.atomic
+def trusted_device_forget(*, device: TrustedDevice, ip_address: str | None = None) -> None:
+    """Stop trusting one device: it asks for the second step at its next sign-in."""
+    if device.revoked_at is not None:
+        return
+    device.revoked_at = timezone.now()
+    device.save(update_fields=["revoked_at"])
+    account_event_record(
+        user=device.user,
+        kind=AccountEventKind.TWO_STEP_CHANGED,
+        ip_address=ip_address,
+        detail=f"stopped trusting a device ({device.description})",
+    )
+    notification_send(
+        kind=Kind.SECURITY_CHANGE, user=device.user, personalisation={"change": "a device is no longer trusted"}
+    )
 
 
 def email_confirmation_resend(*, request: HttpRequest, user: User) -> bool:

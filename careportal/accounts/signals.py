@@ -79,9 +79,12 @@ def on_password_changed(sender: Any, request: HttpRequest, user: User, **kwargs:
     everywhere; this one stays signed in (ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE is False). allauth emails the notice.
     """
     from careportal.accounts.security_services import sessions_end_others
+    from careportal.accounts.trust import trusted_devices_revoke_all
 
     account_event_record(user=user, kind=AccountEventKind.PASSWORD_CHANGED, ip_address=_ip(request))
     sessions_end_others(request=request, user=user)
+    # allauth's trust depends on the password hash: every trusted device has stopped counting.
+    trusted_devices_revoke_all(user=user)
 
 
 def _authenticator_event(request: HttpRequest | None, user: User, authenticator: Authenticator, change: str) -> None:

@@ -2,8 +2,10 @@
 
 django-allauth keeps trust in a signed cookie in the browser (allauth.mfa.internal.flows.trust): a list of
 (fingerprint, issued at) pairs, where the fingerprint is an HMAC of the user's id, password hash and authenticators.
-A new password or a change of authenticator app or passkey therefore ends every trust. The server keeps no list of
-trusted browsers, so there is nothing to list or delete one by one.
+A new password or a change of authenticator app or passkey therefore ends every trust. allauth keeps no list of
+trusted browsers, so CarePortal does: each "Trust this device" adds a `TrustedDevice` row and a signed cookie naming
+it, a trust counts only while that row is unrevoked, and the person can stop trusting one device on the
+"Sign-in and security" page.
 
 To stop trusting every device at once without touching the password, each user has `trusted_devices_revoked_at`:
 a trust issued at or before that moment no longer counts. allauth checks trust in two login stages (the emailed
@@ -16,12 +18,17 @@ from typing import Any
 
 from allauth.account.stages import LoginByCodeStage
 from allauth.mfa import app_settings as mfa_settings
+from allauth.mfa.base import views as allauth_trust_views
 from allauth.mfa.internal.flows import trust as allauth_trust
 from allauth.mfa.models import Authenticator
 from allauth.mfa.stages import AuthenticateStage
 from allauth.mfa.utils import is_mfa_enabled
 from allauth.mfa.webauthn.internal.flows import did_use_passwordless_login
-from django.http import HttpRequest
+from django.core.signing import BadSignature, Signer
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from careportal.accounts.models import TrustedDevice
 
 
 def _valid_trusts(request: HttpRequest, user: Any) -> list[allauth_trust.IssuedTrust]:
@@ -34,7 +41,90 @@ def _valid_trusts(request: HttpRequest, user: Any) -> list[allauth_trust.IssuedT
     if revoked_at is not None:
         # `at` is whole seconds, rounded down: a trust from the same second as the revocation no longer counts.
         trusts = [t for t in trusts if t.at > revoked_at.timestamp()]
+    if trusts and not _listed_device(request, user):
+        # The browser must also still be on the person's list of trusted devices (they can stop trusting one).
+        return []
     return trusts
+
+
+def trusted_devices_revoke_all(*, user: Any) -> int:
+    """Take every device off the person's list. For the events that end every trust anyway (a new password, a
+    helpdesk reset of two-step verification) as well as "Stop trusting all devices", so the list stays true."""
+    return TrustedDevice.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+DEVICE_COOKIE_NAME = "careportal_trusted_device"
+DEVICE_COOKIE_SALT = "careportal.trusted-device"
+
+
+def _listed_device(request: HttpRequest, user: Any) -> bool:
+    value = request.COOKIES.get(DEVICE_COOKIE_NAME)
+    if not value:
+        return False
+    try:
+        device_id = Signer(salt=DEVICE_COOKIE_SALT).unsign(value)
+    except BadSignature:
+        return False
+    return TrustedDevice.objects.filter(
+        user=user, public_id=device_id, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).exists()
+
+
+def trusted_device_record(*, request: HttpRequest, user: Any, response: HttpResponse) -> TrustedDevice | None:
+    """After allauth has set the trust cookie on `response`, list the new trust as a device of `user`."""
+    morsel = response.cookies.get(mfa_settings.TRUST_COOKIE_NAME)
+    if morsel is None:
+        return None
+    try:
+        entries = Signer().unsign_object(morsel.value)
+    except BadSignature:
+        return None
+    issued_at = max(int(entry[1]) for entry in entries)
+    device = TrustedDevice.objects.create(
+        user=user,
+        issued_at=issued_at,
+        expires_at=datetime.datetime.fromtimestamp(issued_at, tz=datetime.UTC) + mfa_settings.TRUST_COOKIE_AGE,
+        description=describe_browser(request.headers.get("User-Agent", "")),
+    )
+    # Names this browser's row, so that one device can stop being trusted without the others.
+    response.set_cookie(
+        DEVICE_COOKIE_NAME,
+        Signer(salt=DEVICE_COOKIE_SALT).sign(str(device.public_id)),
+        max_age=mfa_settings.TRUST_COOKIE_AGE,
+        path=mfa_settings.TRUST_COOKIE_PATH,
+        domain=mfa_settings.TRUST_COOKIE_DOMAIN,
+        secure=mfa_settings.TRUST_COOKIE_SECURE,
+        httponly=True,
+        samesite=mfa_settings.TRUST_COOKIE_SAMESITE,
+    )
+    return device
+
+
+def describe_browser(user_agent: str) -> str:
+    """ "Chrome on Windows": enough to tell devices apart, no more."""
+    browsers = [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari")]
+    systems = [
+        ("Windows", "Windows"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Android", "Android"),
+        ("Mac OS X", "Mac"),
+        ("Linux", "Linux"),
+    ]
+    browser = next((name for marker, name in browsers if marker in user_agent), "A browser")
+    system = next((name for marker, name in systems if marker in user_agent), "")
+    return f"{browser} on {system}" if system else browser
+
+
+class TrustView(allauth_trust_views.TrustView):
+    """allauth's "Trust this device?" step, which also adds the device to the person's list."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        user = self.request._login_stage.login.user  # type: ignore[attr-defined]
+        response = super().form_valid(form)
+        if self.request.POST.get("action") == "trust":
+            trusted_device_record(request=self.request, user=user, response=response)
+        return response
 
 
 def is_trusted_browser(request: HttpRequest, user: Any) -> bool:

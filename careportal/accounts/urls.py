@@ -10,6 +10,7 @@ from allauth.mfa.base import views as mfa_views
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from careportal.accounts import trust
 from careportal.accounts.views import activation, recovery, security
 
 # Pages under the "accounts" namespace: ours.
@@ -27,6 +28,11 @@ accounts_patterns = [
     re_path(r"^account/password/reset/(?P<rest>.*)$", recovery.allauth_password_reset, name="allauth-password-reset"),
     path("account/security/", security.security_home, name="security"),
     path("account/security/forget-trusted-devices/", security.trusted_devices_forget, name="forget-trusted-devices"),
+    path(
+        "account/security/trusted-devices/<uuid:device_id>/forget/",
+        security.trusted_device_forget,
+        name="forget-trusted-device",
+    ),
     path("account/security/confirm-email/", security.email_confirmation_resend, name="confirm-email-again"),
     # Two-step verification and sessions at allauth's own addresses (these patterns come first, so they win): the
     # pages allauth returns to after a change (mfa_index, usersessions_list) are ours.
@@ -59,6 +65,6 @@ allauth_patterns = [
     path("sign-in/", account_views.login, name="account_login"),
     path("sign-in/code/", account_views.confirm_login_code, name="account_confirm_login_code"),
     path("sign-in/two-step/", mfa_views.authenticate, name="mfa_authenticate"),
-    path("sign-in/trust-this-device/", mfa_views.trust, name="mfa_trust"),
+    path("sign-in/trust-this-device/", trust.TrustView.as_view(), name="mfa_trust"),
     path("sign-out/", account_views.logout, name="account_logout"),
 ]

@@ -19,6 +19,7 @@ from careportal.accounts.activation import ALPHABET
 from careportal.accounts.models import AccountEventKind, TwoStepMethod, User
 from careportal.accounts.security_services import user_sessions_end
 from careportal.accounts.services import account_event_record, activation_code_issue
+from careportal.accounts.trust import trusted_devices_revoke_all
 from careportal.core.working_days import add_working_days
 from careportal.helpdesk.models import (
     HelpdeskAction,
@@ -238,6 +239,7 @@ def account_two_step_reset(
     # account's authenticators.
     account.trusted_devices_revoked_at = timezone.now()
     account.save(update_fields=["two_step_method", "trusted_devices_revoked_at"])
+    trusted_devices_revoke_all(user=account)
     user_sessions_end(user=account)
     detail = f"removed: {', '.join(removed) or 'nothing was set up'}; identity checked: {identity_check}"
     account_event_record(

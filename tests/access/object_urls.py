@@ -45,6 +45,8 @@ OBJECT_URLS: dict[str, ObjectUrlCase] = {
 NOT_PATIENT_OBJECT_URLS: dict[str, str] = {
     "accounts:session-end": "a person's own sign-in session, not patient data: another person's session id gets 404 "
     "(tests/accounts/test_sessions.py)",
+    "accounts:forget-trusted-device": "a person's own trusted browser, not patient data: another person's device id "
+    "gets 404 (tests/accounts/test_trusted_devices.py)",
 }
 
 # Whole namespaces left out, and why.

@@ -190,9 +190,23 @@ def _trust_cookie_for(user) -> str:  # type: ignore[no-untyped-def]
     )
 
 
-def _browser_with(cookie: str):  # type: ignore[no-untyped-def]
+def _browser_with(cookie: str, *, user=None):  # type: ignore[no-untyped-def]
+    """A request from a browser holding allauth's trust cookie and, for `user`, a listed trusted device."""
     request = RequestFactory().get("/")
     request.COOKIES[mfa_settings.TRUST_COOKIE_NAME] = cookie
+    if user is not None:
+        import datetime
+
+        from django.core.signing import Signer
+        from django.utils import timezone
+
+        from careportal.accounts.models import TrustedDevice
+        from careportal.accounts.trust import DEVICE_COOKIE_NAME, DEVICE_COOKIE_SALT
+
+        device = TrustedDevice.objects.create(
+            user=user, issued_at=int(time.time()) - 5, expires_at=timezone.now() + datetime.timedelta(days=90)
+        )
+        request.COOKIES[DEVICE_COOKIE_NAME] = Signer(salt=DEVICE_COOKIE_SALT).sign(str(device.public_id))
     return request
 
 
@@ -206,7 +220,7 @@ def test_reset_two_step_removes_authenticators_signs_out_and_sends_a_notice(
     patients_browser.force_login(user)
     assert patients_browser.get(reverse("home:home")).status_code == 200
     assert UserSession.objects.filter(user=user).exists()
-    trusted = _browser_with(_trust_cookie_for(user))
+    trusted = _browser_with(_trust_cookie_for(user), user=user)
     assert is_trusted_browser(trusted, user)
 
     confirm = helpdesk_client.get(account_url(user, "helpdesk:account-reset-two-step")).content.decode()
@@ -223,6 +237,7 @@ def test_reset_two_step_removes_authenticators_signs_out_and_sends_a_notice(
     assert user.two_step_method == "none"
     assert user.trusted_devices_revoked_at is not None
     assert not is_trusted_browser(trusted, user)
+    assert not user.trusted_devices.filter(revoked_at__isnull=True).exists(), "the device list is emptied too"
     assert not allauth_trust.is_trusted_browser(trusted, user), "allauth's own fingerprint no longer matches"
     assert patients_browser.get(reverse("home:home")).status_code == 302, "signed out everywhere"
     event = AccountEvent.objects.get(user=user, kind="two_step_reset")

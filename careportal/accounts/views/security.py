@@ -6,6 +6,8 @@ allauth's own pages do the authenticator app, passkeys, recovery codes, reauthen
 make the few changes allauth has no page for.
 """
 
+from uuid import UUID
+
 from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -51,7 +53,15 @@ def security_home(request: HttpRequest) -> HttpResponse:
         trust_revoked_at=user.trusted_devices_revoked_at,
         session_count=len(selectors.sessions_for(user=user)),
     )
-    return _page(request, "accounts/security/home.jinja", {"page_title": "Sign-in and security", "summary": summary})
+    return _page(
+        request,
+        "accounts/security/home.jinja",
+        {
+            "page_title": "Sign-in and security",
+            "summary": summary,
+            "trusted_devices": selectors.trusted_devices_for(user=user),
+        },
+    )
 
 
 @login_required
@@ -113,6 +123,17 @@ def trusted_devices_forget(request: HttpRequest) -> HttpResponse:
     messages.success(
         request, "No device is trusted now. Each one will ask for your second step the next time you sign in."
     )
+    return redirect("accounts:security")
+
+
+@require_POST
+@login_required
+def trusted_device_forget(request: HttpRequest, device_id: UUID) -> HttpResponse:
+    device = selectors.trusted_device_for(user=_user(request), device_id=device_id)
+    if device is None:
+        raise Http404("Page not found")
+    services.trusted_device_forget(device=device, ip_address=services.client_ip(request))
+    messages.success(request, f"{device.description or 'That device'} is no longer trusted.")
     return redirect("accounts:security")
 
 

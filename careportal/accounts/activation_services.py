@@ -15,7 +15,6 @@ import structlog
 from allauth.account.models import EmailAddress
 from axes.helpers import get_client_ip_address
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest
@@ -25,6 +24,7 @@ from careportal.access.activation import activation_code_issue_record, activatio
 from careportal.accounts.activation import code_digest
 from careportal.accounts.models import AccountEventKind, ActivationCode, SecurityAnswer, User
 from careportal.accounts.services import account_event_record, activation_code_issue
+from careportal.core.throttle import attempt_count, attempt_record
 from careportal.patients.models import ContactPreference, Patient
 
 logger = structlog.get_logger(__name__)
@@ -93,18 +93,11 @@ def _ip_key(ip_address: str | None) -> str:
 
 
 def activation_ip_is_throttled(*, ip_address: str | None) -> bool:
-    return int(cache.get(_ip_key(ip_address), 0)) >= settings.CAREPORTAL_ACTIVATION_IP_ATTEMPTS_PER_HOUR
+    return attempt_count(_ip_key(ip_address)) >= settings.CAREPORTAL_ACTIVATION_IP_ATTEMPTS_PER_HOUR
 
 
 def activation_ip_failure_record(*, ip_address: str | None) -> None:
-    key = _ip_key(ip_address)
-    # The window starts at the first failure and is not extended by later ones.
-    cache.add(key, 0, timeout=IP_WINDOW_SECONDS)
-    try:
-        cache.incr(key)
-    except ValueError:
-        # The entry expired between add() and incr(): start a new window.
-        cache.set(key, 1, timeout=IP_WINDOW_SECONDS)
+    attempt_record(_ip_key(ip_address), window_seconds=IP_WINDOW_SECONDS)
 
 
 def activation_code_is_usable(code: ActivationCode, *, now: datetime.datetime) -> bool:

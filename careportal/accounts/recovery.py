@@ -33,7 +33,6 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth.hashers import get_hasher, make_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -51,6 +50,7 @@ from careportal.accounts.security_services import user_sessions_end
 from careportal.accounts.services import account_event_record
 from careportal.accounts.trust import trusted_devices_revoke_all
 from careportal.core.tasks import enqueue_on_commit
+from careportal.core.throttle import attempt_record
 from careportal.notifications.kinds import Kind
 from careportal.notifications.services import notification_send
 
@@ -106,13 +106,7 @@ def _stand_in_hash(algorithm: str) -> str:
 
 
 def _count(key: str, window_seconds: int) -> int:
-    if cache.add(key, 1, timeout=window_seconds):
-        return 1
-    try:
-        return int(cache.incr(key))
-    except ValueError:  # expired between add() and incr()
-        cache.set(key, 1, timeout=window_seconds)
-        return 1
+    return attempt_record(key, window_seconds=window_seconds)
 
 
 def _within_limits(*counters: tuple[str, str, int]) -> bool:

@@ -5,6 +5,8 @@ from django import forms
 from django.conf import settings
 from django.core.cache import cache
 
+from careportal.core.throttle import attempt_record
+
 TOO_MANY_CODES = "You have tried too many times. Wait {minutes} minutes, then try again."
 
 
@@ -21,12 +23,7 @@ class TwoStepCodeForm(AuthenticateForm):
     def clean_code(self) -> str:
         key = f"careportal:two-step-code-tries:{self.user.pk}"
         window = int(settings.AXES_COOLOFF_TIME.total_seconds())
-        cache.add(key, 0, timeout=window)
-        try:
-            tries = cache.incr(key)
-        except ValueError:  # the count expired between add() and incr()
-            cache.set(key, 1, timeout=window)
-            tries = 1
+        tries = attempt_record(key, window_seconds=window)
         if tries > settings.AXES_FAILURE_LIMIT:
             raise forms.ValidationError(TOO_MANY_CODES.format(minutes=window // 60))
         code = super().clean_code()

@@ -11,7 +11,6 @@ import axes.utils
 from allauth.mfa.models import Authenticator
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -20,6 +19,7 @@ from careportal.accounts.models import AccountEventKind, TwoStepMethod, User
 from careportal.accounts.security_services import user_sessions_end
 from careportal.accounts.services import account_event_record, activation_code_issue
 from careportal.accounts.trust import trusted_devices_revoke_all
+from careportal.core.throttle import attempt_count, attempt_record
 from careportal.core.working_days import add_working_days
 from careportal.helpdesk.models import (
     HelpdeskAction,
@@ -102,17 +102,11 @@ def _throttle_key(ip_address: str) -> str:
 
 def support_request_rate_limited(*, ip_address: str) -> bool:
     """True when this address has sent CAREPORTAL_SUPPORT_REQUESTS_PER_HOUR requests in the current hour."""
-    return int(cache.get(_throttle_key(ip_address), 0)) >= settings.CAREPORTAL_SUPPORT_REQUESTS_PER_HOUR
+    return attempt_count(_throttle_key(ip_address)) >= settings.CAREPORTAL_SUPPORT_REQUESTS_PER_HOUR
 
 
 def support_request_rate_count(*, ip_address: str) -> int:
-    key = _throttle_key(ip_address)
-    cache.add(key, 0, timeout=THROTTLE_WINDOW_SECONDS)
-    try:
-        return int(cache.incr(key))
-    except ValueError:  # expired between add() and incr()
-        cache.set(key, 1, timeout=THROTTLE_WINDOW_SECONDS)
-        return 1
+    return attempt_record(_throttle_key(ip_address), window_seconds=THROTTLE_WINDOW_SECONDS)
 
 
 @transaction.atomic

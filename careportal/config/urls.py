@@ -17,6 +17,8 @@ urlpatterns = [
     path("", include("careportal.patients.urls")),
     path("", include("careportal.audit.urls")),
     path("", include("careportal.staff.urls")),
+    path("", include("careportal.results.urls")),
+    path("", include("careportal.hl7.urls")),
     path("", include("careportal.core.urls")),
     path("admin/", admin.site.urls),
 ]

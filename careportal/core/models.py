@@ -19,3 +19,17 @@ class ScheduledJobRun(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class BankHoliday(models.Model):
+    """A day that is not a working day although it is a weekday. Administered at /staff/results/bank-holidays/;
+    the England and Wales holidays for 2026 and 2027 are loaded by the migration that creates the table."""
+
+    date = models.DateField(unique=True)
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.date:%d %B %Y})"

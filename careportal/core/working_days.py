@@ -22,3 +22,10 @@ def add_working_days(start: datetime.date, days: int, *, holidays: Container[dat
         if is_working_day(day, holidays=holidays):
             remaining -= 1
     return day
+
+
+def bank_holidays() -> frozenset[datetime.date]:
+    """The bank holidays staff keep at /staff/results/bank-holidays/ (England and Wales loaded by default)."""
+    from careportal.core.models import BankHoliday
+
+    return frozenset(BankHoliday.objects.values_list("date", flat=True))

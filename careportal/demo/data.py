@@ -34,6 +34,15 @@ CARE_TEAMS = [
     },
 ]
 
+# Which team's results inbox a report lands in (careportal.results.models.ResultRouting), by the codes the sample
+# messages carry: the hospital service in PV1-10 and the ordering clinician in OBR-16.
+RESULT_ROUTINGS = [
+    ("service", "HAEM", "Haematology"),
+    ("clinician", "C1234567", "Haematology"),
+    ("clinician", "C7654321", "Dermatology"),
+    ("clinician", "C2223334", "Children's Urology"),
+]
+
 # Hospital and NHS numbers as in ../shared/hl7/ (NHS numbers from the 999 test range).
 PATIENTS = [
     {

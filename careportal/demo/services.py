@@ -11,6 +11,7 @@ from careportal.accounts.security import hash_answer
 from careportal.demo import data
 from careportal.patients.models import CareRelationship, CareTeam, CareTeamMembership, Patient
 from careportal.proxy.models import ProxyRelationship, ProxyStatus
+from careportal.results.models import ResultRouting
 
 
 def _demo_user(*, username: str, **fields: object) -> User:
@@ -46,6 +47,9 @@ def demo_trust_load() -> dict[str, int]:
         team, was_created = CareTeam.objects.get_or_create(name=team_fields["name"], defaults=team_fields)
         teams[team.name] = team
         created["care_teams"] += was_created
+
+    for match, code, team_name in data.RESULT_ROUTINGS:
+        ResultRouting.objects.get_or_create(match=match, code=code, defaults={"care_team": teams[team_name]})
 
     users_before = User.objects.count()
     for staff in data.STAFF:

@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "careportal.staff",
     "careportal.notifications",
     "careportal.helpdesk",
+    "careportal.results",
+    "careportal.hl7",
     "allauth",
     "allauth.account",
     "allauth.mfa",

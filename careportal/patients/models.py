@@ -49,6 +49,12 @@ class Patient(models.Model):
     contact_preference = models.CharField(
         max_length=10, choices=ContactPreference.choices, default=ContactPreference.POST
     )
+    # Set when the PAS merged this record into another (ADT^A40): everything it held moved to `merged_into`, and
+    # the row stays only so that its audit events keep pointing at something. It has no identifiers left.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_records"
+    )
+    merged_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -2,7 +2,7 @@
 
 Views must read patient data through the access layer (careportal/access/), which scopes every query to what the
 viewer may see and writes the audit event. This lint finds `<Model>.objects` and `<Model>._default_manager` in
-view modules (careportal/*/views.py and careportal/*/views/*.py) for every model that holds patient data: any model
+view modules (careportal/*/views.py, careportal/*/*_views.py and careportal/*/views/*.py) for every model that holds patient data: any model
 with a foreign key to Patient, the Patient model itself, and the audit log. The NHS breast-screening service runs
 the same kind of check (scripts/lint_model_usage_in_views.py there).
 
@@ -42,7 +42,7 @@ def patient_data_model_names() -> set[str]:
 
 def view_modules() -> list[Path]:
     base = ROOT / "careportal"
-    return sorted([*base.glob("*/views.py"), *base.glob("*/views/*.py")])
+    return sorted([*base.glob("*/views.py"), *base.glob("*/*_views.py"), *base.glob("*/views/*.py")])
 
 
 def offences(path: Path, model_names: set[str]) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import structlog
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
@@ -20,8 +20,10 @@ from careportal.access.scopes import ALL_SCOPES, CLINICIAN_SCOPES, HELPDESK_SCOP
 from careportal.accounts.models import User
 from careportal.audit.models import AccessAction, ActorRole
 from careportal.audit.services import access_event_record, access_events_record_many
+from careportal.hl7.models import InboundMessage
 from careportal.patients.models import CareTeam, Patient
 from careportal.proxy.models import ProxyRelationship, ProxyStatus
+from careportal.results.models import DiagnosticReport
 
 ModelT = TypeVar("ModelT", bound=Model)
 
@@ -198,6 +200,49 @@ def access_object(
     return obj  # type: ignore[return-value]
 
 
+# Test results ------------------------------------------------------------------------------------------------
+
+
+def visible_reports(*, viewer: Viewer, queryset: QuerySet[ModelT], report_path: str = "") -> QuerySet[ModelT]:
+    """Test-result rows (reports, or rows under a report such as observations) of the patient in view that the
+    viewer may see. Not audited, like `scoped_to_patient`; the caller reads them through `access_patient_record`,
+    `access_object` or `access_results`.
+
+    Needs Scope.RESULTS. Anyone but the patient themself (a proxy) loses every report in a sensitive category
+    (sexual health, HIV, genetics, mental health, safeguarding) that staff have not granted on their
+    relationship: not its values, and not even that the test was done (DESIGN.md, Proxy). `report_path` is the
+    lookup from the queryset's model to its report: "" for reports, "report" for observations.
+    """
+    if viewer.patient is None or not viewer.can(Scope.RESULTS):
+        return queryset.none()
+    prefix = f"{report_path}__" if report_path else ""
+    rows = queryset.filter(**{f"{prefix}patient": viewer.patient})
+    if viewer.role != ActorRole.PATIENT:
+        relationship = viewer.proxy_relationship
+        granted = list(relationship.sensitive_categories_granted or []) if relationship is not None else []
+        rows = rows.filter(Q(**{f"{prefix}sensitive_category": ""}) | Q(**{f"{prefix}sensitive_category__in": granted}))
+    return rows
+
+
+def access_results(
+    *,
+    viewer: Viewer,
+    queryset: QuerySet[ModelT],
+    object_label: str,
+    object_id: str,
+    report_path: str = "",
+    action: AccessAction = AccessAction.VIEW,
+) -> QuerySet[ModelT]:
+    """Several test-result rows read as one thing (a test's values over time): the `visible_reports` rows,
+    audited as one read; Http404, audited as a refusal of `object_id`, when there are none, so that a test the
+    patient never had and another patient's test look the same."""
+    rows = visible_reports(viewer=viewer, queryset=queryset, report_path=report_path)
+    if not rows.exists():
+        _deny(viewer, object_label=object_label, object_type="results", object_id=object_id[:64])
+    access_event_record(viewer=viewer, patient=viewer.patient, action=action, object_label=object_label)
+    return rows
+
+
 # Staff -------------------------------------------------------------------------------------------------------
 
 
@@ -320,3 +365,111 @@ def patients_found_by_staff(*, viewer: Viewer, patients: list[Patient], object_l
     if patients:
         access_events_record_many(viewer=viewer, patients=patients, action=AccessAction.VIEW, object_label=object_label)
     return patients
+
+
+# Clinicians' results inbox -----------------------------------------------------------------------------------
+
+
+def _refuse_console(request: HttpRequest, *, object_label: str) -> None:
+    """Refuse a staff console to someone it is not for: Http404, with the refusal audited and no patient named."""
+    user = request.user
+    if is_staff_member(user):
+        refused = staff_viewer(request)
+    else:
+        refused = viewer_for_request(request) or Viewer(
+            user=user,  # type: ignore[arg-type]
+            role=ActorRole.PATIENT if user.is_authenticated else ActorRole.ANONYMOUS,
+            **_request_facts(request),
+        )
+    match = request.resolver_match
+    object_id = next((str(value) for value in (match.kwargs.values() if match else [])), "")
+    _deny(
+        replace(refused, patient=None),
+        object_label=object_label,
+        object_type=f"page:{match.view_name if match else request.path[:80]}"[:100],
+        object_id=object_id,
+    )
+
+
+def clinician_viewer(request: HttpRequest) -> Viewer:
+    """The viewer for the results inbox: a member of an active care team, with clinical scopes. The helpdesk (no
+    clinical scope), patients and proxies are refused with an audited Http404."""
+    if is_staff_member(request.user):
+        viewer = staff_viewer(request)
+        if viewer.role == ActorRole.CLINICIAN and viewer.can(Scope.RESULTS):
+            return viewer
+    _refuse_console(request, object_label="a care team's results inbox")
+    raise AssertionError("unreachable")  # pragma: no cover - _refuse_console raises
+
+
+def reports_for_staff(viewer: Viewer) -> QuerySet[DiagnosticReport]:
+    """Reports routed to the clinician's active care teams (only `viewer.care_team` when it is set). Not audited:
+    a list page records the patients it shows with `patients_found_by_staff`."""
+    if viewer.role != ActorRole.CLINICIAN or not viewer.can(Scope.RESULTS):
+        return DiagnosticReport.objects.none()
+    teams = viewer.user.care_team_memberships.filter(is_active=True, care_team__is_active=True)
+    if viewer.care_team is not None:
+        teams = teams.filter(care_team=viewer.care_team)
+    return DiagnosticReport.objects.filter(care_team__in=teams.values("care_team"))
+
+
+def access_report_as_staff(
+    *,
+    viewer: Viewer,
+    public_id: UUID | str,
+    object_label: str,
+    action: AccessAction | None = AccessAction.VIEW,
+) -> tuple[Viewer, DiagnosticReport]:
+    """A report in one of the clinician's teams' inboxes, with the viewer naming its patient and team; Http404
+    (audited) otherwise.
+
+    With `action=None` nothing is recorded on success: the service that then changes the report records the
+    change with `staff_change_record` inside its own transaction, so a refused change leaves no "changed" event.
+    """
+    report = reports_for_staff(viewer).select_related("patient", "care_team").filter(public_id=public_id).first()
+    if report is None:
+        _deny(viewer, object_label=object_label, object_type="results.diagnosticreport", object_id=str(public_id))
+    viewer = replace(viewer, patient=report.patient, care_team=report.care_team)  # type: ignore[union-attr]
+    if action is not None:
+        access_event_record(viewer=viewer, patient=report.patient, action=action, object_label=object_label, obj=report)  # type: ignore[union-attr]
+    return viewer, report  # type: ignore[return-value]
+
+
+def staff_change_record(*, viewer: Viewer, patient: Patient | None, object_label: str, obj: Model) -> None:
+    """Record that a member of staff changed `obj` (already resolved through this layer), from inside the
+    service's transaction."""
+    access_event_record(viewer=viewer, patient=patient, action=AccessAction.UPDATE, object_label=object_label, obj=obj)
+
+
+# HL7 interface operators -------------------------------------------------------------------------------------
+
+HL7_OPERATOR_PERMISSION = "hl7.change_inboundmessage"
+
+
+def hl7_operator_viewer(request: HttpRequest) -> Viewer:
+    """The viewer for the HL7 message queue: superusers and holders of `hl7.change_inboundmessage` only, because
+    raw messages carry clinical data. Anyone else (the helpdesk and clinicians included) gets an audited Http404.
+
+    The role is the person's usual staff role (helpdesk, or clinician without a team) so that a patient's log
+    names them plainly; no patient scopes come with it.
+    """
+    user = request.user
+    if user.is_authenticated and user.is_active and user.has_perm(HL7_OPERATOR_PERMISSION):
+        role = ActorRole.HELPDESK if user.is_helpdesk else ActorRole.CLINICIAN  # type: ignore[union-attr]
+        return Viewer(user=user, role=role, **_request_facts(request))  # type: ignore[arg-type]
+    _refuse_console(request, object_label="the HL7 message queue")
+    raise AssertionError("unreachable")  # pragma: no cover - _refuse_console raises
+
+
+def access_message_as_operator(
+    *, viewer: Viewer, public_id: UUID | str, object_label: str, action: AccessAction = AccessAction.VIEW
+) -> InboundMessage:
+    """One received HL7 message, for an operator; Http404 (audited) otherwise. Reading a message that names a
+    known patient is a read of that patient's record, so it goes into their access log."""
+    message = None
+    if viewer.user.has_perm(HL7_OPERATOR_PERMISSION):
+        message = InboundMessage.objects.select_related("patient").filter(public_id=public_id).first()
+    if message is None:
+        _deny(viewer, object_label=object_label, object_type="hl7.inboundmessage", object_id=str(public_id))
+    access_event_record(viewer=viewer, patient=message.patient, action=action, object_label=object_label, obj=message)  # type: ignore[union-attr]
+    return message  # type: ignore[return-value]

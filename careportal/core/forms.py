@@ -18,6 +18,15 @@ class NHSFormRenderer(Jinja2):
 
         return engines["jinja2"]
 
+    def get_template(self, template_name: str):  # type: ignore[no-untyped-def]
+        # The Django admin's own widgets (related-object buttons, date pickers) exist only as Django templates.
+        from django.template import TemplateDoesNotExist, engines
+
+        try:
+            return super().get_template(template_name)
+        except TemplateDoesNotExist:
+            return engines["django"].get_template(template_name)
+
 
 def nhs_field(bound_field) -> dict:  # type: ignore[no-untyped-def]
     """The NHS.UK macro to call for a bound field, and its parameters."""
@@ -44,7 +53,8 @@ def nhs_field(bound_field) -> dict:  # type: ignore[no-untyped-def]
     value = bound_field.value()
 
     if isinstance(widget, forms.RadioSelect | forms.CheckboxSelectMultiple):
-        kind = "radios" if isinstance(widget, forms.RadioSelect) else "checkboxes"
+        # CheckboxSelectMultiple is a subclass of RadioSelect, so it must be asked about first.
+        kind = "checkboxes" if isinstance(widget, forms.CheckboxSelectMultiple) else "radios"
         selected = {str(v) for v in (value if isinstance(value, list | tuple) else [value]) if v is not None}
         params.pop("label")
         params["idPrefix"] = params.pop("id")

@@ -1,4 +1,19 @@
-from django.urls import URLPattern
+"""The HL7 message pages. Messages are addressed by their public ids; hospital numbers are only ever POSTed."""
+
+from django.urls import path
+
+from careportal.hl7 import views
 
 app_name = "hl7"
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("staff/hl7/unmatched/", views.unmatched, name="unmatched"),
+    path("staff/hl7/messages/", views.recent, name="recent"),
+    path("staff/hl7/message/<uuid:message_id>/", views.message_detail, name="message"),
+    path("staff/hl7/message/<uuid:message_id>/match/", views.message_match, name="message-match"),
+    path(
+        "staff/hl7/message/<uuid:message_id>/match/confirm/",
+        views.message_match_confirm,
+        name="message-match-confirm",
+    ),
+    path("staff/hl7/message/<uuid:message_id>/dismiss/", views.message_dismiss, name="message-dismiss"),
+]

@@ -7,6 +7,7 @@ from django.urls import reverse
 from careportal.access.layer import PatientChoice, Viewer
 from careportal.access.scopes import Scope
 from careportal.audit.models import ActorRole
+from careportal.results.selectors import results_ready_count
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ CARDS: list[tuple[Scope, str, str]] = [
         Scope.RESULTS,
         "Test results",
         "You have no test results to show yet. Results appear here once they are ready: most blood test results "
-        "after 1 working day, scans after 21 days, and some only after your clinician has looked at them.",
+        "after 1 working day, scans after about 3 weeks, and some only after a clinician has looked at them.",
     ),
     (
         Scope.MESSAGES,
@@ -44,8 +45,21 @@ CARDS: list[tuple[Scope, str, str]] = [
 ]
 
 
+def _results_card(viewer: Viewer, empty_description: str) -> HomeCard:
+    # A count only: what the results are, or whether they are normal, is never on the home page.
+    ready = results_ready_count(viewer=viewer)
+    description = empty_description
+    if ready:
+        description = f"{ready} test result{'s are' if ready != 1 else ' is'} ready to view."
+    return HomeCard(heading="Test results", description=description, href=reverse("results:list"))
+
+
 def home_cards(viewer: Viewer) -> list[HomeCard]:
-    cards = [HomeCard(heading=h, description=d) for scope, h, d in CARDS if viewer.can(scope)]
+    cards = [
+        _results_card(viewer, d) if scope == Scope.RESULTS else HomeCard(heading=h, description=d)
+        for scope, h, d in CARDS
+        if viewer.can(scope)
+    ]
     if viewer.can(Scope.DETAILS):
         cards.append(
             HomeCard(
@@ -77,6 +91,8 @@ def patient_navigation(viewer: Viewer | None) -> list[dict[str, str]]:
     if viewer is None:
         return []
     items = [{"href": reverse("home:home"), "text": "Home"}]
+    if viewer.can(Scope.RESULTS):
+        items.append({"href": reverse("results:list"), "text": "Test results"})
     if viewer.can(Scope.DETAILS):
         items.append({"href": reverse("patients:your-details"), "text": "Details"})
     if viewer.can(Scope.ACCESS_LOG):

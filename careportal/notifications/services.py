@@ -1,4 +1,5 @@
 import datetime
+from collections.abc import Iterable
 
 from django.db import models, transaction
 from django.utils import timezone
@@ -51,6 +52,42 @@ def notification_send(
 
     enqueue_on_commit(deliver_notification, notification.pk)
     return notification
+
+
+# One delivery task per this many notifications: a release of thousands of results queues a few tasks, not one each.
+NOTIFICATIONS_PER_TASK = 500
+
+
+def notifications_send_many(*, kind: Kind, users: Iterable[User]) -> list[Notification]:
+    """Queue the same email to many people at once (for example "you have a new test result"), in one insert.
+
+    The guarantees of `notification_send`: only the kind's personalisation (here the first name, nothing else), no
+    row for someone without an email address, and delivery by the worker only after the caller's transaction
+    commits. Each notification is still delivered, retried and expired on its own.
+    """
+    if SPECS[kind].personalisation - {"first_name"}:
+        raise UnknownPersonalisationError(f"{kind.value} needs more than a first name: use notification_send")
+    wants_first_name = "first_name" in SPECS[kind].personalisation
+    notifications = [
+        Notification(
+            user=user,
+            kind=kind.value,
+            channel=Channel.EMAIL,
+            to_address=user.email,
+            personalisation={"first_name": user.first_name or "there"} if wants_first_name else {},
+        )
+        for user in users
+        if user.email
+    ]
+    if not notifications:
+        return []
+    created = Notification.objects.bulk_create(notifications)
+    from careportal.notifications.tasks import deliver_notifications
+
+    ids = [notification.pk for notification in created]
+    for start in range(0, len(ids), NOTIFICATIONS_PER_TASK):
+        enqueue_on_commit(deliver_notifications, ids[start : start + NOTIFICATIONS_PER_TASK])
+    return created
 
 
 @transaction.atomic

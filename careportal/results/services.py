@@ -1,15 +1,27 @@
-"""Changes to reports that more than one caller needs: release (by the job or a clinician) and its notice."""
+"""Changes to reports that more than one caller needs: release (by the job or a clinician) and its notice.
 
+The clinicians' own actions (review, comment, hold, retract) live in careportal/results/review_services.py; the
+periodic release of due reports in careportal/results/release_job.py.
+"""
+
+import dataclasses
 import datetime
+from collections.abc import Sequence
 
 from django.db import transaction
 from django.utils import timezone
 
+from careportal.access.proxy_policy import effective_proxy_scopes
+from careportal.access.scopes import Scope
 from careportal.accounts.models import User
 from careportal.notifications.kinds import Kind
 from careportal.notifications.services import notification_send
+from careportal.patients.models import Patient
 from careportal.proxy.models import ProxyRelationship, ProxyStatus
 from careportal.results.models import DiagnosticReport, ReportAction, ReportActionKind
+
+# How a release by CarePortal itself (the release job) is named in a report's history.
+SYSTEM_ACTOR_NAME = "CarePortal"
 
 
 def report_action_record(
@@ -19,32 +31,85 @@ def report_action_record(
         report=report,
         kind=kind,
         actor=actor,
-        actor_name=actor.audit_name if actor is not None else "CarePortal",
+        actor_name=actor.audit_name if actor is not None else SYSTEM_ACTOR_NAME,
         note=note[:500],
         at=at,
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class ReleaseTarget:
+    """What deciding who to tell about a released report needs, and nothing clinical."""
+
+    report_id: int
+    patient_id: int
+    sensitive_category: str
+
+
+def release_recipients_for(
+    targets: Sequence[ReleaseTarget], *, today: datetime.date | None = None
+) -> dict[int, list[User]]:
+    """For each report id, the people to tell that it was released, in two queries however many reports there are:
+
+    - the patient's own account, if active;
+    - every active proxy whose relationship gives the results scope today (the age rules apply: a parent of a
+      16-year-old keeps appointments only) and, when the report has a sensitive category, has been granted it.
+
+    The users carry only their id, first name and email address: all a notification may use.
+    """
+    today = today or timezone.localdate()
+    patient_ids = {target.patient_id for target in targets}
+    if not patient_ids:
+        return {}
+    own_accounts: dict[int, User] = {
+        patient.pk: patient.user  # type: ignore[misc]
+        for patient in Patient.objects.filter(pk__in=patient_ids, user__isnull=False, user__is_active=True)
+        .select_related("user")
+        .only("pk", "user__id", "user__first_name", "user__email")
+    }
+    proxies: dict[int, list[tuple[User, frozenset[str]]]] = {}
+    relationships = (
+        ProxyRelationship.objects.filter(patient_id__in=patient_ids, status=ProxyStatus.ACTIVE, proxy__is_active=True)
+        .select_related("proxy", "patient")
+        .only(
+            "patient",
+            "proxy",
+            "basis",
+            "scopes",
+            "sensitive_categories_granted",
+            "status",
+            "valid_from",
+            "valid_until",
+            "patient__birth_date",
+            "proxy__first_name",
+            "proxy__email",
+        )
+    )
+    for relationship in relationships:
+        if Scope.RESULTS in effective_proxy_scopes(relationship, today=today):
+            granted = frozenset(relationship.sensitive_categories_granted or ())
+            proxies.setdefault(relationship.patient_id, []).append((relationship.proxy, granted))
+    recipients: dict[int, list[User]] = {}
+    for target in targets:
+        people: dict[int, User] = {}
+        own = own_accounts.get(target.patient_id)
+        if own is not None:
+            people[own.pk] = own
+        for proxy, granted in proxies.get(target.patient_id, []):
+            if target.sensitive_category and target.sensitive_category not in granted:
+                continue
+            people.setdefault(proxy.pk, proxy)
+        recipients[target.report_id] = list(people.values())
+    return recipients
+
+
 def report_release_recipients(report: DiagnosticReport) -> list[User]:
     """The patient's own account and every active proxy who may see this report: the results scope, and the
     report's sensitive category granted if it has one."""
-    recipients: list[User] = []
-    if report.patient.user_id is not None and report.patient.user is not None:
-        recipients.append(report.patient.user)
-    proxies = ProxyRelationship.objects.filter(patient=report.patient, status=ProxyStatus.ACTIVE).select_related(
-        "proxy"
+    target = ReleaseTarget(
+        report_id=report.pk, patient_id=report.patient_id, sensitive_category=report.sensitive_category
     )
-    from careportal.access.proxy_policy import effective_proxy_scopes
-    from careportal.access.scopes import Scope
-
-    today = timezone.localdate()
-    for relationship in proxies:
-        if Scope.RESULTS not in effective_proxy_scopes(relationship, today=today):
-            continue
-        if report.sensitive_category and report.sensitive_category not in relationship.sensitive_categories_granted:
-            continue
-        recipients.append(relationship.proxy)
-    return recipients
+    return release_recipients_for([target])[report.pk]
 
 
 @transaction.atomic
@@ -55,7 +120,7 @@ def report_release(*, report: DiagnosticReport, by: User | None, now: datetime.d
     several workers, a clinician pressing "release now") and only the first one wins. The row is locked first.
     """
     now = now or timezone.now()
-    locked = DiagnosticReport.objects.select_for_update().select_related("patient__user").get(pk=report.pk)
+    locked = DiagnosticReport.objects.select_for_update().get(pk=report.pk)
     if locked.released_at is not None:
         return False
     locked.released_at = now

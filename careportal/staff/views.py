@@ -3,7 +3,7 @@ from django.shortcuts import render
 
 from careportal.access.decorators import staff_area
 from careportal.access.layer import Viewer
-from careportal.staff.selectors import memberships_for
+from careportal.staff.selectors import hl7_messages_needing_attention, memberships_for, unreviewed_results_count
 
 
 @staff_area
@@ -15,5 +15,8 @@ def staff_home(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "page_title": "Staff console",
             "viewer": viewer,
             "memberships": memberships_for(user=viewer.user),
+            # None when the person has no results inbox (the helpdesk) or may not see the HL7 queue.
+            "unreviewed_results": unreviewed_results_count(viewer=viewer),
+            "hl7_attention": hl7_messages_needing_attention(user=viewer.user),
         },
     )

@@ -24,6 +24,55 @@ def _failed_notification_of(other: Any) -> dict[str, Any]:
     return {"notification_id": FailedNotificationFactory(user=other.user).public_id}
 
 
+def _inbox_report_of(other: Any) -> dict[str, Any]:
+    from tests.patients.factories import CareTeamFactory
+    from tests.results.factories import DiagnosticReportFactory
+
+    return {"report_id": DiagnosticReportFactory(patient=other, care_team=CareTeamFactory()).public_id}
+
+
+def _hl7_message_naming(other: Any) -> dict[str, Any]:
+    from django.utils import timezone
+
+    from careportal.hl7.models import InboundMessage
+
+    message = InboundMessage.objects.create(
+        received_at=timezone.now(),
+        raw=b"MSH|^~\\&|WINPATH|RRV_LAB|CAREPORTAL|RRV|20261102093015||ORU^R01|OBJ1|P|2.4",
+        message_type="ORU^R01",
+        status="error",
+        patient=other,
+    )
+    return {"message_id": message.public_id}
+
+
+def _released_report_of(other: Any) -> dict[str, Any]:
+    from tests.results.factories import DiagnosticReportFactory
+
+    return {"public_id": DiagnosticReportFactory(patient=other, released=True).public_id}
+
+
+def _attachment_of(other: Any) -> dict[str, Any]:
+    from tests.results.factories import DiagnosticReportFactory, ObservationFactory
+
+    # The file's name is enough: the request is refused before any file is opened.
+    observation = ObservationFactory(
+        report=DiagnosticReportFactory(patient=other, released=True),
+        value_type="ED",
+        value_numeric=None,
+        attachment="results/attachments/report.pdf",
+    )
+    return {"public_id": observation.report.public_id, "sequence": observation.sequence}
+
+
+def _trend_of(other: Any) -> dict[str, Any]:
+    # A test only the other patient has: its code is not patient data, but its values are.
+    from tests.results.factories import DiagnosticReportFactory, ObservationFactory
+
+    ObservationFactory(report=DiagnosticReportFactory(patient=other, released=True), code="OTHERONLY")
+    return {"code": "OTHERONLY"}
+
+
 OBJECT_URLS: dict[str, ObjectUrlCase] = {
     "home:act-for": ("post", lambda other: {"patient_id": other.public_id}),
     # The helpdesk console: the other patient's account, record, requests for help and emails are refused to
@@ -39,6 +88,25 @@ OBJECT_URLS: dict[str, ObjectUrlCase] = {
     "helpdesk:request-reply": ("post", _support_request_of),
     "helpdesk:request-close": ("post", _support_request_of),
     "helpdesk:notification-retry": ("post", _failed_notification_of),
+    # The clinicians' results inbox: only members of the report's care team may open a report or act on it;
+    # tests/results/test_inbox.py adds the staff side (another team's clinician, the helpdesk get 404).
+    "results:inbox-report": ("get", _inbox_report_of),
+    "results:inbox-report-review": ("post", _inbox_report_of),
+    "results:inbox-report-comment": ("post", _inbox_report_of),
+    "results:inbox-report-release": ("post", _inbox_report_of),
+    "results:inbox-report-hold": ("post", _inbox_report_of),
+    "results:inbox-report-unhold": ("post", _inbox_report_of),
+    "results:inbox-report-retract": ("post", _inbox_report_of),
+    # HL7 messages carry clinical data: only superusers and holders of hl7.change_inboundmessage may open one;
+    # tests/hl7/test_unmatched_queue.py adds the staff side (clinicians and the helpdesk get 404).
+    "hl7:message": ("get", _hl7_message_naming),
+    "hl7:message-match": ("post", _hl7_message_naming),
+    "hl7:message-match-confirm": ("post", _hl7_message_naming),
+    "hl7:message-dismiss": ("post", _hl7_message_naming),
+    # The patient's own results pages (tests/results/test_patient_pages.py adds proxies and sensitive categories).
+    "results:report": ("get", _released_report_of),
+    "results:attachment": ("get", _attachment_of),
+    "results:trend": ("get", _trend_of),
 }
 
 # URLs with parameters that are not about a patient's objects, and why.
@@ -47,6 +115,12 @@ NOT_PATIENT_OBJECT_URLS: dict[str, str] = {
     "(tests/accounts/test_sessions.py)",
     "accounts:forget-trusted-device": "a person's own trusted browser, not patient data: another person's device id "
     "gets 404 (tests/accounts/test_trusted_devices.py)",
+    "results:rule-edit": "a trust-wide release rule, not patient data: only those who manage release rules may open "
+    "it, everyone else gets 404 (tests/results/test_rule_pages.py)",
+    "results:rule-delete": "a trust-wide release rule, not patient data: only those who manage release rules may "
+    "delete it, everyone else gets 404 (tests/results/test_rule_pages.py)",
+    "results:bank-holiday-delete": "a trust-wide bank holiday, not patient data: only those who manage release rules "
+    "may remove it, everyone else gets 404 (tests/results/test_rule_pages.py)",
 }
 
 # Whole namespaces left out, and why.

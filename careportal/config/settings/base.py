@@ -8,6 +8,7 @@ values so that a newcomer needs no set-up at all. Every variable is described in
 import datetime
 from pathlib import Path
 
+import django.forms
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -110,14 +111,16 @@ WSGI_APPLICATION = "careportal.config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.jinja2.Jinja2",
-        "DIRS": [],
+        # Django's own Jinja2 widget templates, which the form renderer needs for forms that are not drawn with the
+        # NHS.UK macros (the Django admin's change forms and inlines).
+        "DIRS": [Path(django.forms.__file__).resolve().parent / "jinja2"],
         "APP_DIRS": True,
         "OPTIONS": {"environment": "careportal.config.jinja2_env.environment"},
     },
     {
         # The Django admin and django-health-check's own page use Django templates.
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [Path(django.forms.__file__).resolve().parent / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -364,3 +367,24 @@ NOTIFY_TIMEOUT_SECONDS = env.int("NOTIFY_TIMEOUT_SECONDS", default=10)
 NOTIFY_TEMPLATE_IDS = env.dict("NOTIFY_TEMPLATE_IDS", default={})
 if IS_PRODUCTION and NOTIFICATIONS_BACKEND == "notify" and not NOTIFY_API_KEY:
     raise ImproperlyConfigured("Set NOTIFY_API_KEY to send notifications through GOV.UK Notify")
+
+
+# HL7 listener (`manage.py hl7_listen`; docs/configuration.md, "HL7 listener") -----------------------------------
+HL7_LISTEN_HOST = env.str("HL7_LISTEN_HOST", default="127.0.0.1")
+HL7_LISTEN_PORT = env.int("HL7_LISTEN_PORT", default=2575)
+# A frame larger than this is read to its end without being held in memory, kept (its first 64 KiB) as a rejected
+# message, and answered with AR. Lab reports are a few KB; letters with an embedded PDF can reach a few hundred.
+HL7_MAX_MESSAGE_BYTES = env.int("HL7_MAX_MESSAGE_BYTES", default=2 * 1024 * 1024)
+# Senders keep one connection open all day and may be quiet for long stretches: only close it after this long with
+# nothing received, to reclaim connections whose peer has gone. Once a frame has started, each read (and the write
+# of its ACK) must come within the much shorter frame time-out, so a stalled sender cannot hold a connection slot.
+HL7_IDLE_TIMEOUT_SECONDS = env.float("HL7_IDLE_TIMEOUT_SECONDS", default=30 * 60)
+HL7_FRAME_TIMEOUT_SECONDS = env.float("HL7_FRAME_TIMEOUT_SECONDS", default=30)
+HL7_MAX_CONNECTIONS = env.int("HL7_MAX_CONNECTIONS", default=100)
+# Threads applying messages to the database. SQLite has one writer at a time, so more threads would only queue on
+# its lock; PostgreSQL applies messages from several connections in parallel.
+HL7_WORKER_THREADS = env.int(
+    "HL7_WORKER_THREADS", default=1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 8
+)
+# On SIGTERM/SIGINT: how long messages already being applied may take to finish and be acknowledged.
+HL7_SHUTDOWN_GRACE_SECONDS = env.float("HL7_SHUTDOWN_GRACE_SECONDS", default=30)

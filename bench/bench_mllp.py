@@ -1,0 +1,350 @@
+"""Benchmark: HL7 v2 ingestion over MLLP, against the ceiling of a bare MLLP server on the same machine.
+
+1. The real listener (`manage.py hl7_listen`, in its own process) on a fresh database (PostgreSQL when reachable,
+   a database named careportal_bench that this drops and re-creates; and always a SQLite file in a temporary
+   directory), with five patients: BENCH_MLLP_MESSAGES (default 20,000) ORU^R01 messages made from the FBC sample,
+   each with its own control id and filler order number, sent over 4 concurrent connections, each waiting for the
+   ACK before sending the next message, as MLLP senders do. Every ACK must be AA for its own control id, and every
+   message must then be in the database as applied.
+2. The ceiling: a bare asyncio MLLP server (below, in its own process) that reads each frame, splits out the MSH
+   control id and answers AA, under the same client load.
+3. Between the two, the real listener with a handler that does no database work: what the listener itself costs
+   (framing, the hop to a worker thread and back, one log line per message), apart from applying messages.
+
+Prints a table (workload, messages, seconds, messages/second, ratio to the ceiling) and writes it to
+bench/results/mllp.md and bench/results/mllp.json. `bench/run.py` (`make bench`) calls main().
+
+Environment: BENCH_MLLP_MESSAGES, BENCH_MLLP_CONNECTIONS (default 4), BENCH_POSTGRES_URL (default
+postgres://postgres@127.0.0.1:5432/postgres: the server to create careportal_bench on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.hl7.mllp_client import MLLPClient, ack_code  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+SAMPLE = ROOT / "tests" / "hl7" / "samples" / "oru_r01_fbc_final.hl7"
+PATIENTS = 5
+BENCH_DATABASE = "careportal_bench"
+
+
+def nhs_number(n: int) -> str:
+    """A valid (modulus 11) NHS number from the 999 test range."""
+    for ninth in range(10):
+        stem = f"999{n:05d}{ninth}"
+        check = (11 - sum(int(d) * w for d, w in zip(stem, range(10, 1, -1), strict=True)) % 11) % 11
+        if check != 10:
+            return f"{stem}{check}"
+    raise AssertionError("unreachable")
+
+
+def patients() -> list[tuple[str, str]]:
+    return [(f"4100{i:04d}", nhs_number(70000 + i)) for i in range(PATIENTS)]
+
+
+def make_messages(count: int) -> list[tuple[str, bytes]]:
+    """(control id, message) pairs: the FBC sample, each with its own control id and orders, spread over patients."""
+    segments = SAMPLE.read_bytes().rstrip(b"\r").split(b"\r")
+    run = datetime.datetime.now(tz=datetime.UTC).strftime("%H%M%S")
+    out = []
+    for i in range(count):
+        hospital_number, nhs = patients()[i % PATIENTS]
+        control = f"BENCH{run}{i:07d}"
+        message = []
+        for segment in segments:
+            fields = segment.split(b"|")
+            if fields[0] == b"MSH":
+                fields[9] = control.encode()
+            elif fields[0] == b"PID":
+                fields[3] = f"{hospital_number}^^^RRV^MR~{nhs}^^^NHS^NH".encode()
+            elif fields[0] in (b"ORC", b"OBR"):
+                fields[2] = f"OE-B{run}{i:07d}".encode()
+                fields[3] = f"B{run}{i:07d}".encode()
+            message.append(b"|".join(fields))
+        out.append((control, b"\r".join(message) + b"\r"))
+    return out
+
+
+# --- The ceiling: a bare MLLP server --------------------------------------------------------------------------
+
+
+async def _bare_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            block = await reader.readuntil(b"\x1c\r")
+            msh = block[block.index(b"\x0b") + 1 :].split(b"\r", 1)[0].split(b"|")
+            ack = b"MSH|^~\\&|BARE|BENCH|" + msh[2] + b"|" + msh[3] + b"|||ACK|1|P|2.5\rMSA|AA|" + msh[9] + b"\r"
+            writer.write(b"\x0b" + ack + b"\x1c\r")
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _bare_server(port: int) -> None:
+    server = await asyncio.start_server(_bare_connection, "127.0.0.1", port, limit=4 * 1024 * 1024)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    async with server:
+        await stop.wait()
+
+
+# --- The listener's own cost: the real MLLPListener with a handler that does no database work ----------------
+
+
+def _noop_handler(raw: bytes, *, peer: str = "", source: str = "mllp") -> bytes:
+    control = raw.split(b"\r", 1)[0].split(b"|")[9]
+    return b"MSH|^~\\&|CAREPORTAL|BENCH|X|Y|||ACK|1|P|2.5\rMSA|AA|" + control + b"\r"
+
+
+def _noop_listener(port: int) -> None:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careportal.config.settings.base")
+    django.setup()
+    from careportal.hl7.listener import MLLPListener, run_listener
+
+    run_listener(MLLPListener(host="127.0.0.1", port=port, handler=_noop_handler))
+
+
+# --- Driving a server -----------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listening on port {port} after {timeout} s")
+
+
+@contextlib.contextmanager
+def running(command: list[str], port: int, env: dict[str, str]) -> Iterator[None]:
+    """Run a server process for the duration; its output (a log line per message) goes to a file, shown on failure."""
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        try:
+            wait_for_port(port, process)
+            yield
+        except BaseException:
+            log.seek(0)
+            sys.stderr.write(log.read()[-4000:].decode(errors="replace"))
+            raise
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def drive(port: int, messages: list[tuple[str, bytes]], connections: int) -> float:
+    """Send the messages over `connections` connections, each waiting for every ACK; the seconds taken."""
+    shares = [messages[i::connections] for i in range(connections)]
+    failures: list[str] = []
+    start = threading.Barrier(connections + 1)
+
+    def send(share: list[tuple[str, bytes]]) -> None:
+        try:
+            with MLLPClient("127.0.0.1", port, timeout=120) as client:
+                start.wait()
+                for control, message in share:
+                    code, acknowledged = ack_code(client.request(message))
+                    if (code, acknowledged) != ("AA", control):
+                        failures.append(f"{control}: {code} for {acknowledged}")
+        except Exception as exc:
+            failures.append(repr(exc))
+            start.abort()
+
+    threads = [threading.Thread(target=send, args=(share,)) for share in shares]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - began
+    if failures:
+        raise RuntimeError(f"{len(failures)} messages not acknowledged AA, first: {failures[0]}")
+    return seconds
+
+
+# --- Databases ------------------------------------------------------------------------------------------------
+
+
+def postgres_bench_url() -> str | None:
+    """A fresh, empty careportal_bench database on the PostgreSQL server, or None when none is reachable."""
+    admin_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    try:
+        import psycopg
+
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+    except Exception as exc:
+        print(f"bench_mllp: PostgreSQL not used ({type(exc).__name__}: {exc})")
+        return None
+    return admin_url.rsplit("/", 1)[0] + "/" + BENCH_DATABASE
+
+
+def django_env(database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "careportal.config.settings.base",
+        "CAREPORTAL_ENV": "development",
+        "DATABASE_URL": database_url,
+        # Each worker thread keeps its database connection, as docs/hl7.md advises for the listener.
+        "CONN_MAX_AGE": "600",
+        # One line per message at INFO is the production setting; the benchmark measures that too.
+        "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
+        "LOG_FORMAT": "json",
+    }
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    return result.stdout
+
+
+def prepare_database(env: dict[str, str]) -> None:
+    manage(env, "migrate", "--no-input")
+    code = (
+        "import datetime; from careportal.patients.models import Patient\n"
+        f"for hn, nhs in {patients()!r}:\n"
+        "    Patient.objects.create(hospital_number=hn, nhs_number=nhs, given_name='Bench', family_name='Patient',"
+        " birth_date=datetime.date(1970, 1, 1))\n"
+    )
+    manage(env, "shell", "-c", code)
+
+
+def applied_count(env: dict[str, str]) -> int:
+    code = (
+        "from careportal.hl7.models import InboundMessage\n"
+        "print(InboundMessage.objects.filter(status='applied', control_id__startswith='BENCH').count())"
+    )
+    return int(manage(env, "shell", "-c", code).strip().splitlines()[-1])
+
+
+@dataclass
+class Row:
+    workload: str
+    messages: int
+    seconds: float
+    per_second: float
+    ratio: float | None = None
+
+
+def bench_listener(label: str, database_url: str, messages: list[tuple[str, bytes]], connections: int) -> Row:
+    env = django_env(database_url)
+    prepare_database(env)
+    port = free_port()
+    with running([sys.executable, "manage.py", "hl7_listen", "--host", "127.0.0.1", "--port", str(port)], port, env):
+        seconds = drive(port, messages, connections)
+    stored = applied_count(env)
+    if stored != len(messages):
+        raise RuntimeError(f"{label}: {stored} messages applied in the database, expected {len(messages)}")
+    return Row(label, len(messages), seconds, len(messages) / seconds)
+
+
+def bench_bare(messages: list[tuple[str, bytes]], connections: int) -> Row:
+    port = free_port()
+    with running([sys.executable, str(Path(__file__).resolve()), "--bare-server", str(port)], port, dict(os.environ)):
+        seconds = drive(port, messages, connections)
+    return Row("bare MLLP server: read frame, split MSH, AA (ceiling)", len(messages), seconds, len(messages) / seconds)
+
+
+def bench_noop_listener(messages: list[tuple[str, bytes]], connections: int) -> Row:
+    port = free_port()
+    env = django_env("sqlite:///:memory:")
+    with running([sys.executable, str(Path(__file__).resolve()), "--noop-listener", str(port)], port, env):
+        seconds = drive(port, messages, connections)
+    label = "CarePortal listener, handler without database work (framing, worker thread, log line)"
+    return Row(label, len(messages), seconds, len(messages) / seconds)
+
+
+def render(rows: list[Row], connections: int) -> str:
+    lines = [
+        f"MLLP ingestion of ORU^R01 messages over {connections} connections "
+        f"({datetime.datetime.now(tz=datetime.UTC):%Y-%m-%d}, {platform.python_implementation()} "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs)",
+        "",
+        "| workload | messages | seconds | msgs/s | ratio to ceiling |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        ratio = f"{row.ratio:.3f}" if row.ratio is not None else "—"
+        lines.append(f"| {row.workload} | {row.messages} | {row.seconds:.2f} | {row.per_second:.0f} | {ratio} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    count = int(os.environ.get("BENCH_MLLP_MESSAGES", "20000"))
+    connections = int(os.environ.get("BENCH_MLLP_CONNECTIONS", "4"))
+    messages = make_messages(count)
+    rows = [bench_bare(messages, connections), bench_noop_listener(messages, connections)]
+    postgres_url = postgres_bench_url()
+    if postgres_url:
+        label = "CarePortal listener → PostgreSQL (store, apply, commit, AA)"
+        rows.append(bench_listener(label, postgres_url, messages, connections))
+    with tempfile.TemporaryDirectory() as tmp:
+        rows.append(
+            bench_listener(
+                "CarePortal listener → SQLite file (store, apply, commit, AA)",
+                f"sqlite:///{tmp}/bench.sqlite3",
+                messages,
+                connections,
+            )
+        )
+    for row in rows:
+        row.ratio = row.per_second / rows[0].per_second
+    table = render(rows, connections)
+    print(table)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "mllp.md").write_text(table)
+    (RESULTS / "mllp.json").write_text(
+        json.dumps({"connections": connections, "rows": [asdict(row) for row in rows]}, indent=2) + "\n"
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--bare-server":
+        asyncio.run(_bare_server(int(sys.argv[2])))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--noop-listener":
+        _noop_listener(int(sys.argv[2]))
+    else:
+        main()

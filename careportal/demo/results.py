@@ -1,0 +1,74 @@
+"""Demo test results: the sample lab messages of ../shared/hl7/, fed through the real HL7 interface, plus a year of
+earlier full blood counts for demo.patient so that the trend page has something to draw.
+
+Loading twice changes nothing: every message keeps its control id, and the interface applies a control id once.
+"""
+
+import datetime
+from pathlib import Path
+
+from django.utils import timezone
+
+from careportal.hl7.models import MessageSource
+from careportal.hl7.services import message_receive
+
+MESSAGES_DIR = Path(__file__).resolve().parent / "hl7"
+# In the order a lab would have sent them: each preliminary before its final, each report before its correction.
+SAMPLE_FILES = [
+    "oru_r01_fbc_final.hl7",
+    "oru_r01_ue_final.hl7",
+    "oru_r01_ue_corrected.hl7",
+    "oru_r01_histology.hl7",
+    "oru_r01_micro_prelim.hl7",
+    "oru_r01_micro_final.hl7",
+]
+# Haemoglobin (g/L) of demo.patient's earlier full blood counts, oldest first, each about two months apart.
+EARLIER_HAEMOGLOBIN = [128, 121, 117, 109, 103]
+
+EARLIER_FBC_TEMPLATE = "\r".join(
+    [
+        "MSH|^~\\&|WINPATH|RRV_LAB|CAREPORTAL|RRV|{ts}||ORU^R01|DEMOFBC{n:03d}|P|2.4|||AL|NE|GBR|UNICODE UTF-8",
+        "PID|1||40012345^^^RRV^MR~9990000018^^^NHS^NH||HARGREAVES^ELEANOR^MAY^^MRS||19580314|F",
+        "PV1|1|O|HAEM^^^RRV||||C1234567^OKAFOR^CHIDI^^^DR|||HAEM",
+        "ORC|RE|OE-DEMO{n:03d}|26HDEMO{n:03d}||CM",
+        "OBR|1|OE-DEMO{n:03d}|26HDEMO{n:03d}|FBC^Full blood count^WINPATH|||{taken}|||||||{taken}|BLOOD^Venous blood"
+        "|C1234567^OKAFOR^CHIDI^^^DR||||||{ts}||HM|F",
+        "OBX|1|NM|HB^Haemoglobin^WINPATH||{hb}|g/L|115-165|{hb_flag}|||F|||{taken}",
+        "OBX|2|NM|WBC^White cell count^WINPATH||{wbc}|10*9/L|4.0-11.0|N|||F|||{taken}",
+        "OBX|3|NM|PLT^Platelets^WINPATH||{plt}|10*9/L|150-400|N|||F|||{taken}",
+        "",
+    ]
+)
+
+
+def _earlier_fbc_messages(today: datetime.date) -> list[bytes]:
+    messages = []
+    count = len(EARLIER_HAEMOGLOBIN)
+    for n, hb in enumerate(EARLIER_HAEMOGLOBIN, start=1):
+        taken = today - datetime.timedelta(days=61 * (count - n + 1))
+        text = EARLIER_FBC_TEMPLATE.format(
+            n=n,
+            ts=f"{taken:%Y%m%d}1200",
+            taken=f"{taken:%Y%m%d}0830",
+            hb=hb,
+            hb_flag="L" if hb < 115 else "N",
+            wbc=f"{6.1 + n * 0.2:.1f}",
+            plt=310 + n * 12,
+        )
+        messages.append(text.encode())
+    return messages
+
+
+def demo_results_load() -> dict[str, int]:
+    """Feed the demo messages through the HL7 interface, then release whatever the rules make due by now."""
+    from careportal.results.release_job import results_release_due
+
+    outcomes: dict[str, int] = {}
+    raw_messages = _earlier_fbc_messages(timezone.localdate())
+    raw_messages += [(MESSAGES_DIR / name).read_bytes() for name in SAMPLE_FILES]
+    for raw in raw_messages:
+        ack = message_receive(raw, peer="demo data", source=MessageSource.IMPORT)
+        code = ack.split(b"MSA|", 1)[1][:2].decode() if b"MSA|" in ack else "??"
+        outcomes[code] = outcomes.get(code, 0) + 1
+    outcomes["released"] = results_release_due()
+    return outcomes

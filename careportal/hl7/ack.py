@@ -1,0 +1,150 @@
+"""HL7 v2 acknowledgements (original mode): AA applied, AE could not be applied (waits for staff), AR rejected.
+
+The ACK goes back in the character set of the message it answers, with the standard delimiters, segments ending
+in a carriage return and no MLLP framing (the listener adds it). An ACK for a message whose header could not be read
+is still a valid ACK: the fields we could not read are left blank.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import hl7
+from django.utils import timezone
+
+from careportal.hl7.parsing import STANDARD_ENCODING, MessageHeader, escape
+
+SENDING_APPLICATION = "CAREPORTAL"
+DEFAULT_VERSION = "2.5"
+# MSA-3 is 80 characters in 2.3 and 2.4; ERR-8 (user message) is 250.
+MSA_TEXT_LENGTH = 80
+ERR_TEXT_LENGTH = 250
+
+# HL7 table 0357 names for the codes CarePortal sends.
+ERROR_CODE_NAMES = {
+    100: "Segment sequence error",
+    101: "Required field missing",
+    102: "Data type error",
+    103: "Table value not found",
+    200: "Unsupported message type",
+    203: "Unsupported version id",
+    204: "Unknown key identifier",
+    205: "Duplicate key identifier",
+    207: "Application internal error",
+}
+
+
+@dataclass(frozen=True)
+class AckError:
+    """What goes in the ERR segment: an HL7 table 0357 code, where in the message, and a readable reason."""
+
+    code: int
+    text: str
+    segment: str = ""
+    sequence: int | None = None
+    field: int | None = None
+
+
+def _control_id() -> str:
+    # 20 characters: the ST length of MSH-10 in 2.3 and 2.4.
+    return uuid.uuid4().hex[:20].upper()
+
+
+def ack_build(
+    *,
+    header: MessageHeader | None,
+    code: str,
+    text: str = "",
+    error: AckError | None = None,
+    codec: str = "utf-8",
+    charset: str = "",
+) -> bytes:
+    """The ACK message as bytes. `header` is the MSH of the message answered (None when unreadable)."""
+    h = header or MessageHeader()
+    enc = STANDARD_ENCODING
+
+    def e(value: str) -> str:
+        return escape(value, enc)
+
+    version = h.version if h.version.startswith("2.") else DEFAULT_VERSION
+    trigger = h.trigger_event
+    msh = [
+        "MSH",
+        "^~\\&",
+        e(h.receiving_application) or SENDING_APPLICATION,
+        e(h.receiving_facility),
+        e(h.sending_application),
+        e(h.sending_facility),
+        timezone.localtime().strftime("%Y%m%d%H%M%S%z"),
+        "",
+        f"ACK^{e(trigger)}^ACK" if trigger else "ACK",
+        _control_id(),
+        e(h.processing_id) or "P",
+        e(version),
+        "",
+        "",
+        "",
+        "",
+        "",
+        e(charset),
+    ]
+    while msh and not msh[-1]:
+        msh.pop()
+    segments = ["|".join(msh)]
+    msa_text = e(text[:MSA_TEXT_LENGTH].strip())
+    segments.append("|".join(["MSA", code, e(h.control_id), msa_text]).rstrip("|"))
+    if error is not None:
+        name = ERROR_CODE_NAMES.get(error.code, "")
+        sequence = str(error.sequence) if error.sequence is not None else ""
+        field_position = str(error.field) if error.field is not None else ""
+        # ERR-1 (error code and location, the 2.3/2.4 form, kept by 2.5 for backward compatibility) and the
+        # 2.5 fields: ERR-2 location, ERR-3 code, ERR-4 severity, ERR-8 user message.
+        location = "^".join([error.segment, sequence, field_position]).rstrip("^")
+        err1 = "^".join([error.segment, sequence, field_position, f"{error.code}&{name}&HL70357"])
+        segments.append(
+            "|".join(
+                [
+                    "ERR",
+                    err1,
+                    location,
+                    f"{error.code}^{name}^HL70357",
+                    "E",
+                    "",
+                    "",
+                    "",
+                    e(error.text[:ERR_TEXT_LENGTH].strip()),
+                ]
+            )
+        )
+    message = "\r".join(segments) + "\r"
+    try:
+        return message.encode(codec, errors="replace")
+    except LookupError:
+        return message.encode("utf-8")
+
+
+@dataclass(frozen=True)
+class AckSummary:
+    code: str
+    control_id: str
+    text: str
+    error_code: str
+
+
+def ack_read(ack: bytes) -> AckSummary:
+    """Read an ACK back (MSA-1, MSA-2, MSA-3, ERR-3): for tests, the batch import and the benchmark."""
+    text = ack.decode("utf-8", errors="replace")
+    message = hl7.parse(text.replace("\n", "\r"))
+    msa = message.segment("MSA")
+    try:
+        err = message.segment("ERR")
+        error_code = str(err(3)(1)(1)) if len(err) > 3 else ""
+    except KeyError:
+        error_code = ""
+    return AckSummary(
+        code=str(msa(1)),
+        control_id=message.unescape(str(msa(2))) if len(msa) > 2 else "",
+        text=message.unescape(str(msa(3))) if len(msa) > 3 else "",
+        error_code=error_code,
+    )

@@ -1,0 +1,71 @@
+"""Forms on the HL7 message pages. Error messages say what to do, in NHS.UK style."""
+
+import re
+from typing import Any
+
+from django import forms
+
+from careportal.hl7.models import MessageStatus
+
+REASON_MAX_LENGTH = 500
+_HOSPITAL_NUMBER = re.compile(r"^[A-Za-z0-9]{1,20}$")
+
+
+class MatchForm(forms.Form):
+    """Step one of matching: the hospital number of the patient the message is about. POSTed, so it never reaches
+    a URL or a server log."""
+
+    prefix = "match"
+    hospital_number = forms.CharField(
+        label="Hospital number",
+        help_text="The patient's hospital number (MRN) in the patient administration system, like 40012345.",
+        max_length=50,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": False}),
+        error_messages={
+            "required": "Enter the patient's hospital number",
+            "max_length": "Enter a hospital number of up to 20 letters and numbers, like 40012345",
+        },
+    )
+
+    def clean_hospital_number(self) -> str:
+        compact = self.cleaned_data["hospital_number"].replace(" ", "")
+        if not _HOSPITAL_NUMBER.match(compact):
+            raise forms.ValidationError("Enter a hospital number of up to 20 letters and numbers, like 40012345")
+        return compact.upper()
+
+
+class ConfirmMatchForm(forms.Form):
+    """Step two: the patient shown on the confirmation page, by public id."""
+
+    patient = forms.UUIDField(
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "Find the patient by their hospital number again",
+            "invalid": "Find the patient by their hospital number again",
+        },
+    )
+
+
+class DismissForm(forms.Form):
+    prefix = "dismiss"
+    reason = forms.CharField(
+        label="Reason for dismissing",
+        help_text="This is kept with the message. For example: sent twice, or a test message from the lab. "
+        "Do not include medical details.",
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={
+            "required": "Enter why you are dismissing this message",
+            "max_length": f"Reason must be {REASON_MAX_LENGTH} characters or fewer",
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The server says "must be N characters or fewer"; a browser limit would cut the text off without a word.
+        self.fields["reason"].widget.attrs.pop("maxlength", None)
+
+
+def status_from(value: str | None) -> str:
+    """A status filter from the query string; anything else means every status."""
+    return value if value in MessageStatus.values else ""

@@ -1,0 +1,479 @@
+"""The MLLP listener: HL7 v2 messages over TCP, each acknowledged only after it has been stored and committed.
+
+Framing (MLLP): every message arrives as 0x0B <message> 0x1C 0x0D and its ACK goes back framed the same way. Each
+connection is served by its own asyncio task; messages on one connection are handled strictly in order (the ACK of
+one is written before the next is read off the buffer), and the database work runs in a bounded pool of worker
+threads, since Django's ORM is synchronous and its connections belong to the thread that opened them.
+
+The frame reader is our own rather than python-hl7's `hl7.mllp` (0.4.5). Its `readblock()` has no way to recover
+from what real senders do: bytes before a start block make it raise and throw away the valid frame that follows;
+on a frame over its limit it clears the whole buffer when the end block has not arrived yet, so the rest of that
+frame is then read as a new, broken frame; and it cannot keep the head of an oversize frame for the journal.
+
+What the listener survives, per connection, without affecting any other:
+- bytes outside a frame (noise before a start block, between frames): skipped and counted;
+- a frame that never ends because a new start block arrives: the sender gave up on it, so it is dropped (it was
+  never acknowledged, so the sender sends it again); logged;
+- a frame over HL7_MAX_MESSAGE_BYTES: read to its end block without holding it in memory, stored as a REJECTED
+  message keeping only its first 64 KiB, and answered with AR; the connection stays open, as the stream is back
+  in step after the end block;
+- a client that disconnects mid-frame: nothing stored, nothing acknowledged;
+- a client that stalls mid-frame (HL7_FRAME_TIMEOUT_SECONDS) or says nothing for HL7_IDLE_TIMEOUT_SECONDS, or
+  does not read its ACKs: the connection is closed;
+- more than HL7_MAX_CONNECTIONS at once: the extra connection is closed at once (senders reconnect and retry);
+- a database failure while applying a message: no ACK is sent and the connection is closed, so the sender keeps
+  the message and sends it again (an ACK is a promise that the message is stored).
+
+Logs carry the peer address, sizes, control ids and ACK codes only: never message content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import structlog
+from django.conf import settings
+from django.db import close_old_connections, connections
+from django.utils import timezone
+
+from careportal.hl7.ack import ack_build
+from careportal.hl7.models import ErrorKind, InboundMessage, MessageSource, MessageStatus
+from careportal.hl7.parsing import MessageHeader
+from careportal.hl7.services import message_receive
+
+logger = structlog.get_logger(__name__)
+
+START_BLOCK = b"\x0b"
+END_BLOCK = b"\x1c\x0d"
+# How much of an oversize frame the journal keeps: enough for staff to see what it was (its header, its patient).
+OVERSIZE_KEEP_BYTES = 64 * 1024
+READ_CHUNK_BYTES = 64 * 1024
+
+Handler = Callable[..., bytes]
+
+
+def frame(message: bytes) -> bytes:
+    """Wrap a message (or ACK) in MLLP framing."""
+    return START_BLOCK + message + END_BLOCK
+
+
+class IncompleteFrameError(Exception):
+    """The peer closed the connection after a start block and before its end block."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"connection closed {size} bytes into a frame")
+        self.size = size
+
+
+@dataclass(frozen=True)
+class Frame:
+    data: bytes  # the whole message, or only its first OVERSIZE_KEEP_BYTES when oversize
+    size: int  # the message's full size in bytes, without framing
+    oversize: bool
+
+
+class FrameReader:
+    """Reads MLLP frames from a stream, never holding more than about `max_bytes` + one read in memory."""
+
+    def __init__(
+        self,
+        stream: asyncio.StreamReader,
+        *,
+        max_bytes: int,
+        idle_timeout: float,
+        frame_timeout: float,
+        keep_bytes: int = OVERSIZE_KEEP_BYTES,
+    ) -> None:
+        self._stream = stream
+        self._max = max_bytes
+        self._idle_timeout = idle_timeout
+        self._frame_timeout = frame_timeout
+        self._keep = min(keep_bytes, max_bytes)
+        self._buf = bytearray()
+        self.bytes_received = 0
+        self.bytes_discarded = 0  # outside any frame
+        self.frames_abandoned = 0  # started, then given up by the sender (a new start block came first)
+
+    async def _fill(self, timeout: float) -> bool:
+        """Append the next read to the buffer; False at end of stream. Raises TimeoutError."""
+        chunk = await asyncio.wait_for(self._stream.read(READ_CHUNK_BYTES), timeout)
+        self.bytes_received += len(chunk)
+        self._buf += chunk
+        return bool(chunk)
+
+    async def _find_start(self) -> bool:
+        while True:
+            start = self._buf.find(START_BLOCK)
+            if start >= 0:
+                self.bytes_discarded += start
+                del self._buf[: start + 1]
+                return True
+            self.bytes_discarded += len(self._buf)
+            self._buf.clear()
+            if not await self._fill(self._idle_timeout):
+                return False
+
+    async def read_frame(self) -> Frame | None:
+        """The next frame; None when the peer closes cleanly between frames.
+
+        Raises IncompleteFrameError when the peer closes mid-frame, TimeoutError when it goes quiet.
+        """
+        if not await self._find_start():
+            return None
+        oversize = False
+        head = b""
+        dropped = 0  # bytes of this frame already let go of (oversize frames only)
+        scan = 0  # where to resume searching, so a frame arriving in many reads is not searched from the start
+        while True:
+            end = self._buf.find(END_BLOCK, scan)
+            restart = self._buf.find(START_BLOCK, scan, end if end >= 0 else len(self._buf))
+            if restart >= 0:
+                # 0x0B never occurs inside an HL7 message: the sender abandoned this frame and began another.
+                self.frames_abandoned += 1
+                logger.warning("hl7_frame_abandoned", bytes=dropped + restart)
+                del self._buf[: restart + 1]
+                oversize, head, dropped, scan = False, b"", 0, 0
+                continue
+            if end >= 0:
+                size = dropped + end
+                if not oversize and size > self._max:
+                    oversize, head = True, bytes(self._buf[: self._keep])
+                result = Frame(head, size, True) if oversize else Frame(bytes(self._buf[:end]), size, False)
+                del self._buf[: end + len(END_BLOCK)]
+                return result
+            if not oversize and dropped + len(self._buf) > self._max:
+                oversize, head = True, bytes(self._buf[: self._keep])
+            if oversize:
+                # Keep a trailing 0x1C: it may be the first half of the end block.
+                keep_tail = 1 if self._buf.endswith(END_BLOCK[:1]) else 0
+                let_go = len(self._buf) - keep_tail
+                dropped += let_go
+                del self._buf[:let_go]
+                scan = 0
+            else:
+                scan = max(0, len(self._buf) - 1)
+            if not await self._fill(self._frame_timeout):
+                raise IncompleteFrameError(dropped + len(self._buf))
+
+
+# --- Oversize frames: stored and rejected here, since message_receive() is never given more than the limit. ---
+
+
+def oversize_header(head: bytes) -> MessageHeader:
+    """The MSH fields of a message's first segment, read without parsing the rest (the message is cut short, and
+    may be anything); blank when it has no MSH. Values are cut to the journal's column lengths."""
+    text = head.lstrip()
+    if not text.startswith(b"MSH") or len(text) < 8:
+        return MessageHeader()
+    separator = text[3:4]
+    first_segment = re.split(rb"[\r\n]", text, maxsplit=1)[0]
+    fields = [f.decode("utf-8", errors="replace") for f in first_segment.split(separator)]
+    component = fields[1][:1] or "^"
+
+    def msh(number: int, *, max_length: int = 60, components: int = 1) -> str:
+        # MSH-1 is the field separator itself, so MSH-n is at index n - 1.
+        value = fields[number - 1] if len(fields) >= number else ""
+        value = "".join(ch for ch in value if ch.isprintable())
+        return component.join(value.split(component)[:components])[:max_length]
+
+    message_type = msh(9, components=2).split(component)
+    return MessageHeader(
+        sending_application=msh(3),
+        sending_facility=msh(4),
+        receiving_application=msh(5),
+        receiving_facility=msh(6),
+        message_code=message_type[0][:10],
+        trigger_event=message_type[1][:10] if len(message_type) > 1 else "",
+        control_id=msh(10, components=99),
+        processing_id=msh(11, max_length=3),
+        version=msh(12, max_length=10),
+    )
+
+
+def oversize_message_reject(head: bytes, *, size: int, limit: int, peer: str) -> bytes:
+    """Journal an oversize message as REJECTED, keeping only its head, and return its AR ACK."""
+    header = oversize_header(head)
+    text = f"Message larger than the {limit} byte limit"
+    InboundMessage.objects.create(
+        received_at=timezone.now(),
+        source=MessageSource.MLLP,
+        peer=peer[:100],
+        raw=head,
+        control_id=header.control_id,
+        message_type=header.message_type,
+        sending_application=header.sending_application,
+        sending_facility=header.sending_facility,
+        hl7_version=header.version,
+        status=MessageStatus.REJECTED,
+        ack_code="AR",
+        error_kind=ErrorKind.MALFORMED,
+        error_text=f"{text} ({size} bytes); only the first {len(head)} bytes were kept.",
+    )
+    return ack_build(header=header, code="AR", text=text)
+
+
+_MSA = re.compile(rb"(?:^|[\r\n])MSA\|([A-Z]{2})\|([^|\r\n]*)")
+
+
+def ack_summary(ack: bytes) -> tuple[str, str]:
+    """(ACK code, control id acknowledged) from an ACK message, for the log line."""
+    match = _MSA.search(ack)
+    if not match:
+        return "", ""
+    return match.group(1).decode("ascii"), match.group(2).decode("utf-8", errors="replace")[:60]
+
+
+def _peer_label(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer or "unknown")
+
+
+class _Connection:
+    def __init__(self) -> None:
+        self.task: asyncio.Task[None] | None = None
+        self.busy = False  # a message has been handed to a worker and its ACK is not written yet
+
+
+class MLLPListener:
+    """An asyncio MLLP server. `await start()`, then `await serve_until_stopped()`; `stop()` asks it to finish."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        handler: Handler | None = None,  # message_receive; tests pass their own
+        max_message_bytes: int | None = None,
+        idle_timeout: float | None = None,
+        frame_timeout: float | None = None,
+        max_connections: int | None = None,
+        workers: int | None = None,
+        shutdown_grace: float | None = None,
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.handler = handler or message_receive
+        self.max_message_bytes = max_message_bytes or settings.HL7_MAX_MESSAGE_BYTES
+        self.idle_timeout = idle_timeout or settings.HL7_IDLE_TIMEOUT_SECONDS
+        self.frame_timeout = frame_timeout or settings.HL7_FRAME_TIMEOUT_SECONDS
+        self.max_connections = max_connections or settings.HL7_MAX_CONNECTIONS
+        self.workers = workers or settings.HL7_WORKER_THREADS
+        self.shutdown_grace = shutdown_grace if shutdown_grace is not None else settings.HL7_SHUTDOWN_GRACE_SECONDS
+        self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="hl7-worker")
+        self._server: asyncio.Server | None = None
+        self._connections: set[_Connection] = set()
+        self._stop_requested: asyncio.Event | None = None
+        self.stopping = False
+        self.messages_handled = 0
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when started on port 0)."""
+        if self._server is None:
+            raise RuntimeError("start() first")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        self._stop_requested = asyncio.Event()
+        self._server = await asyncio.start_server(
+            self._accept, self.host, self.requested_port, limit=READ_CHUNK_BYTES, reuse_address=True
+        )
+        logger.info(
+            "hl7_listener_started",
+            host=self.host,
+            port=self.port,
+            max_message_bytes=self.max_message_bytes,
+            max_connections=self.max_connections,
+            workers=self.workers,
+        )
+
+    def stop(self) -> None:
+        """Ask the listener to shut down gracefully (call on its event loop, e.g. from a signal handler)."""
+        if self._stop_requested is not None:
+            self._stop_requested.set()
+
+    async def serve_until_stopped(self) -> None:
+        if self._stop_requested is None:
+            raise RuntimeError("start() first")
+        await self._stop_requested.wait()
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop accepting; let messages being applied finish and be acknowledged; close every connection."""
+        self.stopping = True
+        if self._server is not None:
+            self._server.close()
+        idle = [conn for conn in self._connections if not conn.busy]
+        busy = [conn for conn in self._connections if conn.busy]
+        for conn in idle:
+            # Waiting for the next frame: a partly received frame is dropped, and the sender, with no ACK, resends.
+            if conn.task is not None:
+                conn.task.cancel()
+        tasks = [conn.task for conn in self._connections if conn.task is not None]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self.shutdown_grace)
+            for task in pending:
+                task.cancel()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 5)
+        await asyncio.get_running_loop().run_in_executor(None, self._close_worker_connections)
+        logger.info("hl7_listener_stopped", messages=self.messages_handled, finished_in_flight=len(busy))
+
+    def _close_worker_connections(self) -> None:
+        # A Django connection can only be closed by the thread that opened it, and a pool gives no way to pick a
+        # thread; one job per worker, all held at a barrier until every worker has one, reaches each thread once.
+        # Left open, they would keep PostgreSQL from dropping the database (tests) and hold server slots.
+        barrier = threading.Barrier(self.workers)
+
+        def close_here() -> None:
+            connections.close_all()
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=10)
+
+        for future in [self._executor.submit(close_here) for _ in range(self.workers)]:
+            future.result()
+        self._executor.shutdown(wait=True)
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = _peer_label(writer)
+        if self.stopping or len(self._connections) >= self.max_connections:
+            logger.warning(
+                "hl7_connection_refused",
+                peer=peer,
+                reason="stopping" if self.stopping else "connection limit",
+                limit=self.max_connections,
+            )
+            writer.close()
+            return
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            # Finds peers that vanished without closing (a pulled cable, a rebooted firewall) while idle.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        conn = _Connection()
+        conn.task = asyncio.get_running_loop().create_task(self._serve(reader, writer, peer, conn))
+        self._connections.add(conn)
+        conn.task.add_done_callback(lambda _task: self._connections.discard(conn))
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str, conn: _Connection
+    ) -> None:
+        frames = FrameReader(
+            reader,
+            max_bytes=self.max_message_bytes,
+            idle_timeout=self.idle_timeout,
+            frame_timeout=self.frame_timeout,
+        )
+        messages = 0
+        outcome = "closed by peer"
+        logger.info("hl7_connection_opened", peer=peer)
+        try:
+            while not self.stopping:
+                try:
+                    received = await frames.read_frame()
+                except TimeoutError:
+                    outcome = "timed out"
+                    break
+                except IncompleteFrameError as exc:
+                    logger.warning("hl7_frame_incomplete", peer=peer, bytes=exc.size)
+                    outcome = "closed by peer mid-frame"
+                    break
+                if received is None:
+                    break
+                conn.busy = True
+                try:
+                    ack = await self._handle(received, peer)
+                    if ack is None:
+                        outcome = "message not stored"
+                        break
+                    writer.write(frame(ack))
+                    try:
+                        await asyncio.wait_for(writer.drain(), self.frame_timeout)
+                    except TimeoutError:
+                        outcome = "peer not reading its ACKs"
+                        break
+                finally:
+                    conn.busy = False
+                messages += 1
+            else:
+                outcome = "listener stopping"
+        except asyncio.CancelledError:
+            outcome = "listener stopping"
+            raise
+        except (ConnectionError, OSError) as exc:
+            outcome = f"connection error: {type(exc).__name__}"
+        except Exception:
+            # A bug here must cost one connection, never the listener.
+            logger.exception("hl7_connection_failed", peer=peer)
+            outcome = "internal error"
+        finally:
+            if outcome.startswith("connection error"):
+                writer.transport.abort()
+            else:
+                writer.close()
+            logger.info(
+                "hl7_connection_closed",
+                peer=peer,
+                outcome=outcome,
+                messages=messages,
+                bytes_received=frames.bytes_received,
+                bytes_discarded=frames.bytes_discarded,
+                frames_abandoned=frames.frames_abandoned,
+            )
+
+    async def _handle(self, received: Frame, peer: str) -> bytes | None:
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        ack = await loop.run_in_executor(self._executor, self._handle_in_worker, received, peer)
+        self.messages_handled += 1
+        code, control_id = ack_summary(ack) if ack is not None else ("", "")
+        logger.info(
+            "hl7_message",
+            peer=peer,
+            bytes=received.size,
+            oversize=received.oversize,
+            control_id=control_id,
+            ack_code=code or "none",
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return ack
+
+    def _handle_in_worker(self, received: Frame, peer: str) -> bytes | None:
+        # As around a web request: drop this thread's connection if it broke or outlived CONN_MAX_AGE.
+        close_old_connections()
+        try:
+            if received.oversize:
+                return oversize_message_reject(
+                    received.data, size=received.size, limit=self.max_message_bytes, peer=peer
+                )
+            return self.handler(received.data, peer=peer, source=MessageSource.MLLP)
+        except Exception:
+            logger.exception("hl7_message_not_stored", peer=peer, bytes=received.size)
+            return None
+        finally:
+            close_old_connections()
+
+
+async def _run(listener: MLLPListener) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, listener.stop)
+    await listener.start()
+    await listener.serve_until_stopped()
+
+
+def run_listener(listener: MLLPListener) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully."""
+    asyncio.run(_run(listener))

@@ -1,0 +1,129 @@
+"""What the HL7 message pages show, in words. Raw messages are shown as text, one segment a line: bytes that are
+not valid UTF-8 become the replacement character (never an error), and the templates escape everything."""
+
+import re
+from dataclasses import dataclass
+
+from django.urls import reverse
+
+from careportal.core.formatting import format_date, format_datetime, format_nhs_number
+from careportal.hl7.models import ErrorKind, InboundMessage, MessageSource, MessageStatus
+from careportal.patients.models import Patient
+
+_SEGMENT_END = re.compile(r"\r\n|\r|\n")
+# MLLP framing bytes that a sender may leave in: shown as nothing rather than as control characters.
+_FRAMING = str.maketrans("", "", "\x0b\x1c")
+
+
+@dataclass(frozen=True)
+class Tag:
+    text: str
+    colour: str
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    href: str
+    message_type: str
+    sender: str
+    received: str
+    status: Tag
+    reason: str
+
+
+STATUS_COLOURS = {
+    MessageStatus.APPLIED: "green",
+    MessageStatus.DUPLICATE: "grey",
+    MessageStatus.REJECTED: "red",
+    MessageStatus.ERROR: "orange",
+    MessageStatus.REPLAYED: "blue",
+    MessageStatus.DISMISSED: "grey",
+    MessageStatus.IGNORED: "grey",
+}
+STATUS_SHORT = {
+    MessageStatus.APPLIED: "Applied",
+    MessageStatus.DUPLICATE: "Duplicate",
+    MessageStatus.REJECTED: "Rejected",
+    MessageStatus.ERROR: "Waiting for staff",
+    MessageStatus.REPLAYED: "Replayed",
+    MessageStatus.DISMISSED: "Dismissed",
+    MessageStatus.IGNORED: "Not used",
+}
+
+
+def status_tag(message: InboundMessage) -> Tag:
+    try:
+        status = MessageStatus(message.status)
+    except ValueError:
+        return Tag(message.status, "grey")
+    return Tag(STATUS_SHORT[status], STATUS_COLOURS[status])
+
+
+def sender(message: InboundMessage) -> str:
+    parts = [part for part in (message.sending_application, message.sending_facility) if part]
+    return " at ".join(parts) if parts else "Not known"
+
+
+def reason(message: InboundMessage) -> str:
+    """Why the message needs (or needed) attention, in words."""
+    kind = ErrorKind(message.error_kind).label if message.error_kind in ErrorKind.values else ""
+    if kind and message.error_text:
+        return f"{kind}: {message.error_text}"
+    return kind or message.error_text or ""
+
+
+def message_rows(messages: list[InboundMessage]) -> list[MessageRow]:
+    return [
+        MessageRow(
+            href=reverse("hl7:message", kwargs={"message_id": message.public_id}),
+            message_type=message.message_type or "Unreadable",
+            sender=sender(message),
+            received=format_datetime(message.received_at),
+            status=status_tag(message),
+            reason=reason(message),
+        )
+        for message in messages
+    ]
+
+
+def segments(raw: bytes | memoryview) -> list[str]:
+    """The raw message as text lines, one segment each, with empty lines dropped."""
+    text = bytes(raw).decode("utf-8", errors="replace").translate(_FRAMING)
+    return [line for line in _SEGMENT_END.split(text) if line.strip()]
+
+
+def can_replay(message: InboundMessage) -> bool:
+    """Only a message that was read but could not be applied (AE) can be replayed; one that could not be read at
+    all (AR) can only be dismissed, and sent again by its system."""
+    return message.needs_attention and message.status == MessageStatus.ERROR
+
+
+def message_rows_detail(message: InboundMessage) -> list[tuple[str, str]]:
+    rows = [
+        ("Message type", message.message_type or "Unreadable"),
+        ("Sent by", sender(message)),
+        ("Control id", message.control_id or "Not known"),
+        ("HL7 version", message.hl7_version or "Not known"),
+        ("Received", format_datetime(message.received_at)),
+        ("Received from", f"{MessageSource(message.source).label}{': ' + message.peer if message.peer else ''}"),
+        ("Status", MessageStatus(message.status).label if message.status in MessageStatus.values else message.status),
+        ("Acknowledgement sent", message.ack_code or "None"),
+    ]
+    if message.error_kind or message.error_text:
+        rows.append(("Problem", reason(message)))
+    if message.resolved_at:
+        who = message.resolved_by.audit_name if message.resolved_by else "someone who has left"
+        rows.append(("Resolved", f"{format_datetime(message.resolved_at)} by {who}"))
+        if message.resolution_note:
+            rows.append(("Note", message.resolution_note))
+    return rows
+
+
+def patient_rows(patient: Patient) -> list[tuple[str, str]]:
+    """Who a hospital number belongs to, for the member of staff to confirm before replaying."""
+    return [
+        ("Name", patient.full_name),
+        ("Born", format_date(patient.birth_date)),
+        ("NHS number", format_nhs_number(patient.nhs_number) or "Not known"),
+        ("Hospital number", patient.hospital_number),
+    ]

@@ -1,0 +1,405 @@
+"""Receiving HL7 v2 messages: store every message raw, apply it, commit, and only then acknowledge.
+
+The listener (MLLP) and the batch import call `message_receive` once per message; staff call `message_replay` and
+`message_dismiss` from the unmatched-messages queue. What a sender is told:
+
+- AA: applied; or already applied before (a duplicate control id from the same sender, stored as DUPLICATE and not
+  applied again); or a message type CarePortal stores without applying yet (SIU, MDM…: IGNORED);
+- AE: readable but not applicable as it stands (unknown patient, identifiers naming different patients, an invalid
+  NHS number or value…): stored as ERROR, waiting in the queue with the reason, which MSA-3 and ERR-8 repeat;
+- AR: not a message we can identify (no or broken MSH, not text in its character set, not HL7 version 2, or a
+  message type HL7 does not define): stored as REJECTED.
+
+Durability: the ACK is built only after the transaction that stored the message has committed. If storing fails
+(the database is down), the exception reaches the caller and no ACK is sent, so the sender sends it again.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+import structlog
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from careportal.accounts.models import User
+from careportal.audit.models import AccessAction, ActorRole
+from careportal.hl7.ack import AckError, ack_build
+from careportal.hl7.handlers import (
+    ApplyContext,
+    ApplyError,
+    ApplyOutcome,
+    handler_for,
+    is_known_message_type,
+)
+from careportal.hl7.models import ErrorKind, InboundMessage, MessageSource, MessageStatus
+from careportal.hl7.parsing import (
+    ERR_APPLICATION,
+    ERR_UNSUPPORTED_MESSAGE_TYPE,
+    MalformedMessage,
+    MessageHeader,
+    ParsedMessage,
+    parse_message,
+    read_header,
+)
+from careportal.patients.models import Patient
+
+logger = structlog.get_logger(__name__)
+
+INTERNAL_ERROR_TEXT = (
+    "CarePortal could not apply this message because of an internal error; it is kept for staff to look at"
+)
+REPLAY_AUDIT_LABEL = "a message from a hospital system, matched to your record by staff"
+
+
+class MessageNotReplayed(ValueError):
+    """Staff asked to replay a message that still cannot be applied, or that is not waiting; the reason is readable
+    (field positions, never values)."""
+
+
+class _AppliedMeanwhile(Exception):
+    """The same message was applied by another connection while we applied it (hl7_applied_once)."""
+
+
+@dataclass
+class _Outcome:
+    status: MessageStatus
+    ack_code: str
+    text: str
+    error_kind: str = ""
+    error: AckError | None = None
+    patient: Patient | None = None
+
+
+_NOT_PRINTABLE = dict.fromkeys(range(32)) | {0x7F: None}
+
+
+def _clean(value: str, length: int) -> str:
+    """MSH values for the stored row: no control characters (PostgreSQL refuses NUL), cut to the column."""
+    return value.translate(_NOT_PRINTABLE)[:length]
+
+
+def _header_fields(header: MessageHeader | None) -> dict[str, str]:
+    h = header or MessageHeader()
+    return {
+        "control_id": _clean(h.control_id, 60),
+        "message_type": _clean(h.message_type, 20),
+        "sending_application": _clean(h.sending_application, 60),
+        "sending_facility": _clean(h.sending_facility, 60),
+        "hl7_version": _clean(h.version, 10),
+    }
+
+
+def _same_message(fields: dict[str, str]) -> QuerySet[InboundMessage]:
+    return InboundMessage.objects.filter(
+        sending_application=fields["sending_application"],
+        sending_facility=fields["sending_facility"],
+        control_id=fields["control_id"],
+    )
+
+
+def _already_applied(fields: dict[str, str]) -> bool:
+    return _same_message(fields).filter(status=MessageStatus.APPLIED).exists()
+
+
+def _earlier_copies(fields: dict[str, str]) -> set[str]:
+    """In one query: whether this message was applied before, and whether an earlier copy waits in the queue."""
+    waiting = Q(status=MessageStatus.ERROR, resolved_at__isnull=True)
+    return set(_same_message(fields).filter(Q(status=MessageStatus.APPLIED) | waiting).values_list("status", flat=True))
+
+
+def _error_from(exc: ApplyError) -> AckError:
+    return AckError(
+        code=exc.code,
+        text=exc.text,
+        segment=exc.segment_name,
+        sequence=exc.segment_position,
+        field=exc.field_position,
+    )
+
+
+def _store(
+    *,
+    raw: bytes,
+    peer: str,
+    source: str,
+    received_at: datetime.datetime,
+    header: MessageHeader | None,
+    outcome: _Outcome,
+    replay_of: InboundMessage | None = None,
+) -> InboundMessage:
+    record = InboundMessage(
+        received_at=received_at,
+        source=source,
+        peer=_clean(peer, 100),
+        raw=raw,
+        status=outcome.status,
+        ack_code=outcome.ack_code,
+        error_kind=outcome.error_kind,
+        error_text=_clean(outcome.text if outcome.status in _WAITING else "", 500),
+        patient=outcome.patient,
+        applied_at=timezone.now() if outcome.status == MessageStatus.APPLIED else None,
+        replay_of=replay_of,
+        **_header_fields(header),
+    )
+    record.save()
+    return record
+
+
+_WAITING = frozenset({MessageStatus.ERROR, MessageStatus.REJECTED})
+
+
+def _apply(*, ctx: ApplyContext, fields: dict[str, str], record: InboundMessage, resolve_earlier: bool) -> ApplyOutcome:
+    """Apply and store the APPLIED row in one transaction (a savepoint when the caller has one open): if anything
+    fails, nothing of the application is left. When the row breaks hl7_applied_once, another connection applied
+    the same message first (_AppliedMeanwhile)."""
+    handler = handler_for(ctx.header)
+    if handler is None:
+        raise AssertionError("callers route message types without a handler elsewhere")
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                outcome = handler(ctx)
+                record.patient = outcome.patient
+                record.applied_at = timezone.now()
+                record.save(force_insert=True)
+                if resolve_earlier:
+                    _resolve_earlier_failures(fields, record)
+                return outcome
+        except IntegrityError:
+            record.pk, record._state.adding = None, True
+            if _already_applied(fields):
+                raise _AppliedMeanwhile from None
+            # Another connection created the same report or patient at the same moment: now that it has
+            # committed, a second try finds its row.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _receive_parsed(
+    *,
+    message: ParsedMessage,
+    raw: bytes,
+    peer: str,
+    source: str,
+    received_at: datetime.datetime,
+) -> tuple[_Outcome, InboundMessage]:
+    header = message.header
+    fields = _header_fields(header)
+    if not is_known_message_type(header):
+        outcome = _Outcome(
+            status=MessageStatus.REJECTED,
+            ack_code="AR",
+            text="MSH-9: CarePortal does not accept this message type",
+            error_kind=ErrorKind.UNSUPPORTED,
+            error=AckError(
+                code=ERR_UNSUPPORTED_MESSAGE_TYPE,
+                text="MSH-9: CarePortal does not accept this message type",
+                segment="MSH",
+                sequence=1,
+                field=9,
+            ),
+        )
+        return outcome, _store(
+            raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome
+        )
+    if handler_for(header) is None:
+        outcome = _Outcome(
+            status=MessageStatus.IGNORED,
+            ack_code="AA",
+            text="Accepted and kept: CarePortal does not use this message type yet",
+        )
+        return outcome, _store(
+            raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome
+        )
+    earlier = _earlier_copies(fields)
+    if MessageStatus.APPLIED in earlier:
+        outcome = _Outcome(status=MessageStatus.DUPLICATE, ack_code="AA", text="Already applied")
+        return outcome, _store(
+            raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome
+        )
+
+    record = InboundMessage(
+        received_at=received_at,
+        source=source,
+        peer=_clean(peer, 100),
+        raw=raw,
+        status=MessageStatus.APPLIED,
+        ack_code="AA",
+        **fields,
+    )
+    ctx = ApplyContext(message=message, received_at=received_at)
+    try:
+        applied = _apply(ctx=ctx, fields=fields, record=record, resolve_earlier=MessageStatus.ERROR in earlier)
+    except _AppliedMeanwhile:
+        outcome = _Outcome(status=MessageStatus.DUPLICATE, ack_code="AA", text="Already applied")
+    except ApplyError as exc:
+        outcome = _Outcome(
+            status=MessageStatus.ERROR,
+            ack_code="AE",
+            text=exc.text,
+            error_kind=exc.kind,
+            error=_error_from(exc),
+        )
+    except Exception:
+        outcome = _internal_error(header)
+    else:
+        return _Outcome(status=MessageStatus.APPLIED, ack_code="AA", text="Applied", patient=applied.patient), record
+    return outcome, _store(raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome)
+
+
+def _internal_error(header: MessageHeader | None) -> _Outcome:
+    # The traceback goes to the log without the exception's message (careportal/core/logging.py withholds it):
+    # it may quote values from the message.
+    logger.exception(
+        "hl7_message_apply_failed",
+        message_type=(header.message_type if header else "")[:20],
+        sending_application=(header.sending_application if header else "")[:60],
+    )
+    return _Outcome(
+        status=MessageStatus.ERROR,
+        ack_code="AE",
+        text=INTERNAL_ERROR_TEXT,
+        error_kind=ErrorKind.INVALID_CONTENT,
+        error=AckError(code=ERR_APPLICATION, text=INTERNAL_ERROR_TEXT),
+    )
+
+
+def _resolve_earlier_failures(fields: dict[str, str], record: InboundMessage) -> None:
+    """A message that failed before and now applied (the sender sent it again once the patient was registered)
+    leaves the queue: staff have nothing left to do for the earlier copy."""
+    InboundMessage.objects.filter(
+        sending_application=fields["sending_application"],
+        sending_facility=fields["sending_facility"],
+        control_id=fields["control_id"],
+        status=MessageStatus.ERROR,
+        resolved_at__isnull=True,
+    ).exclude(pk=record.pk).update(
+        resolved_at=record.applied_at, resolution_note="Applied when the sending system sent it again"
+    )
+
+
+def message_receive(raw: bytes, *, peer: str = "", source: str = MessageSource.MLLP) -> bytes:
+    """Store the message raw, apply it, commit, and only then return the ACK (an HL7 message, bytes, no MLLP
+    framing, segments ending in \\r, encoded in the message's character set)."""
+    raw = bytes(raw)
+    received_at = timezone.now()
+    header: MessageHeader | None
+    codec, charset = "utf-8", ""
+    # No transaction around the whole: a rejected or failed message is stored by one INSERT, an applied one in
+    # the transaction that applies it. Either way it is committed before the ACK exists.
+    try:
+        message = parse_message(raw)
+    except MalformedMessage as exc:
+        header, codec = exc.header, exc.codec
+        charset = header.charset if header else ""
+        segment, sequence, field_position = exc.location or ("", None, None)
+        outcome = _Outcome(
+            status=MessageStatus.REJECTED,
+            ack_code="AR",
+            text=exc.reason,
+            error_kind=ErrorKind.UNSUPPORTED if exc.unsupported else ErrorKind.MALFORMED,
+            error=AckError(code=exc.code, text=exc.reason, segment=segment, sequence=sequence, field=field_position),
+        )
+        _store(raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome)
+    except Exception:
+        header = _safe_header(raw)
+        outcome = _internal_error(header)
+        _store(raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome)
+    else:
+        header, codec, charset = message.header, message.encoding.codec, message.charset
+        outcome, _ = _receive_parsed(message=message, raw=raw, peer=peer, source=source, received_at=received_at)
+    # Committed: only now may the sender be told.
+    return ack_build(
+        header=header, code=outcome.ack_code, text=outcome.text, error=outcome.error, codec=codec, charset=charset
+    )
+
+
+def _safe_header(raw: bytes) -> MessageHeader | None:
+    try:
+        return read_header(raw)
+    except Exception:
+        return None
+
+
+def _staff_viewer(user: User):  # type: ignore[no-untyped-def]
+    from careportal.access.layer import Viewer
+
+    role = ActorRole.HELPDESK if getattr(user, "is_helpdesk", False) else ActorRole.CLINICIAN
+    return Viewer(user=user, role=role)
+
+
+@transaction.atomic
+def message_replay(*, message: InboundMessage, patient: Patient, by: User) -> InboundMessage:
+    """Staff fixed the patient match of a message waiting in the unmatched queue (status ERROR): apply it again for
+    this patient. Creates a new InboundMessage(source=REPLAY, replay_of=message); on success marks the original
+    REPLAYED + resolved_at/by. Raises a ValueError subclass with a readable message if it still cannot be applied."""
+    original = InboundMessage.objects.select_for_update().get(pk=message.pk)
+    if original.status != MessageStatus.ERROR or original.resolved_at is not None:
+        raise MessageNotReplayed("Only a message waiting in the unmatched queue can be replayed")
+    if patient.merged_into_id is not None:
+        raise MessageNotReplayed("This patient record was merged into another one: choose the record it became")
+    raw = bytes(original.raw)
+    try:
+        parsed = parse_message(raw)
+    except MalformedMessage as exc:
+        raise MessageNotReplayed(f"The message cannot be read: {exc.reason}") from exc
+    fields = _header_fields(parsed.header)
+    if handler_for(parsed.header) is None:
+        raise MessageNotReplayed("CarePortal does not apply this message type")
+    if _already_applied(fields):
+        raise MessageNotReplayed("This message was applied already (the sending system sent it again)")
+    now = timezone.now()
+    record = InboundMessage(
+        received_at=now,
+        source=MessageSource.REPLAY,
+        peer=original.peer,
+        raw=raw,
+        status=MessageStatus.APPLIED,
+        ack_code="AA",
+        replay_of=original,
+        **fields,
+    )
+    ctx = ApplyContext(message=parsed, received_at=now, patient=patient)
+    try:
+        _apply(ctx=ctx, fields=fields, record=record, resolve_earlier=False)
+    except ApplyError as exc:
+        raise MessageNotReplayed(exc.text) from exc
+    except (_AppliedMeanwhile, IntegrityError) as exc:
+        raise MessageNotReplayed("This message was applied already (the sending system sent it again)") from exc
+    original.status = MessageStatus.REPLAYED
+    original.resolved_at = now
+    original.resolved_by = by
+    original.resolution_note = "Matched to a patient by staff and applied"
+    original.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_note"])
+    from careportal.audit.services import access_event_record
+
+    access_event_record(
+        viewer=_staff_viewer(by),
+        patient=patient,
+        action=AccessAction.UPDATE,
+        object_label=REPLAY_AUDIT_LABEL,
+        obj=record,
+    )
+    return record
+
+
+@transaction.atomic
+def message_dismiss(*, message: InboundMessage, by: User, reason: str) -> None:
+    """Staff decided a waiting message needs no action (status DISMISSED, resolved, with the reason)."""
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("Give a reason for dismissing the message")
+    original = InboundMessage.objects.select_for_update().get(pk=message.pk)
+    if original.status not in _WAITING or original.resolved_at is not None:
+        raise ValueError("Only a message waiting in the unmatched queue can be dismissed")
+    original.status = MessageStatus.DISMISSED
+    original.resolved_at = timezone.now()
+    original.resolved_by = by
+    original.resolution_note = reason[:500]
+    original.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_note"])
+    message.status, message.resolved_at = original.status, original.resolved_at
+    message.resolved_by, message.resolution_note = by, original.resolution_note

@@ -1,0 +1,290 @@
+"""What the results inbox pages show, in words: templates only lay these out.
+
+Flags are tags with words ("Critical", "Abnormal"), never colour alone; release states are sentences
+("Due for release on 3 December 2026", "Held: awaiting repeat sample").
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.urls import reverse
+
+from careportal.core.formatting import format_date, format_datetime, format_nhs_number
+from careportal.results.models import (
+    DiagnosticReport,
+    DiagnosticReportVersion,
+    Interpretation,
+    Observation,
+    ReportAction,
+    ReportStatus,
+)
+
+AUTO_RELEASABLE_STATUSES = (ReportStatus.FINAL, ReportStatus.CORRECTED)
+
+
+@dataclass(frozen=True)
+class Tag:
+    text: str
+    colour: str
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    href: str
+    patient_name: str
+    hospital_number: str
+    test_name: str
+    collected: str
+    status: str
+    flags: list[Tag]
+    release: str
+    reviewed: str
+    team: str
+
+
+@dataclass(frozen=True)
+class ValueRow:
+    name: str
+    value: str
+    unit: str
+    reference_range: str
+    flag: str
+    flag_tag: Tag | None
+    comment: str
+
+
+@dataclass(frozen=True)
+class VersionView:
+    heading: str
+    lines: list[str]
+    values: list[ValueRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    when: str
+    what: str
+    who: str
+    note: str
+
+
+@dataclass(frozen=True)
+class ReportState:
+    """Which actions make sense now, so the page offers only those (the services refuse the rest anyway)."""
+
+    can_mark_reviewed: bool
+    can_release: bool
+    release_blocked_reason: str
+    can_hold: bool
+    can_unhold: bool
+    can_retract: bool
+    can_comment: bool
+
+
+def status_text(report: DiagnosticReport) -> str:
+    if report.status == ReportStatus.CORRECTED or report.is_amended:
+        return "Amended"
+    return ReportStatus(report.status).label
+
+
+def flag_tags(report: DiagnosticReport) -> list[Tag]:
+    if report.is_critical:
+        return [Tag("Critical", "red")]
+    if report.is_abnormal:
+        return [Tag("Abnormal", "orange")]
+    return []
+
+
+def release_text(report: DiagnosticReport) -> str:
+    """Where the result stands with the patient, in one sentence."""
+    if report.retracted_at is not None:
+        return f"Withdrawn on {format_date(report.retracted_at)}"
+    if report.released_at is not None:
+        return f"Released on {format_date(report.released_at)}"
+    if report.status == ReportStatus.CANCELLED:
+        return "Cancelled by the lab: not for release"
+    if report.held_at is not None:
+        return f"Held: {report.hold_reason}" if report.hold_reason else "Held"
+    if getattr(report, "patient_waits_for_clinician", False):
+        return "Patient asked to wait for a clinician"
+    if report.release_due_at is None:
+        if report.reviewed_at is not None:
+            return "Reviewed: waiting for a clinician to release it"
+        return "Waiting for review before release"
+    if report.status not in AUTO_RELEASABLE_STATUSES:
+        # The release job leaves preliminary reports alone: the final one replaces them (release_job.py).
+        return "Not final yet: released automatically only once the final report arrives"
+    return f"Due for release on {format_date(report.release_due_at)}"
+
+
+def reviewed_text(report: DiagnosticReport) -> str:
+    return f"Reviewed on {format_date(report.reviewed_at)}" if report.reviewed_at else "Not reviewed"
+
+
+def inbox_rows(reports: list[DiagnosticReport]) -> list[InboxRow]:
+    return [
+        InboxRow(
+            href=reverse("results:inbox-report", kwargs={"report_id": report.public_id}),
+            patient_name=report.patient.full_name,
+            hospital_number=report.patient.hospital_number,
+            test_name=report.test_name,
+            collected=format_date(report.collected_at) or "Not known",
+            status=status_text(report),
+            flags=flag_tags(report),
+            release=release_text(report),
+            reviewed=reviewed_text(report),
+            team=report.care_team.name if report.care_team else "",
+        )
+        for report in reports
+    ]
+
+
+def _flag_tag(interpretation: str) -> Tag | None:
+    if interpretation in {"LL", "HH", "AA"}:
+        return Tag("Critical", "red")
+    if interpretation in {"L", "H", "A"}:
+        return Tag("Abnormal", "orange")
+    return None
+
+
+def _flag_words(interpretation: str) -> str:
+    if not interpretation:
+        return ""
+    try:
+        return Interpretation(interpretation).label
+    except ValueError:
+        return interpretation
+
+
+def _value_text(text: str, comparator: str, numeric: object, code: str, value_type: str) -> str:
+    # value_text is what the patient reads (a structured number keeps its comparator there, "<5"); the other
+    # fields only stand in when the lab sent no text.
+    if text:
+        return text
+    if numeric is not None and numeric != "":
+        return f"{comparator}{numeric}"
+    if code:
+        return code
+    return "Attachment" if value_type == "ED" else ""
+
+
+def value_rows(observations: list[Observation]) -> list[ValueRow]:
+    return [
+        ValueRow(
+            name=o.name,
+            value=_value_text(o.value_text, o.value_comparator, o.value_numeric, o.value_code, o.value_type),
+            unit=o.unit,
+            reference_range=o.reference_range,
+            flag=_flag_words(o.interpretation),
+            flag_tag=_flag_tag(o.interpretation),
+            comment=o.comment,
+        )
+        for o in observations
+    ]
+
+
+def _stored_value_rows(stored: list[dict[str, Any]]) -> list[ValueRow]:
+    # Earlier versions keep their values as JSON (DiagnosticReportVersion.observations), written by the HL7
+    # ingestion; any key it did not write is shown as blank rather than failing the page.
+    rows = []
+    for item in stored if isinstance(stored, list) else []:
+        if not isinstance(item, dict):
+            continue
+        interpretation = str(item.get("interpretation") or "")
+        value = _value_text(
+            str(item.get("value_text") or ""),
+            str(item.get("value_comparator") or ""),
+            item.get("value_numeric"),
+            str(item.get("value_code") or ""),
+            str(item.get("value_type") or ""),
+        )
+        rows.append(
+            ValueRow(
+                name=str(item.get("name") or item.get("code") or ""),
+                value=value,
+                unit=str(item.get("unit") or ""),
+                reference_range=str(item.get("reference_range") or ""),
+                flag=_flag_words(interpretation),
+                flag_tag=_flag_tag(interpretation),
+                comment=str(item.get("comment") or ""),
+            )
+        )
+    return rows
+
+
+def version_views(versions: list[DiagnosticReportVersion]) -> list[VersionView]:
+    views = []
+    for version in versions:
+        lines = [
+            f"{ReportStatus(version.status).label if version.status in ReportStatus.values else version.status}"
+            f" report{', reported ' + format_datetime(version.reported_at) if version.reported_at else ''}",
+            f"{version.get_reason_display()} on {format_datetime(version.replaced_at)}",
+            "The patient could see this version" if version.was_released else "The patient never saw this version",
+        ]
+        if version.lab_comment:
+            lines.append(f"Lab comment: {version.lab_comment}")
+        views.append(
+            VersionView(
+                heading=f"Version {version.version}", lines=lines, values=_stored_value_rows(version.observations)
+            )
+        )
+    return views
+
+
+def history_rows(actions: list[ReportAction]) -> list[HistoryRow]:
+    return [
+        HistoryRow(
+            when=format_datetime(action.at),
+            what=action.get_kind_display(),
+            who=action.actor_name or "CarePortal",
+            note=action.note,
+        )
+        for action in actions
+    ]
+
+
+def report_state(report: DiagnosticReport) -> ReportState:
+    cancelled = report.status == ReportStatus.CANCELLED
+    released = report.released_at is not None
+    blocked = ""
+    if report.held_at is not None and not released:
+        blocked = "This result is held, so it cannot be released. Remove the hold first."
+    elif cancelled and not released:
+        blocked = "The lab cancelled this test, so there is no result to release."
+    return ReportState(
+        can_mark_reviewed=report.reviewed_at is None,
+        can_release=not released and not cancelled and report.held_at is None,
+        release_blocked_reason=blocked,
+        can_hold=not released and not cancelled and report.held_at is None,
+        can_unhold=report.held_at is not None,
+        can_retract=released and report.retracted_at is None,
+        can_comment=not cancelled,
+    )
+
+
+def summary_rows(report: DiagnosticReport) -> list[tuple[str, str]]:
+    patient = report.patient
+    rows = [
+        ("Patient", patient.full_name),
+        ("Hospital number", patient.hospital_number),
+        ("NHS number", format_nhs_number(patient.nhs_number) or "Not known"),
+        ("Born", format_date(patient.birth_date)),
+        ("Test", f"{report.test_name} ({report.test_code})" if report.test_code else report.test_name),
+        ("Status", status_text(report)),
+        ("Collected", format_datetime(report.collected_at) or "Not known"),
+        ("Reported", format_datetime(report.reported_at) or "Not known"),
+        ("Specimen", report.specimen or "Not given"),
+        ("Requested by", report.ordering_clinician or "Not given"),
+        ("Care team", report.care_team.name if report.care_team else "None"),
+        ("Release rule", report.release_rule_description or report.get_release_mode_display()),
+        ("With the patient", release_text(report)),
+        (
+            "Reviewed",
+            f"{reviewed_text(report)} by {report.reviewed_by.audit_name}"
+            if report.reviewed_by
+            else reviewed_text(report),
+        ),
+    ]
+    if report.retracted_at is not None:
+        rows.append(("Reason for withdrawing", report.retraction_reason))
+    return rows

@@ -1,0 +1,100 @@
+"""Reads for the clinicians' results inbox. The rows come from the access layer (`reports_for_staff`), so a
+clinician only ever sees reports routed to their own active care teams."""
+
+from enum import StrEnum
+from uuid import UUID
+
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Prefetch, QuerySet, Value, When
+
+from careportal.access.layer import Viewer, reports_for_staff
+from careportal.patients.models import CareTeam
+from careportal.results.models import DiagnosticReport, DiagnosticReportVersion, ReportAction, ResultPreference
+from careportal.staff.selectors import memberships_for
+
+
+class InboxFilter(StrEnum):
+    ALL = "all"
+    UNREVIEWED = "unreviewed"
+    HELD = "held"
+    RELEASED = "released"
+
+
+INBOX_FILTER_LABELS = {
+    InboxFilter.ALL: "All results",
+    InboxFilter.UNREVIEWED: "Not reviewed",
+    InboxFilter.HELD: "Held",
+    InboxFilter.RELEASED: "Released",
+}
+
+
+def inbox_teams(*, viewer: Viewer) -> list[CareTeam]:
+    """The active care teams whose inboxes this clinician works, by name."""
+    return [membership.care_team for membership in memberships_for(user=viewer.user)]
+
+
+def inbox_team(*, viewer: Viewer, public_id: UUID | str) -> CareTeam | None:
+    """One of the clinician's own teams by its public id, or None (a team id is not patient data)."""
+    return next((team for team in inbox_teams(viewer=viewer) if str(team.public_id) == str(public_id)), None)
+
+
+def _with_wait_preference(queryset: QuerySet[DiagnosticReport]) -> QuerySet[DiagnosticReport]:
+    # "Wait for my clinician": the patient chose to see this kind of result only after a clinician releases it.
+    return queryset.annotate(
+        patient_waits_for_clinician=Exists(
+            ResultPreference.objects.filter(
+                patient=OuterRef("patient"), result_kind=OuterRef("result_kind"), wait_for_clinician=True
+            )
+        )
+    )
+
+
+def inbox_reports(*, viewer: Viewer, show: InboxFilter) -> QuerySet[DiagnosticReport]:
+    """The inbox in working order: not yet reviewed first, then critical, then abnormal, newest first.
+
+    One query for a page of rows whatever its length: the patient, the team and the patient's "wait" choice
+    come with each row.
+    """
+    queryset = reports_for_staff(viewer)
+    if show == InboxFilter.UNREVIEWED:
+        queryset = queryset.filter(reviewed_at__isnull=True)
+    elif show == InboxFilter.HELD:
+        queryset = queryset.filter(held_at__isnull=False)
+    elif show == InboxFilter.RELEASED:
+        queryset = queryset.filter(released_at__isnull=False)
+    # Not yet reviewed first: a boolean order, so reviewed reports then follow the same critical/abnormal/newest rule.
+    unreviewed_first = Case(
+        When(reviewed_at__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField()
+    )
+    return (
+        _with_wait_preference(queryset)
+        .select_related("patient", "care_team")
+        .order_by(
+            unreviewed_first.asc(),
+            "-is_critical",
+            "-is_abnormal",
+            F("collected_at").desc(nulls_last=True),
+            "-arrived_at",
+            "-pk",
+        )
+    )
+
+
+def inbox_unreviewed_count(*, viewer: Viewer) -> int:
+    return reports_for_staff(viewer).filter(reviewed_at__isnull=True).count()
+
+
+def report_with_detail(*, report: DiagnosticReport) -> DiagnosticReport:
+    """The report (already resolved through the access layer) with its values, earlier versions and history,
+    in a fixed number of queries."""
+    found = (
+        _with_wait_preference(DiagnosticReport.objects.filter(pk=report.pk))
+        .select_related("patient", "care_team", "reviewed_by", "released_by", "held_by", "retracted_by")
+        .select_related("clinician_comment_by")
+        .prefetch_related(
+            "observations",
+            Prefetch("earlier_versions", queryset=DiagnosticReportVersion.objects.order_by("-version")),
+            Prefetch("actions", queryset=ReportAction.objects.order_by("at", "pk")),
+        )
+        .get()
+    )
+    return found

@@ -1,0 +1,291 @@
+"""The clinicians' results inbox under /staff/results/: the list of reports routed to the clinician's care teams,
+a report's page, and the review actions (each a POST to its own address, then back to the report).
+
+Reports are resolved through the access layer (`access_report_as_staff`), which refuses anyone outside the report's
+care team with an audited 404; the changes themselves live in review_services.py.
+"""
+
+from collections.abc import Callable
+from dataclasses import replace
+from functools import wraps
+from typing import Any
+from uuid import UUID
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from careportal.access.layer import (
+    Viewer,
+    access_report_as_staff,
+    clinician_viewer,
+    patients_found_by_staff,
+)
+from careportal.core.formatting import format_date
+from careportal.patients.models import CareTeam, Patient
+from careportal.results import inbox_presenters as presenters
+from careportal.results import inbox_selectors as selectors
+from careportal.results import review_services as services
+from careportal.results.inbox_forms import ActionForm, CommentForm, HoldForm, RetractForm
+from careportal.results.models import DiagnosticReport
+
+PAGE_SIZE = 25
+LIST_AUDIT_LABEL = "test results in a results inbox"
+
+ViewFunc = Callable[..., HttpResponse]
+
+
+def clinician_area(view: ViewFunc) -> ViewFunc:
+    """Members of an active care team only; the helpdesk, patients and proxies get an audited 404."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        viewer = clinician_viewer(request)
+        request.viewer = viewer  # type: ignore[attr-defined]
+        return view(request, viewer, *args, **kwargs)
+
+    return wrapper
+
+
+def _record_listed(viewer: Viewer, reports: list[DiagnosticReport]) -> None:
+    # One audit event per patient on the page, filed under the team whose inbox listed them, so the patient's log
+    # reads "Dr A Okafor, Haematology, viewed your test results in a results inbox". One query per team shown.
+    by_team: dict[int | None, tuple[CareTeam | None, dict[int, Patient]]] = {}
+    for report in reports:
+        team, patients = by_team.setdefault(report.care_team_id, (report.care_team, {}))
+        patients.setdefault(report.patient_id, report.patient)
+    for team, patients in by_team.values():
+        patients_found_by_staff(
+            viewer=replace(viewer, care_team=team), patients=list(patients.values()), object_label=LIST_AUDIT_LABEL
+        )
+
+
+def _query(**params: Any) -> str:
+    from urllib.parse import urlencode
+
+    return "?" + urlencode({key: value for key, value in params.items() if value})
+
+
+@clinician_area
+def inbox(request: HttpRequest, viewer: Viewer) -> HttpResponse:
+    teams = selectors.inbox_teams(viewer=viewer)
+    team_id = request.GET.get("team", "")
+    team = None
+    if team_id:
+        team = selectors.inbox_team(viewer=viewer, public_id=team_id)
+        if team is None:
+            raise Http404("Page not found")
+        viewer = replace(viewer, care_team=team)
+    try:
+        show = selectors.InboxFilter(request.GET.get("show", selectors.InboxFilter.ALL))
+    except ValueError:
+        show = selectors.InboxFilter.ALL
+    page = Paginator(selectors.inbox_reports(viewer=viewer, show=show), PAGE_SIZE).get_page(request.GET.get("page"))
+    reports = list(page.object_list)
+    _record_listed(viewer, reports)
+    team_param = str(team.public_id) if team else ""
+    show_param = show.value if show != selectors.InboxFilter.ALL else ""
+    return render(
+        request,
+        "results/inbox/inbox.jinja",
+        {
+            "page_title": f"Results inbox: {team.name}" if team else "Results inbox",
+            "viewer": viewer,
+            "team": team,
+            "teams": teams,
+            "show": show,
+            "filters": [
+                {
+                    "text": label,
+                    "href": reverse("results:inbox") + _query(team=team_param, show=value.value),
+                    "current": value == show,
+                }
+                for value, label in selectors.INBOX_FILTER_LABELS.items()
+            ],
+            "team_links": [
+                {
+                    "text": each.name,
+                    "href": reverse("results:inbox") + _query(team=str(each.public_id), show=show_param),
+                    "current": team is not None and each.pk == team.pk,
+                }
+                for each in teams
+            ],
+            "all_teams_href": reverse("results:inbox") + _query(show=show_param),
+            "page": page,
+            "page_query": _query(team=team_param, show=show_param),
+            "rows": presenters.inbox_rows(reports),
+        },
+    )
+
+
+def _report_page(
+    request: HttpRequest,
+    report: DiagnosticReport,
+    *,
+    failed: forms.Form | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    detailed = selectors.report_with_detail(report=report)
+    page_forms: dict[str, forms.Form] = {
+        "comment_form": CommentForm(initial={"comment": detailed.clinician_comment}),
+        "hold_form": HoldForm(),
+        "retract_form": RetractForm(),
+    }
+    context: dict[str, Any] = {}
+    if failed is not None:
+        # The base layout builds the error summary from `form`.
+        context["form"] = failed
+        for name, each in page_forms.items():
+            if type(each) is type(failed):
+                page_forms[name] = failed
+    context.update(
+        {
+            "page_title": detailed.test_name,
+            "report": detailed,
+            "summary_rows": presenters.summary_rows(detailed),
+            "flags": presenters.flag_tags(detailed),
+            "values": presenters.value_rows(list(detailed.observations.all())),
+            "versions": presenters.version_views(list(detailed.earlier_versions.all())),
+            "history": presenters.history_rows(list(detailed.actions.all())),
+            "state": presenters.report_state(detailed),
+            "comment_by": detailed.clinician_comment_by.audit_name if detailed.clinician_comment_by else "",
+            "back_link": {"href": reverse("results:inbox"), "text": "Back to the results inbox"},
+            **page_forms,
+        }
+    )
+    return render(request, "results/inbox/report.jinja", context, status=status)
+
+
+@clinician_area
+def report_detail(request: HttpRequest, viewer: Viewer, report_id: UUID) -> HttpResponse:
+    _viewer, report = access_report_as_staff(viewer=viewer, public_id=report_id, object_label=services.AUDIT_LABEL)
+    return _report_page(request, report)
+
+
+Action = Callable[[Viewer, DiagnosticReport, dict[str, Any]], DiagnosticReport]
+
+
+def _act(
+    request: HttpRequest,
+    viewer: Viewer,
+    report_id: UUID,
+    *,
+    form: forms.Form,
+    action: Action,
+    done: Callable[[DiagnosticReport], str],
+) -> HttpResponse:
+    # Resolved without a "viewed" event: the service records "changed" in its own transaction, and a refused
+    # change re-reads the report below, which records the view.
+    viewer, report = access_report_as_staff(
+        viewer=viewer, public_id=report_id, object_label=services.AUDIT_LABEL, action=None
+    )
+    if form.is_valid():
+        try:
+            changed = action(viewer, report, form.cleaned_data)
+        except services.ReportActionRefused as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            messages.success(request, done(changed))
+            return redirect("results:inbox-report", report_id=report.public_id)
+    viewer, report = access_report_as_staff(viewer=viewer, public_id=report_id, object_label=services.AUDIT_LABEL)
+    return _report_page(request, report, failed=form, status=400)
+
+
+@require_POST
+@clinician_area
+def report_mark_reviewed(request: HttpRequest, viewer: Viewer, report_id: UUID) -> HttpResponse:
+    return _act(
+        request,
+        viewer,
+        report_id,
+        form=ActionForm(request.POST),
+        action=lambda v, r, _data: services.report_mark_reviewed(viewer=v, report=r),
+        done=lambda r: "Marked as reviewed.",
+    )
+
+
+@require_POST
+@clinician_area
+def report_comment(request: HttpRequest, viewer: Viewer, report_id: UUID) -> HttpResponse:
+    return _act(
+        request,
+        viewer,
+        report_id,
+        form=CommentForm(request.POST),
+        action=lambda v, r, data: services.report_comment_set(viewer=v, report=r, comment=data["comment"]),
+        done=lambda r: (
+            "Comment saved. The patient sees it with the result once it is released."
+            if r.released_at is None
+            else "Comment saved. The patient can see it now."
+        ),
+    )
+
+
+@require_POST
+@clinician_area
+def report_release(request: HttpRequest, viewer: Viewer, report_id: UUID) -> HttpResponse:
+    return _act(
+        request,
+        viewer,
+        report_id,
+        form=ActionForm(request.POST),
+        action=lambda v, r, _data: services.report_release_now(viewer=v, report=r),
+        done=lambda r: (
+            "Released to the patient and marked as reviewed. The patient has been told a new result "
+            "is ready, without any detail."
+        ),
+    )
+
+
+@require_POST
+@clinician_area
+def report_hold(request: HttpRequest, viewer: Viewer, report_id: UUID) -> HttpResponse:
+    return _act(
+        request,
+        viewer,
+        report_id,
+        form=HoldForm(request.POST),
+        action=lambda v, r, data: services.report_hold(viewer=v, report=r, reason=data["reason"]),
+        done=lambda r: "Held. It will not be released to the patient until someone removes the hold.",
+    )
+
+
+def _unheld_message(report: DiagnosticReport) -> str:
+    if report.release_due_at is None:
+        return "Hold removed. This result is released only when a clinician releases it."
+    if report.release_due_at <= timezone.now():
+        return "Hold removed. It is already due, so the next automatic release will release it."
+    return f"Hold removed. It will be released automatically on {format_date(report.release_due_at)}."
+
+
+@require_POST
+@clinician_area
+def report_unhold(request: HttpRequest, viewer: Viewer, report_id: UUID) -> HttpResponse:
+    return _act(
+        request,
+        viewer,
+        report_id,
+        form=ActionForm(request.POST),
+        action=lambda v, r, _data: services.report_unhold(viewer=v, report=r),
+        done=_unheld_message,
+    )
+
+
+@require_POST
+@clinician_area
+def report_retract(request: HttpRequest, viewer: Viewer, report_id: UUID) -> HttpResponse:
+    return _act(
+        request,
+        viewer,
+        report_id,
+        form=RetractForm(request.POST),
+        action=lambda v, r, data: services.report_retract(viewer=v, report=r, reason=data["reason"]),
+        done=lambda r: "Withdrawn. The patient now sees that this result was withdrawn, not its values.",
+    )

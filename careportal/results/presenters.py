@@ -1,0 +1,471 @@
+"""What the test results pages show, in plain English, so that the templates hold no rules.
+
+The wording follows what a patient can act on: whether a result is ready, when to expect it, and where a value
+sits against its range, always in words with a symbol (never colour alone). It never says that a report is held,
+or why: a held report reads exactly like one waiting for a clinician's review.
+"""
+
+import datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.urls import reverse
+from django.utils import timezone
+
+from careportal.access.layer import Viewer
+from careportal.core.formatting import format_date
+from careportal.patients.models import Patient
+from careportal.results.charts import ChartPoint, TrendChart, trend_chart
+from careportal.results.models import (
+    DiagnosticReport,
+    DiagnosticReportVersion,
+    Observation,
+    ObservationValueType,
+    ReleaseMode,
+    ReportStatus,
+    ResultKind,
+)
+
+# Reports that the lab has not finished: what has arrived may still change.
+UNFINISHED_STATUSES = frozenset({ReportStatus.REGISTERED, ReportStatus.PARTIAL, ReportStatus.PRELIMINARY})
+NUMERIC_TYPES = frozenset({ObservationValueType.NUMERIC, ObservationValueType.STRUCTURED_NUMERIC})
+
+IMAGING_NOTICE = (
+    "This is a report written for the clinician who referred you, so it may use medical words. "
+    "Please discuss this with the clinician who referred you."
+)
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a value sits against its reference range: a symbol for the eye and words for everyone."""
+
+    symbol: str
+    words: str
+    out_of_range: bool
+    direction: str = ""  # "low", "high" or "" (for the chart's marker shape)
+
+
+# HL7 table 0078 flags, as the lab sent them. The lab's flag wins over our own comparison with the range.
+POSITIONS: dict[str, Position] = {
+    "N": Position("✓", "Within range", out_of_range=False),
+    "L": Position("↓", "Below range", out_of_range=True, direction="low"),
+    "H": Position("↑", "Above range", out_of_range=True, direction="high"),
+    "LL": Position("‼", "Far below range", out_of_range=True, direction="low"),
+    "HH": Position("‼", "Far above range", out_of_range=True, direction="high"),
+    "A": Position("!", "Outside the usual result", out_of_range=True),
+    "AA": Position("‼", "Far outside the usual result", out_of_range=True),
+}
+
+
+def observation_position(observation: Observation | Mapping[str, Any]) -> Position | None:
+    """The lab's flag in words; without a flag, our own comparison of the number with whichever ends of the range
+    the lab gave; None when the range says nothing certain (no range, or a value given as a limit that the range
+    does not settle: "<5" against 3 to 10)."""
+    get = observation.get if isinstance(observation, Mapping) else lambda name: getattr(observation, name, None)
+    flag = get("interpretation") or ""
+    if flag in POSITIONS:
+        return POSITIONS[flag]
+    if get("value_numeric") is None or (get("reference_low") is None and get("reference_high") is None):
+        return None
+    value = Decimal(str(get("value_numeric")))
+    low = Decimal(str(get("reference_low"))) if get("reference_low") is not None else None
+    high = Decimal(str(get("reference_high"))) if get("reference_high") is not None else None
+    comparator = get("value_comparator") or ""
+    if comparator.startswith(">"):
+        # At least `value`: certainly above a high end it reaches, certainly within a range with no high end.
+        if high is not None:
+            return POSITIONS["H"] if value >= high else None
+        return POSITIONS["N"] if low is not None and value >= low else None
+    if comparator.startswith("<"):
+        if low is not None:
+            return POSITIONS["L"] if value <= low else None
+        return POSITIONS["N"] if high is not None and value <= high else None
+    if low is not None and value < low:
+        return POSITIONS["L"]
+    if high is not None and value > high:
+        return POSITIONS["H"]
+    return POSITIONS["N"]
+
+
+def format_long_date(value: datetime.datetime | datetime.date | None) -> str:
+    """ "Tuesday 3 November 2026", in the trust's local time."""
+    if value is None:
+        return ""
+    day = timezone.localtime(value).date() if isinstance(value, datetime.datetime) else value
+    return f"{day:%A} {format_date(day)}"
+
+
+def _number(value: Decimal | None) -> str:
+    # 135.000000 as stored -> "135"; 1.500000 -> "1.5"; and never "1E+2".
+    return "" if value is None else format(Decimal(value).normalize(), "f")
+
+
+# List ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    test_name: str
+    taken: str
+    tag_text: str
+    tag_colour: str
+    sentence: str
+    href: str | None
+
+
+def _taken_at(report: DiagnosticReport) -> datetime.datetime:
+    return report.collected_at or report.arrived_at
+
+
+def waiting_sentence(report: DiagnosticReport, *, waiting_kinds: frozenset[str], now: datetime.datetime) -> str:
+    """What the patient is told about a report they cannot read yet. Never mentions a hold."""
+    done = f"This test was done on {format_date(_taken_at(report))}."
+    if report.status in UNFINISHED_STATUSES:
+        return f"{done} The lab has not finished this test yet."
+    if report.result_kind in waiting_kinds:
+        return f"{done} You asked to see these results only after a clinician has released them."
+    if report.is_held or report.release_mode == ReleaseMode.AFTER_REVIEW or report.release_due_at is None:
+        return f"{done} A clinician will look at this result and then release it to you."
+    if report.release_due_at <= now:
+        return f"{done} The result should be ready soon."
+    return f"{done} You can expect the result by {format_long_date(report.release_due_at)}."
+
+
+def report_summary(report: DiagnosticReport, *, waiting_kinds: frozenset[str], now: datetime.datetime) -> ReportSummary:
+    taken = format_date(_taken_at(report))
+    href = reverse("results:report", kwargs={"public_id": report.public_id})
+    if report.is_retracted:
+        return ReportSummary(report.test_name, taken, "Withdrawn", "grey", "This result has been withdrawn.", href=None)
+    if report.is_released:
+        released = f"Released to you on {format_date(report.released_at)}."
+        if report.status in UNFINISHED_STATUSES:
+            return ReportSummary(
+                report.test_name,
+                taken,
+                "Not finished",
+                "yellow",
+                f"{released} The lab has not finished this test yet.",
+                href,
+            )
+        if report.is_amended:
+            return ReportSummary(
+                report.test_name, taken, "Amended", "orange", f"{released} The lab has since corrected it.", href
+            )
+        return ReportSummary(report.test_name, taken, "Ready", "green", released, href)
+    return ReportSummary(
+        report.test_name,
+        taken,
+        "Waiting",
+        "blue",
+        waiting_sentence(report, waiting_kinds=waiting_kinds, now=now),
+        href=None,
+    )
+
+
+def report_summaries(reports: Iterable[DiagnosticReport], *, waiting_kinds: frozenset[str]) -> list[ReportSummary]:
+    now = timezone.now()
+    return [report_summary(report, waiting_kinds=waiting_kinds, now=now) for report in reports]
+
+
+def preference_sentence(waiting_kinds: frozenset[str], *, viewer: Viewer) -> str:
+    chosen = [str(label) for value, label in ResultKind.choices if value in waiting_kinds]
+    who = "You have" if not viewer.is_proxy else "They have"
+    if not chosen:
+        see = "You see" if not viewer.is_proxy else "You and they see"
+        return f"{see} each result as soon as it is released. No kinds of result wait for a clinician first."
+    listed = ", ".join(chosen[:-1]) + (" and " if len(chosen) > 1 else "") + chosen[-1]
+    return f"{who} chosen to see these only after a clinician has released them: {listed}."
+
+
+# Report page -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValueRow:
+    name: str
+    value_lines: list[str]
+    unit: str
+    range_text: str
+    position: Position | None
+    comment_lines: list[str] = field(default_factory=list)
+    trend_href: str | None = None
+    attachment_href: str | None = None
+    attachment_label: str = ""
+
+    @property
+    def is_narrative(self) -> bool:
+        """Text with nothing to compare it with (a scan report, a comment): shown as a paragraph, not a table row."""
+        return not self.attachment_href and not self.range_text and self.position is None and not self.unit
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    """A report's values split the way a patient reads them: measurements in a table, text as paragraphs,
+    files as downloads."""
+
+    measurements: list[ValueRow]
+    narrative: list[ValueRow]
+    attachments: list[ValueRow]
+
+
+def report_content(rows: list[ValueRow]) -> ReportContent:
+    return ReportContent(
+        measurements=[r for r in rows if not r.attachment_href and not r.is_narrative],
+        narrative=[r for r in rows if r.is_narrative],
+        attachments=[r for r in rows if r.attachment_href],
+    )
+
+
+@dataclass(frozen=True)
+class EarlierVersion:
+    summary: str
+    heading: str
+    content: ReportContent
+    lab_comment_lines: list[str]
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    test_name: str
+    whose: str  # for a proxy: "Amy Smith's result"; empty for the patient
+    taken: str
+    visible: bool
+    withdrawn: bool
+    waiting_sentence: str = ""
+    released_sentence: str = ""
+    unfinished: bool = False
+    imaging_notice: str = ""
+    amended_sentence: str = ""
+    content: ReportContent = field(default_factory=lambda: report_content([]))
+    lab_comment_lines: list[str] = field(default_factory=list)
+    clinician_comment_lines: list[str] = field(default_factory=list)
+    clinician_comment_by: str = ""
+    earlier_versions: list[EarlierVersion] = field(default_factory=list)
+
+
+def _lines(text: str) -> list[str]:
+    # Formatted text (FT) and repeated values arrive with one line per "\n": each line is shown on its own, and
+    # escaped by the template like any other text.
+    return [line.rstrip() for line in (text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+
+
+def _trim_blank_ends(lines: list[str]) -> list[str]:
+    while lines and not lines[0].strip():
+        lines = lines[1:]
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    return lines
+
+
+def _value_lines(observation: Observation | Mapping[str, Any]) -> list[str]:
+    get = observation.get if isinstance(observation, Mapping) else lambda name: getattr(observation, name, None)
+    text = get("value_text") or ""
+    if not text and get("value_numeric") is not None:
+        text = f"{get('value_comparator') or ''}{_number(Decimal(str(get('value_numeric'))))}"
+    if not text and get("value_code"):
+        text = str(get("value_code"))
+    return _trim_blank_ends(_lines(str(text)))
+
+
+def _range_text(observation: Observation | Mapping[str, Any]) -> str:
+    get = observation.get if isinstance(observation, Mapping) else lambda name: getattr(observation, name, None)
+    return str(get("reference_range") or "")
+
+
+def value_row(observation: Observation, *, report: DiagnosticReport) -> ValueRow:
+    attachment_href = None
+    attachment_label = ""
+    if observation.value_type == ObservationValueType.ENCAPSULATED_DATA and observation.attachment:
+        attachment_href = reverse(
+            "results:attachment", kwargs={"public_id": report.public_id, "sequence": observation.sequence}
+        )
+        attachment_label = f"Download {observation.name or 'the attachment'}"
+        kind = _attachment_kind(observation.attachment_content_type)
+        if kind:
+            attachment_label += f" ({kind})"
+    trend_href = None
+    if observation.value_numeric is not None and observation.value_type in NUMERIC_TYPES:
+        trend_href = reverse("results:trend", kwargs={"code": observation.code})
+    return ValueRow(
+        name=observation.name,
+        value_lines=[] if attachment_href else _value_lines(observation),
+        unit=observation.unit,
+        range_text=_range_text(observation),
+        position=observation_position(observation),
+        comment_lines=_trim_blank_ends(_lines(observation.comment)),
+        trend_href=trend_href,
+        attachment_href=attachment_href,
+        attachment_label=attachment_label,
+    )
+
+
+def _attachment_kind(content_type: str) -> str:
+    return {
+        "application/pdf": "PDF",
+        "image/png": "image",
+        "image/jpeg": "image",
+        "text/plain": "text",
+    }.get((content_type or "").lower(), "")
+
+
+def _version_row(data: Mapping[str, Any]) -> ValueRow:
+    return ValueRow(
+        name=str(data.get("name") or ""),
+        value_lines=_value_lines(data),
+        unit=str(data.get("unit") or ""),
+        range_text=_range_text(data),
+        position=observation_position(data),
+        comment_lines=_trim_blank_ends(_lines(str(data.get("comment") or ""))),
+    )
+
+
+def _earlier_version(version: DiagnosticReportVersion) -> EarlierVersion:
+    when = format_date(version.reported_at or version.replaced_at)
+    rows = [_version_row(item) for item in version.observations if isinstance(item, Mapping)]
+    return EarlierVersion(
+        summary=f"See the earlier version, reported on {when}",
+        heading=f"As reported on {when}",
+        content=report_content(rows),
+        lab_comment_lines=_trim_blank_ends(_lines(version.lab_comment)),
+    )
+
+
+def _whose(viewer: Viewer, patient: Patient) -> str:
+    return f"{patient.full_name}'s result" if viewer.is_proxy else ""
+
+
+def _released_sentence(report: DiagnosticReport, *, viewer: Viewer, patient: Patient) -> str:
+    to = "you" if not viewer.is_proxy else patient.given_name
+    sentence = f"Released to {to} on {format_date(report.released_at)}"
+    if report.released_by is not None:
+        return f"{sentence} by {report.released_by.audit_name}."
+    return f"{sentence}, automatically after the usual waiting time."
+
+
+def report_page(
+    report: DiagnosticReport, *, viewer: Viewer, patient: Patient, waiting_kinds: frozenset[str]
+) -> ReportPage:
+    visible = report.is_released and not report.is_retracted
+    if not visible:
+        # Nothing of the report's content before release or after withdrawal: no values and no comments.
+        return ReportPage(
+            test_name=report.test_name,
+            whose=_whose(viewer, patient),
+            taken=format_date(_taken_at(report)),
+            visible=False,
+            withdrawn=report.is_retracted,
+            waiting_sentence=""
+            if report.is_retracted
+            else waiting_sentence(report, waiting_kinds=waiting_kinds, now=timezone.now()),
+        )
+    corrected: list[DiagnosticReportVersion] = getattr(report, "corrected_versions", [])
+    amended = ""
+    if report.is_amended:
+        corrected_on = max((v.replaced_at for v in corrected), default=None)
+        amended = (
+            f"The lab corrected this report on {format_date(corrected_on)}."
+            if corrected_on
+            else "The lab corrected this report."
+        )
+    comment_by = report.clinician_comment_by
+    return ReportPage(
+        test_name=report.test_name,
+        whose=_whose(viewer, patient),
+        taken=format_date(_taken_at(report)),
+        visible=True,
+        withdrawn=False,
+        released_sentence=_released_sentence(report, viewer=viewer, patient=patient),
+        unfinished=report.status in UNFINISHED_STATUSES,
+        imaging_notice=IMAGING_NOTICE if report.is_imaging else "",
+        amended_sentence=amended,
+        content=report_content([value_row(o, report=report) for o in report.observations.all()]),
+        lab_comment_lines=_trim_blank_ends(_lines(report.lab_comment)),
+        clinician_comment_lines=_trim_blank_ends(_lines(report.clinician_comment)),
+        clinician_comment_by=comment_by.audit_name if comment_by is not None else "",
+        earlier_versions=[_earlier_version(v) for v in corrected],
+    )
+
+
+# Trend page ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrendRow:
+    date: str
+    value: str
+    unit: str
+    range_text: str
+    position: Position | None
+    report_href: str
+
+
+@dataclass(frozen=True)
+class TrendPage:
+    name: str
+    unit: str
+    chart: TrendChart | None
+    rows: list[TrendRow]
+    limit_values_note: str
+
+
+def _observation_date(observation: Observation) -> datetime.date:
+    when = observation.report.collected_at or observation.observed_at or observation.report.arrived_at
+    return timezone.localtime(when).date()
+
+
+def trend_page(observations: list[Observation]) -> TrendPage:
+    """The chart and the table of one test over time. Values given as a limit (">90", "<5") are in the table but
+    not on the chart: a point drawn at 90 would claim a value the lab did not measure."""
+    latest = observations[-1]
+    unit = latest.unit
+    points = []
+    limits = 0
+    for observation in observations:
+        if observation.value_comparator:
+            limits += 1
+            continue
+        position = observation_position(observation)
+        points.append(
+            ChartPoint(
+                day=_observation_date(observation),
+                value=Decimal(observation.value_numeric),  # type: ignore[arg-type]
+                label=f"{format_date(_observation_date(observation))}: {_number(observation.value_numeric)} {unit}"
+                + (f", {position.words.lower()}" if position else ""),
+                direction=position.direction if position and position.out_of_range else "",
+                out_of_range=bool(position and position.out_of_range),
+            )
+        )
+    chart = (
+        trend_chart(
+            points=points,
+            low=latest.reference_low,
+            high=latest.reference_high,
+            unit=unit,
+            title=f"{latest.name} over time",
+            chart_id=f"trend-{latest.code}".lower(),
+        )
+        if points
+        else None
+    )
+    note = ""
+    if limits:
+        note = (
+            f"{limits} of these values {'was' if limits == 1 else 'were'} reported as more or less than a limit "
+            "(for example “>90”), not as an exact number, so the chart does not show "
+            f"{'it' if limits == 1 else 'them'}. The table shows every value."
+        )
+    rows = [
+        TrendRow(
+            date=format_date(_observation_date(o)),
+            value=f"{o.value_comparator}{_number(o.value_numeric)}",
+            unit=o.unit,
+            range_text=o.reference_range,
+            position=observation_position(o),
+            report_href=reverse("results:report", kwargs={"public_id": o.report.public_id}),
+        )
+        for o in reversed(observations)
+    ]
+    return TrendPage(name=latest.name, unit=unit, chart=chart, rows=rows, limit_values_note=note)

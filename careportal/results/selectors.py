@@ -1,0 +1,135 @@
+"""Reads for the patient's (and proxy's) test results pages. Every function starts from the access layer's
+`visible_reports`, so a proxy never sees a report in a sensitive category staff have not granted."""
+
+from uuid import UUID
+
+from django.db.models import F, Prefetch, Q, QuerySet
+
+from careportal.access.layer import Viewer, access_object, access_results, visible_reports
+from careportal.access.scopes import Scope
+from careportal.audit.models import AccessAction
+from careportal.patients.models import Patient
+from careportal.results.models import (
+    DiagnosticReport,
+    DiagnosticReportVersion,
+    Observation,
+    ReportStatus,
+    ReportVersionReason,
+    ResultKind,
+    ResultPreference,
+)
+
+# What the patient may read the values of: released by the job or a clinician, and not withdrawn since.
+RELEASED = Q(released_at__isnull=False, retracted_at__isnull=True)
+
+
+def _shown_reports(*, viewer: Viewer) -> QuerySet[DiagnosticReport]:
+    # A cancelled test that never reached the patient is not worth a line on their page ("a test was done" would
+    # be untrue); one cancelled after release stays, like any released report.
+    return visible_reports(viewer=viewer, queryset=DiagnosticReport.objects.all()).exclude(
+        status=ReportStatus.CANCELLED, released_at__isnull=True
+    )
+
+
+def reports_for_list(*, viewer: Viewer, test_code: str = "") -> QuerySet[DiagnosticReport]:
+    """The results list, newest test first (by when the sample was taken, then when the report arrived)."""
+    reports = _shown_reports(viewer=viewer)
+    if test_code:
+        reports = reports.filter(test_code=test_code)
+    return reports.order_by(F("collected_at").desc(nulls_last=True), "-arrived_at", "-pk")
+
+
+def test_choices(*, viewer: Viewer) -> list[tuple[str, str]]:
+    """The tests the viewer can filter the list by: (test code, test name), by name. When a test's name changed
+    over time, the most recent name is used."""
+    rows = (
+        _shown_reports(viewer=viewer)
+        .order_by("test_code", F("collected_at").desc(nulls_last=True), "-arrived_at")
+        .values_list("test_code", "test_name")
+    )
+    names: dict[str, str] = {}
+    for code, name in rows:
+        names.setdefault(code, name)
+    return sorted(names.items(), key=lambda item: (item[1].lower(), item[0]))
+
+
+def results_ready_count(*, viewer: Viewer) -> int:
+    """How many results the viewer can read now (for the home page card: a count, never what they are)."""
+    return _shown_reports(viewer=viewer).filter(RELEASED).count()
+
+
+def waiting_kinds(*, patient: Patient) -> frozenset[str]:
+    """The kinds of result the patient chose to see only after a clinician has released them."""
+    return frozenset(
+        ResultPreference.objects.filter(patient=patient, wait_for_clinician=True).values_list("result_kind", flat=True)
+    )
+
+
+def report_for_page(*, viewer: Viewer, public_id: UUID) -> DiagnosticReport:
+    """One report for its page, with everything the page shows fetched up front; Http404 (audited) otherwise."""
+    queryset = (
+        _shown_reports(viewer=viewer)
+        .select_related("patient", "released_by", "clinician_comment_by")
+        .prefetch_related(
+            Prefetch("observations", queryset=Observation.objects.order_by("sequence")),
+            Prefetch(
+                "earlier_versions",
+                queryset=DiagnosticReportVersion.objects.filter(reason=ReportVersionReason.CORRECTED).order_by(
+                    "-version"
+                ),
+                to_attr="corrected_versions",
+            ),
+        )
+    )
+    return access_object(
+        viewer=viewer, queryset=queryset, public_id=public_id, scope=Scope.RESULTS, object_label="test result"
+    )
+
+
+def attachment_for_download(*, viewer: Viewer, public_id: UUID, sequence: int) -> Observation:
+    """An attachment (an ED value) of a released, not withdrawn report; Http404 (audited) otherwise.
+
+    The report is resolved with the attachment's existence in the same query, so that asking for a sequence
+    number that has no attachment is refused and audited like any other object that is not there.
+    """
+    queryset = (
+        _shown_reports(viewer=viewer)
+        .filter(RELEASED)
+        .filter(observations__sequence=sequence, observations__attachment__gt="")
+        .distinct()
+    )
+    report = access_object(
+        viewer=viewer,
+        queryset=queryset,
+        public_id=public_id,
+        scope=Scope.RESULTS,
+        object_label="test result attachment",
+        action=AccessAction.DOWNLOAD,
+    )
+    return report.observations.filter(sequence=sequence).exclude(attachment="").select_related("report").get()
+
+
+def trend_observations(*, viewer: Viewer, code: str) -> list[Observation]:
+    """Every numeric value of one test (by its observation code) in the viewer's released reports, oldest first;
+    Http404 (audited) when there is none. Values given as a limit (">90") are included: the page decides how
+    to show them."""
+    queryset = (
+        Observation.objects.filter(code=code, value_numeric__isnull=False)
+        .filter(report__released_at__isnull=False, report__retracted_at__isnull=True)
+        .select_related("report")
+        .order_by(
+            F("report__collected_at").asc(nulls_last=True), F("observed_at").asc(nulls_last=True), "report_id", "pk"
+        )
+    )
+    rows = access_results(
+        viewer=viewer,
+        queryset=queryset,
+        object_label="test results over time",
+        object_id=code,
+        report_path="report",
+    )
+    return list(rows)
+
+
+def result_kind_choices() -> list[tuple[str, str]]:
+    return [(str(value), str(label)) for value, label in ResultKind.choices]

@@ -1,0 +1,80 @@
+"""A small blocking MLLP client for the listener's tests and the benchmark: send a message, read its ACK."""
+
+from __future__ import annotations
+
+import re
+import socket
+from types import TracebackType
+
+START_BLOCK = b"\x0b"
+END_BLOCK = b"\x1c\x0d"
+
+_MSA = re.compile(rb"(?:^|\r)MSA\|([A-Z]{2})\|([^|\r]*)")
+
+
+class MLLPClient:
+    def __init__(self, host: str, port: int, *, timeout: float = 30.0) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._buf = bytearray()
+
+    def __enter__(self) -> MLLPClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def send(self, message: bytes) -> None:
+        self.sock.sendall(START_BLOCK + message + END_BLOCK)
+
+    def read_frame(self) -> bytes:
+        """The next framed reply, without framing. Raises ConnectionError if the server closes first."""
+        while True:
+            end = self._buf.find(END_BLOCK)
+            if end >= 0:
+                start = self._buf.find(START_BLOCK, 0, end)
+                if start < 0:
+                    raise AssertionError("reply without a start block")
+                reply = bytes(self._buf[start + 1 : end])
+                del self._buf[: end + len(END_BLOCK)]
+                return reply
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("server closed the connection before replying")
+            self._buf += chunk
+
+    def request(self, message: bytes) -> bytes:
+        """Send one message and wait for its ACK."""
+        self.send(message)
+        return self.read_frame()
+
+    def closed_by_server(self, timeout: float = 5.0) -> bool:
+        """True if the server closes (or resets) the connection within `timeout` seconds without replying."""
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+        except TimeoutError:
+            return False
+
+
+def ack_code(ack: bytes) -> tuple[str, str]:
+    """(MSA-1, MSA-2): the acknowledgement code and the control id it acknowledges."""
+    match = _MSA.search(ack)
+    if match is None:
+        raise AssertionError(f"not an ACK: {ack[:200]!r}")
+    return match.group(1).decode(), match.group(2).decode()
+
+
+def control_id(message: bytes) -> str:
+    """MSH-10 of a message."""
+    return message.split(b"\r", 1)[0].split(b"|")[9].decode()

@@ -68,7 +68,7 @@ lint: setup
 	$(PY) scripts/lint_model_usage_in_views.py
 
 bench: setup
-	$(PY) bench/run.py
+	ONLY=$(ONLY) $(PY) bench/run.py
 
 clean:
 	rm -rf .venv $(TOOLS) node_modules var careportal.sqlite3*

@@ -1,26 +1,78 @@
-"""Run every benchmark under bench/ and print a table; `make bench` calls this.
+"""Run every benchmark under bench/ and print one summary table; `make bench` calls this.
 
-Benchmarks measure throughput on this machine and write their latest table to bench/results/. None exist yet: the
-HL7 ingestion and release-job benchmarks arrive with the test results work.
+Each bench/bench_*.py module's `main()` runs its workloads, prints its own table and writes it to bench/results/
+(<name>.md and <name>.json). This script then reads those JSON files and prints the two headline numbers side by
+side with their ratios, and writes the summary to bench/results/summary.md:
+
+- HL7 ingestion: 20,000 ORU^R01 messages over 4 MLLP connections, in messages per second, against a bare MLLP
+  server on the same machine that only reads the header and acknowledges (the ceiling);
+- the release job on 1,000,000 due reports on PostgreSQL, in reports per second, one worker and several at once.
+
+Set BENCH_MLLP_MESSAGES or BENCH_RELEASE_REPORTS for a quicker run; `make bench ONLY=mllp` runs one benchmark.
 """
 
 import importlib
+import json
+import os
 import pkgutil
 import sys
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
+RESULTS = BENCH_DIR / "results"
+
+
+def summary_rows() -> list[tuple[str, str, str, str]]:
+    """(workload, size, rate, ratio) rows from the latest results of each benchmark."""
+    rows: list[tuple[str, str, str, str]] = []
+    mllp = RESULTS / "mllp.json"
+    if mllp.exists():
+        data = json.loads(mllp.read_text())
+        for row in data["rows"]:
+            rows.append(
+                (
+                    f"HL7 ingestion over {data['connections']} connections: {row['workload']}",
+                    f"{row['messages']:,} messages",
+                    f"{row['per_second']:,.0f} msgs/s",
+                    f"{row['ratio']:.3f} of the bare MLLP ceiling",
+                )
+            )
+    release = RESULTS / "release.json"
+    if release.exists():
+        data = json.loads(release.read_text())
+        baseline = data["rows"][0]["reports_per_second"]
+        for row in data["rows"]:
+            rows.append(
+                (
+                    f"Release job on PostgreSQL: {row['workload']}",
+                    f"{row['reports']:,} due reports",
+                    f"{row['reports_per_second']:,} reports/s",
+                    f"{row['reports_per_second'] / baseline:.2f} × one worker",
+                )
+            )
+    return rows
+
+
+def summary_table(rows: list[tuple[str, str, str, str]]) -> str:
+    lines = ["| workload | size | rate | ratio |", "| --- | ---: | ---: | ---: |"]
+    lines += [f"| {w} | {s} | {r} | {q} |" for w, s, r, q in rows]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     sys.path.insert(0, str(BENCH_DIR.parent))
+    only = os.environ.get("ONLY", "")
     names = sorted(m.name for m in pkgutil.iter_modules([str(BENCH_DIR)]) if m.name.startswith("bench_"))
-    if not names:
-        print("No benchmarks yet.")
-        return 0
+    if only:
+        names = [name for name in names if name == f"bench_{only}"]
     for name in names:
         module = importlib.import_module(f"bench.{name}")
         module.main()
+    table = summary_table(summary_rows())
+    print("\n== Summary (latest results in bench/results/) ==\n")
+    print(table)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "summary.md").write_text("# Benchmark summary\n\n" + table)
     return 0
 
 

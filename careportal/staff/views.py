@@ -3,6 +3,7 @@ from django.shortcuts import render
 
 from careportal.access.decorators import staff_area
 from careportal.access.layer import Viewer
+from careportal.results.release_rules import can_manage_release_rules
 from careportal.staff.selectors import hl7_messages_needing_attention, memberships_for, unreviewed_results_count
 
 
@@ -18,5 +19,6 @@ def staff_home(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             # None when the person has no results inbox (the helpdesk) or may not see the HL7 queue.
             "unreviewed_results": unreviewed_results_count(viewer=viewer),
             "hl7_attention": hl7_messages_needing_attention(user=viewer.user),
+            "can_manage_release_rules": can_manage_release_rules(viewer.user),
         },
     )

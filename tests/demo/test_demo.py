@@ -54,3 +54,27 @@ def test_the_demo_app_is_not_installed_in_production():
     }
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_demo_results_arrive_through_the_hl7_interface_once_and_the_due_ones_are_released(
+    django_capture_on_commit_callbacks,
+):
+    from careportal.demo.results import demo_results_load
+    from careportal.results.models import DiagnosticReport
+
+    demo_trust_load()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = demo_results_load()
+    second = demo_results_load()
+
+    eleanor = DiagnosticReport.objects.filter(patient__hospital_number="40012345")
+    # Five earlier full blood counts, the sample one, and the U&E (final, then corrected: one report, amended).
+    assert eleanor.count() == 7
+    assert eleanor.get(test_code="UE").is_amended
+    assert eleanor.filter(released_at__isnull=False).count() == 7
+    histology = DiagnosticReport.objects.get(test_code="HISTO")
+    assert histology.released_at is None, "histology waits for a clinician"
+    urine = DiagnosticReport.objects.get(test_code="MSU")
+    assert urine.status == "final" and urine.released_at is not None
+    assert first == {"applied": 11, "released": 8}
+    assert second == {"applied": 0, "released": 0}

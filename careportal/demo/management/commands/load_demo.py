@@ -1,10 +1,14 @@
 from django.core.management.base import BaseCommand
 
+from careportal.demo.results import demo_results_load
 from careportal.demo.services import demo_trust_load
 
 
 class Command(BaseCommand):
-    help = "Load the demo trust (development only). Safe to run again: existing demo data is left as it is."
+    help = (
+        "Load the demo trust and its test results (development only). Safe to run again: existing demo data is "
+        "left as it is."
+    )
 
     def handle(self, *args: object, **options: object) -> None:
         created = demo_trust_load()
@@ -17,3 +21,14 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Demo trust already loaded; nothing changed.")
+        outcomes = demo_results_load()
+        applied = outcomes.get("applied", 0)
+        if applied:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Demo test results: {applied} lab messages applied through the HL7 interface, "
+                    f"{outcomes['released']} reports released."
+                )
+            )
+        else:
+            self.stdout.write("Demo test results already loaded; nothing changed.")

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "careportal.helpdesk",
     "careportal.results",
     "careportal.hl7",
+    "careportal.messaging",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -388,3 +389,24 @@ HL7_WORKER_THREADS = env.int(
 )
 # On SIGTERM/SIGINT: how long messages already being applied may take to finish and be acknowledged.
 HL7_SHUTDOWN_GRACE_SECONDS = env.float("HL7_SHUTDOWN_GRACE_SECONDS", default=30)
+
+
+# Messages with care teams (docs/configuration.md, "Messages") --------------------------------------------------
+# Attachments are kept here, outside the web root and outside MEDIA_ROOT, under random names; they are served
+# only through the access-checked download view.
+MESSAGE_ATTACHMENT_ROOT = env.path("MESSAGE_ATTACHMENT_ROOT", default=BASE_DIR / "var" / "private" / "attachments")
+# Recognised by content (libmagic), never by name or the browser's claim.
+MESSAGE_ATTACHMENT_TYPES = env.list(
+    "MESSAGE_ATTACHMENT_TYPES", default=["application/pdf", "image/jpeg", "image/png", "image/heic"]
+)
+MESSAGE_ATTACHMENT_MAX_BYTES = env.int("MESSAGE_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+MESSAGE_ATTACHMENT_MAX_COUNT = env.int("MESSAGE_ATTACHMENT_MAX_COUNT", default=5)
+# Images larger than this many pixels are refused before decoding (decompression bombs).
+MESSAGE_IMAGE_MAX_PIXELS = env.int("MESSAGE_IMAGE_MAX_PIXELS", default=40_000_000)
+MESSAGE_BODY_MAX_CHARACTERS = env.int("MESSAGE_BODY_MAX_CHARACTERS", default=5000)
+# Optional virus scanning through clamd: set CLAMAV_SOCKET (a Unix socket path) or CLAMAV_HOST and CLAMAV_PORT.
+# With either set, new attachments are held ("waiting for the virus check") until clamd says they are clean.
+CLAMAV_SOCKET = env.str("CLAMAV_SOCKET", default="")
+CLAMAV_HOST = env.str("CLAMAV_HOST", default="")
+CLAMAV_PORT = env.int("CLAMAV_PORT", default=3310)
+CLAMAV_TIMEOUT_SECONDS = env.float("CLAMAV_TIMEOUT_SECONDS", default=30)

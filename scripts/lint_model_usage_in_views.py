@@ -2,9 +2,9 @@
 
 Views must read patient data through the access layer (careportal/access/), which scopes every query to what the
 viewer may see and writes the audit event. This lint finds `<Model>.objects` and `<Model>._default_manager` in
-view modules (careportal/*/views.py, careportal/*/*_views.py and careportal/*/views/*.py) for every model that holds patient data: any model
-with a foreign key to Patient, the Patient model itself, and the audit log. The NHS breast-screening service runs
-the same kind of check (scripts/lint_model_usage_in_views.py there).
+view modules (careportal/*/views.py, careportal/*/*_views.py and careportal/*/views/*.py) for every model that
+holds patient data: any model with a foreign key to Patient, the Patient model itself, and the audit log. The NHS
+breast-screening service runs the same kind of check (scripts/lint_model_usage_in_views.py there).
 
 Run: python scripts/lint_model_usage_in_views.py   (exit 1 with a list of offending lines)
 """

@@ -1,11 +1,15 @@
-"""Screenshots of the patient and parent pages at desktop width (1280 px) and at 320 px, for a person to look at.
+"""Screenshots of the patient, parent and staff pages at desktop width (1280 px) and at 320 px, for a person to look
+at.
 
     uv run python scripts/screenshots.py [--out test-artifacts/screenshots]
 
-It loads the demo trust into a fresh SQLite file under var/, serves the portal in-process with the development
-settings (Django's live-server thread, static files from the finders, as `make run` serves them), signs in as
-demo.patient and demo.parent through the real sign-in form in Debian's Chromium, and saves one full-page PNG per
-page and width. For each page it also reports what a reviewer should look at first: content wider than the
+It loads the demo trust into a fresh SQLite file under var/, feeds the sample HL7 messages (tests/hl7/samples/)
+through the HL7 interface and runs the release job, so that the test results pages show each state a patient can
+meet (ready, amended, waiting, waiting for a clinician, withdrawn). It serves the portal in-process with the
+development settings (Django's live-server thread, static files from the finders, as `make run` serves them), signs
+in as demo.patient, demo.parent, demo.clinician and a trust administrator through the real sign-in form (staff with
+the emailed code, read from the in-memory outbox) in Debian's Chromium, and saves one full-page PNG per page and
+width. For each page it also reports what a reviewer should look at first: content wider than the
 screen, stylesheets or scripts that failed to load, browser console errors and axe-core WCAG 2.2 A/AA violations.
 The exit status is 1 when any page has such a problem.
 """
@@ -67,6 +71,37 @@ PARENT = [
     Shot("their-details", "/your-details/"),
     Shot("who-has-viewed-your-record", "/who-has-viewed-your-record/", status=404),
 ]
+ADMIN_USERNAME = "screenshots.admin"
+ADMIN_PASSWORD = "Screenshots-admin-1"  # noqa: S105 - an account in a throwaway screenshots database
+
+# The sample messages, in the order a hospital's systems would send them (tests/hl7/samples/README.md).
+HL7_SAMPLES = BASE_DIR / "tests" / "hl7" / "samples"
+SAMPLE_ORDER = [
+    "adt_a31_address.hl7",
+    "oru_r01_fbc_final.hl7",
+    "oru_r01_ue_final.hl7",
+    "oru_r01_ue_corrected.hl7",
+    "oru_r01_histology.hl7",
+    "oru_r01_micro_prelim.hl7",
+    "oru_r01_micro_final.hl7",
+    "siu_s12_video.hl7",
+    "siu_s15_cancel.hl7",
+    "mdm_t02_letter.hl7",
+]
+# A cancer marker, which the installed rules release only after a clinician has reviewed it.
+CA125 = "\r".join(
+    [
+        "MSH|^~\\&|WINPATH|RRV_LAB|CAREPORTAL|RRV|{stamp}||ORU^R01|SHOTCA125|P|2.4|||AL|NE|GBR|UNICODE UTF-8",
+        "PID|1||40012345^^^RRV^MR~9990000018^^^NHS^NH||HARGREAVES^ELEANOR^MAY^^MRS||19580314|F",
+        "PV1|1|O|HAEM^^^RRV||||C1234567^OKAFOR^CHIDI^^^DR|||HAEM",
+        "ORC|RE|OE-SHOTCA125|26CSHOTCA125||CM",
+        "OBR|1|OE-SHOTCA125|26CSHOTCA125|CA125^CA 125^WINPATH|||{stamp}|||||||{stamp}|BLOOD^Venous blood"
+        "|C1234567^OKAFOR^CHIDI^^^DR||||||{stamp}||CH|F",
+        "OBX|1|NM|CA125^CA 125^WINPATH||21|kU/L|0-35|N|||F",
+        "",
+    ]
+)
+BAD_SAMPLES = ["bad/no_msh.hl7", "bad/unknown_patient.hl7", "bad/invalid_nhs_number.hl7", "bad/truncated.hl7"]
 
 
 def prepare_database(db_file: Path) -> None:
@@ -76,6 +111,9 @@ def prepare_database(db_file: Path) -> None:
         stale.unlink()
     os.environ["DATABASE_URL"] = f"sqlite:///{db_file}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careportal.config.settings.base")
+    # Staff sign in with a code sent by email: kept in memory (django.core.mail.outbox), sent at once.
+    os.environ["EMAIL_URL"] = "memorymail://"
+    os.environ["TASKS_BACKEND"] = "django_tasks.backends.immediate.ImmediateBackend"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
 
@@ -87,8 +125,165 @@ def prepare_database(db_file: Path) -> None:
 
     call_command("migrate", verbosity=0, interactive=False)
     demo_trust_load()
+    load_results()
     # whitenoise warns about a missing STATIC_ROOT even when, as here, it serves from the finders.
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
+def _sample(name: str, **changes: str) -> bytes:
+    """A sample message, optionally as another message: MSH-10 control id, ORC/OBR order numbers, the time the
+    sample was taken (OBR-7/OBR-14) and reported (OBR-22), and OBX values with their flags by code (`HB="131|N"`)."""
+    raw = (HL7_SAMPLES / name).read_bytes()
+    if not changes:
+        return raw
+    segments = []
+    for segment in raw.rstrip(b"\r").split(b"\r"):
+        fields = segment.decode().split("|")
+        if fields[0] == "MSH" and "control_id" in changes:
+            fields[9] = changes["control_id"]
+        elif fields[0] in ("ORC", "OBR") and "order" in changes:
+            fields[2], fields[3] = f"OE-{changes['order']}", changes["order"]
+        if fields[0] == "OBR":
+            if "taken" in changes:
+                fields[7] = fields[14] = changes["taken"]
+            if "reported" in changes:
+                fields[22] = changes["reported"]
+        if fields[0] == "OBX":
+            code = fields[3].split("^")[0]
+            if code in changes:
+                fields[5], fields[8] = changes[code].split("|") if "|" in changes[code] else (changes[code], "N")
+        segments.append("|".join(fields))
+    return ("\r".join(segments) + "\r").encode()
+
+
+def load_results() -> None:
+    """Test results in every state a patient can see, fed through the HL7 interface as a lab would send them."""
+    import datetime
+
+    from allauth.account.models import EmailAddress
+    from django.utils import timezone
+
+    from careportal.access.layer import ActorRole, Viewer
+    from careportal.access.scopes import ALL_SCOPES, CLINICIAN_SCOPES
+    from careportal.accounts.models import TwoStepMethod, User
+    from careportal.hl7.models import MessageSource
+    from careportal.hl7.services import message_receive
+    from careportal.patients.models import Patient
+    from careportal.results import review_services
+    from careportal.results.models import DiagnosticReport
+    from careportal.results.preference_services import result_preferences_update
+    from careportal.results.release_job import results_release_due
+
+    def receive(raw: bytes) -> None:
+        message_receive(raw, peer="screenshots", source=MessageSource.IMPORT)
+
+    today = timezone.localdate()
+    # Three earlier full blood counts for demo.patient, about two months apart, so that the trend has a line.
+    for n, (hb, flag) in enumerate([("131", "N"), ("118", "N"), ("104", "L")], start=1):
+        taken = today - datetime.timedelta(days=61 * (5 - n))
+        stamp = f"{taken:%Y%m%d}0830"
+        receive(
+            _sample(
+                "oru_r01_fbc_final.hl7",
+                control_id=f"SHOTFBC{n}",
+                order=f"26HSHOT{n}",
+                taken=stamp,
+                reported=stamp,
+                HB=f"{hb}|{flag}",
+            )
+        )
+    for name in SAMPLE_ORDER:
+        receive(_sample(name))
+    results_release_due(now=timezone.now())
+
+    # Not released yet: a full blood count taken this morning (due on the next working day) and a CA 125, which is
+    # released only by a clinician; and one released, then withdrawn.
+    now_stamp = f"{timezone.localtime():%Y%m%d%H%M}"
+    receive(
+        _sample(
+            "oru_r01_fbc_final.hl7", control_id="SHOTFBCNEW", order="26HSHOTNEW", taken=now_stamp, reported=now_stamp
+        )
+    )
+    receive(CA125.format(stamp=now_stamp).encode())
+    clinician = User.objects.get(username="demo.clinician")
+    as_clinician = Viewer(user=clinician, role=ActorRole.CLINICIAN, scopes=CLINICIAN_SCOPES)
+    ue = DiagnosticReport.objects.get(filler_order_number="26C0912210")
+    review_services.report_comment_set(
+        viewer=as_clinician,
+        report=ue,
+        comment="Your kidney tests are fine. The first potassium reading was wrong because the blood sample was "
+        "damaged on its way to the lab; the repeat is normal.\nYou do not need to do anything.",
+    )
+    withdrawn = DiagnosticReport.objects.get(filler_order_number="26HSHOT1")
+    review_services.report_retract(viewer=as_clinician, report=withdrawn, reason="Sample labelled for another patient")
+
+    # demo.patient waits for a clinician for cancer markers and histology.
+    eleanor = Patient.objects.get(hospital_number="40012345")
+    result_preferences_update(
+        viewer=Viewer(user=eleanor.user, role=ActorRole.PATIENT, patient=eleanor, scopes=ALL_SCOPES),
+        wait_for_kinds=["cancer_markers", "histology"],
+    )
+
+    # Messages the interface could not apply, for the staff queue.
+    for name in BAD_SAMPLES:
+        receive(_sample(name))
+
+    # A trust administrator: the HL7 queue and the release rules are theirs.
+    admin = User.objects.create_superuser(
+        username=ADMIN_USERNAME,
+        email="screenshots.admin@example.nhs.uk",
+        password=ADMIN_PASSWORD,
+        display_name="Alex Morgan",
+        two_step_method=TwoStepMethod.EMAIL,
+    )
+    EmailAddress.objects.create(user=admin, email=admin.email, verified=True, primary=True)
+
+
+def results_shots() -> tuple[list[Shot], list[Shot], list[Shot], list[Shot]]:
+    """The results pages, by the ids load_results() gave them: patient, parent, clinician, administrator."""
+    from careportal.hl7.models import InboundMessage
+    from careportal.results.models import DiagnosticReport
+
+    def report(order: str) -> str:
+        return str(DiagnosticReport.objects.get(filler_order_number=order).public_id)
+
+    unknown = InboundMessage.objects.get(control_id="WP20261102099999")
+    unreadable = InboundMessage.objects.filter(control_id="").first()
+    patient = [
+        Shot("test-results", "/test-results/"),
+        Shot("test-result-fbc", f"/test-results/{report('26H0456781')}/"),
+        Shot("test-result-amended", f"/test-results/{report('26C0912210')}/"),
+        Shot("test-result-withdrawn", f"/test-results/{report('26HSHOT1')}/"),
+        Shot("test-result-waiting", f"/test-results/{report('26CSHOTCA125')}/"),
+        Shot("test-results-trend", "/test-results/trend/HB/"),
+        Shot("wait-for-my-clinician", "/test-results/wait-for-my-clinician/"),
+    ]
+    parent = [
+        Shot("test-results", "/test-results/"),
+        Shot("test-result-urine-culture", f"/test-results/{report('26M0334510')}/"),
+        Shot("wait-for-my-clinician", "/test-results/wait-for-my-clinician/"),
+    ]
+    clinician = [
+        Shot("staff-home", "/staff/"),
+        Shot("results-inbox", "/staff/results/"),
+        Shot("results-inbox-amended", f"/staff/results/report/{report('26C0912210')}/"),
+        Shot("results-inbox-fbc", f"/staff/results/report/{report('26H0456781')}/"),
+    ]
+    admin = [
+        Shot("release-rules", "/staff/results/rules/"),
+        Shot("release-rule-default", "/staff/results/rules/{default_rule}/"),
+        Shot("bank-holidays", "/staff/results/bank-holidays/"),
+        Shot("hl7-unmatched", "/staff/hl7/unmatched/"),
+        Shot("hl7-messages", "/staff/hl7/messages/"),
+        Shot("hl7-message-unknown-patient", f"/staff/hl7/message/{unknown.public_id}/"),
+    ]
+    if unreadable is not None:
+        admin.append(Shot("hl7-message-unreadable", f"/staff/hl7/message/{unreadable.public_id}/"))
+    from careportal.results.models import ReleaseRule
+
+    default_rule = ReleaseRule.objects.get(test_code="", category="")
+    admin = [Shot(s.name, s.path.replace("{default_rule}", str(default_rule.pk)), s.status) for s in admin]
+    return patient, parent, clinician, admin
 
 
 def start_server():  # type: ignore[no-untyped-def]
@@ -124,7 +319,32 @@ def overflow_report(page) -> list[str]:  # type: ignore[no-untyped-def]
     )
 
 
-def capture(browser, base_url: str, out: Path, who: str | None, shots: list[Shot], report: Report) -> None:  # type: ignore[no-untyped-def]
+def sign_in(page, who: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    """Through the sign-in form; staff also enter the code emailed to them and do not trust the device."""
+    import re
+
+    from django.core import mail
+
+    mail.outbox = []
+    page.goto("/sign-in/")
+    page.get_by_label("Username").fill(who)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("main").get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state("load")
+    if page.get_by_label("Sign-in code").count():
+        code = re.search(r"\b(\d{6})\b", mail.outbox[-1].body)
+        if code is None:
+            raise RuntimeError(f"no sign-in code in the email to {who}")
+        page.get_by_label("Sign-in code").fill(code.group(1))
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_load_state("load")
+        page.get_by_role("button", name="Do not trust this device").click()
+        page.wait_for_load_state("load")
+
+
+def capture(  # type: ignore[no-untyped-def]
+    browser, base_url: str, out: Path, who: str | None, shots: list[Shot], report: Report, password: str = ""
+) -> None:
     from careportal.demo.data import DEMO_PASSWORD
     from tests.browser.axe import axe_violations, describe_violations
 
@@ -156,11 +376,7 @@ def capture(browser, base_url: str, out: Path, who: str | None, shots: list[Shot
             ),
         )
         if who:
-            page.goto("/sign-in/")
-            page.get_by_label("Username").fill(who)
-            page.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
-            page.get_by_role("main").get_by_role("button", name="Sign in").click()
-            page.wait_for_load_state("load")
+            sign_in(page, who, password or DEMO_PASSWORD)
         for shot in shots:
             console.clear()
             response = page.goto(shot.path, wait_until="load")
@@ -205,13 +421,16 @@ def main() -> int:
 
     from tests.browser.chromium import CHROMIUM_ARGS, chromium_path
 
+    results_patient, results_parent, results_clinician, results_admin = results_shots()
     report = Report()
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
             capture(browser, base_url, out, None, SIGNED_OUT, report)
-            capture(browser, base_url, out, "demo.patient", PATIENT, report)
-            capture(browser, base_url, out, "demo.parent", PARENT, report)
+            capture(browser, base_url, out, "demo.patient", PATIENT + results_patient, report)
+            capture(browser, base_url, out, "demo.parent", PARENT + results_parent, report)
+            capture(browser, base_url, out, "demo.clinician", results_clinician, report)
+            capture(browser, base_url, out, ADMIN_USERNAME, results_admin, report, password=ADMIN_PASSWORD)
             browser.close()
     finally:
         server.terminate()

@@ -82,6 +82,12 @@ def nhs_field(bound_field) -> dict:  # type: ignore[no-untyped-def]
         params["items"] = [{"value": "on", "text": str(bound_field.label), "checked": bool(value)}]
         return {"kind": "checkboxes", "params": params}
 
+    if isinstance(widget, forms.FileInput):
+        # The NHS.UK file upload component; a file input is never given a value back.
+        params["multiple"] = bool(attributes.pop("multiple", False))
+        params["attributes"] = attributes
+        return {"kind": "file", "params": params}
+
     input_type = getattr(widget, "input_type", "text")
     if "autocomplete" in attributes:
         params["autocomplete"] = attributes.pop("autocomplete")

@@ -7,6 +7,7 @@ from django.urls import reverse
 from careportal.access.layer import PatientChoice, Viewer
 from careportal.access.scopes import Scope
 from careportal.audit.models import ActorRole
+from careportal.messaging.selectors import thread_counts
 from careportal.results.selectors import results_ready_count
 
 
@@ -54,12 +55,27 @@ def _results_card(viewer: Viewer, empty_description: str) -> HomeCard:
     return HomeCard(heading="Test results", description=description, href=reverse("results:list"))
 
 
+def _messages_card(viewer: Viewer, empty_description: str) -> HomeCard:
+    # Counts only: who wrote, about what, and what they said are never on the home page.
+    threads, unread = thread_counts(viewer=viewer)
+    description = empty_description
+    if unread:
+        description = f"You have {unread} unread message{'s' if unread != 1 else ''}."
+    elif threads:
+        description = "You have no unread messages. Read your conversations with your care teams or write a new one."
+    return HomeCard(heading="Messages", description=description, href=reverse("messaging:list"))
+
+
+def _card(viewer: Viewer, scope: Scope, heading: str, description: str) -> HomeCard:
+    if scope == Scope.RESULTS:
+        return _results_card(viewer, description)
+    if scope == Scope.MESSAGES:
+        return _messages_card(viewer, description)
+    return HomeCard(heading=heading, description=description)
+
+
 def home_cards(viewer: Viewer) -> list[HomeCard]:
-    cards = [
-        _results_card(viewer, d) if scope == Scope.RESULTS else HomeCard(heading=h, description=d)
-        for scope, h, d in CARDS
-        if viewer.can(scope)
-    ]
+    cards = [_card(viewer, scope, h, d) for scope, h, d in CARDS if viewer.can(scope)]
     if viewer.can(Scope.DETAILS):
         cards.append(
             HomeCard(
@@ -93,6 +109,8 @@ def patient_navigation(viewer: Viewer | None) -> list[dict[str, str]]:
     items = [{"href": reverse("home:home"), "text": "Home"}]
     if viewer.can(Scope.RESULTS):
         items.append({"href": reverse("results:list"), "text": "Test results"})
+    if viewer.can(Scope.MESSAGES):
+        items.append({"href": reverse("messaging:list"), "text": "Messages"})
     if viewer.can(Scope.DETAILS):
         items.append({"href": reverse("patients:your-details"), "text": "Details"})
     if viewer.can(Scope.ACCESS_LOG):

@@ -19,6 +19,7 @@ is about reports, not HL7. The rules, in one place:
 from __future__ import annotations
 
 import datetime
+import functools
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -26,7 +27,6 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db.models import Q
 
 from careportal.patients.models import CareRelationship, CareRelationshipReason, Patient
 from careportal.results.models import (
@@ -148,8 +148,13 @@ class ApplyResult:
     outcome: str
 
 
+@functools.cache
+def _max_length(model: Any, name: str) -> int | None:
+    return model._meta.get_field(name).max_length  # type: ignore[no-any-return]
+
+
 def _fit(model: Any, name: str, value: str) -> str:
-    max_length = model._meta.get_field(name).max_length
+    max_length = _max_length(model, name)
     return value[:max_length] if max_length else value
 
 
@@ -169,12 +174,15 @@ def care_team_for(data: ReportData) -> int | None:
         (ResultRoutingMatch.CLINICIAN, data.ordering_clinician_code),
         (ResultRoutingMatch.CATEGORY, data.category),
     ]
-    wanted = Q(match=ResultRoutingMatch.DEFAULT, code="")
-    for match, code in keys:
-        if code:
-            wanted |= Q(match=match, code=code)
+    # Two IN lists rather than an OR of pairs: the same index (one_routing_per_code), far cheaper for Django to
+    # build on every message; the few extra pairs it may return are ignored below.
+    matches = [ResultRoutingMatch.DEFAULT, *(match for match, code in keys if code)]
+    codes = {"", *(code for _, code in keys if code)}
     found = {
-        (m, c): team for m, c, team in ResultRouting.objects.filter(wanted).values_list("match", "code", "care_team")
+        (m, c): team
+        for m, c, team in ResultRouting.objects.filter(match__in=matches, code__in=codes)
+        .order_by()
+        .values_list("match", "code", "care_team")
     }
     for match, code in [*keys, (ResultRoutingMatch.DEFAULT, "")]:
         if (match, code) in found and (code or match == ResultRoutingMatch.DEFAULT):
@@ -268,6 +276,39 @@ def _copy_rule(report: DiagnosticReport, rule: ReleaseRule | None) -> None:
     report.sensitive_category = rule.sensitive_category
 
 
+# What a message from the lab may change on a report that exists. An update writes these and nothing else: release,
+# hold, withdrawal and the clinician's comment belong to clinicians and the release job, and a message must never
+# write back an old copy of them (the row is locked as well: see report_apply).
+_HEADER_FIELDS = (
+    "placer_order_number",
+    "test_code",
+    "test_name",
+    "test_coding_system",
+    "category",
+    "specimen",
+    "collected_at",
+    "specimen_received_at",
+    "reported_at",
+    "ordering_clinician",
+    "ordering_clinician_code",
+    "lab_comment",
+    "is_abnormal",
+    "is_critical",
+)
+_RULE_FIELDS = ("release_mode", "release_rule_description", "result_kind", "sensitive_category")
+_UPDATE_FIELDS = (
+    *_HEADER_FIELDS,
+    *_RULE_FIELDS,
+    "version",
+    "status",
+    "is_amended",
+    "reviewed_at",
+    "reviewed_by",
+    "release_due_at",
+    "updated_at",
+)
+
+
 def _set_header(report: DiagnosticReport, data: ReportData) -> None:
     report.placer_order_number = _fit(DiagnosticReport, "placer_order_number", data.placer_order_number)
     report.test_code = _fit(DiagnosticReport, "test_code", data.test_code)
@@ -289,10 +330,16 @@ def report_apply(
 ) -> ApplyResult:
     """Create or update the report `data` describes. Call inside a transaction (the HL7 service's savepoint)."""
     cache = cache if cache is not None else {}
-    existing = (
-        DiagnosticReport.objects.select_for_update()
-        .filter(source_system=data.source_system, filler_order_number=data.filler_order_number)
-        .first()
+    # The row is locked until the message's transaction ends: the release job (which skips locked rows) and a
+    # clinician's action (which waits for the lock) cannot change it between this read and the write below, so
+    # neither their change nor this one is lost. Unique (one_report_per_order): no ORDER BY needed.
+    existing = next(
+        iter(
+            DiagnosticReport.objects.select_for_update()
+            .filter(source_system=data.source_system, filler_order_number=data.filler_order_number)
+            .order_by()[:1]
+        ),
+        None,
     )
     if existing is None:
         return ApplyResult(
@@ -327,13 +374,27 @@ def _create(
     report.save()
     _new_observations(report, data.observations)
     if report.care_team_id is not None:
-        CareRelationship.objects.get_or_create(
-            patient=patient, care_team_id=report.care_team_id, reason=CareRelationshipReason.RESULT
-        )
+        _care_relationship_ensure(patient=patient, care_team_id=report.care_team_id)
     report_action_record(
         report=report, kind=ReportActionKind.ARRIVED, actor=None, at=received_at, note=_status_note(status)
     )
     return report
+
+
+def _care_relationship_ensure(*, patient: Patient, care_team_id: int) -> None:
+    """The routed team's "result" care relationship, created when missing; an ended one is left ended.
+
+    Once a patient has one, every later result finds it with one read. A missing one is inserted with ON CONFLICT
+    DO NOTHING (one_relationship_per_reason) rather than get_or_create's savepoint: a result for the same patient
+    on another connection may insert it at the same moment, and that is no error."""
+    relationships = CareRelationship.objects.filter(
+        patient=patient, care_team_id=care_team_id, reason=CareRelationshipReason.RESULT
+    )
+    if not relationships.exists():
+        CareRelationship.objects.bulk_create(
+            [CareRelationship(patient=patient, care_team_id=care_team_id, reason=CareRelationshipReason.RESULT)],
+            ignore_conflicts=True,
+        )
 
 
 def _status_note(status: str) -> str:
@@ -422,7 +483,7 @@ def _update(
         else:
             # Back to provisional, or cancelled: nothing is released automatically.
             report.release_due_at = None
-    report.save()
+    report.save(update_fields=_UPDATE_FIELDS)
     report.observations.all().delete()
     _new_observations(report, data.observations)
     outcome = "replaced" if reason == ReportVersionReason.PRELIMINARY_REPLACED else "corrected"

@@ -100,6 +100,7 @@ def trend(request: HttpRequest, viewer: Viewer, code: str) -> HttpResponse:
             "viewer": viewer,
             "patient": viewer.patient,
             "trend": page,
+            "back_link": {"href": reverse("results:list"), "text": "Back to test results"},
             "navigation_items": patient_navigation(viewer),
         },
     )

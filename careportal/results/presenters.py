@@ -6,6 +6,7 @@ or why: a held report reads exactly like one waiting for a clinician's review.
 """
 
 import datetime
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -120,6 +121,21 @@ def _taken_at(report: DiagnosticReport) -> datetime.datetime:
     return report.collected_at or report.arrived_at
 
 
+# Labs write units in plain ASCII ("10*9/L", "umol/L", "mL/min/1.73m2"); people read them with real powers and
+# the micro sign.
+_UNIT_SPELLINGS = [
+    (re.compile(r"10\*(\d+)"), lambda m: "10" + m.group(1).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))),
+    (re.compile(r"\bu(mol|g|L|l|IU|U)\b"), lambda m: "µ" + m.group(1)),
+    (re.compile(r"(?<=[a-zA-Z])2$"), lambda m: "²"),
+]
+
+
+def unit_for_reading(unit: str) -> str:
+    for pattern, replacement in _UNIT_SPELLINGS:
+        unit = pattern.sub(replacement, unit)
+    return unit
+
+
 def waiting_sentence(report: DiagnosticReport, *, waiting_kinds: frozenset[str], now: datetime.datetime) -> str:
     """What the patient is told about a report they cannot read yet. Never mentions a hold."""
     done = f"This test was done on {format_date(_taken_at(report))}."
@@ -140,7 +156,7 @@ def report_summary(report: DiagnosticReport, *, waiting_kinds: frozenset[str], n
     if report.is_retracted:
         return ReportSummary(report.test_name, taken, "Withdrawn", "grey", "This result has been withdrawn.", href=None)
     if report.is_released:
-        released = f"Released to you on {format_date(report.released_at)}."
+        released = f"Released on {format_date(report.released_at)}."
         if report.status in UNFINISHED_STATUSES:
             return ReportSummary(
                 report.test_name,
@@ -174,8 +190,8 @@ def preference_sentence(waiting_kinds: frozenset[str], *, viewer: Viewer) -> str
     chosen = [str(label) for value, label in ResultKind.choices if value in waiting_kinds]
     who = "You have" if not viewer.is_proxy else "They have"
     if not chosen:
-        see = "You see" if not viewer.is_proxy else "You and they see"
-        return f"{see} each result as soon as it is released. No kinds of result wait for a clinician first."
+        return "Each result is shown here as soon as it is released. No kinds of result wait for a clinician first."
+    chosen = [label[0].lower() + label[1:] for label in chosen]
     listed = ", ".join(chosen[:-1]) + (" and " if len(chosen) > 1 else "") + chosen[-1]
     return f"{who} chosen to see these only after a clinician has released them: {listed}."
 
@@ -292,7 +308,7 @@ def value_row(observation: Observation, *, report: DiagnosticReport) -> ValueRow
     return ValueRow(
         name=observation.name,
         value_lines=[] if attachment_href else _value_lines(observation),
-        unit=observation.unit,
+        unit=unit_for_reading(observation.unit),
         range_text=_range_text(observation),
         position=observation_position(observation),
         comment_lines=_trim_blank_ends(_lines(observation.comment)),
@@ -315,7 +331,7 @@ def _version_row(data: Mapping[str, Any]) -> ValueRow:
     return ValueRow(
         name=str(data.get("name") or ""),
         value_lines=_value_lines(data),
-        unit=str(data.get("unit") or ""),
+        unit=unit_for_reading(str(data.get("unit") or "")),
         range_text=_range_text(data),
         position=observation_position(data),
         comment_lines=_trim_blank_ends(_lines(str(data.get("comment") or ""))),
@@ -364,7 +380,8 @@ def report_page(
     corrected: list[DiagnosticReportVersion] = getattr(report, "corrected_versions", [])
     amended = ""
     if report.is_amended:
-        corrected_on = max((v.replaced_at for v in corrected), default=None)
+        # The lab's own time for the correction (OBR-22), not when the message happened to reach us.
+        corrected_on = report.reported_at or max((v.replaced_at for v in corrected), default=None)
         amended = (
             f"The lab corrected this report on {format_date(corrected_on)}."
             if corrected_on
@@ -420,7 +437,7 @@ def trend_page(observations: list[Observation]) -> TrendPage:
     """The chart and the table of one test over time. Values given as a limit (">90", "<5") are in the table but
     not on the chart: a point drawn at 90 would claim a value the lab did not measure."""
     latest = observations[-1]
-    unit = latest.unit
+    unit = unit_for_reading(latest.unit)
     points = []
     limits = 0
     for observation in observations:
@@ -461,7 +478,7 @@ def trend_page(observations: list[Observation]) -> TrendPage:
         TrendRow(
             date=format_date(_observation_date(o)),
             value=f"{o.value_comparator}{_number(o.value_numeric)}",
-            unit=o.unit,
+            unit=unit_for_reading(o.unit),
             range_text=o.reference_range,
             position=observation_position(o),
             report_href=reverse("results:report", kwargs={"public_id": o.report.public_id}),

@@ -24,13 +24,18 @@ from django.utils import timezone
 
 from careportal.notifications.kinds import Kind
 from careportal.notifications.services import notifications_send_many
-from careportal.results.models import DiagnosticReport, ReportAction, ReportActionKind, ReportStatus, ResultPreference
-from careportal.results.services import SYSTEM_ACTOR_NAME, ReleaseTarget, release_recipients_for
+from careportal.results.models import DiagnosticReport, ReportAction, ReportActionKind, ResultPreference
+from careportal.results.services import (
+    RELEASABLE_STATUSES,
+    SYSTEM_ACTOR_NAME,
+    ReleaseTarget,
+    release_recipients_for,
+)
 
 logger = structlog.get_logger(__name__)
 
-# A preliminary report is replaced by the final one; only final and corrected reports reach patients on their own.
-RELEASABLE_STATUSES = (ReportStatus.FINAL, ReportStatus.CORRECTED)
+# RELEASABLE_STATUSES (final, corrected) are the statuses report_release accepts too: a preliminary report is replaced
+# by the final one, and only final and corrected reports reach patients on their own.
 DEFAULT_BATCH_SIZE = 500
 
 

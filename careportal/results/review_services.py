@@ -15,7 +15,12 @@ from django.utils import timezone
 from careportal.access.layer import Viewer, staff_change_record
 from careportal.core.formatting import format_date
 from careportal.results.models import DiagnosticReport, ReportActionKind, ReportStatus
-from careportal.results.services import report_action_record, report_release
+from careportal.results.services import (
+    ReportNotReleasable,
+    release_refusal,
+    report_action_record,
+    report_release,
+)
 
 COMMENT_MAX_LENGTH = 2000
 REASON_MAX_LENGTH = 500
@@ -28,7 +33,10 @@ class ReportActionRefused(ValueError):
 
 
 def _locked(report: DiagnosticReport) -> DiagnosticReport:
-    # Two clinicians may press buttons on the same report at once: each decision is made on the locked row.
+    # Two clinicians may press buttons on the same report at once, and the release job may be releasing it: each
+    # decision is made on the locked row (SELECT ... FOR UPDATE). A release batch that holds the row makes us wait
+    # and then read it released (a hold is then refused); a row we hold is skipped by the batch (SKIP LOCKED) until
+    # we commit, and then no longer due if we held it. On SQLite, BEGIN IMMEDIATE serialises the two instead.
     return DiagnosticReport.objects.select_for_update().get(pk=report.pk)
 
 
@@ -107,14 +115,16 @@ def report_release_now(
     now = now or timezone.now()
     locked = _locked(report)
     if locked.retracted_at is not None:
-        raise ReportActionRefused("This result was withdrawn from the patient, so it cannot be released again.")
+        raise ReportActionRefused(release_refusal(locked))
     if locked.released_at is not None:
         raise ReportActionRefused(f"This result was already released on {format_date(locked.released_at)}.")
-    if locked.status == ReportStatus.CANCELLED:
-        raise ReportActionRefused("The lab cancelled this test, so there is no result to release.")
-    if locked.held_at is not None:
-        raise ReportActionRefused("This result is held. Remove the hold before you release it.")
-    if not report_release(report=locked, by=viewer.user, now=now):  # pragma: no cover - the lock above prevents it
+    # report_release decides (on the row locked here) whether the report may be released at all: held, withdrawn,
+    # cancelled and not-yet-final reports are refused there, with the words shown to the clinician.
+    try:
+        released = report_release(report=locked, by=viewer.user, now=now)
+    except ReportNotReleasable as exc:
+        raise ReportActionRefused(str(exc)) from exc
+    if not released:  # pragma: no cover - the lock above prevents it
         raise ReportActionRefused("This result was already released.")
     if locked.reviewed_at is None:
         locked.reviewed_at, locked.reviewed_by = now, viewer.user

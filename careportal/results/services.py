@@ -18,10 +18,30 @@ from careportal.notifications.kinds import Kind
 from careportal.notifications.services import notification_send
 from careportal.patients.models import Patient
 from careportal.proxy.models import ProxyRelationship, ProxyStatus
-from careportal.results.models import DiagnosticReport, ReportAction, ReportActionKind
+from careportal.results.models import DiagnosticReport, ReportAction, ReportActionKind, ReportStatus
 
 # How a release by CarePortal itself (the release job) is named in a report's history.
 SYSTEM_ACTOR_NAME = "CarePortal"
+# Only a final report, or a correction of one, ever reaches a patient: a preliminary one is replaced by the final.
+RELEASABLE_STATUSES = frozenset({ReportStatus.FINAL, ReportStatus.CORRECTED})
+
+
+class ReportNotReleasable(ValueError):
+    """The report's state forbids releasing it (held, withdrawn, cancelled, not final). The message is written for
+    a clinician and names no patient data."""
+
+
+def release_refusal(report: DiagnosticReport) -> str:
+    """Why this report may not be released as it stands, or "" when it may. Read it on the locked row."""
+    if report.retracted_at is not None:
+        return "This result was withdrawn from the patient, so it cannot be released again."
+    if report.status == ReportStatus.CANCELLED:
+        return "The lab cancelled this test, so there is no result to release."
+    if report.held_at is not None:
+        return "This result is held. Remove the hold before you release it."
+    if report.status not in RELEASABLE_STATUSES:
+        return "The lab has not sent the final report yet. It can be released once the final report arrives."
+    return ""
 
 
 def report_action_record(
@@ -117,12 +137,17 @@ def report_release(*, report: DiagnosticReport, by: User | None, now: datetime.d
     """Release one report to the patient and notify them (and their proxies) once, with no clinical detail.
 
     Returns False, changing nothing, when the report is already released: callers may race (the release job on
-    several workers, a clinician pressing "release now") and only the first one wins. The row is locked first.
+    several workers, a clinician pressing "release now") and only the first one wins. Raises ReportNotReleasable,
+    changing nothing, when the report is held, withdrawn, cancelled or not final: callers check that first, and this
+    checks it again on the locked row, so that a hold or a withdrawal committed a moment earlier always wins.
     """
     now = now or timezone.now()
     locked = DiagnosticReport.objects.select_for_update().get(pk=report.pk)
     if locked.released_at is not None:
         return False
+    refusal = release_refusal(locked)
+    if refusal:
+        raise ReportNotReleasable(refusal)
     locked.released_at = now
     locked.released_by = by
     locked.release_notified_at = now

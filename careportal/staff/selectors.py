@@ -1,10 +1,14 @@
-from django.db.models import QuerySet
+from dataclasses import dataclass
 
-from careportal.access.layer import HL7_OPERATOR_PERMISSION, Viewer, reports_for_staff
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from careportal.access.layer import HL7_OPERATOR_PERMISSION, Viewer, reports_for_staff, threads_for_staff
 from careportal.access.scopes import Scope
 from careportal.accounts.models import User
 from careportal.audit.models import ActorRole
 from careportal.hl7.selectors import messages_needing_attention_count
+from careportal.messaging.models import ThreadStatus
 from careportal.patients.models import CareTeamMembership
 
 
@@ -28,3 +32,22 @@ def hl7_messages_needing_attention(*, user: User) -> int | None:
     if not user.has_perm(HL7_OPERATOR_PERMISSION):
         return None
     return messages_needing_attention_count()
+
+
+@dataclass(frozen=True)
+class MessageCounts:
+    new: int
+    overdue: int
+
+
+def message_counts(*, viewer: Viewer) -> MessageCounts | None:
+    """New conversations in the clinician's teams' message inboxes, and how many of those are past the date the
+    team aimed to reply by (trust time zone), in one query; None for staff without a message inbox."""
+    if viewer.role != ActorRole.CLINICIAN or not viewer.can(Scope.MESSAGES):
+        return None
+    today = timezone.localdate()
+    counts = threads_for_staff(viewer).aggregate(
+        new=Count("pk", filter=Q(status=ThreadStatus.NEW)),
+        overdue=Count("pk", filter=Q(status=ThreadStatus.NEW, reply_due_on__lt=today)),
+    )
+    return MessageCounts(new=counts["new"], overdue=counts["overdue"])

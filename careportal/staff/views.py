@@ -4,7 +4,12 @@ from django.shortcuts import render
 from careportal.access.decorators import staff_area
 from careportal.access.layer import Viewer
 from careportal.results.release_rules import can_manage_release_rules
-from careportal.staff.selectors import hl7_messages_needing_attention, memberships_for, unreviewed_results_count
+from careportal.staff.selectors import (
+    hl7_messages_needing_attention,
+    memberships_for,
+    message_counts,
+    unreviewed_results_count,
+)
 
 
 @staff_area
@@ -18,6 +23,9 @@ def staff_home(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "memberships": memberships_for(user=viewer.user),
             # None when the person has no results inbox (the helpdesk) or may not see the HL7 queue.
             "unreviewed_results": unreviewed_results_count(viewer=viewer),
+            # None when the person has no message inbox (the helpdesk).
+            "message_counts": message_counts(viewer=viewer),
+            "can_keep_urgent_phrases": viewer.user.is_superuser or viewer.user.is_helpdesk,
             "hl7_attention": hl7_messages_needing_attention(user=viewer.user),
             "can_manage_release_rules": can_manage_release_rules(viewer.user),
         },

@@ -31,6 +31,39 @@ def _inbox_report_of(other: Any) -> dict[str, Any]:
     return {"report_id": DiagnosticReportFactory(patient=other, care_team=CareTeamFactory()).public_id}
 
 
+def _inbox_thread_of(other: Any) -> dict[str, Any]:
+    from tests.messaging.factories import MessageFactory, ThreadFactory
+    from tests.patients.factories import CareTeamFactory
+
+    return {
+        "thread_id": MessageFactory(thread=ThreadFactory(patient=other, care_team=CareTeamFactory())).thread.public_id
+    }
+
+
+def _inbox_attachment_of(other: Any) -> dict[str, Any]:
+    import uuid
+
+    from django.utils import timezone
+
+    from careportal.messaging.models import Attachment
+    from tests.messaging.factories import MessageFactory, ThreadFactory
+    from tests.patients.factories import CareTeamFactory
+
+    # The row is enough: the request is refused before any file is opened.
+    message = MessageFactory(thread=ThreadFactory(patient=other, care_team=CareTeamFactory()))
+    attachment = Attachment.objects.create(
+        message=message,
+        stored_name=uuid.uuid4().hex,
+        display_name="scan.png",
+        content_type="image/png",
+        size=10,
+        sha256="0" * 64,
+        scan_status="clean",
+        created_at=timezone.now(),
+    )
+    return {"thread_id": message.thread.public_id, "attachment_id": attachment.public_id}
+
+
 def _hl7_message_naming(other: Any) -> dict[str, Any]:
     from django.utils import timezone
 
@@ -73,6 +106,35 @@ def _trend_of(other: Any) -> dict[str, Any]:
     return {"code": "OTHERONLY"}
 
 
+def _message_thread_of(other: Any) -> dict[str, Any]:
+    from tests.messaging.factories import MessageFactory, ThreadFactory
+
+    return {"public_id": MessageFactory(thread=ThreadFactory(patient=other)).thread.public_id}
+
+
+def _message_attachment_of(other: Any) -> dict[str, Any]:
+    import uuid
+
+    from django.utils import timezone
+
+    from careportal.messaging.models import Attachment
+    from tests.messaging.factories import MessageFactory, ThreadFactory
+
+    # The row is enough: the request is refused before any file is opened.
+    message = MessageFactory(thread=ThreadFactory(patient=other))
+    attachment = Attachment.objects.create(
+        message=message,
+        stored_name=uuid.uuid4().hex,
+        display_name="scan.png",
+        content_type="image/png",
+        size=10,
+        sha256="0" * 64,
+        scan_status="clean",
+        created_at=timezone.now(),
+    )
+    return {"public_id": message.thread.public_id, "attachment_id": attachment.public_id}
+
+
 OBJECT_URLS: dict[str, ObjectUrlCase] = {
     "home:act-for": ("post", lambda other: {"patient_id": other.public_id}),
     # The helpdesk console: the other patient's account, record, requests for help and emails are refused to
@@ -97,6 +159,16 @@ OBJECT_URLS: dict[str, ObjectUrlCase] = {
     "results:inbox-report-hold": ("post", _inbox_report_of),
     "results:inbox-report-unhold": ("post", _inbox_report_of),
     "results:inbox-report-retract": ("post", _inbox_report_of),
+    # The care teams' message inbox: only members of the thread's care team may open a thread, its files, or act
+    # on it; tests/messaging/test_inbox.py adds the staff side (another team's clinician, the helpdesk get 404).
+    "messaging:inbox-thread": ("get", _inbox_thread_of),
+    "messaging:inbox-thread-reply": ("post", _inbox_thread_of),
+    "messaging:inbox-thread-note": ("post", _inbox_thread_of),
+    "messaging:inbox-thread-assign": ("post", _inbox_thread_of),
+    "messaging:inbox-thread-close": ("post", _inbox_thread_of),
+    "messaging:inbox-thread-reopen": ("post", _inbox_thread_of),
+    "messaging:inbox-thread-correction": ("post", _inbox_thread_of),
+    "messaging:inbox-attachment": ("get", _inbox_attachment_of),
     # HL7 messages carry clinical data: only superusers and holders of hl7.change_inboundmessage may open one;
     # tests/hl7/test_unmatched_queue.py adds the staff side (clinicians and the helpdesk get 404).
     "hl7:message": ("get", _hl7_message_naming),
@@ -107,6 +179,10 @@ OBJECT_URLS: dict[str, ObjectUrlCase] = {
     "results:report": ("get", _released_report_of),
     "results:attachment": ("get", _attachment_of),
     "results:trend": ("get", _trend_of),
+    # The patient's own messages pages (tests/messaging/test_patient_pages.py adds proxies and replies).
+    "messaging:thread": ("get", _message_thread_of),
+    "messaging:sent": ("get", _message_thread_of),
+    "messaging:attachment": ("get", _message_attachment_of),
 }
 
 # URLs with parameters that are not about a patient's objects, and why.

@@ -1,12 +1,40 @@
 """Steps shared by the journeys, written as a person would do them: through the real pages and forms."""
 
+from __future__ import annotations
+
+import asyncio
+import datetime
+import importlib
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.core import mail
+from playwright.sync_api import expect
+
 from careportal.demo.data import DEMO_PASSWORD
 from careportal.demo.services import demo_trust_load
 from tests.browser.portal import PortalPage
+from tests.hl7.mllp_client import MLLPClient, ack_code, control_id
 
 
 def given_the_demo_trust_is_loaded() -> None:
     demo_trust_load()
+
+
+def given_the_installed_release_rules_and_bank_holidays() -> None:
+    """The release rules and bank holidays that CarePortal's data migrations install. A browser test's database is
+    emptied after each test (`transactional_db`), data migrations' rows included, so a journey that depends on them
+    puts them back, exactly as the migrations write them (both are idempotent)."""
+    from django.apps import apps
+
+    for module in (
+        "careportal.results.migrations.0002_default_release_rules",
+        "careportal.core.migrations.0003_bank_holidays_england_and_wales",
+    ):
+        importlib.import_module(module).load(apps, None)
 
 
 def when_they_sign_in(portal: PortalPage, *, username: str, password: str = DEMO_PASSWORD) -> None:
@@ -17,3 +45,115 @@ def when_they_sign_in(portal: PortalPage, *, username: str, password: str = DEMO
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(password)
     portal.click_and_wait(page.get_by_role("main").get_by_role("button", name="Sign in"))
+
+
+# --- Staff sign in ----------------------------------------------------------------------------------------------
+
+
+def when_staff_sign_in(portal: PortalPage, *, username: str, password: str = DEMO_PASSWORD) -> None:
+    """Sign in, enter the six-digit code emailed to them (staff always have a second step), and do not trust this
+    shared computer."""
+    page = portal.page
+    mail.outbox.clear()
+    when_they_sign_in(portal, username=username, password=password)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
+    code = re.search(r"\b(\d{6})\b", mail.outbox[-1].body)
+    assert code is not None, "no sign-in code in the email"
+    page.get_by_label("Sign-in code").fill(code.group(1))
+    portal.click_and_wait(page.get_by_role("button", name="Continue"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Do you want to trust this device?")
+    portal.click_and_wait(page.get_by_role("button", name="Do not trust this device"))
+
+
+# --- HL7 messages and the release job ---------------------------------------------------------------------------
+
+HL7_SAMPLES = Path(__file__).resolve().parents[1] / "hl7" / "samples"
+# Registration and demographics first, then results in the order a lab sends them (each preliminary before its
+# final, each report before its correction), then appointments and letters, which are kept but not applied.
+HL7_SAMPLE_ORDER = [
+    "adt_a31_address.hl7",
+    "oru_r01_fbc_final.hl7",
+    "oru_r01_ue_final.hl7",
+    "oru_r01_ue_corrected.hl7",
+    "oru_r01_histology.hl7",
+    "oru_r01_micro_prelim.hl7",
+    "oru_r01_micro_final.hl7",
+    "siu_s12_video.hl7",
+    "siu_s15_cancel.hl7",
+    "mdm_t02_letter.hl7",
+]
+
+
+def hl7_sample(name: str) -> bytes:
+    """A sample message as on the wire (segments end with a carriage return); `bad/…` for the rejected ones."""
+    return (HL7_SAMPLES / name).read_bytes()
+
+
+class RunningHL7Listener:
+    """The real MLLPListener, with the real message_receive, serving on 127.0.0.1:<free port> from its own event
+    loop in a thread (as tests/hl7/test_listener.py starts it). Its worker threads commit to the test database,
+    which the live server reads too: a shared in-memory database on SQLite, the test database on PostgreSQL."""
+
+    def __init__(self) -> None:
+        from careportal.hl7.listener import MLLPListener
+
+        self.listener = MLLPListener(host="127.0.0.1", port=0)
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="browser-test-hl7-listener", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self.listener.start())
+            self.ready.set()
+            self.loop.run_until_complete(self.listener.serve_until_stopped())
+        except BaseException as exc:
+            self.failure = exc
+            raise
+        finally:
+            self.ready.set()
+            self.loop.close()
+
+    def start(self) -> RunningHL7Listener:
+        self.thread.start()
+        assert self.ready.wait(10), "the HL7 listener did not start"
+        assert self.failure is None, self.failure
+        return self
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.listener.stop)
+            self.thread.join(30)
+        assert not self.thread.is_alive(), "the HL7 listener did not stop"
+        assert self.failure is None, self.failure
+
+    def client(self) -> MLLPClient:
+        return MLLPClient("127.0.0.1", self.listener.port, timeout=30)
+
+
+@contextmanager
+def given_a_running_hl7_listener() -> Iterator[RunningHL7Listener]:
+    running = RunningHL7Listener().start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def given_these_messages_arrived(*names: str) -> None:
+    """Sample messages applied through the HL7 interface's own entry point (no socket), each acknowledged AA."""
+    from careportal.hl7.models import MessageSource
+    from careportal.hl7.services import message_receive
+
+    for name in names:
+        raw = hl7_sample(name)
+        ack = message_receive(raw, peer="browser test", source=MessageSource.IMPORT)
+        assert ack_code(ack) == ("AA", control_id(raw)), (name, ack)
+
+
+def when_the_release_job_runs(*, now: datetime.datetime) -> int:
+    from careportal.results.release_job import results_release_due
+
+    return results_release_due(now=now)

@@ -69,7 +69,7 @@ def test_the_list_is_newest_first_and_links_released_reports(patient, patient_cl
     assert report_url(newer) in html and report_url(older) in html
     text = page_text(response)
     assert "Taken on 2 November 2026" in text
-    assert "Released to you on" in text
+    assert "Released on" in text
 
 
 @pytest.mark.django_db
@@ -142,7 +142,7 @@ def test_a_kind_the_patient_chose_to_wait_for_says_so(patient, patient_client):
     text = page_text(patient_client.get(LIST))
 
     assert "You asked to see these results only after a clinician has released them." in text
-    assert "You have chosen to see these only after a clinician has released them: Blood, urine" in text
+    assert "You have chosen to see these only after a clinician has released them: blood, urine" in text
 
 
 @pytest.mark.django_db
@@ -190,7 +190,7 @@ def test_the_empty_state_says_when_results_appear(patient_client):
 def test_the_list_shows_the_wait_for_my_clinician_choice_with_a_link_to_change_it(patient_client):
     response = patient_client.get(LIST)
 
-    assert "You see each result as soon as it is released." in page_text(response)
+    assert "Each result is shown here as soon as it is released." in page_text(response)
     assert reverse("results:preferences") in response.content.decode()
 
 
@@ -285,7 +285,8 @@ def test_a_released_report_shows_each_value_with_unit_range_and_position(patient
 
     assert response.status_code == 200
     text = page_text(response)
-    assert "Haemoglobin" in text and "135 g/L" in text and "115-165" in text
+    # The range is kept on one line by word joiners (U+2060) either side of its hyphen.
+    assert "Haemoglobin" in text and "135 g/L" in text and "115\u2060-\u2060165" in text
     assert "✓ Within range" in text
     assert "↓ Below range" in text
     assert "↑ Above range" in text
@@ -453,7 +454,8 @@ def test_who_released_the_report_and_when(patient, patient_client):
 
 @pytest.mark.django_db
 def test_an_amended_report_says_so_and_keeps_the_earlier_version(patient, patient_client):
-    report = released(patient, is_amended=True, version=2)
+    # The correction's own report time (OBR-22) is the date the patient is told, not when the message arrived.
+    report = released(patient, is_amended=True, version=2, reported_at=at(2026, 11, 4, 9))
     ObservationFactory(report=report, value_text="128", value_numeric=Decimal("128"))
     DiagnosticReportVersion.objects.create(
         report=report,
@@ -764,7 +766,7 @@ def test_values_given_as_a_limit_are_in_the_table_but_not_on_the_chart(patient, 
     html = response.content.decode()
     assert html.count("careportal-chart__point ") == 2
     text = page_text(response)
-    assert ">90 mL/min/1.73m2" in text
+    assert ">90 mL/min/1.73m²" in text
     assert "1 of these values was reported as more or less than a limit" in text
 
 
@@ -844,3 +846,21 @@ def test_home_keeps_the_empty_state_when_nothing_is_ready(patient, patient_clien
 
     assert "You have no test results to show yet." in text
     assert "ready to view" not in text
+
+
+@pytest.mark.parametrize(
+    ("as_sent", "as_read"),
+    [
+        ("10*9/L", "10⁹/L"),
+        ("10*12/L", "10¹²/L"),
+        ("umol/L", "µmol/L"),
+        ("mL/min/1.73m2", "mL/min/1.73m²"),
+        ("g/L", "g/L"),
+        ("mmol/L", "mmol/L"),
+        ("", ""),
+    ],
+)
+def test_units_are_shown_as_people_write_them(as_sent, as_read):
+    from careportal.results.presenters import unit_for_reading
+
+    assert unit_for_reading(as_sent) == as_read

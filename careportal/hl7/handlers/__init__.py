@@ -206,7 +206,7 @@ def patient_match(pid: Segment) -> Patient:
     ids = pid_identifiers(pid)
     check_hospital_number(ids.hospital_number, pid)
     check_nhs_number(ids.nhs_number, pid)
-    found = Patient.objects.filter(hospital_number=ids.hospital_number).first()
+    found = _patient_where(hospital_number=ids.hospital_number)
     if found is None:
         raise ApplyError(
             "PID-3: no patient with this hospital number",
@@ -221,8 +221,14 @@ def patient_match(pid: Segment) -> Patient:
     return patient
 
 
+def _patient_where(**unique: str) -> Patient | None:
+    """The patient with this unique identifier, or None. Without `.first()`'s ORDER BY: the column is unique, and
+    this runs for every message."""
+    return next(iter(Patient.objects.filter(**unique).order_by()[:1]), None)
+
+
 def nhs_number_holder(nhs_number: str) -> Patient | None:
-    holder = Patient.objects.filter(nhs_number=nhs_number).first()
+    holder = _patient_where(nhs_number=nhs_number)
     return patient_surviving(holder) if holder is not None else None
 
 

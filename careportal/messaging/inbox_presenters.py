@@ -1,0 +1,250 @@
+"""What the care teams' message inbox shows, in words: templates only lay these out.
+
+Where a thread stands against the team's reply target is a tag with words ("Overdue", "Due today"), never colour
+alone. Message bodies are handed over as typed; the templates escape them and keep their line breaks.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.urls import reverse
+
+from careportal.accounts.models import User
+from careportal.core.formatting import format_date, format_datetime, format_nhs_number
+from careportal.messaging.models import (
+    Attachment,
+    AuthorRole,
+    CorrectionRequest,
+    CorrectionStatusChange,
+    Message,
+    ScanStatus,
+    Thread,
+    ThreadStatus,
+    Topic,
+    UrgentPhrase,
+)
+
+INTERNAL_NOTE_TEXT = "Internal note – the patient cannot see this"
+NOBODY = "Nobody yet"
+
+
+@dataclass(frozen=True)
+class Tag:
+    text: str
+    colour: str
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    href: str
+    patient_name: str
+    hospital_number: str
+    subject: str
+    topic: str
+    team: str
+    last_activity: str
+    assignee: str
+    status: str
+    due_tag: Tag | None
+    due_text: str
+    unread: bool
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    name: str
+    size: str
+    href: str
+    unavailable_reason: str
+
+
+@dataclass(frozen=True)
+class MessageView:
+    author: str
+    written: str
+    body: str
+    is_internal_note: bool
+    from_team: bool
+    attachments: list[AttachmentView]
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    when: str
+    status: str
+    who: str
+    note: str
+
+
+@dataclass(frozen=True)
+class CorrectionView:
+    status: str
+    status_value: str
+    outcome: str
+    decided: str
+    history: list[HistoryRow]
+
+
+@dataclass(frozen=True)
+class PhraseRow:
+    pk: int
+    phrase: str
+    category: str
+    is_active: bool
+    active_text: str
+    recent: str
+    total: str
+
+
+def topic_text(value: str) -> str:
+    try:
+        return str(Topic(value).label)
+    except ValueError:
+        return value
+
+
+def status_text(thread: Thread) -> str:
+    return str(ThreadStatus(thread.status).label)
+
+
+def due(thread: Thread, *, today: datetime.date) -> tuple[Tag | None, str]:
+    """Where a new thread stands against the team's reply target: a tag in words, and a sentence with the date.
+    Threads waiting on the patient or done owe no reply, so they say nothing."""
+    if thread.status != ThreadStatus.NEW or thread.reply_due_on is None:
+        return None, ""
+    if thread.reply_due_on < today:
+        return Tag("Overdue", "red"), f"Reply was due by {format_date(thread.reply_due_on)}"
+    if thread.reply_due_on == today:
+        return Tag("Due today", "orange"), "Reply due by the end of today"
+    return None, f"Reply due by {format_date(thread.reply_due_on)}"
+
+
+def _name(user: User | None) -> str:
+    return user.audit_name if user is not None else ""
+
+
+def inbox_rows(threads: list[Thread], *, today: datetime.date) -> list[InboxRow]:
+    rows = []
+    for thread in threads:
+        tag, due_words = due(thread, today=today)
+        rows.append(
+            InboxRow(
+                href=reverse("messaging:inbox-thread", kwargs={"thread_id": thread.public_id}),
+                patient_name=thread.patient.full_name,
+                hospital_number=thread.patient.hospital_number,
+                subject=thread.subject,
+                topic=topic_text(thread.topic),
+                team=thread.care_team.name,
+                last_activity=format_datetime(getattr(thread, "last_activity_at", None) or thread.created_at),
+                assignee=_name(thread.assigned_to) or NOBODY,
+                status=status_text(thread),
+                due_tag=tag,
+                due_text=due_words,
+                unread=thread.last_patient_message_at is not None and not getattr(thread, "read_by_me", True),
+            )
+        )
+    return rows
+
+
+def _size_text(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    if size >= 1024:
+        return f"{max(size // 1024, 1)} KB"
+    return f"{size} bytes"
+
+
+def attachment_views(thread: Thread, attachments: list[Attachment]) -> list[AttachmentView]:
+    views = []
+    for attachment in attachments:
+        available = attachment.is_available
+        views.append(
+            AttachmentView(
+                name=attachment.display_name,
+                size=_size_text(attachment.size),
+                href=reverse(
+                    "messaging:inbox-attachment",
+                    kwargs={"thread_id": thread.public_id, "attachment_id": attachment.public_id},
+                )
+                if available
+                else "",
+                unavailable_reason="" if available else str(ScanStatus(attachment.scan_status).label),
+            )
+        )
+    return views
+
+
+def message_views(thread: Thread, messages: list[Message]) -> list[MessageView]:
+    return [
+        MessageView(
+            author=message.author_display,
+            written=format_datetime(message.created_at),
+            body=message.body,
+            is_internal_note=message.is_internal_note,
+            from_team=message.author_role == AuthorRole.STAFF,
+            attachments=attachment_views(thread, list(message.attachments.all())),
+        )
+        for message in messages
+    ]
+
+
+def summary_rows(thread: Thread, *, today: datetime.date) -> list[tuple[str, str]]:
+    patient = thread.patient
+    _tag, due_words = due(thread, today=today)
+    rows = [
+        ("Patient", patient.full_name),
+        ("Hospital number", patient.hospital_number),
+        ("NHS number", format_nhs_number(patient.nhs_number) or "Not known"),
+        ("Born", format_date(patient.birth_date)),
+        ("Care team", thread.care_team.name),
+        ("About", topic_text(thread.topic)),
+        ("Status", status_text(thread)),
+        ("Assigned to", _name(thread.assigned_to) or NOBODY),
+        ("Started", f"{format_datetime(thread.created_at)}{' by the care team' if thread.started_by_staff else ''}"),
+    ]
+    if due_words:
+        rows.append(("Reply", due_words))
+    if thread.status == ThreadStatus.DONE and thread.closed_at is not None:
+        closed_by = _name(thread.closed_by)
+        rows.append(("Closed", f"{format_datetime(thread.closed_at)}{' by ' + closed_by if closed_by else ''}"))
+    return rows
+
+
+def correction_view(correction: CorrectionRequest, changes: list[CorrectionStatusChange]) -> CorrectionView:
+    return CorrectionView(
+        status=str(correction.get_status_display()),
+        status_value=correction.status,
+        outcome=correction.outcome,
+        decided=format_datetime(correction.decided_at),
+        history=[
+            HistoryRow(
+                when=format_datetime(change.changed_at),
+                status=str(change.get_status_display()),
+                who=change.changed_by_display or _name(change.changed_by) or "CarePortal",
+                note=change.note,
+            )
+            for change in changes
+        ],
+    )
+
+
+def _count_text(count: int, sent_anyway: int) -> str:
+    if count == 0:
+        return "None"
+    times = "1 time" if count == 1 else f"{count} times"
+    return f"{times} ({sent_anyway} sent anyway)"
+
+
+def phrase_rows(phrases: list[UrgentPhrase]) -> list[PhraseRow]:
+    return [
+        PhraseRow(
+            pk=phrase.pk,
+            phrase=phrase.phrase,
+            category=phrase.category,
+            is_active=phrase.is_active,
+            active_text="Active" if phrase.is_active else "Not active",
+            recent=_count_text(getattr(phrase, "recent_count", 0), getattr(phrase, "recent_sent_anyway", 0)),
+            total=_count_text(getattr(phrase, "total_count", 0), getattr(phrase, "total_sent_anyway", 0)),
+        )
+        for phrase in phrases
+    ]

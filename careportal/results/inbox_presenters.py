@@ -18,6 +18,7 @@ from careportal.results.models import (
     ReportAction,
     ReportStatus,
 )
+from careportal.results.services import RELEASABLE_STATUSES
 
 AUTO_RELEASABLE_STATUSES = (ReportStatus.FINAL, ReportStatus.CORRECTED)
 
@@ -245,15 +246,18 @@ def history_rows(actions: list[ReportAction]) -> list[HistoryRow]:
 
 def report_state(report: DiagnosticReport) -> ReportState:
     cancelled = report.status == ReportStatus.CANCELLED
+    unfinished = report.status not in RELEASABLE_STATUSES and not cancelled
     released = report.released_at is not None
     blocked = ""
     if report.held_at is not None and not released:
         blocked = "This result is held, so it cannot be released. Remove the hold first."
     elif cancelled and not released:
         blocked = "The lab cancelled this test, so there is no result to release."
+    elif unfinished and not released:
+        blocked = "The lab has not sent the final report yet. You can release it once the final report arrives."
     return ReportState(
         can_mark_reviewed=report.reviewed_at is None,
-        can_release=not released and not cancelled and report.held_at is None,
+        can_release=not released and not cancelled and not unfinished and report.held_at is None,
         release_blocked_reason=blocked,
         can_hold=not released and not cancelled and report.held_at is None,
         can_unhold=report.held_at is not None,

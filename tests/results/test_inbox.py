@@ -300,6 +300,11 @@ def test_the_report_page_offers_only_the_actions_that_make_sense(clinician_clien
     assert report_url(held, "results:inbox-report-release") not in html
     assert "This result is held, so it cannot be released" in html
 
+    preliminary = _in_team(team, status="preliminary", release_due_at=None)
+    html = clinician_client.get(report_url(preliminary)).content.decode()
+    assert report_url(preliminary, "results:inbox-report-release") not in html
+    assert "The lab has not sent the final report yet" in html
+
 
 # Actions -----------------------------------------------------------------------------------------------------
 

@@ -179,13 +179,18 @@ class Repetition:
 class Segment:
     """One segment. `field(n)` numbers fields as the standard does: for MSH, field 1 is the field separator."""
 
-    __slots__ = ("encoding", "fields", "name", "position")
+    __slots__ = ("encoding", "fields", "name", "occurrence", "position")
 
-    def __init__(self, name: str, fields: list[RawField], encoding: Encoding, position: int) -> None:
+    def __init__(
+        self, name: str, fields: list[RawField], encoding: Encoding, position: int, occurrence: int = 1
+    ) -> None:
         self.name = name
         self.fields = fields  # fields[0] is the segment name, so fields[n] is field n
         self.encoding = encoding
-        self.position = position  # 1-based position in the message, for error locations
+        self.position = position  # 1-based position in the message
+        # 1 for the first segment of this name in the message, 2 for the second...: the "segment sequence" of an
+        # error location (ERR-2), which counts occurrences of the segment, not its place in the message.
+        self.occurrence = occurrence
 
     def _raw(self, n: int) -> RawField:
         if n < len(self.fields):
@@ -640,8 +645,10 @@ def parse_message(raw: bytes) -> ParsedMessage:
     except (hl7.ParseException, ValueError, IndexError) as exc:
         raise MalformedMessage("The message could not be split into segments", header=header, codec=codec) from exc
     result: list[Segment] = []
+    seen: dict[str, int] = {}
     for position, segment in enumerate(parsed, start=1):
         fields = [_field_tree(item) for item in segment]
         name = fields[0][0][0][0] if fields and fields[0] else ""
-        result.append(Segment(name, fields, encoding, position))
+        seen[name] = seen.get(name, 0) + 1
+        result.append(Segment(name, fields, encoding, position, seen[name]))
     return ParsedMessage(header=header, segments=result, encoding=encoding, charset=declared)

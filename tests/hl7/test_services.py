@@ -326,7 +326,7 @@ def test_unknown_patient_waits_in_the_queue(eleanor) -> None:
     assert ack_code(ack) == "AE" and ack_control_id(ack) == "WP20261102099999"
     assert err_code(ack) == "204"
     assert ack_text(ack) == "PID-3: no patient with this hospital number"
-    assert str(ack.segment("ERR")(2)) == "PID^2^3"
+    assert str(ack.segment("ERR")(2)) == "PID^1^3"  # the first PID segment, field 3
     stored = only_message()
     assert (stored.status, stored.error_kind) == (MessageStatus.ERROR, ErrorKind.UNKNOWN_PATIENT)
     assert stored.error_text == "PID-3: no patient with this hospital number"

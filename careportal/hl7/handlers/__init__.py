@@ -64,7 +64,7 @@ class ApplyError(ValueError):
         self.kind = kind
         self.code = code
         self.segment_name = segment.name if segment is not None else ""
-        self.segment_position = segment.position if segment is not None else None
+        self.segment_position = segment.occurrence if segment is not None else None
         self.field_position = field_position
 
 

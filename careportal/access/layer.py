@@ -371,7 +371,7 @@ def patients_found_by_staff(*, viewer: Viewer, patients: list[Patient], object_l
 # Clinicians' results inbox -----------------------------------------------------------------------------------
 
 
-def _refuse_console(request: HttpRequest, *, object_label: str) -> None:
+def refuse_console(request: HttpRequest, *, object_label: str) -> None:
     """Refuse a staff console to someone it is not for: Http404, with the refusal audited and no patient named."""
     user = request.user
     if is_staff_member(user):
@@ -392,15 +392,18 @@ def _refuse_console(request: HttpRequest, *, object_label: str) -> None:
     )
 
 
-def clinician_viewer(request: HttpRequest) -> Viewer:
-    """The viewer for the results inbox: a member of an active care team, with clinical scopes. The helpdesk (no
-    clinical scope), patients and proxies are refused with an audited Http404."""
+def clinician_viewer(
+    request: HttpRequest, *, scope: Scope = Scope.RESULTS, object_label: str = "a care team's results inbox"
+) -> Viewer:
+    """The viewer for a care team's inbox (results, messages): a member of an active care team, with clinical
+    scopes. The helpdesk (no clinical scope), patients and proxies are refused with an audited Http404 that names
+    `object_label`."""
     if is_staff_member(request.user):
         viewer = staff_viewer(request)
-        if viewer.role == ActorRole.CLINICIAN and viewer.can(Scope.RESULTS):
+        if viewer.role == ActorRole.CLINICIAN and viewer.can(scope):
             return viewer
-    _refuse_console(request, object_label="a care team's results inbox")
-    raise AssertionError("unreachable")  # pragma: no cover - _refuse_console raises
+    refuse_console(request, object_label=object_label)
+    raise AssertionError("unreachable")  # pragma: no cover - refuse_console raises
 
 
 def reports_for_staff(viewer: Viewer) -> QuerySet[DiagnosticReport]:
@@ -519,8 +522,8 @@ def hl7_operator_viewer(request: HttpRequest) -> Viewer:
     if user.is_authenticated and user.is_active and user.has_perm(HL7_OPERATOR_PERMISSION):
         role = ActorRole.HELPDESK if user.is_helpdesk else ActorRole.CLINICIAN  # type: ignore[union-attr]
         return Viewer(user=user, role=role, **_request_facts(request))  # type: ignore[arg-type]
-    _refuse_console(request, object_label="the HL7 message queue")
-    raise AssertionError("unreachable")  # pragma: no cover - _refuse_console raises
+    refuse_console(request, object_label="the HL7 message queue")
+    raise AssertionError("unreachable")  # pragma: no cover - refuse_console raises
 
 
 def access_message_as_operator(

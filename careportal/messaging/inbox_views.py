@@ -25,16 +25,14 @@ from django.views.decorators.http import require_POST
 
 from careportal.access.layer import (
     Viewer,
-    _refuse_console,
     access_patient_as_staff,
     access_thread_as_staff,
     access_thread_attachment_as_staff,
+    clinician_viewer,
     patients_found_by_staff,
-    staff_viewer,
+    refuse_console,
 )
-from careportal.access.roles import is_staff_member
 from careportal.access.scopes import Scope
-from careportal.audit.models import ActorRole
 from careportal.core.formatting import format_date, format_nhs_number
 from careportal.messaging import inbox_presenters as presenters
 from careportal.messaging import inbox_selectors as selectors
@@ -76,13 +74,9 @@ def team_inbox_area(view: ViewFunc) -> ViewFunc:
     @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if is_staff_member(request.user):
-            viewer = staff_viewer(request)
-            if viewer.role == ActorRole.CLINICIAN and viewer.can(Scope.MESSAGES):
-                request.viewer = viewer  # type: ignore[attr-defined]
-                return view(request, viewer, *args, **kwargs)
-        _refuse_console(request, object_label=INBOX_REFUSAL_LABEL)
-        raise AssertionError("unreachable")  # pragma: no cover - _refuse_console raises
+        viewer = clinician_viewer(request, scope=Scope.MESSAGES, object_label=INBOX_REFUSAL_LABEL)
+        request.viewer = viewer  # type: ignore[attr-defined]
+        return view(request, viewer, *args, **kwargs)
 
     return wrapper
 
@@ -97,8 +91,8 @@ def phrase_keepers_area(view: ViewFunc) -> ViewFunc:
         user = request.user
         if user.is_active and (user.is_superuser or getattr(user, "is_helpdesk", False)):
             return view(request, *args, **kwargs)
-        _refuse_console(request, object_label=PHRASES_REFUSAL_LABEL)
-        raise AssertionError("unreachable")  # pragma: no cover - _refuse_console raises
+        refuse_console(request, object_label=PHRASES_REFUSAL_LABEL)
+        raise AssertionError("unreachable")  # pragma: no cover - refuse_console raises
 
     return wrapper
 

@@ -259,7 +259,7 @@ def test_invalid_numbers_are_errors_naming_the_set_id(patient, value: str) -> No
     ack = receive(oru(obr(), obx(1, "NM", "HB", "1"), obx(2, "NM", "K", value)))
     assert ack_code(ack) == "AE" and err_code(ack) == "102"
     assert ack_text(ack).startswith("OBX-5 (set id 2)")
-    assert str(ack.segment("ERR")(2)) == "OBX^6^5"
+    assert str(ack.segment("ERR")(2)) == "OBX^2^5"  # the second OBX segment, field 5
     assert DiagnosticReport.objects.count() == 0
 
 

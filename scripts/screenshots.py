@@ -5,20 +5,24 @@ at.
 
 It loads the demo trust into a fresh SQLite file under var/, feeds the sample HL7 messages (tests/hl7/samples/)
 through the HL7 interface and runs the release job, so that the test results pages show each state a patient can
-meet (ready, amended, waiting, waiting for a clinician, withdrawn). It serves the portal in-process with the
-development settings (Django's live-server thread, static files from the finders, as `make run` serves them), signs
-in as demo.patient, demo.parent, demo.clinician and a trust administrator through the real sign-in form (staff with
-the emailed code, read from the in-memory outbox) in Debian's Chromium, and saves one full-page PNG per page and
-width. For each page it also reports what a reviewer should look at first: content wider than the
-screen, stylesheets or scripts that failed to load, browser console errors and axe-core WCAG 2.2 A/AA violations.
-The exit status is 1 when any page has such a problem.
+meet (ready, amended, waiting, waiting for a clinician, withdrawn). It writes message threads through the messaging
+services: the demo conversation with an unread reply, a correction request with a photo and an internal note, an
+overdue question, a parent's message for their child, and a few urgent-page interceptions. It serves the portal
+in-process with the development settings (Django's live-server thread, static files from the finders, as `make run`
+serves them), signs in as demo.patient, demo.parent, demo.clinician and a trust administrator through the real
+sign-in form (staff with the emailed code, read from the in-memory outbox) in Debian's Chromium, and saves one
+full-page PNG per page and width. For each page it also reports what a reviewer should look at first: content wider
+than the screen, stylesheets or scripts that failed to load, browser console errors and axe-core WCAG 2.2 A/AA
+violations. The exit status is 1 when any page has such a problem.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +37,11 @@ class Shot:
     name: str
     path: str
     status: int = 200
-    before: str | None = None  # what to do on the page before the screenshot: "wrong-password"
+    # what to do on the page before the screenshot: "wrong-password", "compose-choose" (first compose page:
+    # Haematology, a question about my care, Continue), "urgent" (then write about chest pain and send),
+    # "find-patient" (staff: find Eleanor by hospital number)
+    before: str | None = None
+    setup: Callable[[], None] | None = None  # run in the database before the page is opened
 
 
 @dataclass
@@ -115,6 +123,11 @@ def prepare_database(db_file: Path) -> None:
     os.environ["EMAIL_URL"] = "memorymail://"
     os.environ["TASKS_BACKEND"] = "django_tasks.backends.immediate.ImmediateBackend"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # Message attachments beside the throwaway database, never in the development folder; no virus scanner.
+    attachments = db_file.parent / "screenshots-attachments"
+    shutil.rmtree(attachments, ignore_errors=True)
+    os.environ["MESSAGE_ATTACHMENT_ROOT"] = str(attachments)
+    os.environ["CLAMAV_SOCKET"] = os.environ["CLAMAV_HOST"] = ""
     import django
 
     django.setup()
@@ -126,6 +139,7 @@ def prepare_database(db_file: Path) -> None:
     call_command("migrate", verbosity=0, interactive=False)
     demo_trust_load()
     load_results()
+    load_messages()
     # whitenoise warns about a missing STATIC_ROOT even when, as here, it serves from the finders.
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
@@ -237,6 +251,152 @@ def load_results() -> None:
         two_step_method=TwoStepMethod.EMAIL,
     )
     EmailAddress.objects.create(user=admin, email=admin.email, verified=True, primary=True)
+
+
+MESSAGE_SUBJECTS = {
+    "correction": "My weight is wrong",
+    "overdue": "Can I move my appointment?",
+    "parent": "Night-time wetting",
+}
+
+
+def load_messages() -> None:
+    """Message threads in the states the pages show, written through the messaging services as the pages write
+    them: the demo conversation (an unread reply for Eleanor), a correction request with a photo, an internal note
+    and a history, a question the team has not answered in time (overdue), a parent's message for their child, and
+    a few urgent-page interceptions for the phrase list."""
+    import datetime
+
+    import time_machine
+    from django.utils import timezone
+
+    from careportal.access.layer import Viewer, patient_choices
+    from careportal.access.scopes import CLINICIAN_SCOPES
+    from careportal.accounts.models import User
+    from careportal.audit.models import ActorRole
+    from careportal.demo.messages import demo_messages_load
+    from careportal.messaging import services
+    from careportal.messaging.attachments import attachments_clean
+    from careportal.messaging.models import AuthorRole, CorrectionStatus, Topic, UrgentPhrase
+    from careportal.patients.models import CareTeam
+    from tests.messaging.files import png, upload
+
+    def patient_side(username: str) -> Viewer:
+        user = User.objects.get(username=username)
+        choice = patient_choices(user)[0]
+        return Viewer(
+            user=user,
+            role=choice.role,
+            patient=choice.patient,
+            scopes=choice.scopes,
+            proxy_relationship=choice.relationship,
+        )
+
+    eleanor = patient_side("demo.patient")
+    okafor = Viewer(user=User.objects.get(username="demo.clinician"), role=ActorRole.CLINICIAN, scopes=CLINICIAN_SCOPES)
+    haematology = CareTeam.objects.get(name="Haematology")
+
+    # Written eight days ago and not answered: overdue against Haematology's 3 working days.
+    with time_machine.travel(timezone.now() - datetime.timedelta(days=8), tick=True):
+        services.thread_start_by_patient(
+            viewer=eleanor,
+            care_team=haematology,
+            topic=Topic.APPOINTMENT,
+            subject=MESSAGE_SUBJECTS["overdue"],
+            body="My next appointment is on a Tuesday morning, when I look after my grandson. Could it be on a "
+            "Thursday instead?",
+            files=[],
+        )
+
+    demo_messages_load()
+
+    correction = services.thread_start_by_patient(
+        viewer=eleanor,
+        care_team=haematology,
+        topic=Topic.CORRECTION,
+        subject=MESSAGE_SUBJECTS["correction"],
+        body="My record says I weigh 92 kg. I weigh 62 kg: I think the numbers were swapped.\n\n"
+        "I have attached a photo of my bathroom scales.",
+        files=attachments_clean([upload("bathroom scales.png", png(240, 160), "image/png")]),
+    )
+    services.thread_note_by_staff(
+        viewer=okafor,
+        thread=correction,
+        body="Clinic weight on 3 March was 62.4 kg. Looks like a typing error at the last appointment.",
+    )
+    services.correction_status_set(
+        viewer=okafor, correction=correction.correction_request, status=CorrectionStatus.UNDER_REVIEW, note=""
+    )
+    services.correction_status_set(
+        viewer=okafor,
+        correction=correction.correction_request,
+        status=CorrectionStatus.CORRECTED,
+        note="We have changed your weight on your record to 62 kg. Thank you for telling us.",
+    )
+    services.thread_reply_by_staff(
+        viewer=okafor,
+        thread=correction,
+        body="Thank you for the photo. You were right: your weight was typed wrongly at your last appointment. "
+        "We have corrected it.",
+        files=[],
+    )
+
+    services.thread_start_by_patient(
+        viewer=patient_side("demo.parent"),
+        care_team=CareTeam.objects.get(name="Children's Urology"),
+        topic=Topic.CARE,
+        subject=MESSAGE_SUBJECTS["parent"],
+        body="Arjun has been wetting the bed again this week, after three dry months. Is that expected?",
+        files=[],
+    )
+
+    for phrase, sent_anyway in [("chest pain", True), ("chest pain", False), ("short of breath", True)]:
+        interception = services.urgent_interception_record(
+            phrase=UrgentPhrase.objects.get(phrase=phrase), care_team=haematology, author_role=AuthorRole.PATIENT
+        )
+        if sent_anyway:
+            services.urgent_interception_sent_anyway(interception_id=interception.pk)
+
+
+def messages_shots() -> tuple[list[Shot], list[Shot], list[Shot], list[Shot]]:
+    """The messages pages, by the threads load_messages() wrote: patient, parent, clinician, administrator."""
+    from careportal.demo.messages import DEMO_SUBJECT
+    from careportal.messaging.models import ReadMarker, Thread
+
+    def thread(subject: str) -> str:
+        return str(Thread.objects.get(subject=subject).public_id)
+
+    def demo_reply_unread() -> None:
+        # Opening a thread marks it read: each width's list shows the demo reply as new again. Run while
+        # Playwright's dispatcher loop counts as "running" in this thread: an ordinary blocking query is safe
+        # here (as tests/browser/conftest.py explains), so Django's async guard is lifted for it.
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+        ReadMarker.objects.filter(thread__subject=DEMO_SUBJECT, user__username="demo.patient").delete()
+
+    correction = thread(MESSAGE_SUBJECTS["correction"])
+    patient = [
+        Shot("messages", "/messages/", setup=demo_reply_unread),
+        Shot("messages-compose", "/messages/new/"),
+        Shot("messages-compose-write", "/messages/new/", before="compose-choose"),
+        Shot("messages-urgent", "/messages/new/", before="urgent"),
+        Shot("messages-thread-correction", f"/messages/{correction}/"),
+        Shot("messages-thread-reply", f"/messages/{thread(DEMO_SUBJECT)}/"),
+    ]
+    parent = [
+        Shot("messages", "/messages/"),
+        # The acknowledgement, for a message the team has not answered yet: it names the date they aim to reply by.
+        Shot("messages-sent", f"/messages/{thread(MESSAGE_SUBJECTS['parent'])}/sent/"),
+        Shot("messages-thread", f"/messages/{thread(MESSAGE_SUBJECTS['parent'])}/"),
+    ]
+    clinician = [
+        Shot("messages-inbox", "/staff/messages/"),
+        Shot("messages-inbox-waiting", "/staff/messages/?show=waiting"),
+        Shot("messages-inbox-thread-correction", f"/staff/messages/{correction}/"),
+        Shot("messages-inbox-thread-overdue", f"/staff/messages/{thread(MESSAGE_SUBJECTS['overdue'])}/"),
+        Shot("messages-inbox-start", "/staff/messages/new/", before="find-patient"),
+    ]
+    admin = [Shot("urgent-phrases", "/staff/messages/urgent-phrases/")]
+    return patient, parent, clinician, admin
 
 
 def results_shots() -> tuple[list[Shot], list[Shot], list[Shot], list[Shot]]:
@@ -379,6 +539,8 @@ def capture(  # type: ignore[no-untyped-def]
             sign_in(page, who, password or DEMO_PASSWORD)
         for shot in shots:
             console.clear()
+            if shot.setup is not None:
+                shot.setup()
             response = page.goto(shot.path, wait_until="load")
             key = f"{who or 'signed-out'}/{shot.name} at {label}"
             if response is None or response.status != shot.status:
@@ -387,6 +549,19 @@ def capture(  # type: ignore[no-untyped-def]
                 page.get_by_label("Username").fill("demo.patient")
                 page.get_by_label("Password", exact=True).fill("not-the-password")
                 page.get_by_role("main").get_by_role("button", name="Sign in").click()
+                page.wait_for_load_state("load")
+            if shot.before in ("compose-choose", "urgent"):
+                page.get_by_role("radio", name="Haematology").check()
+                page.get_by_role("radio", name="A question about my care").check()
+                page.get_by_role("button", name="Continue").click()
+                page.wait_for_load_state("load")
+            if shot.before == "urgent":
+                page.get_by_label("Your message").fill("I have had chest pain since this morning")
+                page.get_by_role("button", name="Send message").click()
+                page.wait_for_load_state("load")
+            if shot.before == "find-patient":
+                page.get_by_label("Hospital number").fill("40012345")
+                page.get_by_role("button", name="Find the patient").click()
                 page.wait_for_load_state("load")
             page.evaluate("document.fonts.ready")
             file = out / f"{who or 'signed-out'}--{shot.name}--{label}.png"
@@ -422,15 +597,24 @@ def main() -> int:
     from tests.browser.chromium import CHROMIUM_ARGS, chromium_path
 
     results_patient, results_parent, results_clinician, results_admin = results_shots()
+    messages_patient, messages_parent, messages_clinician, messages_admin = messages_shots()
     report = Report()
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
             capture(browser, base_url, out, None, SIGNED_OUT, report)
-            capture(browser, base_url, out, "demo.patient", PATIENT + results_patient, report)
-            capture(browser, base_url, out, "demo.parent", PARENT + results_parent, report)
-            capture(browser, base_url, out, "demo.clinician", results_clinician, report)
-            capture(browser, base_url, out, ADMIN_USERNAME, results_admin, report, password=ADMIN_PASSWORD)
+            capture(browser, base_url, out, "demo.patient", PATIENT + results_patient + messages_patient, report)
+            capture(browser, base_url, out, "demo.parent", PARENT + results_parent + messages_parent, report)
+            capture(browser, base_url, out, "demo.clinician", results_clinician + messages_clinician, report)
+            capture(
+                browser,
+                base_url,
+                out,
+                ADMIN_USERNAME,
+                results_admin + messages_admin,
+                report,
+                password=ADMIN_PASSWORD,
+            )
             browser.close()
     finally:
         server.terminate()

@@ -13,6 +13,7 @@ from careportal.accounts.models import User
 from careportal.messaging.attachment_fields import MultipleFileField
 from careportal.messaging.attachments import AttachmentRejected, CleanFile, attachments_clean
 from careportal.messaging.models import CorrectionStatus, Topic, UrgentPhrase
+from careportal.messaging.presenters import TOPICS_FOR_OTHERS
 from careportal.messaging.services import CORRECTION_NOTE_MAX_LENGTH, SUBJECT_MAX_LENGTH
 from careportal.messaging.urgent import normalise
 from careportal.patients.models import CareTeam
@@ -211,7 +212,7 @@ class StartThreadForm(_MessageForm):
     topic = forms.ChoiceField(
         label="What is it about?",
         # Only the patient asks for a correction to their record (UK GDPR article 16).
-        choices=[(value, label) for value, label in Topic.choices if value != Topic.CORRECTION],
+        choices=[(value, TOPICS_FOR_OTHERS[Topic(value)]) for value in Topic.values if value != Topic.CORRECTION],
         widget=forms.RadioSelect,
         error_messages={
             "required": "Select what the message is about",

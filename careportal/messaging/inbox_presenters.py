@@ -20,9 +20,9 @@ from careportal.messaging.models import (
     ScanStatus,
     Thread,
     ThreadStatus,
-    Topic,
     UrgentPhrase,
 )
+from careportal.messaging.presenters import topic_label
 
 INTERNAL_NOTE_TEXT = "Internal note – the patient cannot see this"
 NOBODY = "Nobody yet"
@@ -97,10 +97,7 @@ class PhraseRow:
 
 
 def topic_text(value: str) -> str:
-    try:
-        return str(Topic(value).label)
-    except ValueError:
-        return value
+    return topic_label(value, first_person=False) or value
 
 
 def status_text(thread: Thread) -> str:

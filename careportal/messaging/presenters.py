@@ -239,6 +239,23 @@ def correction_view(correction: CorrectionRequest) -> CorrectionView:
     )
 
 
+# Patients choose a topic in the first person ("A question about my care"); anyone reading it for someone else (a
+# proxy, the care team) reads it in the third.
+TOPICS_FOR_OTHERS = {
+    Topic.CARE: "A question about their care",
+    Topic.APPOINTMENT: "Their appointment",
+    Topic.RESULTS: "Their test results",
+    Topic.CORRECTION: "A correction to their record",
+    Topic.OTHER: "Something else",
+}
+
+
+def topic_label(value: str, *, first_person: bool) -> str:
+    if value not in Topic.values:
+        return ""
+    return str(Topic(value).label) if first_person else TOPICS_FOR_OTHERS[Topic(value)]
+
+
 def thread_page(thread: Thread, *, viewer: Viewer) -> ThreadPage:
     """The thread page. `thread` comes from `selectors.thread_for_page` (messages without internal notes, in
     `patient_messages`)."""
@@ -247,7 +264,7 @@ def thread_page(thread: Thread, *, viewer: Viewer) -> ThreadPage:
     return ThreadPage(
         subject=thread.subject,
         team=thread.care_team.name,
-        topic=Topic(thread.topic).label if thread.topic in Topic.values else "",
+        topic=topic_label(thread.topic, first_person=not viewer.is_proxy),
         closed=thread.status == ThreadStatus.DONE,
         messages=[message_view(m, thread=thread) for m in thread.patient_messages],  # type: ignore[attr-defined]
         correction=correction_view(correction) if correction is not None else None,

@@ -37,6 +37,13 @@ def given_the_installed_release_rules_and_bank_holidays() -> None:
         importlib.import_module(module).load(apps, None)
 
 
+def given_the_installed_urgent_phrases() -> None:
+    """The urgent phrases CarePortal's data migration installs (emptied after each browser test like any row)."""
+    from django.apps import apps
+
+    importlib.import_module("careportal.messaging.migrations.0002_default_urgent_phrases").load(apps, None)
+
+
 def when_they_sign_in(portal: PortalPage, *, username: str, password: str = DEMO_PASSWORD) -> None:
     """From the start page, follow "Sign in", fill in the form and press the button."""
     portal.goto("/")
@@ -157,3 +164,53 @@ def when_the_release_job_runs(*, now: datetime.datetime) -> int:
     from careportal.results.release_job import results_release_due
 
     return results_release_due(now=now)
+
+
+# --- Messages ---------------------------------------------------------------------------------------------------
+
+
+def when_they_sign_out(portal: PortalPage) -> None:
+    """With the header's Sign out button, from whatever page they are on."""
+    portal.click_and_wait(portal.page.get_by_role("banner").get_by_role("button", name="Sign out"))
+
+
+def when_they_open_messages(portal: PortalPage) -> None:
+    """From their home page, follow the Messages card."""
+    page = portal.page
+    portal.goto("/home/")
+    portal.click_and_wait(page.get_by_role("main").get_by_role("link", name="Messages"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Messages")
+
+
+def when_they_choose_who_to_write_to(portal: PortalPage, *, team: str, topic: str) -> None:
+    """From the messages list: "Write a message", then the care team and what the message is about."""
+    page = portal.page
+    portal.click_and_wait(page.get_by_role("main").get_by_role("button", name="Write a message"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Write a message")
+    page.get_by_role("radio", name=team).check()
+    page.get_by_role("radio", name=topic).check()
+    portal.click_and_wait(page.get_by_role("button", name="Continue"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Write your message")
+
+
+def when_they_write_and_send(
+    portal: PortalPage, *, subject: str, body: str, files: list[dict[str, object]] | None = None
+) -> None:
+    """On "Write your message": the subject, the text and any files ({"name", "mimeType", "buffer"}), then Send."""
+    page = portal.page
+    page.get_by_label("Subject (optional)").fill(subject)
+    page.get_by_label("Your message").fill(body)
+    if files:
+        # NHS.UK's file upload replaces the input with a button that opens the file chooser, as a person sees it.
+        with page.expect_file_chooser() as chooser:
+            page.get_by_label("Attach files (optional)").click()
+        chooser.value.set_files(files)  # type: ignore[arg-type]
+    portal.click_and_wait(page.get_by_role("button", name="Send message"))
+
+
+def when_staff_open_the_messages_inbox(portal: PortalPage) -> None:
+    """From the staff console, follow "Open the messages inbox"."""
+    page = portal.page
+    portal.goto("/staff/")
+    portal.click_and_wait(page.get_by_role("link", name="Open the messages inbox"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Messages")

@@ -78,3 +78,45 @@ def test_the_demo_results_arrive_through_the_hl7_interface_once_and_the_due_ones
     assert urine.status == "final" and urine.released_at is not None
     assert first == {"applied": 11, "released": 8}
     assert second == {"applied": 0, "released": 0}
+
+
+def test_the_demo_message_thread_has_a_reply_waiting_for_eleanor_and_loads_once(client):
+    from careportal.demo.messages import DEMO_SUBJECT, demo_messages_load
+    from careportal.messaging.models import Thread, ThreadStatus
+
+    demo_trust_load()
+    first = demo_messages_load()
+    second = demo_messages_load()
+
+    assert first == {"threads": 1, "messages": 2}
+    assert second == {"threads": 0, "messages": 0}
+    thread = Thread.objects.get()
+    assert (thread.patient.user.username, thread.care_team.name, thread.subject) == (
+        "demo.patient",
+        "Haematology",
+        DEMO_SUBJECT,
+    )
+    assert thread.status == ThreadStatus.WAITING_ON_PATIENT
+    authors = list(thread.messages.order_by("created_at", "pk").values_list("author_display", flat=True))
+    assert authors == ["Eleanor Hargreaves", "Dr C Okafor, Haematology"]
+
+    # Eleanor sees the conversation, unread, in her messages
+    client.post("/sign-in/", {"login": "demo.patient", "password": DEMO_PASSWORD})
+    page = client.get("/messages/").content.decode()
+    assert DEMO_SUBJECT in page
+    assert "Unread" in page
+
+
+def test_load_demo_loads_the_message_thread_after_the_results():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from careportal.messaging.models import Thread
+
+    out = StringIO()
+    call_command("load_demo", stdout=out)
+    call_command("load_demo", stdout=out)
+    assert "Demo messages: a conversation between demo.patient and Haematology" in out.getvalue()
+    assert "Demo messages already loaded; nothing changed." in out.getvalue()
+    assert Thread.objects.count() == 1

@@ -789,3 +789,12 @@ def test_home_keeps_the_empty_state_without_messages(patient_client):
     text = page_text(patient_client.get("/home/"))
 
     assert "You have no messages" in text
+
+
+def test_a_topic_reads_in_the_first_person_for_the_patient_and_the_third_for_anyone_else():
+    from careportal.messaging.presenters import topic_label
+
+    assert topic_label("care", first_person=True) == "A question about my care"
+    assert topic_label("care", first_person=False) == "A question about their care"
+    assert topic_label("correction", first_person=False) == "A correction to their record"
+    assert topic_label("not-a-topic", first_person=False) == ""

@@ -1,13 +1,14 @@
 from django.core.management.base import BaseCommand
 
+from careportal.demo.messages import demo_messages_load
 from careportal.demo.results import demo_results_load
 from careportal.demo.services import demo_trust_load
 
 
 class Command(BaseCommand):
     help = (
-        "Load the demo trust and its test results (development only). Safe to run again: existing demo data is "
-        "left as it is."
+        "Load the demo trust, its test results and a message thread (development only). Safe to run again: "
+        "existing demo data is left as it is."
     )
 
     def handle(self, *args: object, **options: object) -> None:
@@ -32,3 +33,10 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Demo test results already loaded; nothing changed.")
+        threads = demo_messages_load()["threads"]
+        if threads:
+            self.stdout.write(
+                self.style.SUCCESS("Demo messages: a conversation between demo.patient and Haematology, with a reply.")
+            )
+        else:
+            self.stdout.write("Demo messages already loaded; nothing changed.")

@@ -126,6 +126,9 @@ def thread_summary(thread: Any) -> ThreadSummary:
         tags.append(correction)
     if thread.status == ThreadStatus.DONE:
         tags.append(Tag("Closed", "grey"))
+    elif thread.status == ThreadStatus.NEW and thread.reply_due_on is not None:
+        # The patient wrote last and the team has not answered yet: say so, so nobody wonders if it arrived.
+        tags.append(Tag("Waiting for a reply", "white"))
     return ThreadSummary(
         href=reverse("messaging:thread", kwargs={"public_id": thread.public_id}),
         subject=thread.subject,

@@ -198,6 +198,15 @@ def test_a_closed_conversation_says_so_in_the_list(patient, patient_client):
     assert "Closed" in page_text(patient_client.get(LIST))
 
 
+def test_a_conversation_the_team_has_not_answered_yet_says_it_is_waiting_for_a_reply(patient, patient_client):
+    import datetime
+
+    ThreadFactory(patient=patient, status=ThreadStatus.NEW, reply_due_on=datetime.date(2026, 12, 1))
+    ThreadFactory(patient=patient, status=ThreadStatus.WAITING_ON_PATIENT, reply_due_on=None)
+
+    assert page_text(patient_client.get(LIST)).count("Waiting for a reply") == 1
+
+
 def test_the_list_is_paged(patient, patient_client):
     for n in range(23):
         ThreadFactory(

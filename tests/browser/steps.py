@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import importlib
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +15,7 @@ from playwright.sync_api import expect
 from careportal.demo.data import DEMO_PASSWORD
 from careportal.demo.services import demo_trust_load
 from tests.browser.portal import PortalPage
-from tests.hl7.mllp_client import MLLPClient, ack_code, control_id
+from tests.hl7.mllp_client import ListenerThread, ack_code, control_id
 
 
 def given_the_demo_trust_is_loaded() -> None:
@@ -96,53 +94,9 @@ def hl7_sample(name: str) -> bytes:
     return (HL7_SAMPLES / name).read_bytes()
 
 
-class RunningHL7Listener:
-    """The real MLLPListener, with the real message_receive, serving on 127.0.0.1:<free port> from its own event
-    loop in a thread (as tests/hl7/test_listener.py starts it). Its worker threads commit to the test database,
-    which the live server reads too: a shared in-memory database on SQLite, the test database on PostgreSQL."""
-
-    def __init__(self) -> None:
-        from careportal.hl7.listener import MLLPListener
-
-        self.listener = MLLPListener(host="127.0.0.1", port=0)
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.failure: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="browser-test-hl7-listener", daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self.listener.start())
-            self.ready.set()
-            self.loop.run_until_complete(self.listener.serve_until_stopped())
-        except BaseException as exc:
-            self.failure = exc
-            raise
-        finally:
-            self.ready.set()
-            self.loop.close()
-
-    def start(self) -> RunningHL7Listener:
-        self.thread.start()
-        assert self.ready.wait(10), "the HL7 listener did not start"
-        assert self.failure is None, self.failure
-        return self
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self.listener.stop)
-            self.thread.join(30)
-        assert not self.thread.is_alive(), "the HL7 listener did not stop"
-        assert self.failure is None, self.failure
-
-    def client(self) -> MLLPClient:
-        return MLLPClient("127.0.0.1", self.listener.port, timeout=30)
-
-
 @contextmanager
-def given_a_running_hl7_listener() -> Iterator[RunningHL7Listener]:
-    running = RunningHL7Listener().start()
+def given_a_running_hl7_listener() -> Iterator[ListenerThread]:
+    running = ListenerThread().start()
     try:
         yield running
     finally:

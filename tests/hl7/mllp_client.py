@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
+import threading
 from types import TracebackType
+from typing import Any
 
 START_BLOCK = b"\x0b"
 END_BLOCK = b"\x1c\x0d"
@@ -78,3 +81,51 @@ def ack_code(ack: bytes) -> tuple[str, str]:
 def control_id(message: bytes) -> str:
     """MSH-10 of a message."""
     return message.split(b"\r", 1)[0].split(b"|")[9].decode()
+
+
+class ListenerThread:
+    """A real MLLPListener serving on 127.0.0.1:<free port> from its own event loop in a thread. Its worker
+    threads commit to the test database, which the test (or pytest-django's live server) reads too: a shared
+    in-memory database on SQLite, the test database on PostgreSQL."""
+
+    def __init__(self, **options: Any) -> None:
+        from careportal.hl7.listener import MLLPListener
+
+        self.listener = MLLPListener(host="127.0.0.1", port=0, **options)
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="test-hl7-listener", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self.listener.start())
+            self.ready.set()
+            self.loop.run_until_complete(self.listener.serve_until_stopped())
+        except BaseException as exc:
+            self.failure = exc
+            raise
+        finally:
+            self.ready.set()
+            self.loop.close()
+
+    def start(self) -> ListenerThread:
+        self.thread.start()
+        assert self.ready.wait(10)
+        assert self.failure is None, self.failure
+        return self
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.listener.stop)
+            self.thread.join(30)
+        assert not self.thread.is_alive(), "the listener did not stop"
+        assert self.failure is None, self.failure
+
+    @property
+    def port(self) -> int:
+        return self.listener.port
+
+    def client(self, **options: Any) -> MLLPClient:
+        return MLLPClient("127.0.0.1", self.port, **options)

@@ -10,7 +10,6 @@ test database is a shared-cache in-memory database, which the worker threads can
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import random
@@ -26,11 +25,11 @@ from typing import Any
 
 import pytest
 
-from careportal.hl7.listener import MLLPListener, oversize_header, oversize_message_reject
+from careportal.hl7.listener import oversize_header, oversize_message_reject
 from careportal.hl7.models import InboundMessage, MessageSource, MessageStatus
 from careportal.hl7.parsing import MessageHeader
 from careportal.results.models import DiagnosticReport
-from tests.hl7.mllp_client import END_BLOCK, START_BLOCK, MLLPClient, ack_code, control_id
+from tests.hl7.mllp_client import END_BLOCK, START_BLOCK, ListenerThread, MLLPClient, ack_code, control_id
 from tests.patients.factories import PatientFactory
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -42,50 +41,6 @@ def with_control_id(message: bytes, new_id: str) -> bytes:
     msh = fields[0].split(b"|")
     msh[9] = new_id.encode()
     return b"|".join(msh) + b"\r" + fields[1]
-
-
-class ListenerThread:
-    """A real MLLPListener serving on 127.0.0.1:<free port> from its own event loop in a thread."""
-
-    def __init__(self, **options: Any) -> None:
-        self.listener = MLLPListener(host="127.0.0.1", port=0, **options)
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.failure: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="test-hl7-listener", daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self.listener.start())
-            self.ready.set()
-            self.loop.run_until_complete(self.listener.serve_until_stopped())
-        except BaseException as exc:
-            self.failure = exc
-            raise
-        finally:
-            self.ready.set()
-            self.loop.close()
-
-    def start(self) -> ListenerThread:
-        self.thread.start()
-        assert self.ready.wait(10)
-        assert self.failure is None, self.failure
-        return self
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self.listener.stop)
-            self.thread.join(30)
-        assert not self.thread.is_alive(), "the listener did not stop"
-        assert self.failure is None, self.failure
-
-    @property
-    def port(self) -> int:
-        return self.listener.port
-
-    def client(self, **options: Any) -> MLLPClient:
-        return MLLPClient("127.0.0.1", self.port, **options)
 
 
 class RecordingHandler:

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import wraps
 from typing import Any
-from urllib.parse import urlencode
 from uuid import UUID
 
 from django import forms
@@ -51,6 +50,7 @@ from careportal.messaging.inbox_forms import (
 )
 from careportal.messaging.models import Thread, ThreadStatus
 from careportal.patients.models import CareTeam, Patient
+from careportal.staff.inbox_navigation import inbox_navigation
 
 PAGE_SIZE = 25
 # The words in the patient's access log: "Dr A Okafor, Haematology, viewed your <label>".
@@ -97,10 +97,6 @@ def phrase_keepers_area(view: ViewFunc) -> ViewFunc:
     return wrapper
 
 
-def _query(**params: Any) -> str:
-    return "?" + urlencode({key: value for key, value in params.items() if value})
-
-
 def _record_listed(viewer: Viewer, threads: list[Thread]) -> None:
     # One audit event per patient on the page, filed under the team whose inbox listed them, so the patient's log
     # reads "Dr A Okafor, Haematology, viewed your messages in a care team's inbox". One query per team shown.
@@ -135,8 +131,6 @@ def inbox(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     page = Paginator(selectors.inbox_threads(viewer=viewer, show=show), PAGE_SIZE).get_page(request.GET.get("page"))
     threads = list(page.object_list)
     _record_listed(viewer, threads)
-    team_param = str(team.public_id) if team else ""
-    show_param = show.value if show != selectors.InboxFilter.NEW else ""
     return render(
         request,
         "messaging/inbox/inbox.jinja",
@@ -146,25 +140,15 @@ def inbox(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "teams": teams,
             "show": show,
             "show_label": selectors.INBOX_FILTER_LABELS[show],
-            "filters": [
-                {
-                    "text": label,
-                    "href": reverse("messaging:inbox") + _query(team=team_param, show=value.value),
-                    "current": value == show,
-                }
-                for value, label in selectors.INBOX_FILTER_LABELS.items()
-            ],
-            "team_links": [
-                {
-                    "text": each.name,
-                    "href": reverse("messaging:inbox") + _query(team=str(each.public_id), show=show_param),
-                    "current": team is not None and each.pk == team.pk,
-                }
-                for each in teams
-            ],
-            "all_teams_href": reverse("messaging:inbox") + _query(show=show_param),
             "page": page,
-            "page_query": _query(team=team_param, show=show_param),
+            **inbox_navigation(
+                url_name="messaging:inbox",
+                teams=teams,
+                team=team,
+                show=show,
+                default_show=selectors.InboxFilter.NEW,
+                filter_labels=selectors.INBOX_FILTER_LABELS,
+            ),
             "rows": presenters.inbox_rows(threads, today=today),
         },
     )

@@ -34,6 +34,7 @@ from careportal.results import inbox_selectors as selectors
 from careportal.results import review_services as services
 from careportal.results.inbox_forms import ActionForm, CommentForm, HoldForm, RetractForm
 from careportal.results.models import DiagnosticReport
+from careportal.staff.inbox_navigation import inbox_navigation
 
 PAGE_SIZE = 25
 LIST_AUDIT_LABEL = "test results in a results inbox"
@@ -67,12 +68,6 @@ def _record_listed(viewer: Viewer, reports: list[DiagnosticReport]) -> None:
         )
 
 
-def _query(**params: Any) -> str:
-    from urllib.parse import urlencode
-
-    return "?" + urlencode({key: value for key, value in params.items() if value})
-
-
 @clinician_area
 def inbox(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     teams = selectors.inbox_teams(viewer=viewer)
@@ -90,8 +85,6 @@ def inbox(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     page = Paginator(selectors.inbox_reports(viewer=viewer, show=show), PAGE_SIZE).get_page(request.GET.get("page"))
     reports = list(page.object_list)
     _record_listed(viewer, reports)
-    team_param = str(team.public_id) if team else ""
-    show_param = show.value if show != selectors.InboxFilter.ALL else ""
     return render(
         request,
         "results/inbox/inbox.jinja",
@@ -101,25 +94,15 @@ def inbox(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "team": team,
             "teams": teams,
             "show": show,
-            "filters": [
-                {
-                    "text": label,
-                    "href": reverse("results:inbox") + _query(team=team_param, show=value.value),
-                    "current": value == show,
-                }
-                for value, label in selectors.INBOX_FILTER_LABELS.items()
-            ],
-            "team_links": [
-                {
-                    "text": each.name,
-                    "href": reverse("results:inbox") + _query(team=str(each.public_id), show=show_param),
-                    "current": team is not None and each.pk == team.pk,
-                }
-                for each in teams
-            ],
-            "all_teams_href": reverse("results:inbox") + _query(show=show_param),
             "page": page,
-            "page_query": _query(team=team_param, show=show_param),
+            **inbox_navigation(
+                url_name="results:inbox",
+                teams=teams,
+                team=team,
+                show=show,
+                default_show=selectors.InboxFilter.ALL,
+                filter_labels=selectors.INBOX_FILTER_LABELS,
+            ),
             "rows": presenters.inbox_rows(reports),
         },
     )

@@ -34,9 +34,14 @@ class ChooseTeamForm(forms.Form):
         },
     )
 
-    def __init__(self, *args: Any, teams: list[CareTeam], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, teams: list[CareTeam], first_person: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["care_team"].choices = [(str(team.public_id), team.name) for team in teams]  # type: ignore[attr-defined]
+        if not first_person:
+            # A proxy writes about the patient: "A question about their care", not "my care".
+            from careportal.messaging.presenters import TOPICS_FOR_OTHERS
+
+            self.fields["topic"].choices = [(value, TOPICS_FOR_OTHERS[Topic(value)]) for value in Topic.values]  # type: ignore[attr-defined]
 
 
 def _body_field() -> forms.CharField:

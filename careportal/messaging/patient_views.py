@@ -76,7 +76,7 @@ def compose(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     if request.method == "POST":
         if request.POST.get("care_team"):
             selectors.compose_team(teams=teams, public_id=request.POST["care_team"])
-        form = ChooseTeamForm(request.POST, teams=teams)
+        form = ChooseTeamForm(request.POST, teams=teams, first_person=not viewer.is_proxy)
         if form.is_valid():
             request.session[COMPOSE_CHOICE_KEY] = {
                 "care_team": form.cleaned_data["care_team"],
@@ -84,7 +84,9 @@ def compose(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             }
             return redirect("messaging:compose-write")
     else:
-        form = ChooseTeamForm(initial=request.session.get(COMPOSE_CHOICE_KEY) or {}, teams=teams)
+        form = ChooseTeamForm(
+            initial=request.session.get(COMPOSE_CHOICE_KEY) or {}, teams=teams, first_person=not viewer.is_proxy
+        )
     return render(
         request,
         "messaging/patient/compose.jinja",

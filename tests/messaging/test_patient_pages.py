@@ -750,6 +750,17 @@ def test_a_proxy_writes_on_behalf_of_the_child_and_it_says_so(proxy_relationship
     page = page_text(proxy_client.get(thread_url(message.thread)))
     assert f"(mother) on behalf of {child.full_name}" in page
     assert f"{child.full_name}" in page
+    assert "A question about their care" in page
+
+
+def test_a_proxy_chooses_the_topic_in_the_third_person(proxy_relationship, proxy_client):
+    child = proxy_relationship.patient
+    CareRelationshipFactory(patient=child, care_team=CareTeamFactory(name="Paediatrics"))
+
+    page = page_text(proxy_client.get(reverse("messaging:compose")))
+
+    assert "A question about their care" in page and "A correction to their record" in page
+    assert "my care" not in page
 
 
 def test_a_proxy_urgent_interception_is_recorded_as_a_proxys(proxy_relationship, proxy_client):

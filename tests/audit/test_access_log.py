@@ -133,3 +133,22 @@ def test_events_older_than_the_configured_window_are_not_shown(patient_client, p
     body = patient_client.get(reverse("audit:access-log")).content.decode()
     assert "Dr New" in body
     assert "Dr Old" not in body
+
+
+def test_the_log_includes_events_of_records_the_pas_merged_into_the_patients(patient_client, patient):
+    from django.utils import timezone
+
+    from tests.patients.factories import PatientFactory
+
+    older = PatientFactory(merged_into=patient, merged_at=timezone.now())
+    oldest = PatientFactory(merged_into=older, merged_at=timezone.now())
+    unrelated = PatientFactory()
+    for record, name in [(older, "Dr Older"), (oldest, "Dr Oldest"), (unrelated, "Dr Elsewhere")]:
+        _event_at(
+            "2026-11-01T10:00:00+00:00", actor_name=name, actor_role="clinician", patient=record, object_label="letters"
+        )
+
+    body = patient_client.get(reverse("audit:access-log")).content.decode()
+
+    assert "Dr Older viewed your letters" in body and "Dr Oldest viewed your letters" in body
+    assert "Dr Elsewhere" not in body

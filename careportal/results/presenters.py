@@ -136,18 +136,21 @@ def unit_for_reading(unit: str) -> str:
     return unit
 
 
-def waiting_sentence(report: DiagnosticReport, *, waiting_kinds: frozenset[str], now: datetime.datetime) -> str:
-    """What the patient is told about a report they cannot read yet. Never mentions a hold."""
-    done = f"This test was done on {format_date(_taken_at(report))}."
+def waiting_sentence(
+    report: DiagnosticReport, *, waiting_kinds: frozenset[str], now: datetime.datetime, with_date: bool = True
+) -> str:
+    """What the patient is told about a report they cannot read yet. Never mentions a hold. The list shows the date
+    the test was done beside the sentence, so there the sentence leaves it out (`with_date=False`)."""
+    done = f"This test was done on {format_date(_taken_at(report))}. " if with_date else ""
     if report.status in UNFINISHED_STATUSES:
-        return f"{done} The lab has not finished this test yet."
+        return f"{done}The lab has not finished this test yet."
     if report.result_kind in waiting_kinds:
-        return f"{done} You asked to see these results only after a clinician has released them."
+        return f"{done}You asked to see these results only after a clinician has released them."
     if report.is_held or report.release_mode == ReleaseMode.AFTER_REVIEW or report.release_due_at is None:
-        return f"{done} A clinician will look at this result and then release it to you."
+        return f"{done}A clinician will look at this result and then release it to you."
     if report.release_due_at <= now:
-        return f"{done} The result should be ready soon."
-    return f"{done} You can expect the result by {format_long_date(report.release_due_at)}."
+        return f"{done}The result should be ready soon."
+    return f"{done}You can expect the result by {format_long_date(report.release_due_at)}."
 
 
 def report_summary(report: DiagnosticReport, *, waiting_kinds: frozenset[str], now: datetime.datetime) -> ReportSummary:
@@ -176,7 +179,7 @@ def report_summary(report: DiagnosticReport, *, waiting_kinds: frozenset[str], n
         taken,
         "Waiting",
         "blue",
-        waiting_sentence(report, waiting_kinds=waiting_kinds, now=now),
+        waiting_sentence(report, waiting_kinds=waiting_kinds, now=now, with_date=False),
         href=None,
     )
 

@@ -83,8 +83,14 @@ def test_a_report_waiting_for_release_says_when_to_expect_it(patient, patient_cl
     response = patient_client.get(LIST)
 
     text = page_text(response)
-    assert "This test was done on 2 November 2026. You can expect the result by Tuesday 3 November 2026." in text
+    assert "Taken on 2 November 2026" in text
+    assert "You can expect the result by Tuesday 3 November 2026." in text
+    assert text.count("2 November 2026") == 1, "the list gives the date the test was done once"
     assert report_url(report) not in response.content.decode(), "nothing to open before release"
+    unreleased_page = page_text(patient_client.get(report_url(report)))
+    assert "This test was done on 2 November 2026. You can expect the result by Tuesday 3 November 2026." in (
+        unreleased_page
+    )
     assert "98" not in text
 
 

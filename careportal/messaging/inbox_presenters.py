@@ -227,7 +227,7 @@ def correction_view(correction: CorrectionRequest, changes: list[CorrectionStatu
 
 def _count_text(count: int, sent_anyway: int) -> str:
     if count == 0:
-        return "None"
+        return "0"
     times = "1 time" if count == 1 else f"{count} times"
     return f"{times} ({sent_anyway} sent anyway)"
 

@@ -119,6 +119,7 @@ def test_patient_writes_with_a_photo_the_team_replies_and_the_patient_reads_the_
 
     # When they add an internal note, then reply
     note = "Checked the drug chart: started allopurinol 2 weeks ago. Discuss with pharmacy."
+    main.get_by_text("Add an internal note").click()  # the note form is folded away under the reply
     page.get_by_label("Internal note").fill(note)
     portal.click_and_wait(page.get_by_role("button", name="Add the note"))
     expect(main).to_contain_text("Internal note added. Only your care team can see it.")
@@ -308,7 +309,7 @@ def test_a_parent_writes_for_their_child_and_is_named_as_writing_on_their_behalf
     when_they_sign_in(portal, username="demo.parent")
     when_they_open_messages(portal)
     expect(main).to_contain_text("Arjun Patel")
-    when_they_choose_who_to_write_to(portal, team="Children's Urology", topic="A question about my care")
+    when_they_choose_who_to_write_to(portal, team="Children's Urology", topic="A question about their care")
     expect(main).to_contain_text("Arjun Patel")
     when_they_write_and_send(
         portal, subject="Night-time wetting", body="Arjun has been wetting the bed again this week. Is that expected?"

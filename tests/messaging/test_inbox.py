@@ -527,6 +527,7 @@ def test_an_empty_note_is_refused(clinician_client, team):
     response = _post(clinician_client, thread, "messaging:inbox-thread-note", {"note-body": "  "})
     assert response.status_code == 400
     assert "Enter your note" in _text(response)
+    assert re.search(r'id="thread-note"\s+open>', response.content.decode()), "the note form is shown open"
     assert thread.messages.count() == 1
 
 
@@ -567,6 +568,7 @@ def test_assigning_to_someone_outside_the_team_is_refused(clinician_client, team
 
     assert response.status_code == 400
     assert "Select a member of this care team" in _text(response)
+    assert re.search(r'id="thread-assign"\s+open>', response.content.decode()), "the assign form is shown open"
     thread.refresh_from_db()
     assert thread.assigned_to is None
 

@@ -50,7 +50,8 @@ class Patient(models.Model):
         max_length=10, choices=ContactPreference.choices, default=ContactPreference.POST
     )
     # Set when the PAS merged this record into another (ADT^A40): everything it held moved to `merged_into`, and
-    # the row stays only so that its audit events keep pointing at something. It has no identifiers left.
+    # the row stays so that its audit events keep pointing at something. It keeps its hospital number, so a later
+    # message that still quotes the old number leads to the surviving record; its NHS number goes to the survivor.
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_records"
     )

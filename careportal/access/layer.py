@@ -371,6 +371,21 @@ def patients_found_by_staff(*, viewer: Viewer, patients: list[Patient], object_l
 # Clinicians' results inbox -----------------------------------------------------------------------------------
 
 
+def team_inbox_rows_listed(*, viewer: Viewer, rows: list[Any], object_label: str) -> None:
+    """Record that a member of staff saw these patients listed in a care team's inbox (results, messages): one
+    event per patient on the page, filed under the team whose inbox listed them, so the patient's log reads
+    "Dr A Okafor, Haematology, viewed your ...". `rows` have `care_team` and `patient` (loaded with the list). One
+    query per team shown."""
+    by_team: dict[int | None, tuple[CareTeam | None, dict[int, Patient]]] = {}
+    for row in rows:
+        team, patients = by_team.setdefault(row.care_team_id, (row.care_team, {}))
+        patients.setdefault(row.patient_id, row.patient)
+    for team, patients in by_team.values():
+        patients_found_by_staff(
+            viewer=replace(viewer, care_team=team), patients=list(patients.values()), object_label=object_label
+        )
+
+
 def refuse_console(request: HttpRequest, *, object_label: str) -> None:
     """Refuse a staff console to someone it is not for: Http404, with the refusal audited and no patient named."""
     user = request.user

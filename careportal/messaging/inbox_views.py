@@ -30,6 +30,7 @@ from careportal.access.layer import (
     clinician_viewer,
     patients_found_by_staff,
     refuse_console,
+    team_inbox_rows_listed,
 )
 from careportal.access.scopes import Scope
 from careportal.core.formatting import format_date, format_nhs_number
@@ -97,19 +98,6 @@ def phrase_keepers_area(view: ViewFunc) -> ViewFunc:
     return wrapper
 
 
-def _record_listed(viewer: Viewer, threads: list[Thread]) -> None:
-    # One audit event per patient on the page, filed under the team whose inbox listed them, so the patient's log
-    # reads "Dr A Okafor, Haematology, viewed your messages in a care team's inbox". One query per team shown.
-    by_team: dict[int, tuple[CareTeam, dict[int, Patient]]] = {}
-    for thread in threads:
-        team, patients = by_team.setdefault(thread.care_team_id, (thread.care_team, {}))
-        patients.setdefault(thread.patient_id, thread.patient)
-    for team, patients in by_team.values():
-        patients_found_by_staff(
-            viewer=replace(viewer, care_team=team), patients=list(patients.values()), object_label=LIST_AUDIT_LABEL
-        )
-
-
 # The inbox -----------------------------------------------------------------------------------------------------
 
 
@@ -130,7 +118,7 @@ def inbox(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     today = timezone.localdate()
     page = Paginator(selectors.inbox_threads(viewer=viewer, show=show), PAGE_SIZE).get_page(request.GET.get("page"))
     threads = list(page.object_list)
-    _record_listed(viewer, threads)
+    team_inbox_rows_listed(viewer=viewer, rows=threads, object_label=LIST_AUDIT_LABEL)
     return render(
         request,
         "messaging/inbox/inbox.jinja",

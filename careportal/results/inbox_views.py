@@ -25,10 +25,9 @@ from careportal.access.layer import (
     Viewer,
     access_report_as_staff,
     clinician_viewer,
-    patients_found_by_staff,
+    team_inbox_rows_listed,
 )
 from careportal.core.formatting import format_date
-from careportal.patients.models import CareTeam, Patient
 from careportal.results import inbox_presenters as presenters
 from careportal.results import inbox_selectors as selectors
 from careportal.results import review_services as services
@@ -55,19 +54,6 @@ def clinician_area(view: ViewFunc) -> ViewFunc:
     return wrapper
 
 
-def _record_listed(viewer: Viewer, reports: list[DiagnosticReport]) -> None:
-    # One audit event per patient on the page, filed under the team whose inbox listed them, so the patient's log
-    # reads "Dr A Okafor, Haematology, viewed your test results in a results inbox". One query per team shown.
-    by_team: dict[int | None, tuple[CareTeam | None, dict[int, Patient]]] = {}
-    for report in reports:
-        team, patients = by_team.setdefault(report.care_team_id, (report.care_team, {}))
-        patients.setdefault(report.patient_id, report.patient)
-    for team, patients in by_team.values():
-        patients_found_by_staff(
-            viewer=replace(viewer, care_team=team), patients=list(patients.values()), object_label=LIST_AUDIT_LABEL
-        )
-
-
 @clinician_area
 def inbox(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     teams = selectors.inbox_teams(viewer=viewer)
@@ -84,7 +70,7 @@ def inbox(request: HttpRequest, viewer: Viewer) -> HttpResponse:
         show = selectors.InboxFilter.ALL
     page = Paginator(selectors.inbox_reports(viewer=viewer, show=show), PAGE_SIZE).get_page(request.GET.get("page"))
     reports = list(page.object_list)
-    _record_listed(viewer, reports)
+    team_inbox_rows_listed(viewer=viewer, rows=reports, object_label=LIST_AUDIT_LABEL)
     return render(
         request,
         "results/inbox/inbox.jinja",

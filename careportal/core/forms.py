@@ -4,6 +4,8 @@ A page writes `{{ form.field.as_field_group() }}`; Django hands the bound field 
 the NHS.UK input, textarea, radios, checkboxes, select or date macro with the label, hint and error message wired up.
 """
 
+from typing import Any
+
 from django.forms.renderers import Jinja2
 
 
@@ -107,3 +109,15 @@ def nhs_field(bound_field) -> dict:  # type: ignore[no-untyped-def]
     if css:
         params["classes"] = css
     return {"kind": "input", "params": params}
+
+
+def page_forms_with_failure(page_forms: dict[str, Any], failed: Any | None) -> dict[str, Any]:
+    """The template context for a page that shows several forms, each posted on its own: when one came back with
+    errors, it takes the place of its blank twin, and the layout's error summary is built from it (`form`)."""
+    context: dict[str, Any] = dict(page_forms)
+    if failed is not None:
+        context["form"] = failed
+        for name, each in page_forms.items():
+            if type(each) is type(failed):
+                context[name] = failed
+    return context

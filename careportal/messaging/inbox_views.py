@@ -34,6 +34,7 @@ from careportal.access.layer import (
 )
 from careportal.access.scopes import Scope
 from careportal.core.formatting import format_date, format_nhs_number
+from careportal.core.forms import page_forms_with_failure
 from careportal.messaging import inbox_presenters as presenters
 from careportal.messaging import inbox_selectors as selectors
 from careportal.messaging import services
@@ -162,13 +163,7 @@ def _thread_page(
         "assign_form": AssignForm(members=members, current=detailed.assigned_to),
         "correction_form": CorrectionStatusForm(),
     }
-    context: dict[str, Any] = {}
-    if failed is not None:
-        # The base layout builds the error summary from `form`.
-        context["form"] = failed
-        for name, each in page_forms.items():
-            if type(each) is type(failed):
-                page_forms[name] = failed
+    context = page_forms_with_failure(page_forms, failed)
     context.update(
         {
             "page_title": detailed.subject,
@@ -183,7 +178,6 @@ def _thread_page(
             "is_done": detailed.status == ThreadStatus.DONE,
             "internal_note_text": presenters.INTERNAL_NOTE_TEXT,
             "back_link": {"href": reverse("messaging:inbox"), "text": "Back to messages"},
-            **page_forms,
         }
     )
     return render(request, "messaging/inbox/thread.jinja", context, status=status)

@@ -28,6 +28,7 @@ from careportal.access.layer import (
     team_inbox_rows_listed,
 )
 from careportal.core.formatting import format_date
+from careportal.core.forms import page_forms_with_failure
 from careportal.results import inbox_presenters as presenters
 from careportal.results import inbox_selectors as selectors
 from careportal.results import review_services as services
@@ -107,13 +108,7 @@ def _report_page(
         "hold_form": HoldForm(),
         "retract_form": RetractForm(),
     }
-    context: dict[str, Any] = {}
-    if failed is not None:
-        # The base layout builds the error summary from `form`.
-        context["form"] = failed
-        for name, each in page_forms.items():
-            if type(each) is type(failed):
-                page_forms[name] = failed
+    context = page_forms_with_failure(page_forms, failed)
     context.update(
         {
             "page_title": detailed.test_name,
@@ -126,7 +121,6 @@ def _report_page(
             "state": presenters.report_state(detailed),
             "comment_by": detailed.clinician_comment_by.audit_name if detailed.clinician_comment_by else "",
             "back_link": {"href": reverse("results:inbox"), "text": "Back to the results inbox"},
-            **page_forms,
         }
     )
     return render(request, "results/inbox/report.jinja", context, status=status)

@@ -1,4 +1,4 @@
-"""Benchmark: HL7 v2 ingestion over MLLP, against the ceiling of a bare MLLP server on the same machine.
+"""Benchmark: HL7 v2 ingestion over MLLP, against the ceiling of a minimal durable server on the same database.
 
 1. The real listener (`manage.py hl7_listen`, in its own process) on a fresh database (PostgreSQL when reachable,
    a database named careportal_bench that this drops and re-creates; and always a SQLite file in a temporary
@@ -6,10 +6,14 @@
    each with its own control id and filler order number, sent over 4 concurrent connections, each waiting for the
    ACK before sending the next message, as MLLP senders do. Every ACK must be AA for its own control id, and every
    message must then be in the database as applied.
-2. The ceiling: a bare asyncio MLLP server (below, in its own process) that reads each frame, splits out the MSH
-   control id and answers AA, under the same client load.
-3. Between the two, the real listener with a handler that does no database work: what the listener itself costs
-   (framing, the hop to a worker thread and back, one log line per message), apart from applying messages.
+2. The ceiling for each database: a minimal durable MLLP server (below, in its own process, one thread and one
+   database connection per client connection) that reads each frame, INSERTs the raw message into a one-table
+   journal, commits, and only then answers AA: the essential work of durable ingestion, on the same database with
+   the same durability settings (SQLite in WAL mode with synchronous=NORMAL, as CarePortal's settings; PostgreSQL
+   as configured). The listener's ratio is its rate over this ceiling's rate on the same database.
+3. For reference, what no database costs: a bare asyncio MLLP server that reads each frame, splits out the MSH
+   control id and answers AA; and the real listener with a handler that does no database work (framing, the hop
+   to a worker thread and back, one log line per message).
 
 Prints a table (workload, messages, seconds, messages/second, ratio to the ceiling) and writes it to
 bench/results/mllp.md and bench/results/mllp.json. `bench/run.py` (`make bench`) calls main().
@@ -86,7 +90,95 @@ def make_messages(count: int) -> list[tuple[str, bytes]]:
     return out
 
 
-# --- The ceiling: a bare MLLP server --------------------------------------------------------------------------
+@dataclass
+class Row:
+    workload: str
+    messages: int
+    seconds: float
+    per_second: float
+    ratio: float | None = None
+    # The row this one's ratio is taken against: the durable ceiling on the same database.
+    ceiling: str = ""
+
+
+# --- The durable ceiling: store the raw message, commit, ACK -------------------------------------------------
+
+
+def _durable_server(port: int, database_url: str) -> None:
+    """A threaded MLLP server whose every ACK follows the commit of an INSERT of the raw message, nothing more."""
+    import socketserver
+
+    if database_url.startswith("sqlite:///"):
+        import sqlite3
+
+        path = database_url.removeprefix("sqlite:///")
+
+        def connect():  # type: ignore[no-untyped-def]
+            conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            return conn
+
+        placeholder = "?"
+    else:
+        import psycopg
+
+        def connect():  # type: ignore[no-untyped-def]
+            return psycopg.connect(database_url, autocommit=True)
+
+        placeholder = "%s"
+    with contextlib.closing(connect()) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_raw_journal")
+        blob = "BLOB" if placeholder == "?" else "BYTEA"
+        conn.execute(f"CREATE TABLE bench_raw_journal (id INTEGER PRIMARY KEY, received TEXT, raw {blob})")
+        if placeholder == "%s":
+            conn.execute("ALTER TABLE bench_raw_journal ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY")
+    insert = f"INSERT INTO bench_raw_journal (received, raw) VALUES ({placeholder}, {placeholder})"  # noqa: S608
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            conn = connect()
+            buffer = b""
+            try:
+                while True:
+                    while b"\x1c\r" not in buffer:
+                        chunk = self.request.recv(65536)
+                        if not chunk:
+                            return
+                        buffer += chunk
+                    block, buffer = buffer.split(b"\x1c\r", 1)
+                    message = block[block.index(b"\x0b") + 1 :]
+                    received = datetime.datetime.now(tz=datetime.UTC).isoformat()
+                    if placeholder == "?":
+                        conn.execute("BEGIN IMMEDIATE")
+                        conn.execute(insert, (received, message))
+                        conn.execute("COMMIT")
+                    else:
+                        conn.execute(insert, (received, message))
+                    msh = message.split(b"\r", 1)[0].split(b"|")
+                    ack = b"MSH|^~\\&|DURABLE|BENCH|" + msh[2] + b"|" + msh[3] + b"|||ACK|1|P|2.5\rMSA|AA|" + msh[9]
+                    self.request.sendall(b"\x0b" + ack + b"\r\x1c\r")
+            finally:
+                conn.close()
+
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    with Server(("127.0.0.1", port), Handler) as server:
+        signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+        server.serve_forever()
+
+
+def bench_durable(label: str, database_url: str, messages: list[tuple[str, bytes]], connections: int) -> Row:
+    port = free_port()
+    command = [sys.executable, str(Path(__file__).resolve()), "--durable-server", str(port), database_url]
+    with running(command, port, dict(os.environ)):
+        seconds = drive(port, messages, connections)
+    return Row(label, len(messages), seconds, len(messages) / seconds)
+
+
+# --- Without a database: a bare MLLP server --------------------------------------------------------------------------
 
 
 async def _bare_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -270,15 +362,6 @@ def applied_count(env: dict[str, str]) -> int:
     return int(manage(env, "shell", "-c", code).strip().splitlines()[-1])
 
 
-@dataclass
-class Row:
-    workload: str
-    messages: int
-    seconds: float
-    per_second: float
-    ratio: float | None = None
-
-
 def bench_listener(label: str, database_url: str, messages: list[tuple[str, bytes]], connections: int) -> Row:
     env = django_env(database_url)
     prepare_database(env)
@@ -295,7 +378,9 @@ def bench_bare(messages: list[tuple[str, bytes]], connections: int) -> Row:
     port = free_port()
     with running([sys.executable, str(Path(__file__).resolve()), "--bare-server", str(port)], port, dict(os.environ)):
         seconds = drive(port, messages, connections)
-    return Row("bare MLLP server: read frame, split MSH, AA (ceiling)", len(messages), seconds, len(messages) / seconds)
+    return Row(
+        "bare MLLP server, no database: read frame, split MSH, AA", len(messages), seconds, len(messages) / seconds
+    )
 
 
 def bench_noop_listener(messages: list[tuple[str, bytes]], connections: int) -> Row:
@@ -313,7 +398,7 @@ def render(rows: list[Row], connections: int) -> str:
         f"({datetime.datetime.now(tz=datetime.UTC):%Y-%m-%d}, {platform.python_implementation()} "
         f"{platform.python_version()}, {os.cpu_count()} CPUs)",
         "",
-        "| workload | messages | seconds | msgs/s | ratio to ceiling |",
+        "| workload | messages | seconds | msgs/s | ratio to the durable ceiling on the same database |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
@@ -329,20 +414,37 @@ def main() -> None:
     rows = [bench_bare(messages, connections), bench_noop_listener(messages, connections)]
     postgres_url = postgres_bench_url()
     if postgres_url:
-        label = "CarePortal listener → PostgreSQL (store, apply, commit, AA)"
-        rows.append(bench_listener(label, postgres_url, messages, connections))
-        postgres_bench_drop()
-    with tempfile.TemporaryDirectory() as tmp:
-        rows.append(
-            bench_listener(
-                "CarePortal listener → SQLite file (store, apply, commit, AA)",
-                f"sqlite:///{tmp}/bench.sqlite3",
-                messages,
-                connections,
-            )
+        ceiling = bench_durable(
+            "PostgreSQL ceiling: minimal server storing the raw message, commit, AA",
+            postgres_url,
+            messages,
+            connections,
         )
-    for row in rows:
-        row.ratio = row.per_second / rows[0].per_second
+        postgres_bench_drop()
+        postgres_url = postgres_bench_url()
+        assert postgres_url is not None
+        label = "CarePortal listener → PostgreSQL (store, apply, commit, AA)"
+        listener = bench_listener(label, postgres_url, messages, connections)
+        postgres_bench_drop()
+        ceiling.ratio, ceiling.ceiling = 1.0, ceiling.workload
+        listener.ratio, listener.ceiling = listener.per_second / ceiling.per_second, ceiling.workload
+        rows += [ceiling, listener]
+    with tempfile.TemporaryDirectory() as tmp:
+        ceiling = bench_durable(
+            "SQLite ceiling: minimal server storing the raw message, commit, AA",
+            f"sqlite:///{tmp}/ceiling.sqlite3",
+            messages,
+            connections,
+        )
+        listener = bench_listener(
+            "CarePortal listener → SQLite file (store, apply, commit, AA)",
+            f"sqlite:///{tmp}/bench.sqlite3",
+            messages,
+            connections,
+        )
+        ceiling.ratio, ceiling.ceiling = 1.0, ceiling.workload
+        listener.ratio, listener.ceiling = listener.per_second / ceiling.per_second, ceiling.workload
+        rows += [ceiling, listener]
     table = render(rows, connections)
     print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -355,6 +457,8 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--bare-server":
         asyncio.run(_bare_server(int(sys.argv[2])))
+    elif len(sys.argv) == 4 and sys.argv[1] == "--durable-server":
+        _durable_server(int(sys.argv[2]), sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "--noop-listener":
         _noop_listener(int(sys.argv[2]))
     else:

@@ -66,6 +66,27 @@ class DismissForm(forms.Form):
         self.fields["reason"].widget.attrs.pop("maxlength", None)
 
 
+class ReuseCheckedForm(forms.Form):
+    """Marking an applied message with a reused control id as checked."""
+
+    prefix = "checked"
+    note = forms.CharField(
+        label="What you found",
+        help_text="This is kept with the message. For example: a new result after the lab's interface engine was "
+        "restarted. Do not include medical details.",
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={
+            "required": "Enter what you found when you checked the message",
+            "max_length": f"What you found must be {REASON_MAX_LENGTH} characters or fewer",
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["note"].widget.attrs.pop("maxlength", None)
+
+
 def status_from(value: str | None) -> str:
     """A status filter from the query string; anything else means every status."""
     return value if value in MessageStatus.values else ""

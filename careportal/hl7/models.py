@@ -31,6 +31,7 @@ class ErrorKind(models.TextChoices):
     INVALID_NHS_NUMBER = "invalid_nhs_number", "NHS number fails the check-digit test"
     INVALID_CONTENT = "invalid_content", "Content not valid"
     UNSUPPORTED = "unsupported", "Message type not supported"
+    CONTROL_ID_REUSED = "control_id_reused", "Control id used before by this sender for a different message"
 
 
 class MessageSource(models.TextChoices):
@@ -52,6 +53,14 @@ class InboundMessage(models.Model):
     sending_application = models.CharField(max_length=60, blank=True)
     sending_facility = models.CharField(max_length=60, blank=True)
     hl7_version = models.CharField(max_length=10, blank=True)
+    # careportal.hl7.parsing.content_hash: the same for every copy of one message (whatever its line endings,
+    # framing, batch wrapping or MSH-7), different when anything else differs. "" only for a row that was never
+    # given one (see migration 0002): read as "not known".
+    content_hash = models.CharField(max_length=64, blank=True)
+    # The sender had used this control id before for a message with other content (a counter reset by an interface
+    # engine restart, or a mix-up): kept, applied or answered AE by HL7_CONTROL_ID_REUSE, and listed for staff to
+    # check until someone marks it checked (resolved_at).
+    control_id_reused = models.BooleanField(default=False)
     status = models.CharField(max_length=20, choices=MessageStatus.choices)
     ack_code = models.CharField(max_length=2, blank=True)
     error_kind = models.CharField(max_length=30, choices=ErrorKind.choices, blank=True)
@@ -68,10 +77,12 @@ class InboundMessage(models.Model):
     class Meta:
         ordering = ["-received_at", "-pk"]
         constraints = [
-            # A message is applied once: a second copy with the same control id from the same sender is
-            # acknowledged again and stored as a duplicate, even when both arrive at the same moment.
+            # A message is applied once: a second copy (same sender, control id and content) is acknowledged
+            # again and stored as a duplicate, even when both arrive at the same moment. A different message under
+            # a control id the sender reused has another content_hash, so it may be applied too. The unique index
+            # also serves the duplicate check's reads (sender, control id, then content).
             models.UniqueConstraint(
-                fields=["sending_application", "sending_facility", "control_id"],
+                fields=["sending_application", "sending_facility", "control_id", "content_hash"],
                 condition=Q(status="applied"),
                 name="hl7_applied_once",
             )
@@ -86,4 +97,11 @@ class InboundMessage(models.Model):
 
     @property
     def needs_attention(self) -> bool:
-        return self.status in {MessageStatus.ERROR, MessageStatus.REJECTED} and self.resolved_at is None
+        if self.resolved_at is not None:
+            return False
+        return self.status in {MessageStatus.ERROR, MessageStatus.REJECTED} or self.needs_reuse_check
+
+    @property
+    def needs_reuse_check(self) -> bool:
+        """Applied under a control id the sender had used for another message, and nobody has checked it yet."""
+        return self.control_id_reused and self.status == MessageStatus.APPLIED and self.resolved_at is None

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import hashlib
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -652,3 +653,38 @@ def parse_message(raw: bytes) -> ParsedMessage:
         seen[name] = seen.get(name, 0) + 1
         result.append(Segment(name, fields, encoding, position, seen[name]))
     return ParsedMessage(header=header, segments=result, encoding=encoding, charset=declared)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Content fingerprint
+
+
+_FINGERPRINT_STRIP = b" \t\x0b\x1c\x00"
+_BATCH_SEGMENT_NAMES = frozenset(name.encode() for name in _BATCH_SEGMENTS)
+MSH_DATE_TIME_INDEX = 6  # MSH-7 (the field separator is MSH-1, so MSH-n is at index n - 1 of the split line)
+
+
+def content_hash(raw: bytes) -> str:
+    """A fingerprint (SHA-256, hex) of what a message says, the same for every copy of one message a sender may
+    send again: it ignores MLLP framing bytes, a byte-order mark, line endings (CR, LF, CRLF), blank lines, spaces
+    and tabs around segments, FHS/BHS/BTS/FTS batch wrappers, and MSH-7 (the time the message was sent, which an
+    interface engine may stamp afresh when it sends a message again). Everything else counts, byte for byte.
+
+    Works on any bytes (a message that will be rejected gets one too); never fails."""
+    digest = hashlib.sha256()
+    body = bytes(raw).lstrip(_FINGERPRINT_STRIP + b"\r\n")
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]
+    for line in _LINE_END.split(body):
+        line = line.strip(_FINGERPRINT_STRIP)
+        if not line or line[:3] in _BATCH_SEGMENT_NAMES:
+            continue
+        if line.startswith(b"MSH") and len(line) > 3:
+            separator = line[3:4]
+            fields = line.split(separator)
+            if len(fields) > MSH_DATE_TIME_INDEX:
+                fields[MSH_DATE_TIME_INDEX] = b""
+                line = separator.join(fields)
+        digest.update(line)
+        digest.update(b"\r")
+    return digest.hexdigest()

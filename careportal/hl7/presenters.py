@@ -51,7 +51,12 @@ STATUS_SHORT = {
 }
 
 
+REUSED_TAG = Tag("Applied: check the control id", "orange")
+
+
 def status_tag(message: InboundMessage) -> Tag:
+    if message.needs_reuse_check:
+        return REUSED_TAG
     try:
         status = MessageStatus(message.status)
     except ValueError:
@@ -64,12 +69,27 @@ def sender(message: InboundMessage) -> str:
     return " at ".join(parts) if parts else "Not known"
 
 
+REUSE_EXPLANATION = (
+    "The sending system used this control id (MSH-10) before for a message with different content. Interface "
+    "engines usually do this when their counter starts again after a restart; it can also be a mix-up. Compare it "
+    "with the other messages under the same control id below."
+)
+
+
 def reason(message: InboundMessage) -> str:
     """Why the message needs (or needed) attention, in words."""
     kind = ErrorKind(message.error_kind).label if message.error_kind in ErrorKind.values else ""
+    if message.control_id_reused and message.error_kind != ErrorKind.CONTROL_ID_REUSED:
+        # Failed for its own reason, and its control id was reused as well.
+        kind = f"{kind} (and {ErrorKind.CONTROL_ID_REUSED.label[0].lower()}{ErrorKind.CONTROL_ID_REUSED.label[1:]})"
     if kind and message.error_text:
         return f"{kind}: {message.error_text}"
     return kind or message.error_text or ""
+
+
+def can_mark_checked(message: InboundMessage) -> bool:
+    """An applied message with a reused control id leaves the queue once someone has checked it."""
+    return message.needs_reuse_check
 
 
 def message_rows(messages: list[InboundMessage]) -> list[MessageRow]:
@@ -102,7 +122,12 @@ def message_rows_detail(message: InboundMessage) -> list[tuple[str, str]]:
     rows = [
         ("Message type", message.message_type or "Unreadable"),
         ("Sent by", sender(message)),
-        ("Control id", message.control_id or "Not known"),
+        (
+            "Control id",
+            f"{message.control_id} (used before by this sender for a different message)"
+            if message.control_id_reused
+            else message.control_id or "Not known",
+        ),
         ("HL7 version", message.hl7_version or "Not known"),
         ("Received", format_datetime(message.received_at)),
         ("Received from", f"{MessageSource(message.source).label}{': ' + message.peer if message.peer else ''}"),
@@ -111,6 +136,9 @@ def message_rows_detail(message: InboundMessage) -> list[tuple[str, str]]:
     ]
     if message.error_kind or message.error_text:
         rows.append(("Problem", reason(message)))
+    if message.content_hash:
+        # The same for every copy of one message: two messages with the same fingerprint say the same thing.
+        rows.append(("Content fingerprint", message.content_hash[:16]))
     if message.resolved_at:
         who = message.resolved_by.audit_name if message.resolved_by else "someone who has left"
         rows.append(("Resolved", f"{format_datetime(message.resolved_at)} by {who}"))

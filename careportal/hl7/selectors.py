@@ -1,25 +1,43 @@
 """Reads for the HL7 message pages under /staff/hl7/. Who may read them is decided by the access layer
 (`hl7_operator_viewer`, `access_message_as_operator`); these functions only say which rows."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from careportal.hl7.models import InboundMessage, MessageStatus
 from careportal.patients.models import Patient
 
 ATTENTION_STATUSES = (MessageStatus.ERROR, MessageStatus.REJECTED)
+# Waiting for staff: rejected or failed, or applied under a control id the sender had used for another message.
+NEEDS_ATTENTION = (Q(status__in=ATTENTION_STATUSES) | Q(status=MessageStatus.APPLIED, control_id_reused=True)) & Q(
+    resolved_at__isnull=True
+)
 
 
 def messages_needing_attention() -> QuerySet[InboundMessage]:
-    """Rejected or failed messages nobody has replayed or dismissed yet, newest first (the unmatched queue)."""
-    return (
-        InboundMessage.objects.filter(status__in=ATTENTION_STATUSES, resolved_at__isnull=True)
-        .defer("raw")
-        .order_by("-received_at", "-pk")
-    )
+    """Rejected or failed messages nobody has replayed or dismissed yet, and applied messages with a reused control
+    id nobody has checked, newest first (the unmatched queue)."""
+    return InboundMessage.objects.filter(NEEDS_ATTENTION).defer("raw").order_by("-received_at", "-pk")
 
 
 def messages_needing_attention_count() -> int:
-    return InboundMessage.objects.filter(status__in=ATTENTION_STATUSES, resolved_at__isnull=True).count()
+    return InboundMessage.objects.filter(NEEDS_ATTENTION).count()
+
+
+def messages_sharing_control_id(*, message: InboundMessage) -> list[InboundMessage]:
+    """The other messages this sender sent under the same control id, newest first: what staff compare a message
+    with a reused control id against."""
+    if not message.control_id:
+        return []
+    return list(
+        InboundMessage.objects.filter(
+            sending_application=message.sending_application,
+            sending_facility=message.sending_facility,
+            control_id=message.control_id,
+        )
+        .exclude(pk=message.pk)
+        .defer("raw")
+        .order_by("-received_at", "-pk")[:50]
+    )
 
 
 def messages_recent(*, status: str = "") -> QuerySet[InboundMessage]:

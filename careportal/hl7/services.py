@@ -3,10 +3,15 @@
 The listener (MLLP) and the batch import call `message_receive` once per message; staff call `message_replay` and
 `message_dismiss` from the unmatched-messages queue. What a sender is told:
 
-- AA: applied; or already applied before (a duplicate control id from the same sender, stored as DUPLICATE and not
-  applied again); or a message type CarePortal stores without applying yet (SIU, MDM…: IGNORED);
+- AA: applied; or already applied before (the same control id from the same sender with the same content, see
+  `content_hash`: stored as DUPLICATE and not applied again); or a message type CarePortal stores without applying
+  yet (SIU, MDM…: IGNORED);
 - AE: readable but not applicable as it stands (unknown patient, identifiers naming different patients, an invalid
   NHS number or value…): stored as ERROR, waiting in the queue with the reason, which MSA-3 and ERR-8 repeat;
+- a control id the sender used before for a message with other content (an engine's counter reset after a
+  restart, or a mix-up) is never taken for a duplicate: by HL7_CONTROL_ID_REUSE it is applied as the new message it
+  is (AA, saying so in MSA-3) or answered AE; either way it is stored with `control_id_reused` and listed in the
+  unmatched queue for staff to check;
 - AR: not a message we can identify (no or broken MSH, not text in its character set, not HL7 version 2, or a
   message type HL7 does not define): stored as REJECTED.
 
@@ -20,6 +25,7 @@ import datetime
 from dataclasses import dataclass
 
 import structlog
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -37,10 +43,12 @@ from careportal.hl7.handlers import (
 from careportal.hl7.models import ErrorKind, InboundMessage, MessageSource, MessageStatus
 from careportal.hl7.parsing import (
     ERR_APPLICATION,
+    ERR_DUPLICATE_KEY,
     ERR_UNSUPPORTED_MESSAGE_TYPE,
     MalformedMessage,
     MessageHeader,
     ParsedMessage,
+    content_hash,
     parse_message,
     read_header,
 )
@@ -52,6 +60,10 @@ INTERNAL_ERROR_TEXT = (
     "CarePortal could not apply this message because of an internal error; it is kept for staff to look at"
 )
 REPLAY_AUDIT_LABEL = "a message from a hospital system, matched to your record by staff"
+# MSA-3 holds 80 characters: short, and each says what happened.
+REUSE_APPLIED_TEXT = "Applied; MSH-10 was used before for a different message: staff will check"
+REUSE_ERROR_TEXT = "MSH-10 was used before for a different message: kept for staff, not applied"
+REUSE_CHECKED_NOTE = "Matched to a patient by staff and applied"
 
 
 class MessageNotReplayed(ValueError):
@@ -103,20 +115,65 @@ def _same_message(fields: dict[str, str]) -> QuerySet[InboundMessage]:
 
 
 def _already_applied(fields: dict[str, str]) -> bool:
+    """Whether this message (same sender, control id and content) was applied. Served by hl7_applied_once."""
+    return _same_message(fields).filter(status=MessageStatus.APPLIED, content_hash=fields["content_hash"]).exists()
+
+
+def _any_applied(fields: dict[str, str]) -> bool:
+    """Whether any message was applied under this sender's control id, whatever its content."""
     return _same_message(fields).filter(status=MessageStatus.APPLIED).exists()
 
 
 _EARLIER_STATUSES = (MessageStatus.APPLIED, MessageStatus.ERROR)
 
 
-def _earlier_copies(fields: dict[str, str]) -> set[str]:
-    """In one query: whether this message was applied before, and whether an earlier copy waits in the queue.
+@dataclass(frozen=True)
+class _EarlierCopies:
+    applied: bool = False  # this message, with this content, was applied before: a duplicate
+    applied_other: bool = False  # only messages with other content were applied under this control id: a reuse
+    waiting: bool = False  # a copy with this content failed before and still waits in the queue
+
+
+def _earlier_copies(fields: dict[str, str]) -> _EarlierCopies:
+    """In one query: whether this message was applied before, whether another message was applied under the same
+    control id, and whether an earlier copy of this one waits in the queue.
 
     This runs once for every message received, so it is kept cheap to build: a plain IN instead of an OR of
     conditions (Django spends longer compiling the OR than the database spends answering), and the few copies
-    a sender may have sent are sorted out here."""
-    rows = _same_message(fields).filter(status__in=_EARLIER_STATUSES).values_list("status", "resolved_at")
-    return {status for status, resolved_at in rows if status == MessageStatus.APPLIED or resolved_at is None}
+    a sender may have sent are sorted out here. A row without a hash (never given one: migration 0002 fills
+    them all) gets it computed from its raw bytes here, by a second query that then never runs for it again."""
+    rows = list(
+        _same_message(fields)
+        .filter(status__in=_EARLIER_STATUSES)
+        .values_list("pk", "status", "resolved_at", "content_hash")
+    )
+    if any(not digest for _, _, _, digest in rows):
+        rows = _with_hashes(rows)
+    mine = fields["content_hash"]
+    applied = {digest for _, status, _, digest in rows if status == MessageStatus.APPLIED}
+    return _EarlierCopies(
+        applied=mine in applied,
+        applied_other=bool(applied) and mine not in applied,
+        waiting=any(
+            status == MessageStatus.ERROR and resolved is None and digest == mine
+            for _, status, resolved, digest in rows
+        ),
+    )
+
+
+_Row = tuple[int, str, datetime.datetime | None, str]
+
+
+def _with_hashes(rows: list[_Row]) -> list[_Row]:
+    unknown = [pk for pk, _, _, digest in rows if not digest]
+    found = {
+        pk: content_hash(bytes(raw))
+        for pk, raw in InboundMessage.objects.filter(pk__in=unknown).order_by().values_list("pk", "raw")
+    }
+    InboundMessage.objects.bulk_update(
+        [InboundMessage(pk=pk, content_hash=digest) for pk, digest in found.items()], ["content_hash"]
+    )
+    return [(pk, status, resolved, digest or found.get(pk, "")) for pk, status, resolved, digest in rows]
 
 
 def _error_from(exc: ApplyError) -> AckError:
@@ -138,6 +195,8 @@ def _store(
     header: MessageHeader | None,
     outcome: _Outcome,
     replay_of: InboundMessage | None = None,
+    digest: str | None = None,
+    control_id_reused: bool = False,
 ) -> InboundMessage:
     record = InboundMessage(
         received_at=received_at,
@@ -151,6 +210,8 @@ def _store(
         patient=outcome.patient,
         applied_at=timezone.now() if outcome.status == MessageStatus.APPLIED else None,
         replay_of=replay_of,
+        content_hash=content_hash(raw) if digest is None else digest,
+        control_id_reused=control_id_reused,
         **_header_fields(header),
     )
     record.save()
@@ -197,7 +258,8 @@ def _receive_parsed(
     received_at: datetime.datetime,
 ) -> tuple[_Outcome, InboundMessage]:
     header = message.header
-    fields = _header_fields(header)
+    digest = content_hash(raw)
+    fields = {**_header_fields(header), "content_hash": digest}
     if not is_known_message_type(header):
         outcome = _Outcome(
             status=MessageStatus.REJECTED,
@@ -213,7 +275,7 @@ def _receive_parsed(
             ),
         )
         return outcome, _store(
-            raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome
+            raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome, digest=digest
         )
     if handler_for(header) is None:
         outcome = _Outcome(
@@ -222,13 +284,26 @@ def _receive_parsed(
             text="Accepted and kept: CarePortal does not use this message type yet",
         )
         return outcome, _store(
-            raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome
+            raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome, digest=digest
         )
     earlier = _earlier_copies(fields)
-    if MessageStatus.APPLIED in earlier:
+    if earlier.applied:
         outcome = _Outcome(status=MessageStatus.DUPLICATE, ack_code="AA", text="Already applied")
         return outcome, _store(
-            raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome
+            raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome, digest=digest
+        )
+    reused = earlier.applied_other
+    if reused and settings.HL7_CONTROL_ID_REUSE != "apply":
+        outcome = _reuse_error()
+        return outcome, _store(
+            raw=raw,
+            peer=peer,
+            source=source,
+            received_at=received_at,
+            header=header,
+            outcome=outcome,
+            digest=digest,
+            control_id_reused=True,
         )
 
     record = InboundMessage(
@@ -238,11 +313,13 @@ def _receive_parsed(
         raw=raw,
         status=MessageStatus.APPLIED,
         ack_code="AA",
+        control_id_reused=reused,
+        error_kind=ErrorKind.CONTROL_ID_REUSED if reused else "",
         **fields,
     )
     ctx = ApplyContext(message=message, received_at=received_at)
     try:
-        applied = _apply(ctx=ctx, fields=fields, record=record, resolve_earlier=MessageStatus.ERROR in earlier)
+        applied = _apply(ctx=ctx, fields=fields, record=record, resolve_earlier=earlier.waiting)
     except _AppliedMeanwhile:
         outcome = _Outcome(status=MessageStatus.DUPLICATE, ack_code="AA", text="Already applied")
     except ApplyError as exc:
@@ -256,8 +333,29 @@ def _receive_parsed(
     except Exception:
         outcome = _internal_error(header)
     else:
-        return _Outcome(status=MessageStatus.APPLIED, ack_code="AA", text="Applied", patient=applied.patient), record
-    return outcome, _store(raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome)
+        text = REUSE_APPLIED_TEXT if reused else "Applied"
+        return _Outcome(status=MessageStatus.APPLIED, ack_code="AA", text=text, patient=applied.patient), record
+    # A reused control id whose message then failed to apply waits in the queue for its own reason, flagged too.
+    return outcome, _store(
+        raw=raw,
+        peer=peer,
+        source=source,
+        received_at=received_at,
+        header=header,
+        outcome=outcome,
+        digest=digest,
+        control_id_reused=reused and outcome.status != MessageStatus.DUPLICATE,
+    )
+
+
+def _reuse_error() -> _Outcome:
+    return _Outcome(
+        status=MessageStatus.ERROR,
+        ack_code="AE",
+        text=REUSE_ERROR_TEXT,
+        error_kind=ErrorKind.CONTROL_ID_REUSED,
+        error=AckError(code=ERR_DUPLICATE_KEY, text=REUSE_ERROR_TEXT, segment="MSH", sequence=1, field=10),
+    )
 
 
 def _internal_error(header: MessageHeader | None) -> _Outcome:
@@ -284,6 +382,7 @@ def _resolve_earlier_failures(fields: dict[str, str], record: InboundMessage) ->
         sending_application=fields["sending_application"],
         sending_facility=fields["sending_facility"],
         control_id=fields["control_id"],
+        content_hash=fields["content_hash"],
         status=MessageStatus.ERROR,
         resolved_at__isnull=True,
     ).exclude(pk=record.pk).update(
@@ -356,10 +455,14 @@ def message_replay(*, message: InboundMessage, patient: Patient, by: User) -> In
         parsed = parse_message(raw)
     except MalformedMessage as exc:
         raise MessageNotReplayed(f"The message cannot be read: {exc.reason}") from exc
-    fields = _header_fields(parsed.header)
+    fields = {**_header_fields(parsed.header), "content_hash": original.content_hash or content_hash(raw)}
     if handler_for(parsed.header) is None:
         raise MessageNotReplayed("CarePortal does not apply this message type")
-    if _already_applied(fields):
+    # A message that failed and was then sent again under its control id, fixed (its content differs) and applied,
+    # must not be applied a second time; only a message flagged for its reused control id is known to be another
+    # message than the one applied under it, and is refused only when this very content was applied.
+    applied = _already_applied(fields) if original.control_id_reused else _any_applied(fields)
+    if applied:
         raise MessageNotReplayed("This message was applied already (the sending system sent it again)")
     now = timezone.now()
     record = InboundMessage(
@@ -370,6 +473,11 @@ def message_replay(*, message: InboundMessage, patient: Patient, by: User) -> In
         status=MessageStatus.APPLIED,
         ack_code="AA",
         replay_of=original,
+        # Staff chose to apply it, so a control id reuse it carries counts as checked.
+        control_id_reused=original.control_id_reused,
+        resolved_at=now if original.control_id_reused else None,
+        resolved_by=by if original.control_id_reused else None,
+        resolution_note=REUSE_CHECKED_NOTE if original.control_id_reused else "",
         **fields,
     )
     ctx = ApplyContext(message=parsed, received_at=now, patient=patient)
@@ -394,6 +502,27 @@ def message_replay(*, message: InboundMessage, patient: Patient, by: User) -> In
         obj=record,
     )
     return record
+
+
+@transaction.atomic
+def message_reuse_checked(*, message: InboundMessage, by: User, note: str) -> None:
+    """Staff checked a message applied under a control id its sender had used for another message (both were
+    meant: a counter reset), and it leaves the queue; it stays applied. The note says what they found."""
+    note = note.strip()
+    if not note:
+        raise ValueError("Say what you found when you checked the message")
+    original = InboundMessage.objects.select_for_update().get(pk=message.pk)
+    if not original.needs_reuse_check:
+        raise ValueError("Only an applied message with a reused control id that nobody has checked can be marked")
+    original.resolved_at = timezone.now()
+    original.resolved_by = by
+    original.resolution_note = note[:500]
+    original.save(update_fields=["resolved_at", "resolved_by", "resolution_note"])
+    message.resolved_at, message.resolved_by, message.resolution_note = (
+        original.resolved_at,
+        by,
+        original.resolution_note,
+    )
 
 
 @transaction.atomic

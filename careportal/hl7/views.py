@@ -28,7 +28,7 @@ from careportal.access.layer import (
     staff_change_record,
 )
 from careportal.hl7 import presenters, selectors
-from careportal.hl7.forms import ConfirmMatchForm, DismissForm, MatchForm, status_from
+from careportal.hl7.forms import ConfirmMatchForm, DismissForm, MatchForm, ReuseCheckedForm, status_from
 from careportal.hl7.models import InboundMessage, MessageStatus
 
 PAGE_SIZE = 50
@@ -123,6 +123,7 @@ def _message_page(
     *,
     match_form: MatchForm | None = None,
     dismiss_form: DismissForm | None = None,
+    checked_form: ReuseCheckedForm | None = None,
     failed: forms.Form | None = None,
 ) -> HttpResponse:
     context: dict[str, Any] = {
@@ -136,6 +137,12 @@ def _message_page(
         else "",
         "patient_rows": presenters.patient_rows(message.patient) if message.patient else [],
         "can_replay": presenters.can_replay(message),
+        "can_mark_checked": presenters.can_mark_checked(message),
+        "reuse_explanation": presenters.REUSE_EXPLANATION if message.control_id_reused else "",
+        "same_control_id": presenters.message_rows(selectors.messages_sharing_control_id(message=message))
+        if message.control_id_reused
+        else [],
+        "checked_form": checked_form or ReuseCheckedForm(),
         "match_form": match_form or MatchForm(),
         "dismiss_form": dismiss_form or DismissForm(),
         "back_link": {"href": reverse("hl7:unmatched"), "text": "Back to messages needing attention"},
@@ -227,6 +234,8 @@ def message_dismiss(request: HttpRequest, viewer: Viewer, message_id: UUID) -> H
     from careportal.hl7.services import message_dismiss as dismiss
 
     message = access_message_as_operator(viewer=viewer, public_id=message_id, object_label=MESSAGE_LABEL)
+    if presenters.can_mark_checked(message):
+        return _mark_checked(request, viewer, message)
     form = DismissForm(request.POST)
     if not message.needs_attention:
         form.add_error(None, ALREADY_RESOLVED)
@@ -240,3 +249,20 @@ def message_dismiss(request: HttpRequest, viewer: Viewer, message_id: UUID) -> H
             messages.success(request, "The message was dismissed. It stays in the list of messages received.")
             return redirect("hl7:unmatched")
     return _message_page(request, message, dismiss_form=form, failed=form)
+
+
+def _mark_checked(request: HttpRequest, viewer: Viewer, message: InboundMessage) -> HttpResponse:
+    """An applied message with a reused control id: staff say what they found, and it leaves the queue."""
+    from careportal.hl7.services import message_reuse_checked
+
+    form = ReuseCheckedForm(request.POST)
+    if form.is_valid():
+        try:
+            message_reuse_checked(message=message, by=viewer.user, note=form.cleaned_data["note"])
+        except ValueError as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            staff_change_record(viewer=viewer, patient=message.patient, object_label=DISMISS_LABEL, obj=message)
+            messages.success(request, "The message was marked as checked. It stays applied.")
+            return redirect("hl7:unmatched")
+    return _message_page(request, message, checked_form=form, failed=form)

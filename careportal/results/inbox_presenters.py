@@ -18,6 +18,7 @@ from careportal.results.models import (
     ReportAction,
     ReportStatus,
 )
+from careportal.results.presenters import comment_is_long, comment_start_lines
 from careportal.results.services import RELEASABLE_STATUSES
 
 AUTO_RELEASABLE_STATUSES = (ReportStatus.FINAL, ReportStatus.CORRECTED)
@@ -51,7 +52,24 @@ class ValueRow:
     reference_range: str
     flag: str
     flag_tag: Tag | None
-    comment: str
+    comment: str  # the lab's note, or its start when it is long (then `comment_whole` holds all of it)
+    comment_whole: str = ""
+
+
+@dataclass(frozen=True)
+class LongText:
+    """A lab comment as the clinician's page shows it: whole, or its start with the whole text folded away below
+    (a <details>, which works without JavaScript)."""
+
+    shown: str
+    whole: str = ""  # set only when `shown` is the start of a longer comment
+
+
+def long_text(text: str | None) -> LongText:
+    text = text or ""
+    if not comment_is_long(text):
+        return LongText(text)
+    return LongText("\n".join(comment_start_lines(text)), text)
 
 
 @dataclass(frozen=True)
@@ -59,6 +77,7 @@ class VersionView:
     heading: str
     lines: list[str]
     values: list[ValueRow] = field(default_factory=list)
+    lab_comment: LongText | None = None
 
 
 @dataclass(frozen=True)
@@ -178,7 +197,8 @@ def value_rows(observations: list[Observation]) -> list[ValueRow]:
             reference_range=o.reference_range,
             flag=_flag_words(o.interpretation),
             flag_tag=_flag_tag(o.interpretation),
-            comment=o.comment,
+            comment=long_text(o.comment).shown,
+            comment_whole=long_text(o.comment).whole,
         )
         for o in observations
     ]
@@ -207,7 +227,8 @@ def _stored_value_rows(stored: list[dict[str, Any]]) -> list[ValueRow]:
                 reference_range=str(item.get("reference_range") or ""),
                 flag=_flag_words(interpretation),
                 flag_tag=_flag_tag(interpretation),
-                comment=str(item.get("comment") or ""),
+                comment=long_text(str(item.get("comment") or "")).shown,
+                comment_whole=long_text(str(item.get("comment") or "")).whole,
             )
         )
     return rows
@@ -222,11 +243,12 @@ def version_views(versions: list[DiagnosticReportVersion]) -> list[VersionView]:
             f"{version.get_reason_display()} on {format_datetime(version.replaced_at)}",
             "The patient could see this version" if version.was_released else "The patient never saw this version",
         ]
-        if version.lab_comment:
-            lines.append(f"Lab comment: {version.lab_comment}")
         views.append(
             VersionView(
-                heading=f"Version {version.version}", lines=lines, values=_stored_value_rows(version.observations)
+                heading=f"Version {version.version}",
+                lines=lines,
+                values=_stored_value_rows(version.observations),
+                lab_comment=long_text(version.lab_comment) if version.lab_comment else None,
             )
         )
     return views

@@ -116,6 +116,7 @@ def _report_page(
             "summary_rows": presenters.summary_rows(detailed),
             "flags": presenters.flag_tags(detailed),
             "values": presenters.value_rows(list(detailed.observations.all())),
+            "lab_comment": presenters.long_text(detailed.lab_comment),
             "versions": presenters.version_views(list(detailed.earlier_versions.all())),
             "history": presenters.history_rows(list(detailed.actions.all())),
             "state": presenters.report_state(detailed),

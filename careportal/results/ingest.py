@@ -200,19 +200,31 @@ def _store_attachments(observations: list[ObservationData]) -> None:
             )
 
 
+# Observation's decimal columns keep 6 places: a re-sent value is rounded the same way before it is compared.
+_DECIMAL_PLACES = Decimal("0.000001")
+
+
 def _json_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         # Plain digits without trailing zeros ("90", not "9E+1" or "90.000000"): as PostgreSQL and SQLite both
         # return it, so that a stored value and a re-sent one compare equal.
-        return format(value.normalize(), "f")
+        return format(value.quantize(_DECIMAL_PLACES).normalize(), "f")
     if isinstance(value, datetime.datetime):
         return value.isoformat()
     return value
 
 
+def _stored_value(name: str, value: Any) -> Any:
+    """A value as its column keeps it: text cut to the column's length (as _new_observations stores it), so that
+    a re-sent report with an over-long unit or name compares equal to the row made from the first copy."""
+    if isinstance(value, str):
+        return _fit(Observation, name, value)
+    return _json_value(value)
+
+
 def _snapshot(observation: Any) -> dict[str, Any]:
-    """An observation (a row or ObservationData) as a dict of what the page shows."""
-    data = {name: _json_value(getattr(observation, name)) for name in SNAPSHOT_FIELDS}
+    """An observation (a row or ObservationData) as a dict of what the page shows, each value as stored."""
+    data = {name: _stored_value(name, getattr(observation, name)) for name in SNAPSHOT_FIELDS}
     attachment = getattr(observation, "attachment", "")
     data["attachment"] = getattr(attachment, "name", attachment) or ""
     return data
@@ -497,8 +509,38 @@ def _update(
     return ApplyResult(report=report, created=False, outcome=outcome)
 
 
+def _already_kept(*, report: DiagnosticReport, data: ReportData, incoming: list[dict[str, Any]]) -> bool:
+    """Whether an older message says nothing new: the same values and comment as the report now (the same report
+    sent again with an earlier message time), or as an earlier version already kept with the same report time and
+    status (the original sent again after its correction)."""
+    same_status = data.status == report.status or (
+        data.status == ReportStatus.FINAL and report.status == ReportStatus.CORRECTED
+    )
+    if (
+        same_status
+        and data.lab_comment == report.lab_comment
+        and _comparable(incoming) == _comparable(_current_snapshot(report))
+    ):
+        return True
+    kept = DiagnosticReportVersion.objects.filter(
+        report=report, reported_at=data.reported_at, status=data.status, lab_comment=data.lab_comment
+    ).values_list("observations", flat=True)
+    return any(_comparable(observations) == _comparable(incoming) for observations in kept)
+
+
 def _keep_older(*, report: DiagnosticReport, data: ReportData, received_at: datetime.datetime) -> ApplyResult:
-    """A version older than the stored one (a correction came first): keep it as an earlier version only."""
+    """A version older than the stored one (a correction came first): keep it as an earlier version only, unless
+    it is one CarePortal has already (then nothing changes, and the report is not marked amended)."""
+    incoming = [_snapshot(obs) for obs in data.observations]
+    if _already_kept(report=report, data=data, incoming=incoming):
+        report_action_record(
+            report=report,
+            kind=ReportActionKind.UPDATED,
+            actor=None,
+            at=received_at,
+            note="Sent again by the lab: no change",
+        )
+        return ApplyResult(report=report, created=False, outcome="unchanged")
     _store_attachments(data.observations)
     provisional = data.status in PROVISIONAL
     reason = ReportVersionReason.PRELIMINARY_REPLACED if provisional else ReportVersionReason.CORRECTED

@@ -70,6 +70,24 @@ def report_detail(request: HttpRequest, viewer: Viewer, public_id: UUID) -> Http
 
 
 @patient_area
+def report_comments(request: HttpRequest, viewer: Viewer, public_id: UUID) -> HttpResponse:
+    """The comments a report's page shows cut, in full."""
+    report = selectors.report_for_comments(viewer=viewer, public_id=public_id)
+    page = presenters.report_comments_page(report, viewer=viewer, patient=report.patient)
+    return render(
+        request,
+        "results/patient/comments.jinja",
+        {
+            "page_title": f"Comments on {report.test_name}",
+            "viewer": viewer,
+            "page": page,
+            "back_link": {"href": page.report_href, "text": f"Back to {report.test_name}"},
+            "navigation_items": patient_navigation(viewer),
+        },
+    )
+
+
+@patient_area
 def report_attachment(request: HttpRequest, viewer: Viewer, public_id: UUID, sequence: int) -> HttpResponse:
     observation = selectors.attachment_for_download(viewer=viewer, public_id=public_id, sequence=sequence)
     content_type = observation.attachment_content_type.lower()

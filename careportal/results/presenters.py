@@ -213,6 +213,8 @@ class ValueRow:
     trend_href: str | None = None
     attachment_href: str | None = None
     attachment_label: str = ""
+    # Set when the note is longer than COMMENT_SHOWN_CHARACTERS: comment_lines then hold its start only.
+    comment_more_href: str | None = None
 
     @property
     def is_narrative(self) -> bool:
@@ -244,6 +246,7 @@ class EarlierVersion:
     heading: str
     content: ReportContent
     lab_comment_lines: list[str]
+    lab_comment_more_href: str | None = None
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,7 @@ class ReportPage:
     amended_sentence: str = ""
     content: ReportContent = field(default_factory=lambda: report_content([]))
     lab_comment_lines: list[str] = field(default_factory=list)
+    lab_comment_more_href: str | None = None
     clinician_comment_lines: list[str] = field(default_factory=list)
     clinician_comment_by: str = ""
     earlier_versions: list[EarlierVersion] = field(default_factory=list)
@@ -277,6 +281,39 @@ def _trim_blank_ends(lines: list[str]) -> list[str]:
     while lines and not lines[-1].strip():
         lines = lines[:-1]
     return lines
+
+
+# A comment from the lab (NTE) longer than this is shown cut, at a word, with a link to a page that shows it whole:
+# a few paragraphs, more than any usual report comment, and far less than the megabyte some systems send.
+COMMENT_SHOWN_CHARACTERS = 2000
+# How far back from the limit a cut may go to end at a space rather than in the middle of a word.
+_CUT_AT_WORD_WITHIN = 200
+
+
+def comment_is_long(text: str | None) -> bool:
+    return len(text or "") > COMMENT_SHOWN_CHARACTERS
+
+
+def comment_start_lines(text: str) -> list[str]:
+    """The first COMMENT_SHOWN_CHARACTERS of a long comment, cut at a word, its last line ending in an ellipsis."""
+    cut = text[:COMMENT_SHOWN_CHARACTERS]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space >= COMMENT_SHOWN_CHARACTERS - _CUT_AT_WORD_WITHIN:
+        cut = cut[:space]
+    lines = _trim_blank_ends(_lines(cut.rstrip()))
+    return [*lines[:-1], f"{lines[-1]}…"] if lines else ["…"]
+
+
+def _comment_lines(text: str | None) -> list[str]:
+    """A comment's lines: whole, or its first COMMENT_SHOWN_CHARACTERS (cut at a word) ending in an ellipsis."""
+    text = text or ""
+    if not comment_is_long(text):
+        return _trim_blank_ends(_lines(text))
+    return comment_start_lines(text)
+
+
+def comments_href(report: DiagnosticReport, anchor: str) -> str:
+    return reverse("results:comments", kwargs={"public_id": report.public_id}) + f"#{anchor}"
 
 
 def _value_lines(observation: Observation | Mapping[str, Any]) -> list[str]:
@@ -314,10 +351,13 @@ def value_row(observation: Observation, *, report: DiagnosticReport) -> ValueRow
         unit=unit_for_reading(observation.unit),
         range_text=_range_text(observation),
         position=observation_position(observation),
-        comment_lines=_trim_blank_ends(_lines(observation.comment)),
+        comment_lines=_comment_lines(observation.comment),
         trend_href=trend_href,
         attachment_href=attachment_href,
         attachment_label=attachment_label,
+        comment_more_href=comments_href(report, f"comment-{observation.sequence}")
+        if comment_is_long(observation.comment)
+        else None,
     )
 
 
@@ -330,25 +370,36 @@ def _attachment_kind(content_type: str) -> str:
     }.get((content_type or "").lower(), "")
 
 
-def _version_row(data: Mapping[str, Any]) -> ValueRow:
+def _version_row(data: Mapping[str, Any], *, report: DiagnosticReport, version: int) -> ValueRow:
+    comment = str(data.get("comment") or "")
     return ValueRow(
         name=str(data.get("name") or ""),
         value_lines=_value_lines(data),
         unit=unit_for_reading(str(data.get("unit") or "")),
         range_text=_range_text(data),
         position=observation_position(data),
-        comment_lines=_trim_blank_ends(_lines(str(data.get("comment") or ""))),
+        comment_lines=_comment_lines(comment),
+        comment_more_href=comments_href(report, f"version-{version}-comment-{data.get('sequence')}")
+        if comment_is_long(comment)
+        else None,
     )
 
 
-def _earlier_version(version: DiagnosticReportVersion) -> EarlierVersion:
+def _earlier_version(version: DiagnosticReportVersion, *, report: DiagnosticReport) -> EarlierVersion:
     when = format_date(version.reported_at or version.replaced_at)
-    rows = [_version_row(item) for item in version.observations if isinstance(item, Mapping)]
+    rows = [
+        _version_row(item, report=report, version=version.version)
+        for item in version.observations
+        if isinstance(item, Mapping)
+    ]
     return EarlierVersion(
         summary=f"See the earlier version, reported on {when}",
         heading=f"As reported on {when}",
         content=report_content(rows),
-        lab_comment_lines=_trim_blank_ends(_lines(version.lab_comment)),
+        lab_comment_lines=_comment_lines(version.lab_comment),
+        lab_comment_more_href=comments_href(report, f"version-{version.version}-lab-comment")
+        if comment_is_long(version.lab_comment)
+        else None,
     )
 
 
@@ -402,10 +453,66 @@ def report_page(
         imaging_notice=IMAGING_NOTICE if report.is_imaging else "",
         amended_sentence=amended,
         content=report_content([value_row(o, report=report) for o in report.observations.all()]),
-        lab_comment_lines=_trim_blank_ends(_lines(report.lab_comment)),
+        lab_comment_lines=_comment_lines(report.lab_comment),
+        lab_comment_more_href=comments_href(report, "lab-comment") if comment_is_long(report.lab_comment) else None,
         clinician_comment_lines=_trim_blank_ends(_lines(report.clinician_comment)),
         clinician_comment_by=comment_by.audit_name if comment_by is not None else "",
-        earlier_versions=[_earlier_version(v) for v in corrected],
+        earlier_versions=[_earlier_version(v, report=report) for v in corrected],
+    )
+
+
+# The whole of long comments --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WholeComment:
+    anchor: str
+    heading: str
+    lines: list[str]
+
+
+@dataclass(frozen=True)
+class CommentsPage:
+    test_name: str
+    whose: str
+    taken: str
+    report_href: str
+    comments: list[WholeComment]
+
+
+def report_comments_page(report: DiagnosticReport, *, viewer: Viewer, patient: Patient) -> CommentsPage:
+    """Every comment of a released report that its page shows cut, in full, each under the anchor its "read the
+    whole comment" link points at: the report's own, its values', and those of its earlier corrected versions."""
+    comments: list[WholeComment] = []
+
+    def add(anchor: str, heading: str, text: str) -> None:
+        if comment_is_long(text):
+            comments.append(WholeComment(anchor, heading, _trim_blank_ends(_lines(text))))
+
+    add("lab-comment", "Comment from the lab", report.lab_comment)
+    for observation in report.observations.all():
+        add(f"comment-{observation.sequence}", f"Note from the lab on {observation.name}", observation.comment)
+    corrected: list[DiagnosticReportVersion] = getattr(report, "corrected_versions", [])
+    for version in corrected:
+        when = format_date(version.reported_at or version.replaced_at)
+        add(
+            f"version-{version.version}-lab-comment",
+            f"Comment from the lab, as reported on {when}",
+            version.lab_comment,
+        )
+        for item in version.observations:
+            if isinstance(item, Mapping):
+                add(
+                    f"version-{version.version}-comment-{item.get('sequence')}",
+                    f"Note from the lab on {item.get('name') or 'a result'}, as reported on {when}",
+                    str(item.get("comment") or ""),
+                )
+    return CommentsPage(
+        test_name=report.test_name,
+        whose=_whose(viewer, patient),
+        taken=format_date(_taken_at(report)),
+        report_href=reverse("results:report", kwargs={"public_id": report.public_id}),
+        comments=comments,
     )
 
 

@@ -67,22 +67,35 @@ def waiting_kinds(*, patient: Patient) -> frozenset[str]:
 
 def report_for_page(*, viewer: Viewer, public_id: UUID) -> DiagnosticReport:
     """One report for its page, with everything the page shows fetched up front; Http404 (audited) otherwise."""
-    queryset = (
-        _shown_reports(viewer=viewer)
-        .select_related("patient", "released_by", "clinician_comment_by")
-        .prefetch_related(
-            Prefetch("observations", queryset=Observation.objects.order_by("sequence")),
-            Prefetch(
-                "earlier_versions",
-                queryset=DiagnosticReportVersion.objects.filter(reason=ReportVersionReason.CORRECTED).order_by(
-                    "-version"
-                ),
-                to_attr="corrected_versions",
-            ),
-        )
-    )
     return access_object(
-        viewer=viewer, queryset=queryset, public_id=public_id, scope=Scope.RESULTS, object_label="test result"
+        viewer=viewer,
+        queryset=_with_content(_shown_reports(viewer=viewer)),
+        public_id=public_id,
+        scope=Scope.RESULTS,
+        object_label="test result",
+    )
+
+
+def report_for_comments(*, viewer: Viewer, public_id: UUID) -> DiagnosticReport:
+    """A released, not withdrawn report for the page of its long comments in full; Http404 (audited) otherwise
+    (before release, or after withdrawal, nothing of a report's content is shown)."""
+    return access_object(
+        viewer=viewer,
+        queryset=_with_content(_shown_reports(viewer=viewer).filter(RELEASED)),
+        public_id=public_id,
+        scope=Scope.RESULTS,
+        object_label="test result comments",
+    )
+
+
+def _with_content(reports: QuerySet[DiagnosticReport]) -> QuerySet[DiagnosticReport]:
+    return reports.select_related("patient", "released_by", "clinician_comment_by").prefetch_related(
+        Prefetch("observations", queryset=Observation.objects.order_by("sequence")),
+        Prefetch(
+            "earlier_versions",
+            queryset=DiagnosticReportVersion.objects.filter(reason=ReportVersionReason.CORRECTED).order_by("-version"),
+            to_attr="corrected_versions",
+        ),
     )
 
 

@@ -177,6 +177,7 @@ OBJECT_URLS: dict[str, ObjectUrlCase] = {
     "hl7:message-dismiss": ("post", _hl7_message_naming),
     # The patient's own results pages (tests/results/test_patient_pages.py adds proxies and sensitive categories).
     "results:report": ("get", _released_report_of),
+    "results:comments": ("get", _released_report_of),
     "results:attachment": ("get", _attachment_of),
     "results:trend": ("get", _trend_of),
     # The patient's own messages pages (tests/messaging/test_patient_pages.py adds proxies and replies).

@@ -429,7 +429,7 @@ def test_lf_and_crlf_endings_apply_the_same(eleanor, ending: bytes) -> None:
     assert DiagnosticReport.objects.get().lab_comment.startswith("Microcytic")
 
 
-@pytest.mark.parametrize("version", [b"2.3", b"2.5.1"])
+@pytest.mark.parametrize("version", [b"2.3", b"2.5.1", b"2.9"])
 def test_other_versions_are_applied(eleanor, version: bytes) -> None:
     raw = sample("oru_r01_fbc_final.hl7").replace(b"|P|2.4|", b"|P|" + version + b"|")
     assert ack_code(receive(raw)) == "AA"

@@ -376,6 +376,13 @@ HL7_LISTEN_PORT = env.int("HL7_LISTEN_PORT", default=2575)
 # A frame larger than this is read to its end without being held in memory, kept (its first 64 KiB) as a rejected
 # message, and answered with AR. Lab reports are a few KB; letters with an embedded PDF can reach a few hundred.
 HL7_MAX_MESSAGE_BYTES = env.int("HL7_MAX_MESSAGE_BYTES", default=2 * 1024 * 1024)
+# A message whose control id (MSH-10) its sender used before for a message with OTHER content (docs/hl7.md,
+# "Duplicates and control ids"): "apply" it as the new message it is (AA), or answer "error" (AE) and keep it for
+# staff. Either way it is stored and listed for staff to check, never dropped. "apply" by default: interface engines
+# reset their counters when restarted, and a result never reaching the patient's record is the worse harm.
+HL7_CONTROL_ID_REUSE = env.str("HL7_CONTROL_ID_REUSE", default="apply")
+if HL7_CONTROL_ID_REUSE not in ("apply", "error"):
+    raise ImproperlyConfigured("HL7_CONTROL_ID_REUSE must be apply or error")
 # Senders keep one connection open all day and may be quiet for long stretches: only close it after this long with
 # nothing received, to reclaim connections whose peer has gone. Once a frame has started, each read (and the write
 # of its ACK) must come within the much shorter frame time-out, so a stalled sender cannot hold a connection slot.

@@ -172,6 +172,15 @@ TIME_ZONE = "Europe/London"
 USE_I18N = True
 USE_TZ = True
 
+# Whose national bank holidays are not working days (results release, reply-by dates): england, wales, scotland or
+# northern-ireland. Computed for any year by the `holidays` package; local closures are kept by staff.
+BANK_HOLIDAY_REGION = env.str("BANK_HOLIDAY_REGION", default="england").strip().lower()
+if BANK_HOLIDAY_REGION not in {"england", "wales", "scotland", "northern-ireland"}:
+    raise ImproperlyConfigured(
+        "BANK_HOLIDAY_REGION must be one of england, wales, scotland or northern-ireland "
+        f"(it is {BANK_HOLIDAY_REGION!r})"
+    )
+
 STATIC_URL = "/static/"
 # Where `collectstatic` writes the hashed, compressed files that whitenoise serves in production.
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")

@@ -13,6 +13,37 @@ from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader,
 from careportal.core.formatting import format_date, format_datetime, format_nhs_number
 from careportal.core.forms import nhs_field
 
+# The settings templates may read: what pages tell people (the helpdesk's number, time limits they are told
+# about). The rest of Django's settings (keys, database addresses, internal switches) never reach a template.
+TEMPLATE_SETTINGS = (
+    "ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS",
+    "AXES_COOLOFF_TIME",
+    "CAREPORTAL_ACTIVATION_CODE_DAYS",
+    "CAREPORTAL_ACTIVATION_CODE_MAX_ATTEMPTS",
+    "CAREPORTAL_HELPDESK_EMAIL",
+    "CAREPORTAL_HELPDESK_HOURS",
+    "CAREPORTAL_HELPDESK_PHONE",
+    "CAREPORTAL_HELPDESK_RESPONSE_TARGET_DAYS",
+    "CAREPORTAL_IDLE_TIMEOUT_SECONDS",
+    "CAREPORTAL_IDLE_WARNING_SECONDS",
+    "CAREPORTAL_SERVICE_NAME",
+    "CAREPORTAL_SESSION_ABSOLUTE_SECONDS",
+    "CAREPORTAL_TRUST_NAME",
+    "MFA_RECOVERY_CODE_COUNT",
+)
+
+
+class TemplateSettings:
+    """`settings` in templates: the TEMPLATE_SETTINGS only, read when the page renders (tests may override them).
+
+    Asking for any other name is an error, not an empty string: with ChainableUndefined a misspelt or unlisted
+    setting would otherwise vanish from the page without a trace."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in TEMPLATE_SETTINGS:
+            raise RuntimeError(f"templates may not read the setting {name}: add it to TEMPLATE_SETTINGS if they must")
+        return getattr(settings, name)
+
 
 def url(viewname: str, *args: Any, **kwargs: Any) -> str:
     return reverse(viewname, args=args or None, kwargs=kwargs or None)
@@ -32,7 +63,7 @@ def environment(**options: Any) -> Environment:
             "url": url,
             "csrf_token_value": get_token,
             "get_messages": get_messages,
-            "settings": settings,
+            "settings": TemplateSettings(),
             "service_name": settings.CAREPORTAL_SERVICE_NAME,
             "now": timezone.now,
             "nhs_field": nhs_field,

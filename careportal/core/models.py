@@ -21,12 +21,20 @@ class ScheduledJobRun(models.Model):
         return self.name
 
 
+class CalendarChange(models.TextChoices):
+    CLOSED = "closed", "Closed: not a working day"
+    OPEN = "open", "Open: a working day, although it is a bank holiday"
+
+
 class BankHoliday(models.Model):
-    """A day that is not a working day although it is a weekday. Administered at /staff/results/bank-holidays/;
-    the England and Wales holidays for 2026 and 2027 are loaded by the migration that creates the table."""
+    """The trust's own change to the national calendar on one day (careportal.core.working_days), administered at
+    /staff/results/bank-holidays/: a local closure (a weekday that is not a working day, such as an extra bank
+    holiday announced for an event) or an opening (a national bank holiday the trust counts as a working day). The
+    national bank holidays themselves are computed for any year, never stored."""
 
     date = models.DateField(unique=True)
     name = models.CharField(max_length=100)
+    change = models.CharField(max_length=10, choices=CalendarChange.choices, default=CalendarChange.CLOSED)
 
     class Meta:
         ordering = ["date"]

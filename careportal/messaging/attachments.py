@@ -16,10 +16,9 @@ contents) is ever logged.
 
 from __future__ import annotations
 
-import contextlib
+import datetime
 import hashlib
 import io
-import os
 import re
 import secrets
 import unicodedata
@@ -27,19 +26,22 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import Any
 
 import magic
 import pikepdf
 import pillow_heif
 import structlog
 from django.conf import settings
+from django.core.files.base import File
+from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.http import FileResponse
 from django.utils import timezone
 from PIL import Image, ImageCms, ImageOps
 
+from careportal.core.files import file_store_after_commit, incoming_sweep, storage_from_config
 from careportal.messaging.models import Attachment, Message, ScanStatus
 
 logger = structlog.get_logger(__name__)
@@ -92,12 +94,12 @@ def attachments_clean(files: Sequence[UploadedFile]) -> list[CleanFile]:
 
 @transaction.atomic
 def attachments_store(*, message: Message, files: Sequence[CleanFile]) -> list[Attachment]:
-    """Keep cleaned files for `message`, each under a random name in MESSAGE_ATTACHMENT_ROOT.
+    """Keep cleaned files for `message`, each under a random name in the attachment storage.
 
-    Rows and files stay consistent with the transaction: each file is written (0600, fsynced) to
-    `<root>/incoming/` before its row, and moved to its final place only when the transaction commits. If the
-    transaction (or a savepoint around this call) rolls back, Django drops the commit callback and the staged file
-    is deleted with it (_PlaceOnCommit.__del__); `attachments_sweep_incoming` removes any a crashed process left.
+    Rows and files stay consistent with the transaction (careportal.core.files): each file is staged before its
+    row and placed under its final name only when the transaction commits. A transaction (or a savepoint around
+    this call) that rolls back leaves its staged copy behind, unreachable, for `attachments_sweep_incoming` to
+    delete.
 
     With a virus scanner configured, attachments start as PENDING (held from download) and a scan is enqueued on
     commit; without one they are NOT_SCANNED and available at once.
@@ -107,14 +109,13 @@ def attachments_store(*, message: Message, files: Sequence[CleanFile]) -> list[A
     from careportal.messaging.tasks import scan_attachment
 
     scanning = scanner_configured()
+    storage = attachment_storage()
     now = timezone.now()
     stored: list[Attachment] = []
     for clean in files:
         stored_name = secrets.token_hex(16)
-        staged = _incoming_path(stored_name)
-        _write_private(staged, clean.data)
         # Registered before the row is created, so a failure from here on leaves the file to the rollback path.
-        transaction.on_commit(_PlaceOnCommit(staged, _final_path(stored_name)), robust=True)
+        file_store_after_commit(storage, final_name=_final_name(stored_name), data=clean.data)
         attachment = Attachment.objects.create(
             message=message,
             stored_name=stored_name,
@@ -132,7 +133,7 @@ def attachments_store(*, message: Message, files: Sequence[CleanFile]) -> list[A
     return stored
 
 
-def attachment_file_open(attachment: Attachment) -> BinaryIO:
+def attachment_file_open(attachment: Attachment) -> File:
     """Open an attachment's stored file for reading. Raises AttachmentUnavailable unless it may be downloaded."""
     name = attachment.display_name
     if attachment.scan_status == ScanStatus.PENDING:
@@ -150,7 +151,7 @@ def attachment_file_open(attachment: Attachment) -> BinaryIO:
     if not attachment.is_available:
         raise AttachmentUnavailable(f"‘{name}’ cannot be downloaded", status=attachment.scan_status)
     try:
-        return _open_private(_final_path(attachment.stored_name))
+        return attachment_storage().open(_final_name(attachment.stored_name), "rb")
     except FileNotFoundError:
         logger.warning("attachment_file_missing", attachment_id=attachment.pk)
         raise AttachmentUnavailable(
@@ -179,36 +180,42 @@ def attachment_response(attachment: Attachment) -> FileResponse:
 
 
 def attachments_sweep_incoming(*, older_than_seconds: float = 3600) -> dict[str, int]:
-    """Tidy staged files a crashed process left in `<root>/incoming/` (the periodic job in jobs.py).
+    """Tidy staged files that transactions left in the storage's `incoming/` (the periodic job in jobs.py).
 
-    A staged file whose row exists was committed but not moved (the process stopped in between): move it into
-    place. One without a row belongs to a transaction that rolled back or never finished: delete it. Only files
-    older than `older_than_seconds` are looked at, so transactions still in progress are left alone.
+    A staged file whose row exists was committed but not placed (the process stopped in between): place it. One
+    without a row belongs to a transaction that rolled back or never finished: delete it. Only files older than
+    `older_than_seconds` are looked at, so transactions still in progress are left alone.
     """
-    incoming = _root() / "incoming"
-    counts = {"placed": 0, "deleted": 0}
-    if not incoming.is_dir():
-        return counts
-    cutoff = timezone.now().timestamp() - older_than_seconds
-    for entry in os.scandir(incoming):
-        if not _STORED_NAME.fullmatch(entry.name) or entry.stat(follow_symlinks=False).st_mtime > cutoff:
-            continue
-        if Attachment.objects.filter(stored_name=entry.name).exists():
-            final = _final_path(entry.name)
-            _ensure_private_dir(final.parent)
-            os.replace(entry.path, final)
-            counts["placed"] += 1
-        else:
-            Path(entry.path).unlink(missing_ok=True)
-            counts["deleted"] += 1
+    counts = incoming_sweep(
+        attachment_storage(),
+        is_committed=lambda name: Attachment.objects.filter(stored_name=name).exists(),
+        final_name_for=_final_name,
+        is_ours=lambda name: bool(_STORED_NAME.fullmatch(name)),
+        older_than=datetime.timedelta(seconds=older_than_seconds),
+    )
     if counts["placed"] or counts["deleted"]:
         logger.info("attachments_incoming_swept", **counts)
     return counts
 
 
+def attachment_storage() -> Storage:
+    """The storage attachments live in (ATTACHMENT_STORAGE; files under MESSAGE_ATTACHMENT_ROOT by default)."""
+    return storage_from_config(settings.ATTACHMENT_STORAGE, default_location=settings.MESSAGE_ATTACHMENT_ROOT)
+
+
+def stored_file_name(attachment: Attachment) -> str:
+    """The attachment's file name within the attachment storage."""
+    return _final_name(attachment.stored_name)
+
+
+def attachment_file_delete(attachment: Attachment) -> None:
+    """Delete an attachment's stored file and keep its row (a blocked file: the thread still shows it was sent)."""
+    attachment_storage().delete(_final_name(attachment.stored_name))
+
+
 def attachment_path(attachment: Attachment) -> Path:
-    """Where an attachment's file lives (for the virus scanner and for tests)."""
-    return _final_path(attachment.stored_name)
+    """Where an attachment's file lives on disk, with the file-system storage (for tests and operators)."""
+    return Path(attachment_storage().path(_final_name(attachment.stored_name)))
 
 
 def attachment_type_names(content_types: Sequence[str] | None = None) -> str:
@@ -536,73 +543,9 @@ _TYPES: dict[str, _Type] = {
 # Private storage
 
 
-def _root() -> Path:
-    return Path(settings.MESSAGE_ATTACHMENT_ROOT)
-
-
-def _final_path(stored_name: str) -> Path:
-    # A stored name is ours (random hex); refuse anything else so a bad row can never point outside the root.
+def _final_name(stored_name: str) -> str:
+    # A stored name is ours (random hex); refuse anything else so a bad row can never point outside the storage.
     if not _STORED_NAME.fullmatch(stored_name):
         raise ValueError("not a stored attachment name")
     # Two-character folders keep any one directory to a few thousand entries as attachments accumulate.
-    return _root() / stored_name[:2] / stored_name
-
-
-def _incoming_path(stored_name: str) -> Path:
-    return _root() / "incoming" / stored_name
-
-
-def _ensure_private_dir(path: Path) -> None:
-    """Create `path` (and the root) readable by this user only. Existing folders keep the modes an operator set."""
-    for directory in (_root(), path):
-        if not directory.is_dir():
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    _ensure_private_dir(path.parent)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # the umask may have narrowed it; never widened
-        with os.fdopen(fd, "wb", closefd=False) as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-    except BaseException:
-        os.close(fd)
-        path.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-
-
-def _open_private(path: Path) -> BinaryIO:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
-    file: IO[bytes] = os.fdopen(fd, "rb")
-    return file  # type: ignore[return-value]
-
-
-class _PlaceOnCommit:
-    """The commit callback that moves a staged file into place.
-
-    Django keeps commit callbacks in a list on the connection and empties it (or, for a savepoint, drops the ones
-    registered inside it) on rollback. This object is referenced only from there, so when a rollback drops it,
-    CPython frees it at once and `__del__` deletes the staged file. If anything keeps it alive longer, the periodic
-    sweep deletes the file instead.
-    """
-
-    def __init__(self, staged: Path, final: Path) -> None:
-        self.staged = staged
-        self.final = final
-        self.done = False
-
-    def __call__(self) -> None:
-        self.done = True
-        _ensure_private_dir(self.final.parent)
-        os.replace(self.staged, self.final)
-
-    def __del__(self) -> None:
-        if not self.done:
-            with contextlib.suppress(OSError):
-                self.staged.unlink(missing_ok=True)
+    return f"{stored_name[:2]}/{stored_name}"

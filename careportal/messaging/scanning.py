@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from careportal.messaging.attachments import attachment_path
+from careportal.messaging.attachments import attachment_file_delete, attachment_storage, stored_file_name
 from careportal.messaging.models import Attachment, ScanStatus
 
 logger = structlog.get_logger(__name__)
@@ -58,10 +58,9 @@ def attachment_scan(*, attachment_id: int) -> str:
         logger.warning("attachment_scan_not_configured", attachment_id=attachment_id)
         return _record(attachment, ScanStatus.FAILED)
 
-    path = attachment_path(attachment)
     try:
-        with open(path, "rb") as file:
-            result = _client().instream(file)
+        with attachment_storage().open(stored_file_name(attachment), "rb") as file:
+            result = _client().instream(file)  # type: ignore[arg-type]  # a File reads like the BinaryIO it wants
     except FileNotFoundError:
         # Not moved into place yet (attachments_sweep_incoming finishes that), or lost: try again later.
         logger.warning("attachment_scan_file_missing", attachment_id=attachment_id)
@@ -77,7 +76,7 @@ def attachment_scan(*, attachment_id: int) -> str:
         outcome = _record(attachment, ScanStatus.INFECTED)
         if outcome == ScanStatus.INFECTED:
             # The row stays (the thread shows a blocked attachment); the file goes.
-            path.unlink(missing_ok=True)
+            attachment_file_delete(attachment)
             # The signature name is ClamAV's, not anything from the file or the person.
             logger.warning("attachment_infected", attachment_id=attachment_id, signature=signature)
         return outcome

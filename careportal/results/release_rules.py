@@ -18,8 +18,15 @@ from django.http import Http404
 from django.utils import timezone
 
 from careportal.accounts.models import User
-from careportal.core.models import BankHoliday
-from careportal.core.working_days import add_working_days, bank_holidays, is_working_day
+from careportal.core.models import BankHoliday, CalendarChange
+from careportal.core.working_days import (
+    add_working_days,
+    bank_holidays,
+    is_working_day,
+    national_bank_holidays,
+    national_bank_holidays_between,
+    region_name,
+)
 from careportal.results.models import DiagnosticReport, ReleaseMode, ReleaseRule
 
 logger = structlog.get_logger(__name__)
@@ -205,18 +212,54 @@ def release_rule_delete(*, rule: ReleaseRule, by: User) -> None:
 
 # Bank holidays ------------------------------------------------------------------------------------------------
 
+# How far ahead the staff page lists the national bank holidays.
+CALENDAR_DAYS_AHEAD = 400
+
+
+@dataclasses.dataclass(frozen=True)
+class CalendarDay:
+    """One line of the bank holidays page: a national bank holiday, a local closure, or both sides of an opening."""
+
+    date: datetime.date
+    name: str
+    national_name: str  # the national bank holiday on this day, if any
+    entry: BankHoliday | None  # the trust's own change, if any (it can be removed)
+
+    @property
+    def is_working_day(self) -> bool:
+        return self.entry is not None and self.entry.change == CalendarChange.OPEN
+
 
 @dataclasses.dataclass(frozen=True)
 class BankHolidayLists:
-    upcoming: list[BankHoliday]
-    past: list[BankHoliday]
+    upcoming: list[CalendarDay]
+    past: list[CalendarDay]
 
 
 def bank_holidays_listed(*, today: datetime.date) -> BankHolidayLists:
-    holidays = list(BankHoliday.objects.order_by("date"))
+    """The national bank holidays of the past year and the next CALENDAR_DAYS_AHEAD days, with the trust's changes
+    among them (all of its changes, however far off)."""
+    entries = {entry.date: entry for entry in BankHoliday.objects.order_by("date")}
+    national = dict(
+        national_bank_holidays_between(
+            today - datetime.timedelta(days=365), today + datetime.timedelta(days=CALENDAR_DAYS_AHEAD)
+        )
+    )
+    for day in entries:
+        if day not in national and day in national_bank_holidays(day.year):
+            national[day] = national_bank_holidays(day.year)[day]
+    days = [
+        CalendarDay(
+            date=day,
+            name=entries[day].name if day in entries else national[day],
+            national_name=national.get(day, ""),
+            entry=entries.get(day),
+        )
+        for day in sorted(set(national) | set(entries))
+    ]
     return BankHolidayLists(
-        upcoming=[h for h in holidays if h.date >= today],
-        past=sorted((h for h in holidays if h.date < today), key=lambda h: h.date, reverse=True),
+        upcoming=[day for day in days if day.date >= today],
+        past=[day for day in reversed(days) if day.date < today],
     )
 
 
@@ -226,28 +269,53 @@ class BankHolidayAdded:
     reports_moved: int
 
 
+def bank_holiday_problem(*, day: datetime.date, change: str) -> str:
+    """Why this change cannot be made, in words for the page; empty when it can."""
+    existing = BankHoliday.objects.filter(date=day).first()
+    national = national_bank_holidays(day.year).get(day, "")
+    if existing is not None and existing.change == CalendarChange.CLOSED:
+        return f"{day:%-d %B %Y} is already a bank holiday ({existing.name})"
+    if existing is not None:
+        return f"{day:%-d %B %Y} is already marked as a working day ({existing.name}). Remove that first"
+    if change == CalendarChange.CLOSED and national:
+        return f"{day:%-d %B %Y} is already a bank holiday ({national})"
+    if change == CalendarChange.OPEN and not national:
+        return f"{day:%-d %B %Y} is not a bank holiday in {region_name()}, so it is a working day already"
+    return ""
+
+
 @transaction.atomic
-def bank_holiday_add(*, day: datetime.date, name: str, by: User) -> BankHolidayAdded:
-    """Add a bank holiday. Reports that arrive from now on count it; reports not yet released that were already due
-    during that day move to 07:00 on the next working day, so that nothing is released while the hospital is closed.
-    """
-    if BankHoliday.objects.filter(date=day).exists():
-        raise ReleaseRuleError(f"{day:%-d %B %Y} is already a bank holiday", field="date")
+def bank_holiday_add(
+    *, day: datetime.date, name: str, by: User, change: str = CalendarChange.CLOSED
+) -> BankHolidayAdded:
+    """Add a local closure, or make a national bank holiday a working day (`change`). Reports that arrive from now
+    on count it. For a closure, reports not yet released that were already due during that day move to 07:00 on
+    the next working day, so that nothing is released while the hospital is closed; an opening moves nothing (a
+    report due the day after is at worst a day late, never early)."""
+    problem = bank_holiday_problem(day=day, change=change)
+    if problem:
+        raise ReleaseRuleError(problem, field="date")
     try:
         with transaction.atomic():
-            holiday = BankHoliday.objects.create(date=day, name=name.strip())
+            holiday = BankHoliday.objects.create(date=day, name=name.strip(), change=change)
     except IntegrityError:
         raise ReleaseRuleError(f"{day:%-d %B %Y} is already a bank holiday", field="date") from None
+    moved = _move_reports_due_on(day) if change == CalendarChange.CLOSED else 0
+    logger.info("bank_holiday_added", bank_holiday_id=holiday.pk, change=change, reports_moved=moved, by_user_id=by.pk)
+    return BankHolidayAdded(holiday=holiday, reports_moved=moved)
+
+
+def _move_reports_due_on(day: datetime.date) -> int:
+    """Reports not yet released that were due during `day`, now not a working day, move to 07:00 on the next one.
+    Only reports not yet due: one already due (a "release at once" rule, today) is the release job's to send now."""
     trust_zone = timezone.get_default_timezone()
     now = timezone.now()
-    # Only reports not yet due: one already due (a "release at once" rule, today) is the release job's to send now.
     day_starts = max(datetime.datetime.combine(day, datetime.time(0, 0), tzinfo=trust_zone), now)
     next_day_starts = datetime.datetime.combine(
         day + datetime.timedelta(days=1), datetime.time(0, 0), tzinfo=trust_zone
     )
-    holidays = bank_holidays(on_or_after=day)
-    next_working_day = add_working_days(day, 1, holidays=holidays)
-    moved = DiagnosticReport.objects.filter(
+    next_working_day = add_working_days(day, 1, holidays=bank_holidays(on_or_after=day))
+    return DiagnosticReport.objects.filter(
         released_at__isnull=True,
         release_due_at__gt=day_starts,
         release_due_at__lt=next_day_starts,
@@ -255,8 +323,6 @@ def bank_holiday_add(*, day: datetime.date, name: str, by: User) -> BankHolidayA
         release_due_at=datetime.datetime.combine(next_working_day, RELEASE_TIME_OF_DAY, tzinfo=trust_zone),
         updated_at=now,
     )
-    logger.info("bank_holiday_added", bank_holiday_id=holiday.pk, reports_moved=moved, by_user_id=by.pk)
-    return BankHolidayAdded(holiday=holiday, reports_moved=moved)
 
 
 def bank_holiday_get(pk: int) -> BankHoliday:
@@ -266,11 +332,16 @@ def bank_holiday_get(pk: int) -> BankHoliday:
     return holiday
 
 
-def bank_holiday_remove(*, holiday: BankHoliday, by: User) -> None:
-    """Remove a bank holiday. Due dates already set are left as they are (at worst a day late, never early)."""
-    holiday_id = holiday.pk
+@transaction.atomic
+def bank_holiday_remove(*, holiday: BankHoliday, by: User) -> int:
+    """Remove the trust's change to one day. Removing a closure leaves due dates already set as they are (at worst a
+    day late, never early); removing an opening makes the day a bank holiday again, so reports due during it move
+    to the next working day, as when a closure is added. Returns how many reports moved."""
+    holiday_id, day, change = holiday.pk, holiday.date, holiday.change
     holiday.delete()
-    logger.info("bank_holiday_removed", bank_holiday_id=holiday_id, by_user_id=by.pk)
+    moved = _move_reports_due_on(day) if change == CalendarChange.OPEN else 0
+    logger.info("bank_holiday_removed", bank_holiday_id=holiday_id, reports_moved=moved, by_user_id=by.pk)
+    return moved
 
 
 def is_weekend(day: datetime.date) -> bool:

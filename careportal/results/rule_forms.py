@@ -7,9 +7,15 @@ from typing import Any
 
 from django import forms
 
-from careportal.core.models import BankHoliday
+from careportal.core.models import CalendarChange
 from careportal.results.models import ReleaseMode, ReleaseRule, ResultKind, SensitiveCategory
-from careportal.results.release_rules import MAX_WORKING_DAYS, is_default_rule, is_weekend, release_rule_clash
+from careportal.results.release_rules import (
+    MAX_WORKING_DAYS,
+    bank_holiday_problem,
+    is_default_rule,
+    is_weekend,
+    release_rule_clash,
+)
 
 TEST_CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/+-]*$")
 CATEGORY_PATTERN = re.compile(r"^[A-Za-z0-9]+$")
@@ -281,11 +287,23 @@ class BankHolidayDateField(forms.Field):
 
 
 class BankHolidayForm(forms.Form):
+    change = forms.ChoiceField(
+        label="What changes on this day",
+        choices=[
+            (CalendarChange.CLOSED, "The hospital is closed: it is not a working day"),
+            (CalendarChange.OPEN, "The hospital works as normal on this bank holiday: it is a working day"),
+        ],
+        initial=CalendarChange.CLOSED,
+        # Not required: a closure unless the working-day choice is made, as the page offers it pre-selected.
+        required=False,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": "Choose whether the hospital is closed or works as normal on this day"},
+    )
     date = BankHolidayDateField(label="Date")
     name = _without_maxlength(
         forms.CharField(
             label="Name",
-            help_text="For example, Christmas Day or Coronation bank holiday",
+            help_text="For example, Coronation bank holiday, or Trust closure day",
             max_length=100,
             error_messages={
                 "required": "Enter the name of the bank holiday, like Christmas Day",
@@ -300,13 +318,15 @@ class BankHolidayForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        cleaned["change"] = cleaned.get("change") or CalendarChange.CLOSED
         day: datetime.date | None = cleaned.get("date")
         if day is None:
             return cleaned
-        existing = BankHoliday.objects.filter(date=day).first()
-        if existing is not None:
-            self._date_error(f"{day:%-d %B %Y} is already a bank holiday ({existing.name})")
-        elif is_weekend(day) and not cleaned.get("weekend_confirmed"):
+        change = cleaned["change"]
+        problem = bank_holiday_problem(day=day, change=change)
+        if problem:
+            self._date_error(problem)
+        elif change == CalendarChange.CLOSED and is_weekend(day) and not cleaned.get("weekend_confirmed"):
             # Weekends are never working days, so a bank holiday on one changes no release date: usually the
             # weekday it is taken on (the substitute day) was meant.
             self._date_error(

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from careportal.accounts.models import User
+from careportal.core.models import CalendarChange
 from careportal.results.release_rules import (
     ReleaseRuleError,
     bank_holiday_add,
@@ -32,6 +33,7 @@ from careportal.results.release_rules import (
     rule_scope_text,
 )
 from careportal.results.rule_forms import BankHolidayForm, ReleaseRuleForm
+from careportal.results.rule_presenters import bank_holidays_page
 
 ViewFunc = Callable[..., HttpResponse]
 
@@ -162,13 +164,17 @@ def bank_holidays(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 added = bank_holiday_add(
-                    day=form.cleaned_data["date"], name=form.cleaned_data["name"], by=_user(request)
+                    day=form.cleaned_data["date"],
+                    name=form.cleaned_data["name"],
+                    change=form.cleaned_data["change"],
+                    by=_user(request),
                 )
             except ReleaseRuleError as error:
                 form.add_error("date", error.message)
             else:
                 moved = added.reports_moved
-                text = f"{added.holiday.name} ({added.holiday.date:%-d %B %Y}) was added."
+                text = f"{added.holiday.name} ({added.holiday.date:%-d %B %Y}) was added"
+                text += " as a working day." if added.holiday.change == CalendarChange.OPEN else "."
                 if moved:
                     text += (
                         f" {moved} result{'s' if moved != 1 else ''} that would have been released that day will be "
@@ -184,7 +190,7 @@ def bank_holidays(request: HttpRequest) -> HttpResponse:
         {
             "page_title": "Bank holidays",
             "form": form,
-            "holidays": bank_holidays_listed(today=timezone.localdate()),
+            "calendar": bank_holidays_page(bank_holidays_listed(today=timezone.localdate())),
             "back_link": {"href": reverse("results:rules"), "text": "Back to release rules"},
         },
     )
@@ -194,9 +200,16 @@ def bank_holidays(request: HttpRequest) -> HttpResponse:
 @require_POST
 def bank_holiday_delete(request: HttpRequest, pk: int) -> HttpResponse:
     holiday = bank_holiday_get(pk)
-    bank_holiday_remove(holiday=holiday, by=_user(request))
-    messages.success(
-        request,
-        f"{holiday.name} ({holiday.date:%-d %B %Y}) was removed. Results already given a release date keep it.",
-    )
+    was_open = holiday.change == CalendarChange.OPEN
+    moved = bank_holiday_remove(holiday=holiday, by=_user(request))
+    if was_open:
+        text = f"{holiday.date:%-d %B %Y} is a bank holiday again."
+        if moved:
+            text += (
+                f" {moved} result{'s' if moved != 1 else ''} that would have been released that day will be "
+                "released on the next working day instead."
+            )
+    else:
+        text = f"{holiday.name} ({holiday.date:%-d %B %Y}) was removed. Results already given a release date keep it."
+    messages.success(request, text)
     return redirect("results:bank-holidays")

@@ -23,16 +23,12 @@ def given_the_demo_trust_is_loaded() -> None:
 
 
 def given_the_installed_release_rules_and_bank_holidays() -> None:
-    """The release rules and bank holidays that CarePortal's data migrations install. A browser test's database is
-    emptied after each test (`transactional_db`), data migrations' rows included, so a journey that depends on them
-    puts them back, exactly as the migrations write them (both are idempotent)."""
+    """The release rules that CarePortal's data migration installs (bank holidays are computed, never stored). A
+    browser test's database is emptied after each test (`transactional_db`), data migrations' rows included, so a
+    journey that depends on them puts them back, exactly as the migration writes them (it is idempotent)."""
     from django.apps import apps
 
-    for module in (
-        "careportal.results.migrations.0002_default_release_rules",
-        "careportal.core.migrations.0003_bank_holidays_england_and_wales",
-    ):
-        importlib.import_module(module).load(apps, None)
+    importlib.import_module("careportal.results.migrations.0002_default_release_rules").load(apps, None)
 
 
 def given_the_installed_urgent_phrases() -> None:

@@ -110,3 +110,14 @@ def test_collectstatic_in_production_hashes_files_and_rewrites_module_imports(tm
     assert (static_root / nhsuk).is_file()
     assert (static_root / f"{app}.gz").is_file()
     assert (static_root / manifest["careportal/careportal.css"]).is_file()
+
+
+def test_templates_read_only_the_settings_they_are_given():
+    from django.template import engines
+
+    env = engines["jinja2"].env
+    assert env.from_string("{{ settings.CAREPORTAL_HELPDESK_PHONE }}").render() == settings.CAREPORTAL_HELPDESK_PHONE
+    with pytest.raises(RuntimeError, match="may not read the setting SECRET_KEY"):
+        env.from_string("{{ settings.SECRET_KEY }}").render()
+    with pytest.raises(RuntimeError, match="DATABASES"):
+        env.from_string("{{ settings.DATABASES }}").render()

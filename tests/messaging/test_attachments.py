@@ -46,6 +46,11 @@ def stored_files(root: Path) -> list[Path]:
     return [path for path in root.rglob("*") if path.is_file()] if root.exists() else []
 
 
+def placed_files(root: Path) -> list[Path]:
+    """Stored files that can be served: everything but the copies staged in incoming/ until their commit."""
+    return [path for path in stored_files(root) if path.parent.name != "incoming"]
+
+
 # --- recognised by content ---------------------------------------------------------------------------------------
 
 
@@ -370,8 +375,11 @@ def test_a_rolled_back_savepoint_leaves_no_file_and_no_row(attachment_root):
         attachments_store(message=message, files=[clean_one("a.pdf", files.pdf())])
         assert stored_files(attachment_root)  # written, waiting for the commit
         raise RuntimeError("something later in the same service failed")
-    assert stored_files(attachment_root) == []
+    # Nothing that can be served, no row; the staged copy is the sweep's to delete, explicitly (no finaliser).
+    assert placed_files(attachment_root) == []
     assert not Attachment.objects.exists()
+    assert attachments_sweep_incoming(older_than_seconds=-1) == {"placed": 0, "deleted": 1}
+    assert stored_files(attachment_root) == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -380,8 +388,10 @@ def test_a_rolled_back_transaction_leaves_no_file_and_a_committed_one_keeps_it(a
     with pytest.raises(RuntimeError), transaction.atomic():
         attachments_store(message=message, files=[clean_one("a.pdf", files.pdf())])
         raise RuntimeError("rolled back")
-    assert stored_files(attachment_root) == []
+    assert placed_files(attachment_root) == []
     assert not Attachment.objects.exists()
+    assert attachments_sweep_incoming(older_than_seconds=-1) == {"placed": 0, "deleted": 1}
+    assert stored_files(attachment_root) == []
 
     with transaction.atomic():
         [attachment] = attachments_store(message=message, files=[clean_one("b.pdf", files.pdf())])

@@ -437,6 +437,39 @@ def test_a_reply_can_carry_a_file_and_staff_download_it(
     assert (event.patient, event.care_team, event.object_id) == (patient, team, str(attachment.public_id))
 
 
+def test_attachments_work_on_another_storage_with_no_disk(
+    settings, clinician_client, team, patient, patient_client, django_capture_on_commit_callbacks
+):
+    """Attachments go only through Django's storage API: the same journey on an in-memory storage, as it would on
+    django-storages' S3 backend shared by several web servers."""
+    from careportal.messaging.attachments import attachment_storage, attachments_sweep_incoming, stored_file_name
+
+    settings.ATTACHMENT_STORAGE = {"BACKEND": "django.core.files.storage.InMemoryStorage", "OPTIONS": {}}
+    storage = attachment_storage()
+    assert type(storage).__name__ == "InMemoryStorage"
+    thread = _thread(team, patient=patient)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        clinician_client.post(
+            thread_url(thread, "messaging:inbox-thread-reply"),
+            {"reply-body": "Here is the leaflet.", "reply-attachments": [_png("leaflet.png")]},
+        )
+        attachment = Attachment.objects.get(message__thread=thread)
+        assert not storage.exists(stored_file_name(attachment))  # staged, not placed before the commit
+    for callback in callbacks:
+        callback()
+
+    assert storage.exists(stored_file_name(attachment))
+    assert storage.listdir("incoming") == ([], [])
+    download = clinician_client.get(attachment_url(thread, attachment))
+    assert b"".join(download.streaming_content).startswith(b"\x89PNG")
+    own = patient_client.get(
+        reverse("messaging:attachment", kwargs={"public_id": thread.public_id, "attachment_id": attachment.public_id})
+    )
+    assert own.status_code == 200 and b"".join(own.streaming_content).startswith(b"\x89PNG")
+    assert attachments_sweep_incoming(older_than_seconds=-1) == {"placed": 0, "deleted": 0}
+
+
 def test_a_file_still_waiting_for_its_virus_check_is_not_downloaded(clinician_client, team):
     thread = _thread(team)
     pending = _stored_attachment(thread.messages.get(), name="scan.pdf", scan_status=ScanStatus.PENDING)

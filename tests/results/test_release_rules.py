@@ -239,3 +239,27 @@ def test_a_bank_holiday_added_on_the_day_does_not_hold_back_reports_already_due(
 def test_the_same_bank_holiday_cannot_be_added_twice():
     with pytest.raises(ReleaseRuleError, match="25 December 2026 is already a bank holiday"):
         bank_holiday_add(day=datetime.date(2026, 12, 25), name="Christmas", by=UserFactory())
+
+
+def test_bank_holidays_are_computed_for_any_year_and_region(settings):
+    easter_monday_2030, st_andrews_day_2029, second_of_january_2029 = (
+        datetime.date(2030, 4, 22),
+        datetime.date(2029, 11, 30),
+        datetime.date(2029, 1, 2),
+    )
+    assert easter_monday_2030 in bank_holidays()
+    assert second_of_january_2029 not in bank_holidays()
+    settings.BANK_HOLIDAY_REGION = "scotland"
+    assert second_of_january_2029 in bank_holidays() and st_andrews_day_2029 in bank_holidays()
+    assert easter_monday_2030 not in bank_holidays()  # not a bank holiday in Scotland
+    settings.BANK_HOLIDAY_REGION = "northern-ireland"
+    assert datetime.date(2029, 3, 19) in bank_holidays()  # St Patrick's Day, substitute Monday
+
+
+def test_a_local_closure_and_an_opening_change_the_national_calendar():
+    BankHoliday.objects.create(date=datetime.date(2031, 6, 10), name="Trust closure day")
+    BankHoliday.objects.create(date=datetime.date(2031, 5, 5), name="Open as usual", change="open")
+    holidays = bank_holidays(on_or_after=datetime.date(2031, 1, 1))
+    assert datetime.date(2031, 6, 10) in holidays
+    assert datetime.date(2031, 5, 5) not in holidays  # the early May bank holiday, worked
+    assert datetime.date(2031, 5, 26) in holidays  # the spring bank holiday, untouched

@@ -27,6 +27,12 @@ def rules_admin(clinician_membership) -> Client:
     return client
 
 
+@pytest.fixture(autouse=True)
+def local_closure(db) -> BankHoliday:
+    """A day the trust added itself (the national bank holidays are computed, not stored)."""
+    return BankHoliday.objects.create(date=datetime.date(2027, 12, 28), name="Boxing Day (substitute day)")
+
+
 def _rule_urls() -> list[tuple[str, str]]:
     rule = ReleaseRule.objects.get(test_code="PSA")
     holiday = BankHoliday.objects.first()
@@ -263,7 +269,7 @@ def test_adding_a_bank_holiday_on_the_page_moves_the_due_date(rules_admin):
 def test_a_duplicate_bank_holiday_is_refused(rules_admin):
     response = rules_admin.post(reverse("results:bank-holidays"), _holiday(datetime.date(2026, 12, 25), "Xmas"))
     assert "25 December 2026 is already a bank holiday (Christmas Day)" in response.content.decode()
-    assert BankHoliday.objects.filter(date=datetime.date(2026, 12, 25)).count() == 1
+    assert not BankHoliday.objects.filter(date=datetime.date(2026, 12, 25)).exists()
 
 
 def test_a_weekend_bank_holiday_needs_confirming(rules_admin):
@@ -307,3 +313,54 @@ def test_removing_a_bank_holiday_is_post_only(rules_admin):
 
     assert "Boxing Day (substitute day) (28 December 2027) was removed" in response.content.decode()
     assert not BankHoliday.objects.filter(pk=holiday.pk).exists()
+
+
+def test_the_bank_holidays_never_run_out(rules_admin, clinician_membership, time_machine):
+    # Easter Monday 2030 (22 April), computed by the holidays package: nobody loaded it.
+    time_machine.move_to(datetime.datetime(2030, 4, 1, 12, 0, tzinfo=LONDON))
+    rules_admin.force_login(clinician_membership.user)  # a session from 2026 has long expired
+    page = rules_admin.get(reverse("results:bank-holidays")).content.decode()
+    assert "Monday 22 April 2030" in page.split("Past bank holidays", 1)[0]
+    default = ReleaseRule.objects.get(test_code="", category="")
+    # Final on Thursday 18 April 2030: Good Friday and Easter Monday are not working days.
+    thursday = datetime.datetime(2030, 4, 18, 16, 0, tzinfo=LONDON)
+    assert release_due_at_for(default, final_at=thursday) == datetime.datetime(2030, 4, 23, 7, 0, tzinfo=LONDON)
+
+
+def test_a_bank_holiday_can_be_made_a_working_day_and_back(rules_admin):
+    default = ReleaseRule.objects.get(test_code="", category="")
+    friday = datetime.datetime(2028, 8, 25, 16, 0, tzinfo=LONDON)  # Monday 28 August 2028 is the summer bank holiday
+    assert release_due_at_for(default, final_at=friday) == datetime.datetime(2028, 8, 29, 7, 0, tzinfo=LONDON)
+
+    response = rules_admin.post(
+        reverse("results:bank-holidays"),
+        _holiday(datetime.date(2028, 8, 28), "Summer bank holiday, clinics open", change="open"),
+        follow=True,
+    )
+    assert "(28 August 2028) was added as a working day." in response.content.decode()
+    assert release_due_at_for(default, final_at=friday) == datetime.datetime(2028, 8, 28, 7, 0, tzinfo=LONDON)
+    due_that_day = DiagnosticReportFactory(release_due_at=datetime.datetime(2028, 8, 28, 7, 0, tzinfo=LONDON))
+
+    opening = BankHoliday.objects.get(date=datetime.date(2028, 8, 28))
+    response = rules_admin.post(reverse("results:bank-holiday-delete", kwargs={"pk": opening.pk}), follow=True)
+
+    page = response.content.decode()
+    assert "28 August 2028 is a bank holiday again. 1 result that would have been released" in page
+    due_that_day.refresh_from_db()
+    assert due_that_day.release_due_at == datetime.datetime(2028, 8, 29, 7, 0, tzinfo=LONDON)
+
+
+@pytest.mark.parametrize(
+    ("day", "change", "error"),
+    [
+        (datetime.date(2028, 6, 7), "open", "7 June 2028 is not a bank holiday in England, so it is a working day"),
+        (datetime.date(2027, 12, 28), "closed", "28 December 2027 is already a bank holiday"),
+        (datetime.date(2027, 12, 28), "open", "28 December 2027 is already a bank holiday"),
+        (datetime.date(2028, 6, 7), "sometimes", "Choose whether the hospital is closed or works as normal"),
+    ],
+)
+def test_a_change_that_makes_no_sense_is_refused(rules_admin, day, change, error):
+    before = list(BankHoliday.objects.values_list("date", "change"))
+    response = rules_admin.post(reverse("results:bank-holidays"), _holiday(day, change=change))
+    assert response.status_code == 200 and error in response.content.decode()
+    assert list(BankHoliday.objects.values_list("date", "change")) == before

@@ -172,6 +172,15 @@ TIME_ZONE = "Europe/London"
 USE_I18N = True
 USE_TZ = True
 
+# Whose national bank holidays are not working days (results release, reply-by dates): england, wales, scotland or
+# northern-ireland. Computed for any year by the `holidays` package; local closures are kept by staff.
+BANK_HOLIDAY_REGION = env.str("BANK_HOLIDAY_REGION", default="england").strip().lower()
+if BANK_HOLIDAY_REGION not in {"england", "wales", "scotland", "northern-ireland"}:
+    raise ImproperlyConfigured(
+        "BANK_HOLIDAY_REGION must be one of england, wales, scotland or northern-ireland "
+        f"(it is {BANK_HOLIDAY_REGION!r})"
+    )
+
 STATIC_URL = "/static/"
 # Where `collectstatic` writes the hashed, compressed files that whitenoise serves in production.
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
@@ -402,6 +411,13 @@ HL7_SHUTDOWN_GRACE_SECONDS = env.float("HL7_SHUTDOWN_GRACE_SECONDS", default=30)
 # Attachments are kept here, outside the web root and outside MEDIA_ROOT, under random names; they are served
 # only through the access-checked download view.
 MESSAGE_ATTACHMENT_ROOT = env.path("MESSAGE_ATTACHMENT_ROOT", default=BASE_DIR / "var" / "private" / "attachments")
+# Where attachments are kept (careportal/core/files.py): on this machine's disk under MESSAGE_ATTACHMENT_ROOT by
+# default; with several web servers, any Django storage shared by all of them, such as django-storages' S3 backend
+# (ATTACHMENT_STORAGE_BACKEND=storages.backends.s3.S3Storage, ATTACHMENT_STORAGE_OPTIONS='{"bucket_name": ...}').
+ATTACHMENT_STORAGE = {
+    "BACKEND": env.str("ATTACHMENT_STORAGE_BACKEND", default="careportal.core.files.PrivateFileSystemStorage"),
+    "OPTIONS": env.json("ATTACHMENT_STORAGE_OPTIONS", default={}),
+}
 # Recognised by content (libmagic), never by name or the browser's claim.
 MESSAGE_ATTACHMENT_TYPES = env.list(
     "MESSAGE_ATTACHMENT_TYPES", default=["application/pdf", "image/jpeg", "image/png", "image/heic"]

@@ -29,6 +29,9 @@ class User(AbstractUser):
     # "Stop trusting all devices": a device trusted at or before this moment needs the second step again
     # (careportal/accounts/trust.py).
     trusted_devices_revoked_at = models.DateTimeField(null=True, blank=True)
+    # Which 2 of the 3 security questions a forgotten-password attempt asks is derived from this and what was typed;
+    # it goes up by one after each password reset by that journey (careportal/accounts/recovery.py).
+    recovery_questions_round = models.PositiveIntegerField(default=0)
 
     class Meta:
         db_table = "accounts_user"

@@ -52,6 +52,7 @@ class AccountEventKind(models.TextChoices):
     SIGNED_IN = "signed_in", "Signed in"
     SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
     LOCKED_OUT = "locked_out", "Locked after too many failed sign-ins"
+    TWO_STEP_PAUSED = "two_step_paused", "Sign-in codes paused after too many wrong codes"
     UNLOCKED = "unlocked", "Unlocked by the helpdesk"
     SIGNED_OUT = "signed_out", "Signed out"
     SIGNED_OUT_EVERYWHERE = "signed_out_everywhere", "Signed out everywhere"

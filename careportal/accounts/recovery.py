@@ -55,6 +55,7 @@ from careportal.accounts.security import answer_matches
 from careportal.accounts.security_services import user_sessions_end
 from careportal.accounts.services import account_event_record
 from careportal.accounts.trust import trusted_devices_revoke_all
+from careportal.accounts.two_step_limit import two_step_code_tries_clear
 from careportal.core.tasks import enqueue_on_commit
 from careportal.core.throttle import attempt_record
 from careportal.notifications.kinds import Kind
@@ -323,8 +324,8 @@ def password_reset_complete(*, link: PasswordResetLink, password: str, ip_addres
 
     Every session of the account ends, trusted browsers must do the second step again (allauth's trust depends on
     the password), the next attempt's questions are picked afresh (`recovery_questions_round`), the account event is
-    recorded and a security notice is emailed. A sign-in lock on the account from this IP address is lifted; locks
-    from elsewhere stay.
+    recorded and a security notice is emailed. A pause of the account's two-step codes ends. A sign-in lock on the
+    account from this IP address is lifted; locks from elsewhere stay.
     """
     locked = PasswordResetLink.objects.select_for_update().select_related("user").filter(pk=link.pk).first()
     if locked is None or not _is_usable(locked):
@@ -340,6 +341,8 @@ def password_reset_complete(*, link: PasswordResetLink, password: str, ip_addres
     notification_send(kind=Kind.SECURITY_CHANGE, user=user, personalisation={"change": "your password was reset"})
     user_sessions_end(user=user)
     trusted_devices_revoke_all(user=user)
+    # Whoever was trying codes with the old password can no longer get that far: the codes' pause ends.
+    transaction.on_commit(lambda: two_step_code_tries_clear(user=user))
     if ip_address:
         from axes.utils import reset as axes_reset
 

@@ -173,3 +173,20 @@ def test_the_helpdesk_or_a_password_reset_ends_the_pause(
         with django_capture_on_commit_callbacks(execute=True):
             response = sign_in(client, user.username, password) if password else sign_in(client, user.username)
         assert response["Location"] == reverse("account_confirm_login_code")
+
+
+def test_a_code_page_left_open_from_before_the_pause_sends_nothing_and_says_why(user, emailed_code, mailoutbox):
+    with time_machine.travel(START, tick=False):
+        opened, asking = Client(REMOTE_ADDR="203.0.113.50"), Client(REMOTE_ADDR="203.0.113.51")
+        emailed_code(opened, user.username)
+        emailed_code(asking, user.username)
+        client = Client()
+        _, code = emailed_code(client, user.username)
+        for _ in range(5):
+            enter(client, wrong_code(code))
+        sent = len(mailoutbox)
+        assert PAUSED in opened.get(reverse("account_confirm_login_code")).content.decode()
+        resend = asking.post(reverse("account_confirm_login_code"), {"action": "resend"})
+        assert resend.status_code == 429
+        assert PAUSED in resend.content.decode()
+        assert len(mailoutbox) == sent

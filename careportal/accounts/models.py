@@ -29,6 +29,9 @@ class User(AbstractUser):
     # "Stop trusting all devices": a device trusted at or before this moment needs the second step again
     # (careportal/accounts/trust.py).
     trusted_devices_revoked_at = models.DateTimeField(null=True, blank=True)
+    # Which 2 of the 3 security questions a forgotten-password attempt asks is derived from this and what was typed;
+    # it goes up by one after each password reset by that journey (careportal/accounts/recovery.py).
+    recovery_questions_round = models.PositiveIntegerField(default=0)
 
     class Meta:
         db_table = "accounts_user"
@@ -49,6 +52,7 @@ class AccountEventKind(models.TextChoices):
     SIGNED_IN = "signed_in", "Signed in"
     SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
     LOCKED_OUT = "locked_out", "Locked after too many failed sign-ins"
+    TWO_STEP_PAUSED = "two_step_paused", "Sign-in codes paused after too many wrong codes"
     UNLOCKED = "unlocked", "Unlocked by the helpdesk"
     SIGNED_OUT = "signed_out", "Signed out"
     SIGNED_OUT_EVERYWHERE = "signed_out_everywhere", "Signed out everywhere"

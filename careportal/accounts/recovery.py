@@ -6,7 +6,13 @@ No response, and no response time, may reveal whether an account exists (DESIGN.
 - Every identifier gets three questions. A real account's are the ones its owner chose; anything else (no such
   account, an inactive one, one with fewer than three answers on file such as staff, or an email address shared by
   several accounts) gets three taken from a keyed hash of what was typed, the same three every time it is typed.
-  Each attempt then asks 2 of the 3 at random, for real and made-up sets alike.
+- Which 2 of the 3 are asked follows one rule for real and made-up sets alike: a keyed hash of what was typed
+  (normalised) and the account's `recovery_questions_round` ranks the three, and the first two are asked, in that
+  order. So typing the same thing again always gets the same 2 questions, for an account or not; an account's pair
+  only changes after its owner has reset the password this way (the round goes up by one), and a name with no
+  account is always at round 0. Nothing anyone can do without the emailed link changes what a name is asked, so
+  asking again and again tells nothing (asking 2 at random each time would show a real account's three chosen
+  questions, and a made-up set that never changed would give it away).
 - Checking answers hashes exactly as many answers whatever the case: a made-up question is checked against a
   stand-in hash made with the same hasher, and a wrong first answer does not stop the second being checked.
 - Whatever the outcome, the request does the same database work and hands the same one job to the task worker; the
@@ -49,6 +55,7 @@ from careportal.accounts.security import answer_matches
 from careportal.accounts.security_services import user_sessions_end
 from careportal.accounts.services import account_event_record
 from careportal.accounts.trust import trusted_devices_revoke_all
+from careportal.accounts.two_step_limit import two_step_code_tries_clear
 from careportal.core.tasks import enqueue_on_commit
 from careportal.core.throttle import attempt_record
 from careportal.notifications.kinds import Kind
@@ -205,6 +212,14 @@ def _made_up_questions(identifier: str) -> list[str]:
     return ranked[:QUESTIONS_HELD]
 
 
+def questions_to_ask(*, identifier: str, held: Sequence[str], round_number: int) -> list[str]:
+    """The 2 of the `held` questions to ask someone who typed `identifier`: the same 2, in the same order, every time,
+    until `round_number` changes (see the module docstring)."""
+    normalised = normalise_identifier(identifier)
+    ranked = sorted(held, key=lambda question: _keyed("questions-asked", f"{normalised}\n{round_number}\n{question}"))
+    return ranked[:QUESTIONS_ASKED]
+
+
 def recovery_start(*, identifier: str) -> RecoveryAttempt:
     """Start a forgotten-password attempt for whatever was typed: pick the 2 questions to ask."""
     user = _account_for(identifier)
@@ -219,7 +234,9 @@ def recovery_start(*, identifier: str) -> RecoveryAttempt:
         # outside it looks like any other. Staff and such patients reset their password through the helpdesk.
         user, held = None, _made_up_questions(identifier)
     subject = f"user:{user.pk}" if user is not None else f"typed:{normalise_identifier(identifier)}"
-    asked = secrets.SystemRandom().sample(held, QUESTIONS_ASKED)
+    asked = questions_to_ask(
+        identifier=identifier, held=held, round_number=user.recovery_questions_round if user is not None else 0
+    )
     return RecoveryAttempt(
         user_id=user.pk if user is not None else None,
         throttle_subject=subject,
@@ -306,21 +323,26 @@ def password_reset_complete(*, link: PasswordResetLink, password: str, ip_addres
     """Set the new password (already validated) through a usable link; the link is then used up.
 
     Every session of the account ends, trusted browsers must do the second step again (allauth's trust depends on
-    the password), the account event is recorded and a security notice is emailed. A sign-in lock on the account
-    from this IP address is lifted; locks from elsewhere stay.
+    the password), the next attempt's questions are picked afresh (`recovery_questions_round`), the account event is
+    recorded and a security notice is emailed. A pause of the account's two-step codes ends. A sign-in lock on the
+    account from this IP address is lifted; locks from elsewhere stay.
     """
     locked = PasswordResetLink.objects.select_for_update().select_related("user").filter(pk=link.pk).first()
     if locked is None or not _is_usable(locked):
         raise PasswordResetLinkInvalidError
     user = locked.user
     user.set_password(password)
-    user.save(update_fields=["password"])
+    # The next forgotten-password attempt for this account may ask a different 2 of its 3 questions.
+    user.recovery_questions_round += 1
+    user.save(update_fields=["password", "recovery_questions_round"])
     locked.used_at = timezone.now()
     locked.save(update_fields=["used_at"])
     account_event_record(user=user, kind=AccountEventKind.PASSWORD_RESET, ip_address=ip_address)
     notification_send(kind=Kind.SECURITY_CHANGE, user=user, personalisation={"change": "your password was reset"})
     user_sessions_end(user=user)
     trusted_devices_revoke_all(user=user)
+    # Whoever was trying codes with the old password can no longer get that far: the codes' pause ends.
+    transaction.on_commit(lambda: two_step_code_tries_clear(user=user))
     if ip_address:
         from axes.utils import reset as axes_reset
 

@@ -5,10 +5,12 @@ import re
 from dataclasses import dataclass
 
 from allauth.usersessions.models import UserSession
+from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 
 from careportal.accounts.security_selectors import EmailStatus, TwoStepStatus
-from careportal.core.formatting import format_date, format_datetime
+from careportal.core.formatting import format_date, format_datetime, format_time
 
 
 def two_step_summary(status: TwoStepStatus) -> str:
@@ -139,4 +141,21 @@ def security_summary(
         trust_revoked_text=trust_revoked_text,
         session_count=session_count,
         sessions_text=sessions_text,
+    )
+
+
+def codes_paused_until_text(until: datetime.datetime) -> str:
+    """ "22:47", or "22:47 on 5 December 2026" when that is not today: when two-step codes work again."""
+    if timezone.localtime(until).date() == timezone.localdate():
+        return format_time(until)
+    return f"{format_time(until)} on {format_date(until)}"
+
+
+def codes_paused_message(until: datetime.datetime) -> str:
+    """What the authenticator-app page says once the account's codes are paused (the emailed-code journey shows the
+    page account/two_step_paused.jinja, which says the same at more length)."""
+    return (
+        f"A wrong code has been entered too many times for this account, so no code will work until "
+        f"{codes_paused_until_text(until)}, not even the right one. Try again after that. If you need to sign in "
+        f"sooner, call the helpdesk on {settings.CAREPORTAL_HELPDESK_PHONE}."
     )

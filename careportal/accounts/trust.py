@@ -141,10 +141,25 @@ def browser_trusted_until(request: HttpRequest, user: Any) -> datetime.datetime 
 
 
 class TrustAwareLoginByCodeStage(LoginByCodeStage):
-    """allauth's emailed-code stage; a trusted browser skips it only if the trust was not revoked since."""
+    """allauth's emailed-code stage; a trusted browser skips it only if the trust was not revoked since. While the
+    account's codes are paused after too many wrong ones (careportal/accounts/two_step_limit.py), no code is sent:
+    the sign-in attempt ends on a page that says so."""
 
     def _is_trusted(self) -> bool:
         return super()._is_trusted() and is_trusted_browser(self.request, self.login.user)
+
+    def handle(self) -> tuple[HttpResponse | None, bool]:
+        from allauth.account.adapter import get_adapter
+
+        from careportal.accounts.two_step_limit import two_step_codes_paused_until
+        from careportal.accounts.views.signin import two_step_paused
+
+        if not self.state and get_adapter().is_login_by_code_required(self.login) and not self._is_trusted():
+            until = two_step_codes_paused_until(user=self.login.user)
+            if until is not None:
+                # False: allauth ends this sign-in attempt and shows the page.
+                return two_step_paused(self.request, until=until), False
+        return super().handle()
 
 
 class TrustAwareAuthenticateStage(AuthenticateStage):

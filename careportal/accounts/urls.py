@@ -11,7 +11,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from careportal.accounts import trust
-from careportal.accounts.views import activation, recovery, security
+from careportal.accounts.views import activation, recovery, security, signin
 
 # Pages under the "accounts" namespace: ours.
 accounts_patterns = [
@@ -63,7 +63,7 @@ allauth_patterns = [
     ),
     path("account/", include("allauth.urls")),
     path("sign-in/", account_views.login, name="account_login"),
-    path("sign-in/code/", account_views.confirm_login_code, name="account_confirm_login_code"),
+    path("sign-in/code/", signin.confirm_sign_in_code, name="account_confirm_login_code"),
     path("sign-in/two-step/", mfa_views.authenticate, name="mfa_authenticate"),
     path("sign-in/trust-this-device/", trust.TrustView.as_view(), name="mfa_trust"),
     path("sign-out/", account_views.logout, name="account_logout"),

@@ -10,9 +10,15 @@ the processors below are the second, for what libraries log on their own:
   data (PostgreSQL's "Key (nhs_number)=(...) already exists", a form value, a dictionary key). Only connection-level
   errors, whose messages name hosts and ports rather than rows, keep their message.
 
+A form post over Django's limits (DATA_UPLOAD_MAX_MEMORY_SIZE, DATA_UPLOAD_MAX_NUMBER_FIELDS,
+DATA_UPLOAD_MAX_NUMBER_FILES) is answered with the 400 page; Django logs it to `django.security.<ExceptionName>` as an
+error with the traceback. Nothing failed on the server, so `RefusedRequestBodyFilter` turns that record into one
+warning line: `request_body_refused` with the path (no query string) and a reason, never the body or a traceback.
+
 Tests: tests/core/test_logging.py.
 """
 
+import logging
 import re
 import traceback
 from typing import Any
@@ -100,6 +106,39 @@ def _plain_exception(sio: Any, exc_info: ExcInfo) -> None:
     sio.write("\n" + format_exception_without_data(exc_info))
 
 
+# Django's loggers for a refused request body (django.core.handlers.exception.response_for_exception), and the
+# reason each gives.
+REFUSED_REQUEST_BODY_LOGGERS = {
+    "django.security.RequestDataTooBig": "body_too_large",
+    "django.security.TooManyFieldsSent": "too_many_fields",
+    "django.security.TooManyFilesSent": "too_many_files",
+}
+_RECORD_FIELDS = "careportal_fields"
+
+
+class RefusedRequestBodyFilter(logging.Filter):
+    """On the loggers in REFUSED_REQUEST_BODY_LOGGERS: Django's error record with a traceback becomes one warning
+    line, `request_body_refused`, with the request's path (never its query string) and the reason."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        reason = REFUSED_REQUEST_BODY_LOGGERS.get(record.name)
+        if reason is None:
+            return True
+        request = getattr(record, "request", None)
+        record.msg, record.args = "request_body_refused", ()
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        setattr(record, _RECORD_FIELDS, {"path": str(getattr(request, "path", "")), "reason": reason})
+        return True
+
+
+def add_record_fields(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """The fields a filter above put on a standard library record (structlog's own lines carry theirs already)."""
+    record = event_dict.get("_record")
+    event_dict.update(getattr(record, _RECORD_FIELDS, None) or {})
+    return event_dict
+
+
 SHARED_PROCESSORS: list[Any] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
@@ -138,9 +177,10 @@ def build_logging_config(*, level: str, log_format: str) -> dict[str, Any]:
                     structlog.processors.ExceptionRenderer(format_exception_without_data),
                     renderer,
                 ],
-                "foreign_pre_chain": SHARED_PROCESSORS,
+                "foreign_pre_chain": [add_record_fields, *SHARED_PROCESSORS],
             }
         },
+        "filters": {"refused_request_body": {"()": RefusedRequestBodyFilter}},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
@@ -154,5 +194,7 @@ def build_logging_config(*, level: str, log_format: str) -> dict[str, Any]:
             # The Notify client logs the provider's error text, which may echo what was sent; failures are recorded
             # on the Notification row (kind of failure only) instead.
             "notifications_python_client": {"level": "ERROR"},
+            # A form post over Django's size limits: one line, no traceback (see RefusedRequestBodyFilter).
+            **{name: {"filters": ["refused_request_body"]} for name in REFUSED_REQUEST_BODY_LOGGERS},
         },
     }

@@ -184,11 +184,15 @@ def _refuse_own_account(*, account: User, actor: User) -> None:
 
 @transaction.atomic
 def account_unlock(*, account: User, actor: User, reason: str, ip_address: str | None = None) -> int:
-    """Lift django-axes's lock on the username (at every address), so the person can try their password again.
+    """Lift django-axes's lock on the username (at every address), so the person can try their password again, and
+    end any pause of the account's two-step codes after too many wrong ones (careportal/accounts/two_step_limit.py).
 
     Returns how many failure records were cleared. The password and two-step verification are unchanged.
     """
     _refuse_own_account(account=account, actor=actor)
+    from careportal.accounts.two_step_limit import two_step_code_tries_clear
+
+    transaction.on_commit(lambda: two_step_code_tries_clear(user=account))
     # axes stores the username as it was typed; clear every spelling of this one.
     typed = set(AccessAttempt.objects.filter(username__iexact=account.username).values_list("username", flat=True))
     cleared = sum(axes.utils.reset(username=username) for username in typed | {account.username})

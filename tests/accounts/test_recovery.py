@@ -23,7 +23,7 @@ from django.urls import reverse
 
 from careportal.accounts.models import AccountEvent, AccountEventKind, PasswordResetLink, SecurityAnswer
 from careportal.accounts.models import SecurityQuestion as Q
-from careportal.accounts.recovery import LINK_LIFETIME
+from careportal.accounts.recovery import LINK_LIFETIME, _made_up_questions, questions_to_ask
 from careportal.accounts.security import hash_answer
 from careportal.notifications.models import Notification
 from tests.accounts.factories import TEST_PASSWORD, UserFactory
@@ -285,30 +285,64 @@ def test_each_attempt_has_one_go_at_the_questions(account, client):
     ] == reverse("accounts:forgotten-password")
 
 
-def test_two_of_the_three_questions_are_asked_at_random(account, client):
-    seen = set()
-    for _ in range(40):
-        start(client, account.username)
-        asked = asked_questions(client)
-        assert len(asked) == 2 and len(set(asked)) == 2
-        assert set(asked) <= set(ANSWERS)
-        seen |= set(asked)
-    assert seen == set(ANSWERS)
+def questions_page(client: Client, identifier: str) -> tuple[list[str], str]:
+    """The questions asked after typing `identifier`, and the questions page with its tokens and wording made equal."""
+    start(client, identifier)
+    page = client.get(reverse("accounts:forgotten-password-questions")).content.decode()
+    asked = [QUESTION_BY_TEXT[text] for _, text in sorted(LABEL.findall(page))]
+    assert len(asked) == 2 and len(set(asked)) == 2
+    return asked, normalised(page)
 
 
-def test_an_unknown_identifier_gets_a_steady_made_up_set_of_three(db, client):
-    seen = set()
-    for typed in ["no.such.person"] * 40 + ["  NO.SUCH.PERSON "]:
-        start(client, typed)
-        asked = asked_questions(client)
-        assert len(asked) == 2 and len(set(asked)) == 2
-        seen |= set(asked)
-    assert len(seen) == 3, "like a real account: 2 of the same 3 questions every time"
-    other = set()
-    for _ in range(40):
-        start(client, "someone.else.entirely")
-        other |= set(asked_questions(client))
-    assert len(other) == 3
+def test_a_real_account_and_an_unknown_name_are_each_asked_one_steady_pair(account, db):
+    # Asking 2 of the 3 at random each time showed all of a real account's questions in turn, while a name with no
+    # account kept one set: a difference anyone could see by asking a few times.
+    real = [questions_page(Client(), identifier) for identifier in [account.username] * 8 + [account.username.upper()]]
+    unknown = [questions_page(Client(), identifier) for identifier in ["no.such.person"] * 8 + ["  NO.SUCH.PERSON "]]
+    for seen in (real, unknown):
+        assert len({tuple(asked) for asked, _ in seen}) == 1, "the same 2 questions, in the same order, every time"
+        assert len({page for _, page in seen}) == 1
+    assert set(real[0][0]) <= set(ANSWERS), "2 of the 3 the owner chose"
+    assert real[0][1] == unknown[0][1], "the pages differ only in the wording of the questions"
+
+
+def test_which_pair_is_asked_varies_from_name_to_name_for_accounts_and_unknown_names_alike(db):
+    # Many accounts with the same three questions: each of the 3 possible pairs is asked of some of them.
+    pairs_for_accounts = set()
+    for n in range(30):
+        give_answers(UserFactory(username=f"pair.test.{n}"))
+        pairs_for_accounts.add(frozenset(questions_page(Client(), f"pair.test.{n}")[0]))
+    assert len(pairs_for_accounts) == 3
+    # Names with no account: each gets its own made-up three, and any 2 of its three, just the same.
+    positions, pairs_for_unknown = set(), set()
+    for n in range(30):
+        name = f"no.account.{n}"
+        asked = questions_page(Client(), name)[0]
+        made_up = _made_up_questions(name)
+        assert set(asked) <= set(made_up)
+        positions.add(frozenset(made_up.index(question) for question in asked))
+        pairs_for_unknown.add(frozenset(asked))
+    assert positions == {frozenset({0, 1}), frozenset({0, 2}), frozenset({1, 2})}
+    assert len(pairs_for_unknown) > 10, "not one pair for every unknown name"
+
+
+def test_a_reset_password_may_change_the_pair_and_nothing_else_does(
+    account, client, mailoutbox, django_capture_on_commit_callbacks
+):
+    before = questions_page(Client(), account.username)[0]
+    # Wrong answers, and right answers whose link is never used, leave the pair as it was (or the change would
+    # tell whoever answered that they had it right).
+    with django_capture_on_commit_callbacks(execute=True):
+        ask_for_link(client, account.username, right=False)
+        ask_for_link(client, account.username, right=True)
+    assert questions_page(Client(), account.username)[0] == before
+    with django_capture_on_commit_callbacks(execute=True):
+        set_password(client, link_in(mailoutbox[-1].body))
+    account.refresh_from_db()
+    assert account.recovery_questions_round == 1
+    after = questions_page(Client(), account.username)[0]
+    assert after == questions_to_ask(identifier=account.username, held=list(ANSWERS), round_number=1)
+    assert [questions_page(Client(), account.username)[0] for _ in range(3)] == [after] * 3
 
 
 def test_an_email_address_shared_by_two_accounts_needs_the_username(

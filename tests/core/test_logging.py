@@ -239,3 +239,55 @@ def test_connection_errors_keep_their_message():
     error = OperationalError('connection to server at "10.0.0.5", port 5432 failed')
     text = format_exception_without_data((type(error), error, None))
     assert text == 'django.db.utils.OperationalError: connection to server at "10.0.0.5", port 5432 failed'
+
+
+# Oversized form posts: Django refuses them with 400 and logs them to django.security.<ExceptionName> with the
+# traceback. One line without it is enough: nothing went wrong on the server.
+
+
+def oversized_body() -> dict[str, str]:
+    return {"login": "BODY-CONTENT-" + "x" * (3 * 1024 * 1024), "password": "typed-secret"}
+
+
+def too_many_fields() -> dict[str, str]:
+    return {f"field{n}": f"BODY-CONTENT-{n}" for n in range(1500)}
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [(oversized_body, "body_too_large"), (too_many_fields, "too_many_fields")],
+    ids=["3 MB body", "1,500 fields"],
+)
+def test_an_oversized_form_post_is_refused_with_one_log_line_and_no_traceback(captured_logs, data, reason):
+    log_format, stream = captured_logs
+    assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE < 3 * 1024 * 1024
+    assert settings.DATA_UPLOAD_MAX_NUMBER_FIELDS < 1500
+
+    response = Client().post("/sign-in/?next=/home/&x=SECRET", data())
+
+    assert response.status_code == 400
+    assert "Sorry, there is a problem with the service" in response.content.decode()
+    output = stream.getvalue()
+    # No traceback, no exception message ("... exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE."), nothing posted.
+    for text in ["Traceback", "exceeded", "DATA_UPLOAD", "BODY-CONTENT", "typed-secret"]:
+        assert text not in output, f"{text!r} was logged"
+    assert "SECRET" not in output
+    if log_format == "json":
+        lines = [line for line in json_lines(output) if line["logger"] != "factory.generate"]
+        assert [line["event"] for line in lines] == ["request_started", "request_body_refused", "request_finished"]
+        refused = lines[1]
+        assert refused["path"] == "/sign-in/"
+        assert refused["reason"] == reason
+        assert refused["level"] == "warning"
+        assert refused["logger"].startswith("django.security.")
+        assert refused["request_id"] == lines[0]["request_id"]
+        assert "exception" not in refused
+    else:
+        refused = [line for line in output.splitlines() if "request_body_refused" in line]
+        assert len(refused) == 1
+        assert "path=/sign-in/" in refused[0]
+        assert f"reason={reason}" in refused[0]
+        others = [
+            line for line in output.splitlines() if "request_started" not in line and "request_finished" not in line
+        ]
+        assert others == refused

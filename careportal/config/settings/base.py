@@ -308,7 +308,13 @@ ACCOUNT_REAUTHENTICATION_TIMEOUT = 5 * 60
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
 ACCOUNT_LOGIN_BY_CODE_REQUIRED = True
 ACCOUNT_LOGIN_BY_CODE_TIMEOUT = env.int("CAREPORTAL_SIGN_IN_CODE_SECONDS", default=10 * 60)
-ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 5
+# Wrong two-step codes at sign-in (emailed, authenticator-app or recovery codes) are counted per account across
+# codes: this many within the pause time of the first pause the account's codes until that time is up; no new code
+# is sent meanwhile (careportal/accounts/two_step_limit.py; docs/identity.md, "Guessing codes").
+CAREPORTAL_TWO_STEP_CODE_FAILURES = env.int("CAREPORTAL_TWO_STEP_CODE_FAILURES", default=5)
+CAREPORTAL_TWO_STEP_CODE_PAUSE_MINUTES = env.int("CAREPORTAL_TWO_STEP_CODE_PAUSE_MINUTES", default=30)
+# allauth's own limit for one emailed code: the same number, so the account's limit is the one people meet.
+ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = CAREPORTAL_TWO_STEP_CODE_FAILURES
 ACCOUNT_LOGIN_BY_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
 ACCOUNT_LOGIN_BY_CODE_TRUST_ENABLED = True
 ACCOUNT_RATE_LIMITS = {
@@ -333,8 +339,8 @@ MFA_TRUST_COOKIE_AGE = datetime.timedelta(days=90)
 MFA_TRUST_COOKIE_SECURE = SESSION_COOKIE_SECURE
 MFA_TRUST_COOKIE_SAMESITE = "Lax"
 MFA_RECOVERY_CODE_COUNT = 10
-# Wrong authenticator-app or recovery codes at sign-in are limited per account (allauth's own limit for them is
-# "login_failed", switched off above): careportal/accounts/security_forms.py.
+# Wrong authenticator-app or recovery codes at sign-in count towards CAREPORTAL_TWO_STEP_CODE_FAILURES (allauth's own
+# limit for them is "login_failed", switched off above): careportal/accounts/security_forms.py.
 MFA_FORMS = {"authenticate": "careportal.accounts.security_forms.TwoStepCodeForm"}
 USERSESSIONS_TRACK_ACTIVITY = True
 

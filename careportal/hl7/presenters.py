@@ -93,9 +93,11 @@ def segments(raw: bytes | memoryview) -> list[str]:
 
 
 def can_replay(message: InboundMessage) -> bool:
-    """Only a message that was read but could not be applied (AE) can be replayed; one that could not be read at
-    all (AR) can only be dismissed, and sent again by its system."""
-    return message.needs_attention and message.status == MessageStatus.ERROR
+    """A message that was read but could not be applied (AE), or that the interface rules refused (AR), can be
+    replayed; one that could not be read at all (AR) can only be dismissed, and sent again by its system."""
+    from careportal.hl7.services import is_replayable
+
+    return is_replayable(message)
 
 
 def message_rows_detail(message: InboundMessage) -> list[tuple[str, str]]:

@@ -133,22 +133,21 @@ def interface_for(header: MessageHeader, *, fresh: bool = False) -> InterfaceRul
 
 
 def peer_address(peer: str) -> IPAddress | None:
-    """The IP address in the listener's peer label ("10.0.0.5:40122", "::1:40122"), or None. An IPv4 address in
-    IPv6 form (::ffff:10.0.0.5, from a dual-stack socket) counts as the IPv4 address."""
+    """The IP address in the listener's peer label, or None: "10.0.0.5:40122" and "[2001:db8::5]:40122" (see
+    `listener._peer_label`), or a bare address. An IPv4 address in IPv6 form (::ffff:10.0.0.5, from a dual-stack
+    socket) counts as the IPv4 address. Anything else (a file name, "unknown") is no address."""
     text = peer.strip()
-    candidates = [text]
-    if ":" in text:
-        candidates.append(text.rsplit(":", 1)[0])
-    for candidate in candidates:
-        candidate = candidate.strip("[]").split("%", 1)[0]
-        try:
-            address = ipaddress.ip_address(candidate)
-        except ValueError:
-            continue
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            return address.ipv4_mapped
-        return address
-    return None
+    if text.startswith("["):
+        text = text[1:].split("]", 1)[0]
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def interface_check(

@@ -235,7 +235,9 @@ def ack_summary(ack: bytes) -> tuple[str, str]:
 def _peer_label(writer: asyncio.StreamWriter) -> str:
     peer = writer.get_extra_info("peername")
     if isinstance(peer, tuple) and len(peer) >= 2:
-        return f"{peer[0]}:{peer[1]}"
+        # IPv6 in brackets, so that the port cannot be read as part of the address (interfaces.peer_address).
+        host = f"[{peer[0]}]" if ":" in str(peer[0]) else peer[0]
+        return f"{host}:{peer[1]}"
     return str(peer or "unknown")
 
 

@@ -324,9 +324,12 @@ class MLLPListener:
     ) -> None:
         self.host = host
         # Read here, so that a bad certificate stops the listener before it listens.
-        self.tls = tls_context_from_settings() if tls == _FROM_SETTINGS else tls
-        if isinstance(self.tls, str):
-            raise TypeError("tls must be an ssl.SSLContext, None, or left to the settings")
+        if isinstance(tls, str):
+            if tls != _FROM_SETTINGS:
+                raise TypeError("tls must be an ssl.SSLContext, None, or left to the settings")
+            self.tls: ssl.SSLContext | None = tls_context_from_settings()
+        else:
+            self.tls = tls
         self.requested_port = port
         self.handler = handler or message_receive
         self.max_message_bytes = max_message_bytes or settings.HL7_MAX_MESSAGE_BYTES

@@ -10,6 +10,7 @@ from careportal.accounts.activation import code_digest
 from careportal.accounts.models import ActivationCode, SecurityAnswer, User
 from careportal.accounts.security import hash_answer
 from careportal.demo import data
+from careportal.hl7.interface_admin import INTEGRATION_GROUP, integration_group_ensure
 from careportal.hl7.interfaces import interfaces_cache_clear
 from careportal.hl7.models import InboundInterface
 from careportal.patients.models import CareRelationship, CareTeam, CareTeamMembership, Patient
@@ -80,7 +81,9 @@ def demo_trust_load() -> dict[str, int]:
         fields = {k: v for k, v in staff.items() if k not in {"username", "teams", "groups"}}
         user = _demo_user(username=str(staff["username"]), **fields)
         for group_name in staff.get("groups", []):  # type: ignore[attr-defined]
-            user.groups.add(Group.objects.get(name=group_name))
+            user.groups.add(
+                integration_group_ensure() if group_name == INTEGRATION_GROUP else Group.objects.get(name=group_name)
+            )
         for team_name, role in staff["teams"]:  # type: ignore[attr-defined]
             CareTeamMembership.objects.get_or_create(care_team=teams[team_name], user=user, defaults={"role": role})
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
@@ -33,6 +34,27 @@ TRACKED_FIELDS = {
     "hospital_number_authority": "Assigning authority for hospital numbers",
     "is_active": "Active",
 }
+
+
+# What the group holds (migration hl7 0002 creates it with these; integration_group_ensure restores it).
+INTEGRATION_PERMISSIONS = (
+    "add_inboundinterface",
+    "change_inboundinterface",
+    "view_inboundinterface",
+    "view_inboundinterfacechange",
+    "change_inboundmessage",
+    "view_inboundmessage",
+)
+
+
+def integration_group_ensure() -> Group:
+    """The "Integration administrators" group with its permissions, created if missing (the demo loader, and a
+    database emptied since its migrations ran)."""
+    group, _ = Group.objects.get_or_create(name=INTEGRATION_GROUP)
+    group.permissions.add(
+        *Permission.objects.filter(content_type__app_label="hl7", codename__in=INTEGRATION_PERMISSIONS)
+    )
+    return group
 
 
 class InterfaceError(ValueError):

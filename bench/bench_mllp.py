@@ -350,6 +350,11 @@ def prepare_database(env: dict[str, str]) -> None:
         f"for hn, nhs in {patients()!r}:\n"
         "    Patient.objects.create(hospital_number=hn, nhs_number=nhs, given_name='Bench', family_name='Patient',"
         " birth_date=datetime.date(1970, 1, 1))\n"
+        # The sample's sender, allowed from this machine: an unconfigured sender's messages are refused (AR).
+        "from careportal.hl7.models import InboundInterface\n"
+        "InboundInterface.objects.create(name='Bench laboratory', sending_application='WINPATH',"
+        " sending_facility='RRV_LAB', message_types=['ORU^R01'], source_networks=['127.0.0.1/32', '::1/128'],"
+        " hospital_number_authority='RRV')\n"
     )
     manage(env, "shell", "-c", code)
 

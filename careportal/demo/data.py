@@ -107,7 +107,34 @@ STAFF = [
         "teams": [],
         "is_helpdesk": True,
     },
+    {
+        # Works the HL7 queue and configures the inbound interfaces (/staff/hl7/); no care team, no patient search.
+        "username": "demo.integration",
+        "display_name": "Ira Khan",
+        "first_name": "Ira",
+        "last_name": "Khan",
+        "email": "demo.integration@example.nhs.uk",
+        "teams": [],
+        "groups": ["Integration administrators"],
+        "is_helpdesk": False,
+    },
 ]
+
+# The hospital systems whose sample messages the demo feeds through the HL7 interface (careportal/demo/hl7 and
+# ../shared/hl7), each allowed from this machine only. (name, MSH-3, MSH-4, message types)
+DEMO_LOOPBACK = ["127.0.0.1/32", "::1/128"]
+DEMO_INTERFACES = [
+    ("Laboratory (WinPath)", "WINPATH", "RRV_LAB", ["ORU^R01"]),
+    ("Cellular pathology (CoPath)", "COPATH", "RRV_PATH", ["ORU^R01"]),
+    (
+        "Patient administration (PAS)",
+        "PAS",
+        "RRV",
+        ["ADT^A04", "ADT^A08", "ADT^A28", "ADT^A31", "ADT^A40", "SIU^S12", "SIU^S13", "SIU^S14", "SIU^S15"],
+    ),
+    ("Clinic letters (EDM)", "EDM", "RRV", ["MDM^T02"]),
+]
+DEMO_HOSPITAL_NUMBER_AUTHORITY = "RRV"
 
 PROXIES = [
     {

@@ -61,8 +61,11 @@ def _earlier_fbc_messages(today: datetime.date) -> list[bytes]:
 
 def demo_results_load() -> dict[str, int]:
     """Feed the demo messages through the HL7 interface, then release whatever the rules make due by now."""
+    from careportal.demo.services import demo_interfaces_load
     from careportal.results.release_job import results_release_due
 
+    # The batch import path: checked by sender and message type (no network peer), like `manage.py hl7_import`.
+    demo_interfaces_load()
     applied_before = InboundMessage.objects.filter(status=MessageStatus.APPLIED).count()
     raw_messages = _earlier_fbc_messages(timezone.localdate())
     raw_messages += [(MESSAGES_DIR / name).read_bytes() for name in SAMPLE_FILES]

@@ -2,6 +2,7 @@ import datetime
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
@@ -9,6 +10,9 @@ from careportal.accounts.activation import code_digest
 from careportal.accounts.models import ActivationCode, SecurityAnswer, User
 from careportal.accounts.security import hash_answer
 from careportal.demo import data
+from careportal.hl7.interface_admin import INTEGRATION_GROUP, integration_group_ensure
+from careportal.hl7.interfaces import interfaces_cache_clear
+from careportal.hl7.models import InboundInterface
 from careportal.patients.models import CareRelationship, CareTeam, CareTeamMembership, Patient
 from careportal.proxy.models import ProxyRelationship, ProxyStatus
 from careportal.results.models import ResultRouting
@@ -38,6 +42,27 @@ def _demo_activation_code(patient: Patient) -> None:
     )
 
 
+def demo_interfaces_load() -> int:
+    """The inbound interfaces the demo's sample messages come through; kept as they are when they exist (an
+    administrator may have changed them). Returns how many were added."""
+    added = 0
+    for name, application, facility, types in data.DEMO_INTERFACES:
+        _, created = InboundInterface.objects.get_or_create(
+            sending_application=application,
+            sending_facility=facility,
+            defaults={
+                "name": name,
+                "message_types": types,
+                "source_networks": data.DEMO_LOOPBACK,
+                "hospital_number_authority": data.DEMO_HOSPITAL_NUMBER_AUTHORITY,
+            },
+        )
+        added += created
+    if added:
+        interfaces_cache_clear()
+    return added
+
+
 @transaction.atomic
 def demo_trust_load() -> dict[str, int]:
     """Create the demo trust, or leave it as it is: running this twice changes nothing."""
@@ -53,10 +78,16 @@ def demo_trust_load() -> dict[str, int]:
 
     users_before = User.objects.count()
     for staff in data.STAFF:
-        fields = {k: v for k, v in staff.items() if k not in {"username", "teams"}}
+        fields = {k: v for k, v in staff.items() if k not in {"username", "teams", "groups"}}
         user = _demo_user(username=str(staff["username"]), **fields)
+        for group_name in staff.get("groups", []):  # type: ignore[attr-defined]
+            user.groups.add(
+                integration_group_ensure() if group_name == INTEGRATION_GROUP else Group.objects.get(name=group_name)
+            )
         for team_name, role in staff["teams"]:  # type: ignore[attr-defined]
             CareTeamMembership.objects.get_or_create(care_team=teams[team_name], user=user, defaults={"role": role})
+
+    demo_interfaces_load()
 
     for patient_fields in data.PATIENTS:
         fields = {k: v for k, v in patient_fields.items() if k not in {"account", "care_teams", "activation_code"}}

@@ -1,7 +1,10 @@
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from careportal.hl7.models import InboundMessage
+from careportal.hl7.models import InboundInterface, InboundInterfaceChange, InboundMessage
 
 # Enough of a message for a superuser to see what arrived; the staff queue (/staff/hl7/unmatched/) is where
 # messages are worked on.
@@ -52,4 +55,80 @@ class InboundMessageAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: InboundMessage | None = None) -> bool:
+        return False
+
+
+class InboundInterfaceAdminForm(forms.ModelForm):
+    """The staff form's rules (careportal/hl7/interface_forms.py) apply in the admin too."""
+
+    class Meta:
+        model = InboundInterface
+        fields = [
+            "name",
+            "sending_application",
+            "sending_facility",
+            "message_types",
+            "source_networks",
+            "hospital_number_authority",
+            "is_active",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        from careportal.hl7.interface_forms import InterfaceForm
+
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+
+        def lines(value: object) -> str:
+            return "\n".join(str(v) for v in value) if isinstance(value, list) else str(value or "")
+
+        check = InterfaceForm(
+            data={
+                "name": cleaned.get("name", ""),
+                "sending_application": cleaned.get("sending_application", ""),
+                "sending_facility": cleaned.get("sending_facility", ""),
+                "message_types": lines(cleaned.get("message_types")),
+                "source_networks": lines(cleaned.get("source_networks")),
+                "hospital_number_authority": cleaned.get("hospital_number_authority", ""),
+            },
+            interface=self.instance if self.instance.pk else None,
+        )
+        if not check.is_valid():
+            for field, errors in check.errors.items():
+                for error in errors:
+                    self.add_error(field if field in self.fields else None, error)
+            return cleaned
+        cleaned.update(check.cleaned_data)
+        return cleaned
+
+
+class InboundInterfaceChangeInline(admin.TabularInline):
+    model = InboundInterfaceChange
+    fields = ("changed_at", "changed_by_name", "action", "changes")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(InboundInterface)
+class InboundInterfaceAdmin(admin.ModelAdmin):
+    """Also at /staff/hl7/interfaces/. Changes made here are recorded in the interface's history too."""
+
+    form = InboundInterfaceAdminForm
+    list_display = ("name", "sending_application", "sending_facility", "is_active", "updated_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "sending_application", "sending_facility")
+    inlines = [InboundInterfaceChangeInline]
+
+    def save_model(self, request: HttpRequest, obj: InboundInterface, form: Any, change: bool) -> None:
+        from careportal.hl7.interface_admin import interface_record_admin_save
+
+        interface_record_admin_save(interface=obj, by=request.user, created=not change)  # type: ignore[arg-type]
+
+    def has_delete_permission(self, request: HttpRequest, obj: InboundInterface | None = None) -> bool:
+        # Deactivate instead: the history of who could send what stays readable.
         return False

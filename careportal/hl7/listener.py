@@ -24,6 +24,12 @@ What the listener survives, per connection, without affecting any other:
 - a database failure while applying a message: no ACK is sent and the connection is closed, so the sender keeps
   the message and sends it again (an ACK is a promise that the message is stored).
 
+TLS (optional): with HL7_TLS_CERT_FILE and HL7_TLS_KEY_FILE set, the listener speaks MLLP inside TLS 1.2 or later
+only; with HL7_TLS_CA_FILE as well, a sender must present a client certificate signed by that CA. A sender that
+does not complete the handshake (a plaintext client, an unknown client certificate) never reaches the frame reader:
+nothing is stored, nothing acknowledged. A missing or unreadable file stops the listener at start-up
+(`TLSConfigurationError`), rather than serving in plaintext.
+
 Logs carry the peer address, sizes, control ids and ACK codes only: never message content.
 """
 
@@ -31,9 +37,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import signal
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +50,7 @@ from dataclasses import dataclass
 
 import structlog
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
@@ -59,6 +68,55 @@ OVERSIZE_KEEP_BYTES = 64 * 1024
 READ_CHUNK_BYTES = 64 * 1024
 
 Handler = Callable[..., bytes]
+_FROM_SETTINGS = "settings"
+
+
+class TLSConfigurationError(ImproperlyConfigured):
+    """The TLS settings name files that are missing, unreadable, or not a certificate and its key."""
+
+
+def _readable(setting: str, path: str) -> None:
+    if not os.path.isfile(path):
+        raise TLSConfigurationError(f"{setting}: {path} does not exist or is not a file")
+    if not os.access(path, os.R_OK):
+        raise TLSConfigurationError(f"{setting}: {path} cannot be read by this user")
+
+
+def tls_context(*, cert_file: str, key_file: str, ca_file: str = "") -> ssl.SSLContext | None:
+    """The server's TLS context, or None for plain TCP (no certificate configured)."""
+    if not cert_file and not key_file:
+        if ca_file:
+            raise TLSConfigurationError("HL7_TLS_CA_FILE needs HL7_TLS_CERT_FILE and HL7_TLS_KEY_FILE as well")
+        return None
+    if not cert_file or not key_file:
+        raise TLSConfigurationError("Set both HL7_TLS_CERT_FILE and HL7_TLS_KEY_FILE, or neither")
+    _readable("HL7_TLS_CERT_FILE", cert_file)
+    _readable("HL7_TLS_KEY_FILE", key_file)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert_file, key_file)
+    except (ssl.SSLError, OSError) as exc:
+        raise TLSConfigurationError(
+            "HL7_TLS_CERT_FILE and HL7_TLS_KEY_FILE are not a PEM certificate and its private key "
+            f"({type(exc).__name__})"
+        ) from None
+    if ca_file:
+        _readable("HL7_TLS_CA_FILE", ca_file)
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except (ssl.SSLError, OSError) as exc:
+            raise TLSConfigurationError(
+                f"HL7_TLS_CA_FILE is not a PEM file of CA certificates ({type(exc).__name__})"
+            ) from None
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def tls_context_from_settings() -> ssl.SSLContext | None:
+    return tls_context(
+        cert_file=settings.HL7_TLS_CERT_FILE, key_file=settings.HL7_TLS_KEY_FILE, ca_file=settings.HL7_TLS_CA_FILE
+    )
 
 
 def frame(message: bytes) -> bytes:
@@ -235,7 +293,9 @@ def ack_summary(ack: bytes) -> tuple[str, str]:
 def _peer_label(writer: asyncio.StreamWriter) -> str:
     peer = writer.get_extra_info("peername")
     if isinstance(peer, tuple) and len(peer) >= 2:
-        return f"{peer[0]}:{peer[1]}"
+        # IPv6 in brackets, so that the port cannot be read as part of the address (interfaces.peer_address).
+        host = f"[{peer[0]}]" if ":" in str(peer[0]) else peer[0]
+        return f"{host}:{peer[1]}"
     return str(peer or "unknown")
 
 
@@ -260,8 +320,16 @@ class MLLPListener:
         max_connections: int | None = None,
         workers: int | None = None,
         shutdown_grace: float | None = None,
+        tls: ssl.SSLContext | str | None = _FROM_SETTINGS,  # a context, None for plain TCP, or from HL7_TLS_*
     ) -> None:
         self.host = host
+        # Read here, so that a bad certificate stops the listener before it listens.
+        if isinstance(tls, str):
+            if tls != _FROM_SETTINGS:
+                raise TypeError("tls must be an ssl.SSLContext, None, or left to the settings")
+            self.tls: ssl.SSLContext | None = tls_context_from_settings()
+        else:
+            self.tls = tls
         self.requested_port = port
         self.handler = handler or message_receive
         self.max_message_bytes = max_message_bytes or settings.HL7_MAX_MESSAGE_BYTES
@@ -287,7 +355,13 @@ class MLLPListener:
     async def start(self) -> None:
         self._stop_requested = asyncio.Event()
         self._server = await asyncio.start_server(
-            self._accept, self.host, self.requested_port, limit=READ_CHUNK_BYTES, reuse_address=True
+            self._accept,
+            self.host,
+            self.requested_port,
+            limit=READ_CHUNK_BYTES,
+            reuse_address=True,
+            ssl=self.tls,
+            ssl_handshake_timeout=self.frame_timeout if self.tls is not None else None,
         )
         logger.info(
             "hl7_listener_started",
@@ -296,6 +370,8 @@ class MLLPListener:
             max_message_bytes=self.max_message_bytes,
             max_connections=self.max_connections,
             workers=self.workers,
+            tls=self.tls is not None,
+            client_certificates=self.tls is not None and self.tls.verify_mode == ssl.CERT_REQUIRED,
         )
 
     def stop(self) -> None:

@@ -17,7 +17,7 @@ from careportal.patients.models import Patient
 class MessageStatus(models.TextChoices):
     APPLIED = "applied", "Applied"
     DUPLICATE = "duplicate", "Already applied (acknowledged again)"
-    REJECTED = "rejected", "Rejected: not a readable HL7 message (AR)"
+    REJECTED = "rejected", "Rejected (AR): not readable, or refused for its sender"
     ERROR = "error", "Waiting for staff: could not be applied (AE)"
     REPLAYED = "replayed", "Replayed by staff"
     DISMISSED = "dismissed", "Dismissed by staff"
@@ -32,6 +32,15 @@ class ErrorKind(models.TextChoices):
     INVALID_CONTENT = "invalid_content", "Content not valid"
     UNSUPPORTED = "unsupported", "Message type not supported"
     CONTROL_ID_REUSED = "control_id_reused", "Control id used before by this sender for a different message"
+    # Refused by the inbound interface configuration (/staff/hl7/interfaces/): answered AR, nothing applied.
+    SENDER_UNKNOWN = "sender_unknown", "Sender not configured"
+    TYPE_NOT_ALLOWED = "type_not_allowed", "Message type not allowed for this interface"
+    ADDRESS_NOT_ALLOWED = "address_not_allowed", "Address not allowed for this interface"
+    IMPLAUSIBLE_CONTENT = "implausible_content", "Implausible patient details"
+
+
+# Refusals a member of staff can clear by configuring the interface, then replaying the message.
+INTERFACE_REFUSALS = frozenset({ErrorKind.SENDER_UNKNOWN, ErrorKind.TYPE_NOT_ALLOWED, ErrorKind.ADDRESS_NOT_ALLOWED})
 
 
 class MessageSource(models.TextChoices):
@@ -105,3 +114,68 @@ class InboundMessage(models.Model):
     def needs_reuse_check(self) -> bool:
         """Applied under a control id the sender had used for another message, and nobody has checked it yet."""
         return self.control_id_reused and self.status == MessageStatus.APPLIED and self.resolved_at is None
+
+
+class InboundInterface(models.Model):
+    """A hospital system allowed to send HL7 to CarePortal: who it is (MSH-3 and MSH-4), what it may send, from
+    where, and whose hospital numbers it sends. A message matching no active interface is refused (AR) and changes
+    nothing. Administered at /staff/hl7/interfaces/ by integration administrators; every change is kept in
+    InboundInterfaceChange. Interfaces are deactivated, never deleted, so the history stays readable."""
+
+    name = models.CharField(max_length=100, unique=True, help_text="What staff call it, for example Laboratory.")
+    sending_application = models.CharField(max_length=60, help_text="MSH-3, for example WINPATH.")
+    sending_facility = models.CharField(max_length=60, help_text="MSH-4, for example RRV_LAB.")
+    # ["ORU^R01", "ADT^A04"]: message code ^ trigger event, upper case (validated by InterfaceForm).
+    message_types = models.JSONField(default=list, help_text="Message types and trigger events, like ORU^R01.")
+    # ["10.1.2.0/24", "::1/128"]: networks in ipaddress's normal form; at least one (an empty list allows none).
+    source_networks = models.JSONField(default=list, help_text="IPv4 or IPv6 addresses or networks (CIDR).")
+    hospital_number_authority = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="PID-3 component 4 on the sender's hospital numbers, for example RRV. Blank: it sends none.",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sending_application", "sending_facility"], name="hl7_one_interface_per_sender"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InterfaceChangeAction(models.TextChoices):
+    CREATED = "created", "Added"
+    CHANGED = "changed", "Changed"
+    DEACTIVATED = "deactivated", "Deactivated"
+    REACTIVATED = "reactivated", "Reactivated"
+
+
+class InboundInterfaceChange(models.Model):
+    """Who changed an interface, when, and what: each field's value before and after. Never edited."""
+
+    interface = models.ForeignKey(InboundInterface, on_delete=models.PROTECT, related_name="changes")
+    changed_at = models.DateTimeField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The name as it was at the time, kept if the account is later removed.
+    changed_by_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=20, choices=InterfaceChangeAction.choices)
+    # {"field": {"from": ..., "to": ...}}
+    changes = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.changed_at:%Y-%m-%d %H:%M}"

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from careportal.core.formatting import format_date, format_datetime, format_nhs_number
-from careportal.hl7.models import ErrorKind, InboundMessage, MessageSource, MessageStatus
+from careportal.hl7.models import (
+    ErrorKind,
+    InboundInterface,
+    InboundInterfaceChange,
+    InboundMessage,
+    MessageSource,
+    MessageStatus,
+)
 from careportal.patients.models import Patient
 
 _SEGMENT_END = re.compile(r"\r\n|\r|\n")
@@ -113,9 +120,11 @@ def segments(raw: bytes | memoryview) -> list[str]:
 
 
 def can_replay(message: InboundMessage) -> bool:
-    """Only a message that was read but could not be applied (AE) can be replayed; one that could not be read at
-    all (AR) can only be dismissed, and sent again by its system."""
-    return message.needs_attention and message.status == MessageStatus.ERROR
+    """A message that was read but could not be applied (AE), or that the interface rules refused (AR), can be
+    replayed; one that could not be read at all (AR) can only be dismissed, and sent again by its system."""
+    from careportal.hl7.services import is_replayable
+
+    return is_replayable(message)
 
 
 def message_rows_detail(message: InboundMessage) -> list[tuple[str, str]]:
@@ -155,3 +164,85 @@ def patient_rows(patient: Patient) -> list[tuple[str, str]]:
         ("NHS number", format_nhs_number(patient.nhs_number) or "Not known"),
         ("Hospital number", patient.hospital_number),
     ]
+
+
+# --- Inbound interfaces (/staff/hl7/interfaces/) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InterfaceRow:
+    name: str
+    edit_href: str
+    active_href: str
+    active_action: str
+    sender: str
+    message_types: str
+    networks: str
+    authority: str
+    status: Tag
+    updated: str
+
+
+def interface_rows(interfaces: list[InboundInterface]) -> list[InterfaceRow]:
+    rows = []
+    for interface in interfaces:
+        who = interface.updated_by.audit_name if interface.updated_by else ""
+        rows.append(
+            InterfaceRow(
+                name=interface.name,
+                edit_href=reverse("hl7:interface-edit", kwargs={"pk": interface.pk}),
+                active_href=reverse(
+                    "hl7:interface-deactivate" if interface.is_active else "hl7:interface-reactivate",
+                    kwargs={"pk": interface.pk},
+                ),
+                active_action="Deactivate" if interface.is_active else "Reactivate",
+                sender=f"{interface.sending_application} at {interface.sending_facility}",
+                message_types=", ".join(interface.message_types) or "None",
+                networks=", ".join(interface.source_networks) or "None: every message is refused",
+                authority=interface.hospital_number_authority or "None",
+                status=Tag("Active", "green") if interface.is_active else Tag("Inactive", "grey"),
+                updated=f"{format_datetime(interface.updated_at)}{' by ' + who if who else ''}",
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class InterfaceHistoryRow:
+    when: str
+    who: str
+    action: str
+    changes: list[str]
+
+
+def _value_text(value: object) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "none"
+    return str(value) or "blank"
+
+
+def interface_history(changes: list[InboundInterfaceChange]) -> list[InterfaceHistoryRow]:
+    from careportal.hl7.interface_admin import TRACKED_FIELDS
+
+    rows = []
+    for change in changes:
+        lines = []
+        for field, values in change.changes.items():
+            label = TRACKED_FIELDS.get(field, field)
+            if values.get("from") is None:
+                lines.append(f"{label}: {_value_text(values.get('to'))}")
+            else:
+                lines.append(f"{label}: {_value_text(values.get('from'))} → {_value_text(values.get('to'))}")
+        rows.append(
+            InterfaceHistoryRow(
+                when=format_datetime(change.changed_at),
+                who=change.changed_by_name or "someone who has left",
+                action=change.get_action_display(),
+                changes=lines,
+            )
+        )
+    return rows

@@ -13,7 +13,11 @@ The listener (MLLP) and the batch import call `message_receive` once per message
   is (AA, saying so in MSA-3) or answered AE; either way it is stored with `control_id_reused` and listed in the
   unmatched queue for staff to check;
 - AR: not a message we can identify (no or broken MSH, not text in its character set, not HL7 version 2, or a
-  message type HL7 does not define): stored as REJECTED.
+  message type HL7 does not define), or one CarePortal refuses from this sender: no active inbound interface for
+  its MSH-3/MSH-4, a message type that interface does not allow, or (over MLLP) an address outside its networks
+  (careportal/hl7/interfaces.py). Stored as REJECTED, nothing applied. AR, not AE, because the refusal has nothing
+  to do with the message's content (HL7 table 0008): the same message sent again is refused again until an
+  integration administrator configures the interface.
 
 Durability: the ACK is built only after the transaction that stored the message has committed. If storing fails
 (the database is down), the exception reaches the caller and no ACK is sent, so the sender sends it again.
@@ -40,7 +44,8 @@ from careportal.hl7.handlers import (
     handler_for,
     is_known_message_type,
 )
-from careportal.hl7.models import ErrorKind, InboundMessage, MessageSource, MessageStatus
+from careportal.hl7.interfaces import Refusal, interface_check
+from careportal.hl7.models import INTERFACE_REFUSALS, ErrorKind, InboundMessage, MessageSource, MessageStatus
 from careportal.hl7.parsing import (
     ERR_APPLICATION,
     ERR_DUPLICATE_KEY,
@@ -277,6 +282,13 @@ def _receive_parsed(
         return outcome, _store(
             raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome, digest=digest
         )
+    # A type HL7 defines, from a sender CarePortal may not accept it from (AR, careportal/hl7/interfaces.py).
+    rule, refusal = interface_check(header, peer=peer, source=source)
+    if refusal is not None:
+        outcome = _refused(refusal)
+        return outcome, _store(
+            raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome, digest=digest
+        )
     if handler_for(header) is None:
         outcome = _Outcome(
             status=MessageStatus.IGNORED,
@@ -317,7 +329,11 @@ def _receive_parsed(
         error_kind=ErrorKind.CONTROL_ID_REUSED if reused else "",
         **fields,
     )
-    ctx = ApplyContext(message=message, received_at=received_at)
+    ctx = ApplyContext(
+        message=message,
+        received_at=received_at,
+        hospital_number_authority=rule.hospital_number_authority if rule else "",
+    )
     try:
         applied = _apply(ctx=ctx, fields=fields, record=record, resolve_earlier=earlier.waiting)
     except _AppliedMeanwhile:
@@ -355,6 +371,16 @@ def _reuse_error() -> _Outcome:
         text=REUSE_ERROR_TEXT,
         error_kind=ErrorKind.CONTROL_ID_REUSED,
         error=AckError(code=ERR_DUPLICATE_KEY, text=REUSE_ERROR_TEXT, segment="MSH", sequence=1, field=10),
+    )
+
+
+def _refused(refusal: Refusal) -> _Outcome:
+    return _Outcome(
+        status=MessageStatus.REJECTED,
+        ack_code="AR",
+        text=refusal.text,
+        error_kind=refusal.kind,
+        error=AckError(code=refusal.code, text=refusal.text, segment="MSH", sequence=1, field=refusal.field),
     )
 
 
@@ -440,13 +466,24 @@ def _staff_viewer(user: User):  # type: ignore[no-untyped-def]
     return Viewer(user=user, role=role)
 
 
+def is_replayable(message: InboundMessage) -> bool:
+    """Waiting in the queue, and read but not applied: either it could not be applied (AE), or it was refused by
+    the interface rules (AR), which an integration administrator can change. A message that could not be read at
+    all can only be dismissed, and sent again by its system."""
+    if message.resolved_at is not None:
+        return False
+    return message.status == MessageStatus.ERROR or (
+        message.status == MessageStatus.REJECTED and message.error_kind in INTERFACE_REFUSALS
+    )
+
+
 @transaction.atomic
 def message_replay(*, message: InboundMessage, patient: Patient, by: User) -> InboundMessage:
     """Staff fixed the patient match of a message waiting in the unmatched queue (status ERROR): apply it again for
     this patient. Creates a new InboundMessage(source=REPLAY, replay_of=message); on success marks the original
     REPLAYED + resolved_at/by. Raises a ValueError subclass with a readable message if it still cannot be applied."""
     original = InboundMessage.objects.select_for_update().get(pk=message.pk)
-    if original.status != MessageStatus.ERROR or original.resolved_at is not None:
+    if not is_replayable(original):
         raise MessageNotReplayed("Only a message waiting in the unmatched queue can be replayed")
     if patient.merged_into_id is not None:
         raise MessageNotReplayed("This patient record was merged into another one: choose the record it became")
@@ -456,6 +493,11 @@ def message_replay(*, message: InboundMessage, patient: Patient, by: User) -> In
     except MalformedMessage as exc:
         raise MessageNotReplayed(f"The message cannot be read: {exc.reason}") from exc
     fields = {**_header_fields(parsed.header), "content_hash": original.content_hash or content_hash(raw)}
+    # The interface rules apply to a replay as to the message when it arrived (from where it came then), read
+    # afresh: a message refused for its sender is replayed only once its interface is configured.
+    rule, refusal = interface_check(parsed.header, peer=original.peer, source=original.source, fresh=True)
+    if refusal is not None:
+        raise MessageNotReplayed(refusal.text.removesuffix("; CarePortal applied nothing"))
     if handler_for(parsed.header) is None:
         raise MessageNotReplayed("CarePortal does not apply this message type")
     # A message that failed and was then sent again under its control id, fixed (its content differs) and applied,
@@ -480,7 +522,12 @@ def message_replay(*, message: InboundMessage, patient: Patient, by: User) -> In
         resolution_note=REUSE_CHECKED_NOTE if original.control_id_reused else "",
         **fields,
     )
-    ctx = ApplyContext(message=parsed, received_at=now, patient=patient)
+    ctx = ApplyContext(
+        message=parsed,
+        received_at=now,
+        patient=patient,
+        hospital_number_authority=rule.hospital_number_authority if rule else "",
+    )
     try:
         _apply(ctx=ctx, fields=fields, record=record, resolve_earlier=False)
     except ApplyError as exc:

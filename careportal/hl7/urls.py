@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from careportal.hl7 import views
+from careportal.hl7 import interface_views, views
 
 app_name = "hl7"
 urlpatterns = [
@@ -16,4 +16,13 @@ urlpatterns = [
         name="message-match-confirm",
     ),
     path("staff/hl7/message/<uuid:message_id>/dismiss/", views.message_dismiss, name="message-dismiss"),
+    path("staff/hl7/interfaces/", interface_views.interfaces, name="interfaces"),
+    path("staff/hl7/interfaces/add/", interface_views.interface_add, name="interface-add"),
+    path("staff/hl7/interfaces/<int:pk>/", interface_views.interface_edit, name="interface-edit"),
+    path(
+        "staff/hl7/interfaces/<int:pk>/deactivate/", interface_views.interface_deactivate, name="interface-deactivate"
+    ),
+    path(
+        "staff/hl7/interfaces/<int:pk>/reactivate/", interface_views.interface_reactivate, name="interface-reactivate"
+    ),
 ]

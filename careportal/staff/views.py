@@ -3,6 +3,7 @@ from django.shortcuts import render
 
 from careportal.access.decorators import staff_area
 from careportal.access.layer import Viewer
+from careportal.hl7.interface_admin import can_manage_interfaces
 from careportal.results.release_rules import can_manage_release_rules
 from careportal.staff.selectors import (
     hl7_messages_needing_attention,
@@ -14,19 +15,24 @@ from careportal.staff.selectors import (
 
 @staff_area
 def staff_home(request: HttpRequest, viewer: Viewer) -> HttpResponse:
+    memberships = memberships_for(user=viewer.user)
+    # An integration administrator works with hospital systems, not patients: no care team, no inboxes.
+    integration_only = not (memberships or viewer.user.is_helpdesk or viewer.user.is_superuser)
     return render(
         request,
         "staff/home.jinja",
         {
             "page_title": "Staff console",
             "viewer": viewer,
-            "memberships": memberships_for(user=viewer.user),
+            "memberships": memberships,
+            "integration_only": integration_only,
             # None when the person has no results inbox (the helpdesk) or may not see the HL7 queue.
-            "unreviewed_results": unreviewed_results_count(viewer=viewer),
+            "unreviewed_results": None if integration_only else unreviewed_results_count(viewer=viewer),
             # None when the person has no message inbox (the helpdesk).
-            "message_counts": message_counts(viewer=viewer),
+            "message_counts": None if integration_only else message_counts(viewer=viewer),
             "can_keep_urgent_phrases": viewer.user.is_superuser or viewer.user.is_helpdesk,
             "hl7_attention": hl7_messages_needing_attention(user=viewer.user),
             "can_manage_release_rules": can_manage_release_rules(viewer.user),
+            "can_manage_interfaces": can_manage_interfaces(viewer.user),
         },
     )

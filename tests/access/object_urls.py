@@ -198,6 +198,12 @@ NOT_PATIENT_OBJECT_URLS: dict[str, str] = {
     "delete it, everyone else gets 404 (tests/results/test_rule_pages.py)",
     "results:bank-holiday-delete": "a trust-wide bank holiday, not patient data: only those who manage release rules "
     "may remove it, everyone else gets 404 (tests/results/test_rule_pages.py)",
+    "hl7:interface-edit": "a trust-wide HL7 inbound interface, not patient data: only integration administrators may "
+    "open it, everyone else gets 404 (tests/hl7/test_interface_pages.py)",
+    "hl7:interface-deactivate": "a trust-wide HL7 inbound interface, not patient data: only integration "
+    "administrators may deactivate it, everyone else gets 404 (tests/hl7/test_interface_pages.py)",
+    "hl7:interface-reactivate": "a trust-wide HL7 inbound interface, not patient data: only integration "
+    "administrators may reactivate it, everyone else gets 404 (tests/hl7/test_interface_pages.py)",
 }
 
 # Whole namespaces left out, and why.

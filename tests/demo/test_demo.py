@@ -13,7 +13,7 @@ def test_the_demo_trust_loads_once_and_a_second_run_changes_nothing():
     first = demo_trust_load()
     counts = (User.objects.count(), Patient.objects.count(), ProxyRelationship.objects.count())
     second = demo_trust_load()
-    assert first["patients"] == 3 and first["users"] == 4
+    assert first["patients"] == 3 and first["users"] == 5
     assert second == {"care_teams": 0, "patients": 0, "users": 0}
     assert (User.objects.count(), Patient.objects.count(), ProxyRelationship.objects.count()) == counts
 
@@ -120,3 +120,25 @@ def test_load_demo_loads_the_message_thread_after_the_results():
     assert "Demo messages: a conversation between demo.patient and Haematology" in out.getvalue()
     assert "Demo messages already loaded; nothing changed." in out.getvalue()
     assert Thread.objects.count() == 1
+
+
+def test_the_demo_integration_administrator_needs_the_emailed_code_and_reaches_the_hl7_pages(client):
+    from django.test import Client
+
+    from careportal.hl7.models import InboundInterface
+
+    demo_trust_load()
+    integration = User.objects.get(username="demo.integration")
+    assert integration.groups.filter(name="Integration administrators").exists()
+    response = client.post("/sign-in/", {"login": "demo.integration", "password": DEMO_PASSWORD})
+    assert response.status_code == 302 and response["Location"] not in ("/home/", "/staff/")
+    assert "code" in response["Location"]
+
+    signed_in = Client()
+    signed_in.force_login(integration)
+    assert "/staff/hl7/interfaces/" in signed_in.get("/staff/").content.decode()
+    assert signed_in.get("/staff/hl7/interfaces/").status_code == 200
+    assert signed_in.get("/staff/hl7/unmatched/").status_code == 200
+    senders = set(InboundInterface.objects.values_list("sending_application", "sending_facility"))
+    assert {("WINPATH", "RRV_LAB"), ("COPATH", "RRV_PATH"), ("PAS", "RRV"), ("EDM", "RRV")} <= senders
+    assert all(i.source_networks == ["127.0.0.1/32", "::1/128"] for i in InboundInterface.objects.all())

@@ -12,6 +12,7 @@ from careportal.patients.services import MERGE_AUDIT_LABEL
 from careportal.proxy.models import ProxyRelationship
 from careportal.results.models import DiagnosticReport, ResultPreference
 from tests.accounts.factories import UserFactory
+from tests.hl7.interfaces import LOCAL_PEER
 from tests.hl7.test_services import ack_code, ack_text, err_code, receive, sample
 from tests.patients.factories import CareRelationshipFactory, CareTeamFactory, PatientFactory
 from tests.proxy.factories import ProxyRelationshipFactory
@@ -306,7 +307,7 @@ def test_result_matches_a_patient_registered_a_moment_ago_on_another_connection(
 
     def register() -> None:
         try:
-            acks.append(message_receive(adt("A04", NEW_PID)))
+            acks.append(message_receive(adt("A04", NEW_PID), peer=LOCAL_PEER))
         finally:
             connection.close()
 

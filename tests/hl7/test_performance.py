@@ -17,6 +17,7 @@ from careportal.hl7.models import InboundMessage, MessageStatus
 from careportal.hl7.services import message_receive
 from careportal.patients.models import CareRelationship
 from careportal.results.models import DiagnosticReport, ResultRouting
+from tests.hl7.interfaces import LOCAL_PEER
 from tests.patients.factories import CareTeamFactory, PatientFactory
 
 SAMPLE = (Path(__file__).parent / "samples" / "oru_r01_fbc_final.hl7").read_bytes()
@@ -55,7 +56,7 @@ def eleanor(db):
 
 def _queries(raw: bytes) -> list[str]:
     with CaptureQueriesContext(connection) as ctx:
-        ack = message_receive(raw)
+        ack = message_receive(raw, peer=LOCAL_PEER)
     assert b"MSA|AA|" in ack, ack
     sqls = [q["sql"] for q in ctx.captured_queries]
     if os.environ.get("HL7_PRINT_QUERIES"):
@@ -71,7 +72,9 @@ def _assert_lean(sqls: list[str]) -> None:
 
 
 def test_a_new_report_costs_a_fixed_number_of_queries(eleanor):
-    message_receive(fbc("WARM1", "F1"))  # the first message warms per-process caches (none are per message)
+    message_receive(
+        fbc("WARM1", "F1"), peer=LOCAL_PEER
+    )  # the first message warms per-process caches (none are per message)
 
     sqls = _queries(fbc("C1", "F2"))
 
@@ -82,7 +85,7 @@ def test_a_new_report_costs_a_fixed_number_of_queries(eleanor):
 
 
 def test_more_values_in_a_report_cost_no_more_queries(eleanor):
-    message_receive(fbc("WARM1", "F1"))
+    message_receive(fbc("WARM1", "F1"), peer=LOCAL_PEER)
     few = _queries(fbc("C1", "F2"))
     many = _queries(fbc("C2", "F3", obx_extra=30))
 
@@ -103,7 +106,7 @@ def test_a_routed_report_reads_the_care_relationship_once_and_creates_it_once(el
 
 
 def test_an_update_of_a_report_costs_a_fixed_number_of_queries(eleanor):
-    message_receive(fbc("C1", "F1", reported="202611020930"))
+    message_receive(fbc("C1", "F1", reported="202611020930"), peer=LOCAL_PEER)
     # A correction (a later report time, different values): a version is kept and the values replaced.
     corrected = fbc("C2", "F1", reported="202611021030").replace(b"||98|g/L|", b"||99|g/L|")
 
@@ -117,7 +120,7 @@ def test_an_update_of_a_report_costs_a_fixed_number_of_queries(eleanor):
 
 def test_the_same_message_again_costs_two_queries(eleanor):
     raw = fbc("C1", "F1")
-    message_receive(raw)
+    message_receive(raw, peer=LOCAL_PEER)
 
     sqls = _queries(raw)
 
@@ -127,7 +130,7 @@ def test_the_same_message_again_costs_two_queries(eleanor):
 
 
 def test_work_grows_by_a_fixed_amount_per_report_in_a_message(eleanor):
-    message_receive(fbc("WARM1", "F0"))
+    message_receive(fbc("WARM1", "F0"), peer=LOCAL_PEER)
     one = _queries(fbc("C1", "F1"))
     obr = next(s for s in fbc("X", "F2").split(b"\r") if s.startswith(b"OBR"))
     tail = [s for s in fbc("X", "F2").split(b"\r") if s.startswith((b"OBX", b"NTE"))]
@@ -143,9 +146,9 @@ def test_work_grows_by_a_fixed_amount_per_report_in_a_message(eleanor):
 
 def test_a_patient_registered_a_moment_ago_matches_the_next_message(eleanor):
     """No cache stands between the database and the match (docs/hl7.md): a new patient matches at once."""
-    message_receive(fbc("C1", "F1"))
+    message_receive(fbc("C1", "F1"), peer=LOCAL_PEER)
     newcomer = PatientFactory(hospital_number="40099999", nhs_number="")
     raw = fbc("C2", "F2").replace(b"40012345^^^RRV^MR~9990000018^^^NHS^NH", b"40099999^^^RRV^MR")
 
-    assert b"MSA|AA|" in message_receive(raw)
+    assert b"MSA|AA|" in message_receive(raw, peer=LOCAL_PEER)
     assert DiagnosticReport.objects.get(filler_order_number="F2").patient == newcomer

@@ -20,6 +20,7 @@ from careportal.hl7.services import MessageNotReplayed, message_dismiss, message
 from careportal.patients.models import CareRelationship
 from careportal.results.models import DiagnosticReport, Observation, ReportStatus, ResultRouting
 from tests.accounts.factories import UserFactory
+from tests.hl7.interfaces import LOCAL_PEER
 from tests.patients.factories import CareTeamFactory, PatientFactory
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -31,6 +32,7 @@ def sample(name: str) -> bytes:
 
 def receive(raw: bytes, **kwargs: str) -> hl7.Message:
     """Send through the service and return the ACK parsed by python-hl7, after checking its shape."""
+    kwargs.setdefault("peer", LOCAL_PEER)
     ack = message_receive(raw, **kwargs)
     assert isinstance(ack, bytes)
     assert ack.endswith(b"\r") and b"\n" not in ack
@@ -413,7 +415,7 @@ def test_latin1_message_is_applied_and_acknowledged_in_latin1(siobhan) -> None:
     raw = (
         sample("oru_r01_histology.hl7").decode("utf-8").replace("UNICODE UTF-8", "8859/1").encode("latin-1")
     ).replace(b"CP26H00099", b"CP\xc926H")
-    ack_bytes = message_receive(raw)
+    ack_bytes = message_receive(raw, peer=LOCAL_PEER)
     assert b"CP\xc926H" in ack_bytes
     assert ack_read(ack_bytes).code == "AA"
     stored = only_message()
@@ -494,7 +496,7 @@ def test_two_connections_sending_the_same_message_at_once_apply_it_once() -> Non
     def send() -> None:
         try:
             barrier.wait()
-            acks.append(message_receive(raw))
+            acks.append(message_receive(raw, peer=LOCAL_PEER))
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -643,7 +645,7 @@ _MESSAGE_START = b"MSH|^~\\&|LAB|FAC|CAREPORTAL|RRV|20261102||ORU^R01|FUZZ|P|2.4
 )
 def test_fuzz_never_raises_and_always_stores_one_message_with_a_valid_ack(db, raw: bytes) -> None:
     before = InboundMessage.objects.count()
-    ack = message_receive(raw)
+    ack = message_receive(raw, peer=LOCAL_PEER)
     assert InboundMessage.objects.count() == before + 1
     stored = InboundMessage.objects.order_by("-pk").first()
     assert bytes(stored.raw) == raw
@@ -675,7 +677,7 @@ def test_fuzz_mutated_samples_are_stored_and_answered(
     start = min(start, len(raw))
     mutated = raw[:start] + replacement + raw[start + length :]
     before = InboundMessage.objects.count()
-    ack = message_receive(mutated)
+    ack = message_receive(mutated, peer=LOCAL_PEER)
     assert InboundMessage.objects.count() == before + 1
     stored = InboundMessage.objects.order_by("-pk").first()
     assert bytes(stored.raw) == mutated

@@ -13,6 +13,7 @@ from careportal.hl7.models import InboundMessage
 from careportal.hl7.services import message_receive
 from careportal.patients.models import CareRelationship
 from careportal.results.models import DiagnosticReport, Observation, ReleaseRule, ReportStatus, ResultRouting
+from tests.hl7.interfaces import LOCAL_PEER
 from tests.hl7.test_services import ack_code, ack_text, err_code, receive, sample
 from tests.patients.factories import CareRelationshipFactory, CareTeamFactory, PatientFactory
 
@@ -452,7 +453,7 @@ def test_ingest_takes_a_bounded_number_of_queries(patient) -> None:
     for filler, size in (("Q0", 1), ("Q1", 2), ("Q2", 40)):
         values = [obx(n, "NM", f"T{n}", str(n), rng="1-100", flag="N") for n in range(1, size + 1)]
         with CaptureQueriesContext(connection) as queries:
-            ack = message_receive(oru(obr(filler=filler), *values, control=filler))
+            ack = message_receive(oru(obr(filler=filler), *values, control=filler), peer=LOCAL_PEER)
         assert b"MSA|AA|" in ack
         counts.append(len(queries))
     assert Observation.objects.count() == 43

@@ -34,6 +34,7 @@ from careportal.results.models import (
 from careportal.results.release_job import results_release_due
 from careportal.results.services import ReportNotReleasable, report_release
 from tests.accounts.factories import UserFactory
+from tests.hl7.interfaces import LOCAL_PEER
 from tests.patients.factories import CareTeamMembershipFactory, PatientFactory, PatientWithAccountFactory
 from tests.results.factories import DiagnosticReportFactory
 
@@ -84,7 +85,7 @@ def _lab_report_due_for_release() -> DiagnosticReport:
         test_code="", category="", defaults={"description": "Every other result", "working_days": 1}
     )
     PatientWithAccountFactory(hospital_number="40012345", nhs_number="9990000018")
-    assert b"MSA|AA|" in message_receive(fbc("C1"))
+    assert b"MSA|AA|" in message_receive(fbc("C1"), peer=LOCAL_PEER)
     report = DiagnosticReport.objects.get()
     assert report.release_due_at is not None and report.release_due_at < LATER
     return report
@@ -169,7 +170,7 @@ def test_release_now_of_a_withdrawn_report_says_it_was_withdrawn(viewer, members
 @pytest.mark.django_db
 def test_an_update_from_the_lab_never_writes_back_the_clinicians_or_the_release_jobs_fields(monkeypatch, viewer):
     patient = PatientFactory(hospital_number="40012345", nhs_number="9990000018")
-    assert b"MSA|AA|" in message_receive(fbc("C1"))
+    assert b"MSA|AA|" in message_receive(fbc("C1"), peer=LOCAL_PEER)
     report = DiagnosticReport.objects.get(patient=patient)
     clinician = viewer.user
 
@@ -188,7 +189,7 @@ def test_an_update_from_the_lab_never_writes_back_the_clinicians_or_the_release_
         real_version_add(**kwargs)
 
     monkeypatch.setattr(ingest, "_version_add", change_meanwhile)
-    assert b"MSA|AA|" in message_receive(correction())
+    assert b"MSA|AA|" in message_receive(correction(), peer=LOCAL_PEER)
 
     fresh = _fresh(report)
     assert fresh.version == 2 and fresh.status == ReportStatus.CORRECTED and fresh.is_amended
@@ -201,10 +202,10 @@ def test_an_update_from_the_lab_never_writes_back_the_clinicians_or_the_release_
 @pytest.mark.django_db
 def test_the_report_is_read_for_update_when_a_message_updates_it():
     PatientFactory(hospital_number="40012345", nhs_number="9990000018")
-    message_receive(fbc("C1"))
+    message_receive(fbc("C1"), peer=LOCAL_PEER)
 
     with CaptureQueriesContext(connection) as ctx:
-        assert b"MSA|AA|" in message_receive(correction())
+        assert b"MSA|AA|" in message_receive(correction(), peer=LOCAL_PEER)
 
     reads = [q["sql"] for q in ctx.captured_queries if 'FROM "results_diagnosticreport"' in q["sql"]]
     assert reads, "the report was not read"
@@ -331,7 +332,7 @@ def test_a_correction_during_a_release_batch_waits_and_keeps_the_release():
     batch, batch_outcome = _in_thread(_release_batch_held_open(claimed, finish))
     try:
         assert claimed.wait(timeout=30)
-        receiver, receive_outcome = _in_thread(lambda: message_receive(correction()))
+        receiver, receive_outcome = _in_thread(lambda: message_receive(correction(), peer=LOCAL_PEER))
         assert _still_waiting(receiver)
     finally:
         finish.set()
@@ -362,7 +363,7 @@ def test_a_release_batch_during_a_correction_skips_the_report_and_releases_it_ne
             assert finish.wait(timeout=30)
 
     monkeypatch.setattr(ingest, "_new_observations", pause_while_applying)
-    receiver, receive_outcome = _in_thread(lambda: message_receive(correction()))
+    receiver, receive_outcome = _in_thread(lambda: message_receive(correction(), peer=LOCAL_PEER))
     try:
         assert inside.wait(timeout=30)
         job, job_outcome = _in_thread(lambda: results_release_due(now=LATER))

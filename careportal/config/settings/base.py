@@ -411,6 +411,14 @@ HL7_WORKER_THREADS = env.int(
 )
 # On SIGTERM/SIGINT: how long messages already being applied may take to finish and be acknowledged.
 HL7_SHUTDOWN_GRACE_SECONDS = env.float("HL7_SHUTDOWN_GRACE_SECONDS", default=30)
+# Inbound interfaces (/staff/hl7/interfaces/): each process keeps the active ones for this long before reading them
+# again, so a change reaches a running listener within this many seconds (at once in the process that made it).
+HL7_INTERFACE_CACHE_SECONDS = env.float("HL7_INTERFACE_CACHE_SECONDS", default=10)
+# TLS for MLLP (docs/hl7.md, "TLS"): both set, or neither (plain TCP). With a CA file, senders must present a client
+# certificate signed by it. The listener refuses to start when a file is missing or cannot be read.
+HL7_TLS_CERT_FILE = env.str("HL7_TLS_CERT_FILE", default="")
+HL7_TLS_KEY_FILE = env.str("HL7_TLS_KEY_FILE", default="")
+HL7_TLS_CA_FILE = env.str("HL7_TLS_CA_FILE", default="")
 
 
 # Messages with care teams (docs/configuration.md, "Messages") --------------------------------------------------

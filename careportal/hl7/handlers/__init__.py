@@ -74,6 +74,9 @@ class ApplyContext:
     received_at: datetime.datetime
     # Set when staff replay a message from the unmatched queue for the patient they chose: PID is not matched then.
     patient: Patient | None = None
+    # PID-3 component 4 the sending interface puts on its hospital numbers ("" when it sends none); None only when
+    # a handler is called without an interface (unit tests of the mapping), when any authority is taken.
+    hospital_number_authority: str | None = None
     # Per-message memo (release rules by test code and category): never shared between messages, so that a rule a
     # member of staff changes applies from the next message on.
     cache: dict[Any, Any] = field(default_factory=dict)
@@ -142,11 +145,19 @@ class PatientIdentifiers:
     nhs_number: str
 
 
-def pid_identifiers(pid: Segment) -> PatientIdentifiers:
+def is_own_authority(authority: str, expected: str | None) -> bool:
+    """Whether an identifier's assigning authority (CX-4) is the one the sending interface uses for this trust's
+    hospital numbers. A number with no authority is the sender's own; one naming another authority (another
+    trust, a GP system) is never taken as the hospital number."""
+    return expected is None or not authority or authority == expected.upper()
+
+
+def pid_identifiers(pid: Segment, *, authority: str | None = None) -> PatientIdentifiers:
     """Hospital number (identifier type MR) and NHS number (type NH, or assigning authority NHS) from PID-3.
 
     An identifier with no type code and no NHS authority is taken as the hospital number when none is typed: PID-3
-    is the patient identifier list, and older feeds send the local number alone, untyped.
+    is the patient identifier list, and older feeds send the local number alone, untyped. `authority` is the
+    sending interface's assigning authority for hospital numbers: a repetition naming another is skipped.
     """
     hospital_number = ""
     untyped = ""
@@ -156,9 +167,11 @@ def pid_identifiers(pid: Segment) -> PatientIdentifiers:
         if not value:
             continue
         type_code = rep.value(5).upper()
-        authority = rep.value(4).upper()
-        if type_code == NHS_NUMBER_TYPE or (authority == NHS_AUTHORITY and type_code in ("", NHS_NUMBER_TYPE)):
+        rep_authority = rep.value(4).upper()
+        if type_code == NHS_NUMBER_TYPE or (rep_authority == NHS_AUTHORITY and type_code in ("", NHS_NUMBER_TYPE)):
             nhs_number = nhs_number or normalise_nhs_number(value)
+        elif not is_own_authority(rep_authority, authority):
+            continue
         elif type_code == HOSPITAL_NUMBER_TYPE:
             hospital_number = hospital_number or value
         elif not type_code:
@@ -195,7 +208,7 @@ def check_hospital_number(hospital_number: str, pid: Segment) -> None:
         )
 
 
-def patient_match(pid: Segment) -> Patient:
+def patient_match(pid: Segment, *, authority: str | None = None) -> Patient:
     """The patient a PID names. Read from the database every time (no cache): a patient registered a moment ago
     by an ADT message on another connection must match.
 
@@ -203,7 +216,7 @@ def patient_match(pid: Segment) -> Patient:
     - an NHS number, when sent, must pass modulus 11 and must not name someone else;
     - a patient with no NHS number yet keeps none: a result message does not set identifiers.
     """
-    ids = pid_identifiers(pid)
+    ids = pid_identifiers(pid, authority=authority)
     check_hospital_number(ids.hospital_number, pid)
     check_nhs_number(ids.nhs_number, pid)
     found = _patient_where(hospital_number=ids.hospital_number)

@@ -5,6 +5,9 @@ docs/hl7.md; the record changes themselves: careportal/patients/services.py.
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
@@ -14,6 +17,7 @@ from careportal.hl7.handlers import (
     ApplyOutcome,
     check_hospital_number,
     check_nhs_number,
+    is_own_authority,
     name_case,
     nhs_number_holder,
     pid_identifiers,
@@ -58,10 +62,11 @@ def apply_adt(ctx: ApplyContext) -> ApplyOutcome:
     event = ctx.header.trigger_event
     if event == MERGE_EVENT:
         return _merge(ctx, pid)
-    ids = pid_identifiers(pid)
+    ids = pid_identifiers(pid, authority=ctx.hospital_number_authority)
     check_hospital_number(ids.hospital_number, pid)
     check_nhs_number(ids.nhs_number, pid)
     details = patient_details(pid)
+    check_plausible(details, pid)
     if ids.nhs_number:
         details.nhs_number = ids.nhs_number
     try:
@@ -179,6 +184,58 @@ def patient_details(pid: Segment) -> PatientDetails:
     return details
 
 
+# Where each demographic value comes from. A value longer than its Patient column is cut to it (patients/services);
+# one longer than ABSURD_LENGTH is no real name, address or number, and the message is refused instead.
+ABSURD_LENGTH = 1000
+_DEMOGRAPHIC_FIELDS = (
+    ("family_name", 5, "1", "family name", True),
+    ("given_name", 5, "2", "given name", True),
+    ("address_line_1", 11, "1", "address line 1", False),
+    ("address_line_2", 11, "2", "address line 2", False),
+    ("town", 11, "3", "town", False),
+    ("postcode", 11, "5", "postcode", False),
+    ("home_phone", 13, "", "home phone number", False),
+    ("mobile_phone", 13, "", "mobile phone number", False),
+    ("email", 13, "", "email address", False),
+)
+_MARKUP = re.compile(r"[<>]")
+# Unicode bidirectional controls: they make a name read differently from how it is stored (a spoofing trick).
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _implausibility(value: str, *, is_name: bool) -> str:
+    if _MARKUP.search(value):
+        return "contains markup (< or >)"
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        return "contains control characters"
+    if any(ch in _BIDI_CONTROLS for ch in value):
+        return "contains bidirectional text controls"
+    if is_name and any(unicodedata.category(ch) in ("Cf", "Co", "Cs", "Cn") for ch in value):
+        return "contains invisible or unassigned characters"
+    return ""
+
+
+def check_plausible(details: PatientDetails, pid: Segment) -> None:
+    """Refuse names, addresses and numbers no real PAS sends: markup, control characters, bidirectional controls,
+    or far more than a real one needs. The reason names the field position, never the value."""
+    for name, position, component, label, is_name in _DEMOGRAPHIC_FIELDS:
+        value = getattr(details, name)
+        if not value:
+            continue
+        where = f"PID-{position}{'.' + component if component else ''} ({label})"
+        problem = _implausibility(value, is_name=is_name)
+        if not problem and len(value) > ABSURD_LENGTH:
+            problem = f"is longer than {ABSURD_LENGTH} characters"
+        if problem:
+            raise ApplyError(
+                f"{where} {problem}: CarePortal changed nothing",
+                kind=ErrorKind.IMPLAUSIBLE_CONTENT,
+                code=ERR_DATA_TYPE,
+                segment=pid,
+                field_position=position,
+            )
+
+
 def _is_email(value: str) -> bool:
     # A mistyped address at the registration desk is not stored (the stored one stays): email notices must
     # reach the patient, and the rest of the update is still applied.
@@ -193,11 +250,17 @@ def _merge(ctx: ApplyContext, pid: Segment) -> ApplyOutcome:
     mrg = ctx.message.first("MRG")
     if mrg is None:
         raise ApplyError("ADT^A40 without an MRG segment: the prior record is not named", code=ERR_SEGMENT_SEQUENCE)
-    ids = pid_identifiers(pid)
+    ids = pid_identifiers(pid, authority=ctx.hospital_number_authority)
     check_nhs_number(ids.nhs_number, pid)
     prior_number = ""
     for rep in mrg.repetitions(1):
-        if rep.value(5).upper() in ("MR", "") and rep.value(4).upper() != "NHS" and rep.value(1):
+        rep_authority = rep.value(4).upper()
+        if (
+            rep.value(5).upper() in ("MR", "")
+            and rep_authority != "NHS"
+            and is_own_authority(rep_authority, ctx.hospital_number_authority)
+            and rep.value(1)
+        ):
             prior_number = rep.value(1)
             break
     if not prior_number:

@@ -142,7 +142,7 @@ def apply_oru(ctx: ApplyContext) -> ApplyOutcome:
                     segment=group.obr,
                 )
             if group.pid.position not in matched:
-                matched[group.pid.position] = patient_match(group.pid)
+                matched[group.pid.position] = patient_match(group.pid, authority=ctx.hospital_number_authority)
             patient = matched[group.pid.position]
         data = report_data(group, ctx)
         try:

@@ -1,7 +1,8 @@
 """`manage.py hl7_listen`: the HL7 v2 MLLP listener (careportal/hl7/listener.py). `make run` starts it.
 
 Runs until SIGTERM or SIGINT, then stops accepting connections, lets the messages being applied finish and be
-acknowledged, and exits. Settings: HL7_* in docs/configuration.md.
+acknowledged, and exits. Settings: HL7_* in docs/configuration.md; TLS with
+HL7_TLS_CERT_FILE and HL7_TLS_KEY_FILE (docs/hl7.md).
 """
 
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from careportal.hl7.listener import MLLPListener, run_listener
+from careportal.hl7.listener import MLLPListener, TLSConfigurationError, run_listener
 
 
 def port_number(value: str) -> int:
@@ -34,7 +35,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
-        listener = MLLPListener(host=host, port=port)
+        try:
+            listener = MLLPListener(host=host, port=port)
+        except TLSConfigurationError as exc:
+            raise CommandError(f"Cannot start the HL7 listener with TLS: {exc}") from exc
         try:
             run_listener(listener)
         except OSError as exc:

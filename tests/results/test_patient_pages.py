@@ -148,7 +148,7 @@ def test_a_kind_the_patient_chose_to_wait_for_says_so(patient, patient_client):
     text = page_text(patient_client.get(LIST))
 
     assert "You asked to see these results only after a clinician has released them." in text
-    assert "You have chosen to see these only after a clinician has released them: blood, urine" in text
+    assert "You have chosen to wait for a clinician to look at these results first: blood, urine" in text
 
 
 @pytest.mark.django_db
@@ -196,7 +196,8 @@ def test_the_empty_state_says_when_results_appear(patient_client):
 def test_the_list_shows_the_wait_for_my_clinician_choice_with_a_link_to_change_it(patient_client):
     response = patient_client.get(LIST)
 
-    assert "Each result is shown here as soon as it is released." in page_text(response)
+    assert "Your results are shown as soon as they are ready, which can be before a clinician" in page_text(response)
+    assert "Choose which results wait for a clinician" in page_text(response)
     assert reverse("results:preferences") in response.content.decode()
 
 

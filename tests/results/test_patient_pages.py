@@ -152,6 +152,53 @@ def test_a_kind_the_patient_chose_to_wait_for_says_so(patient, patient_client):
 
 
 @pytest.mark.django_db
+def test_the_list_says_how_many_results_wait_for_a_clinician_without_saying_why(patient, patient_client):
+    DiagnosticReportFactory(patient=patient, release_mode="after_review", release_due_at=None)
+    DiagnosticReportFactory(patient=patient, held_at=timezone.now(), hold_reason="Tell them in clinic")
+    ResultPreferenceFactory(patient=patient, result_kind="imaging")
+    DiagnosticReportFactory(patient=patient, result_kind="imaging")
+    # Not waiting for a clinician: due for release on its own, not finished by the lab, or already released.
+    DiagnosticReportFactory(patient=patient)
+    DiagnosticReportFactory(patient=patient, status="preliminary", release_mode="after_review", release_due_at=None)
+    released(patient, release_mode="after_review", release_due_at=None)
+
+    text = page_text(patient_client.get(LIST))
+
+    assert "3 of your results are waiting for a clinician to look at them before they are shown here." in text
+    assert "You do not need to do anything. We will let you know when they are ready." in text
+    assert "Tell them" not in text and not re.search(r"\bhold|\bheld", text, flags=re.I)
+
+
+@pytest.mark.django_db
+def test_the_list_says_nothing_about_waiting_when_no_result_waits_for_a_clinician(patient, patient_client):
+    DiagnosticReportFactory(patient=patient)
+
+    assert "waiting for a clinician" not in page_text(patient_client.get(LIST))
+
+
+@pytest.mark.django_db
+def test_a_proxy_is_told_how_many_of_the_childs_results_wait(proxy_relationship, proxy_client):
+    child = proxy_relationship.patient
+    DiagnosticReportFactory(patient=child, release_mode="after_review", release_due_at=None)
+
+    text = page_text(proxy_client.get(LIST))
+
+    assert f"1 of {child.given_name}'s results is waiting for a clinician to look at it before it is shown here." in text
+
+
+@pytest.mark.django_db
+def test_a_proxy_is_not_told_of_a_sensitive_result_waiting(proxy_relationship, proxy_client):
+    DiagnosticReportFactory(
+        patient=proxy_relationship.patient,
+        release_mode="after_review",
+        release_due_at=None,
+        sensitive_category="sexual_health",
+    )
+
+    assert "waiting for a clinician" not in page_text(proxy_client.get(LIST))
+
+
+@pytest.mark.django_db
 def test_a_preliminary_report_says_the_lab_has_not_finished(patient, patient_client):
     DiagnosticReportFactory(patient=patient, status="preliminary")
 

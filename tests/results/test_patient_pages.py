@@ -183,7 +183,8 @@ def test_a_proxy_is_told_how_many_of_the_childs_results_wait(proxy_relationship,
 
     text = page_text(proxy_client.get(LIST))
 
-    assert f"1 of {child.given_name}'s results is waiting for a clinician to look at it before it is shown here." in text
+    waiting = f"1 of {child.given_name}'s results is waiting for a clinician to look at it before it is shown here."
+    assert waiting in text
 
 
 @pytest.mark.django_db

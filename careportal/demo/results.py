@@ -2,6 +2,15 @@
 earlier full blood counts for demo.patient so that the trend page has something to draw.
 
 Loading twice changes nothing: every message keeps its control id, and the interface applies a control id once.
+
+Release times. Every report arrives today, but its release rule counts from the lab's own report time (OBR-22), so
+the earlier blood counts were due a working day after each was taken, months ago. Releasing them all "now" would
+date every one to the day `make run` ran. Instead the loader runs the real release job once for each due time, in
+order, with that time as the job's clock (`results_release_due(now=...)`, the argument the job already takes): each
+report is released, its "released automatically" history written and its notice queued exactly as the scheduler
+would have done had CarePortal been running then. Nothing is written to the reports afterwards, and no clock is
+faked: the audit trail and the notifications are the job's own. Reports due later than now wait for the scheduler,
+and review-only ones for a clinician, as in real life.
 """
 
 import datetime
@@ -22,8 +31,10 @@ SAMPLE_FILES = [
     "oru_r01_micro_prelim.hl7",
     "oru_r01_micro_final.hl7",
 ]
-# Haemoglobin (g/L) of demo.patient's earlier full blood counts, oldest first, each about two months apart.
+# Haemoglobin (g/L) of demo.patient's earlier full blood counts, oldest first, each about two months apart, the
+# last about two months before the sample full blood count (taken on 2 November 2026).
 EARLIER_HAEMOGLOBIN = [128, 121, 117, 109, 103]
+SAMPLE_FBC_TAKEN = datetime.date(2026, 11, 2)
 
 EARLIER_FBC_TEMPLATE = "\r".join(
     [
@@ -41,11 +52,13 @@ EARLIER_FBC_TEMPLATE = "\r".join(
 )
 
 
-def _earlier_fbc_messages(today: datetime.date) -> list[bytes]:
+def _earlier_fbc_messages(before: datetime.date) -> list[bytes]:
     messages = []
     count = len(EARLIER_HAEMOGLOBIN)
     for n, hb in enumerate(EARLIER_HAEMOGLOBIN, start=1):
-        taken = today - datetime.timedelta(days=61 * (count - n + 1))
+        taken = before - datetime.timedelta(days=61 * (count - n + 1))
+        if taken.weekday() >= 5:  # clinics take blood on weekdays
+            taken -= datetime.timedelta(days=taken.weekday() - 4)
         text = EARLIER_FBC_TEMPLATE.format(
             n=n,
             ts=f"{taken:%Y%m%d}1200",
@@ -59,14 +72,26 @@ def _earlier_fbc_messages(today: datetime.date) -> list[bytes]:
     return messages
 
 
-def demo_results_load() -> dict[str, int]:
-    """Feed the demo messages through the HL7 interface, then release whatever the rules make due by now."""
-    from careportal.results.release_job import results_release_due
+def _release_at_each_due_time(*, until: datetime.datetime) -> int:
+    """Run the release job as the scheduler would have, at each due time up to `until`, oldest first."""
+    from careportal.results.release_job import reports_due_for_release, results_release_due
 
+    released = 0
+    while True:
+        due = reports_due_for_release(now=until).order_by("release_due_at").values_list("release_due_at", flat=True)
+        next_due = due.first()
+        if next_due is None:
+            return released
+        released += results_release_due(now=next_due)
+
+
+def demo_results_load() -> dict[str, int]:
+    """Feed the demo messages through the HL7 interface, then release whatever the rules made due by now, each at
+    the time it fell due."""
     applied_before = InboundMessage.objects.filter(status=MessageStatus.APPLIED).count()
-    raw_messages = _earlier_fbc_messages(timezone.localdate())
+    raw_messages = _earlier_fbc_messages(SAMPLE_FBC_TAKEN)
     raw_messages += [(MESSAGES_DIR / name).read_bytes() for name in SAMPLE_FILES]
     for raw in raw_messages:
         message_receive(raw, peer="demo data", source=MessageSource.IMPORT)
     applied = InboundMessage.objects.filter(status=MessageStatus.APPLIED).count() - applied_before
-    return {"applied": applied, "released": results_release_due()}
+    return {"applied": applied, "released": _release_at_each_due_time(until=timezone.now())}

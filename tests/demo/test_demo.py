@@ -120,3 +120,34 @@ def test_load_demo_loads_the_message_thread_after_the_results():
     assert "Demo messages: a conversation between demo.patient and Haematology" in out.getvalue()
     assert "Demo messages already loaded; nothing changed." in out.getvalue()
     assert Thread.objects.count() == 1
+
+
+def test_demo_results_are_released_when_each_fell_due_not_all_on_the_day_of_loading(
+    django_capture_on_commit_callbacks,
+):
+    import datetime
+
+    from django.utils import timezone
+
+    from careportal.demo.results import demo_results_load
+    from careportal.results.models import DiagnosticReport, ReportAction
+
+    demo_trust_load()
+    with django_capture_on_commit_callbacks(execute=True):
+        demo_results_load()
+
+    released = DiagnosticReport.objects.filter(released_at__isnull=False).order_by("collected_at")
+    days = {timezone.localdate(report.released_at) for report in released}
+    assert len(days) >= 6, "a year of results is not all released on one day"
+    for report in released:
+        # Released by the job at 07:00 on a working day after the lab reported it, as the rule says.
+        assert report.released_at == report.release_due_at
+        assert report.released_at > report.reported_at
+        local = timezone.localtime(report.released_at)
+        assert local.weekday() < 5 and (local.hour, local.minute) == (7, 0)
+        assert local.date() - timezone.localtime(report.reported_at).date() <= datetime.timedelta(days=4)
+        action = ReportAction.objects.get(report=report, kind="auto_released")
+        assert action.at == report.released_at
+    earlier = released.filter(filler_order_number__startswith="26HDEMO")
+    assert earlier.count() == 5
+    assert all(r.released_at < timezone.now() - datetime.timedelta(days=30) for r in earlier)

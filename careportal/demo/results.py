@@ -18,6 +18,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from careportal.core.working_days import bank_holidays, is_working_day
 from careportal.hl7.models import InboundMessage, MessageSource, MessageStatus
 from careportal.hl7.services import message_receive
 
@@ -55,10 +56,11 @@ EARLIER_FBC_TEMPLATE = "\r".join(
 def _earlier_fbc_messages(before: datetime.date) -> list[bytes]:
     messages = []
     count = len(EARLIER_HAEMOGLOBIN)
+    closed = bank_holidays(on_or_after=before - datetime.timedelta(days=61 * (count + 1)))
     for n, hb in enumerate(EARLIER_HAEMOGLOBIN, start=1):
         taken = before - datetime.timedelta(days=61 * (count - n + 1))
-        if taken.weekday() >= 5:  # clinics take blood on weekdays
-            taken -= datetime.timedelta(days=taken.weekday() - 4)
+        while not is_working_day(taken, holidays=closed):  # clinics take blood on working days
+            taken -= datetime.timedelta(days=1)
         text = EARLIER_FBC_TEMPLATE.format(
             n=n,
             ts=f"{taken:%Y%m%d}1200",

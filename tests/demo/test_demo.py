@@ -1,3 +1,5 @@
+import datetime
+
 import pytest
 
 from careportal.accounts.models import User
@@ -151,3 +153,15 @@ def test_demo_results_are_released_when_each_fell_due_not_all_on_the_day_of_load
     earlier = released.filter(filler_order_number__startswith="26HDEMO")
     assert earlier.count() == 5
     assert all(r.released_at < timezone.now() - datetime.timedelta(days=30) for r in earlier)
+
+
+def test_the_earlier_demo_blood_counts_were_taken_on_working_days():
+    from careportal.core.working_days import bank_holidays, is_working_day
+    from careportal.demo.results import SAMPLE_FBC_TAKEN, _earlier_fbc_messages
+
+    closed = bank_holidays()
+    for raw in _earlier_fbc_messages(SAMPLE_FBC_TAKEN):
+        obr = next(line for line in raw.decode().split("\r") if line.startswith("OBR"))
+        stamp = obr.split("|")[7]
+        taken = datetime.date(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8]))
+        assert is_working_day(taken, holidays=closed), taken

@@ -2,6 +2,15 @@
 earlier full blood counts for demo.patient so that the trend page has something to draw.
 
 Loading twice changes nothing: every message keeps its control id, and the interface applies a control id once.
+
+Release times. Every report arrives today, but its release rule counts from the lab's own report time (OBR-22), so
+the earlier blood counts were due a working day after each was taken, months ago. Releasing them all "now" would
+date every one to the day `make run` ran. Instead the loader runs the real release job once for each due time, in
+order, with that time as the job's clock (`results_release_due(now=...)`, the argument the job already takes): each
+report is released, its "released automatically" history written and its notice queued exactly as the scheduler
+would have done had CarePortal been running then. Nothing is written to the reports afterwards, and no clock is
+faked: the audit trail and the notifications are the job's own. Reports due later than now wait for the scheduler,
+and review-only ones for a clinician, as in real life.
 """
 
 import datetime
@@ -9,6 +18,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from careportal.core.working_days import bank_holidays, is_working_day
 from careportal.hl7.models import InboundMessage, MessageSource, MessageStatus
 from careportal.hl7.services import message_receive
 
@@ -22,8 +32,10 @@ SAMPLE_FILES = [
     "oru_r01_micro_prelim.hl7",
     "oru_r01_micro_final.hl7",
 ]
-# Haemoglobin (g/L) of demo.patient's earlier full blood counts, oldest first, each about two months apart.
+# Haemoglobin (g/L) of demo.patient's earlier full blood counts, oldest first, each about two months apart, the
+# last about two months before the sample full blood count (taken on 2 November 2026).
 EARLIER_HAEMOGLOBIN = [128, 121, 117, 109, 103]
+SAMPLE_FBC_TAKEN = datetime.date(2026, 11, 2)
 
 EARLIER_FBC_TEMPLATE = "\r".join(
     [
@@ -41,11 +53,14 @@ EARLIER_FBC_TEMPLATE = "\r".join(
 )
 
 
-def _earlier_fbc_messages(today: datetime.date) -> list[bytes]:
+def _earlier_fbc_messages(before: datetime.date) -> list[bytes]:
     messages = []
     count = len(EARLIER_HAEMOGLOBIN)
+    closed = bank_holidays(on_or_after=before - datetime.timedelta(days=61 * (count + 1)))
     for n, hb in enumerate(EARLIER_HAEMOGLOBIN, start=1):
-        taken = today - datetime.timedelta(days=61 * (count - n + 1))
+        taken = before - datetime.timedelta(days=61 * (count - n + 1))
+        while not is_working_day(taken, holidays=closed):  # clinics take blood on working days
+            taken -= datetime.timedelta(days=1)
         text = EARLIER_FBC_TEMPLATE.format(
             n=n,
             ts=f"{taken:%Y%m%d}1200",
@@ -59,17 +74,30 @@ def _earlier_fbc_messages(today: datetime.date) -> list[bytes]:
     return messages
 
 
+def _release_at_each_due_time(*, until: datetime.datetime) -> int:
+    """Run the release job as the scheduler would have, at each due time up to `until`, oldest first."""
+    from careportal.results.release_job import reports_due_for_release, results_release_due
+
+    released = 0
+    while True:
+        due = reports_due_for_release(now=until).order_by("release_due_at").values_list("release_due_at", flat=True)
+        next_due = due.first()
+        if next_due is None:
+            return released
+        released += results_release_due(now=next_due)
+
+
 def demo_results_load() -> dict[str, int]:
-    """Feed the demo messages through the HL7 interface, then release whatever the rules make due by now."""
+    """Feed the demo messages through the HL7 interface, then release whatever the rules made due by now, each at
+    the time it fell due."""
     from careportal.demo.services import demo_interfaces_load
-    from careportal.results.release_job import results_release_due
 
     # The batch import path: checked by sender and message type (no network peer), like `manage.py hl7_import`.
     demo_interfaces_load()
     applied_before = InboundMessage.objects.filter(status=MessageStatus.APPLIED).count()
-    raw_messages = _earlier_fbc_messages(timezone.localdate())
+    raw_messages = _earlier_fbc_messages(SAMPLE_FBC_TAKEN)
     raw_messages += [(MESSAGES_DIR / name).read_bytes() for name in SAMPLE_FILES]
     for raw in raw_messages:
         message_receive(raw, peer="demo data", source=MessageSource.IMPORT)
     applied = InboundMessage.objects.filter(status=MessageStatus.APPLIED).count() - applied_before
-    return {"applied": applied, "released": results_release_due()}
+    return {"applied": applied, "released": _release_at_each_due_time(until=timezone.now())}

@@ -1,5 +1,6 @@
 """What the home page shows: one card per part of the record the viewer may see, each with its empty state."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.urls import reverse
@@ -8,6 +9,8 @@ from careportal.access.layer import PatientChoice, Viewer
 from careportal.access.scopes import Scope
 from careportal.audit.models import ActorRole
 from careportal.messaging.selectors import thread_counts
+from careportal.patients.presenters import details_title
+from careportal.patients.voice import Voice, voice_for
 from careportal.results.selectors import results_ready_count
 
 
@@ -18,31 +21,38 @@ class HomeCard:
     href: str | None = None
 
 
-# The empty states say what will appear and when, so a new patient is not left wondering.
-CARDS: list[tuple[Scope, str, str]] = [
-    (
-        Scope.RESULTS,
-        "Test results",
-        "You have no test results to show yet. Results appear here once they are ready: most blood test results "
-        "after 1 working day, scans after about 3 weeks, and some only after a clinician has looked at them.",
-    ),
-    (
-        Scope.MESSAGES,
-        "Messages",
-        "You have no messages. Your care teams' replies to you will appear here. Messages are not for urgent "
-        "problems: in an emergency call 999, or for urgent advice call 111.",
-    ),
-    (
-        Scope.APPOINTMENTS,
-        "Appointments",
-        "You have no upcoming appointments. When the hospital books an appointment for you, it will appear "
-        "here with the date, time and place, or the link for a video appointment.",
-    ),
-    (
-        Scope.LETTERS,
-        "Letters",
-        "You have no letters. Letters from your clinics will appear here as soon as they are sent.",
-    ),
+# The empty states say what will appear and when, so a new patient is not left wondering. They speak to the
+# patient, or about them by first name to someone acting for them (careportal/patients/voice.py).
+def _empty_results(v: Voice) -> str:
+    return (
+        f"{v.has} no test results to show yet. Results appear here once they are ready: most blood test results "
+        "after 1 working day, scans after about 3 weeks, and some only after a clinician has looked at them."
+    )
+
+
+def _empty_messages(v: Voice) -> str:
+    return (
+        f"{v.has} no messages. Replies from {v.possessive} care teams will appear here. Messages are not for "
+        "urgent problems: in an emergency call 999, or for urgent advice call 111."
+    )
+
+
+def _empty_appointments(v: Voice) -> str:
+    return (
+        f"{v.has} no upcoming appointments. When the hospital books an appointment for {v.subject}, it will "
+        "appear here with the date, time and place, or the link for a video appointment."
+    )
+
+
+def _empty_letters(v: Voice) -> str:
+    return f"{v.has} no letters. Letters from {v.possessive} clinics will appear here as soon as they are sent."
+
+
+CARDS: list[tuple[Scope, str, Callable[[Voice], str]]] = [
+    (Scope.RESULTS, "Test results", _empty_results),
+    (Scope.MESSAGES, "Messages", _empty_messages),
+    (Scope.APPOINTMENTS, "Appointments", _empty_appointments),
+    (Scope.LETTERS, "Letters", _empty_letters),
 ]
 
 
@@ -57,12 +67,15 @@ def _results_card(viewer: Viewer, empty_description: str) -> HomeCard:
 
 def _messages_card(viewer: Viewer, empty_description: str) -> HomeCard:
     # Counts only: who wrote, about what, and what they said are never on the home page.
+    v = voice_for(viewer)
     threads, unread = thread_counts(viewer=viewer)
     description = empty_description
     if unread:
-        description = f"You have {unread} unread message{'s' if unread != 1 else ''}."
+        description = f"{v.has} {unread} unread message{'s' if unread != 1 else ''}."
     elif threads:
-        description = "You have no unread messages. Read your conversations with your care teams or write a new one."
+        description = (
+            f"{v.has} no unread messages. Read the conversations with {v.possessive} care teams or write a new one."
+        )
     return HomeCard(heading="Messages", description=description, href=reverse("messaging:list"))
 
 
@@ -75,11 +88,12 @@ def _card(viewer: Viewer, scope: Scope, heading: str, description: str) -> HomeC
 
 
 def home_cards(viewer: Viewer) -> list[HomeCard]:
-    cards = [_card(viewer, scope, h, d) for scope, h, d in CARDS if viewer.can(scope)]
+    v = voice_for(viewer)
+    cards = [_card(viewer, scope, heading, empty(v)) for scope, heading, empty in CARDS if viewer.can(scope)]
     if viewer.can(Scope.DETAILS):
         cards.append(
             HomeCard(
-                heading="Your details" if not viewer.is_proxy else "Their details",
+                heading=details_title(v),
                 description="Check the address, phone numbers and email address the hospital has on record.",
                 href=reverse("patients:your-details"),
             )

@@ -34,6 +34,7 @@ from careportal.messaging.services import (
 )
 from careportal.messaging.urgent import urgent_phrase_found
 from careportal.patients.models import CareTeam
+from careportal.patients.voice import voice_for
 
 THREADS_PER_PAGE = 20
 
@@ -48,7 +49,12 @@ URGENT_FIELD = "urgent_interception"
 
 
 def _context(viewer: Viewer, **extra: Any) -> dict[str, Any]:
-    return {"viewer": viewer, "whose": presenters.whose(viewer), "navigation_items": patient_navigation(viewer)} | extra
+    return {
+        "viewer": viewer,
+        "voice": voice_for(viewer),
+        "whose": presenters.whose(viewer),
+        "navigation_items": patient_navigation(viewer),
+    } | extra
 
 
 @patient_area

@@ -2,6 +2,7 @@ from dataclasses import dataclass
 
 from careportal.core.formatting import format_date, format_nhs_number
 from careportal.patients.models import ContactPreference, Patient
+from careportal.patients.voice import Voice
 
 
 @dataclass(frozen=True)
@@ -22,16 +23,21 @@ def patient_detail_rows(patient: Patient) -> list[DetailRow]:
     ]
 
 
-def contact_detail_rows(patient: Patient) -> list[DetailRow]:
+def details_title(voice: Voice) -> str:
+    """ "Your details", or "Arjun's details" for someone acting for Arjun."""
+    return f"{voice.Possessive} details"
+
+
+def contact_detail_rows(patient: Patient, *, voice: Voice) -> list[DetailRow]:
     return [
         DetailRow("Address", patient.address_lines or NOT_RECORDED),
         DetailRow("Mobile phone", patient.mobile_phone or NOT_RECORDED),
         DetailRow("Home phone", patient.home_phone or NOT_RECORDED),
         DetailRow("Email address", patient.email or NOT_RECORDED),
         DetailRow(
-            "How we send your letters",
+            f"How we send {voice.possessive} letters",
             "Through CarePortal (paperless)"
             if patient.contact_preference == ContactPreference.PORTAL
-            else "By post to your address",
+            else f"By post to {voice.possessive} address",
         ),
     ]

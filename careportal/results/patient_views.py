@@ -14,6 +14,7 @@ from careportal.access.decorators import patient_area
 from careportal.access.layer import Viewer, access_patient_record
 from careportal.access.scopes import Scope
 from careportal.home.presenters import patient_navigation
+from careportal.patients.voice import voice_for
 from careportal.results import presenters, selectors
 from careportal.results.patient_forms import ResultsFilterForm, WaitForClinicianForm
 from careportal.results.preference_services import result_preferences_update, viewer_may_change_result_preferences
@@ -32,18 +33,23 @@ def result_list(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     reports = selectors.reports_for_list(viewer=viewer, test_code=test_code)
     page = Paginator(reports, REPORTS_PER_PAGE).get_page(request.GET.get("page"))
     waiting = selectors.waiting_kinds(patient=patient)
+    voice = voice_for(viewer)
+    waiting_count = selectors.waiting_for_clinician_count(viewer=viewer, waiting_kinds=waiting)
     return render(
         request,
         "results/patient/list.jinja",
         {
             "page_title": "Test results",
             "viewer": viewer,
+            "voice": voice,
             "patient": patient,
             "form": form,
             "test_code": test_code,
             "page": page,
-            "summaries": presenters.report_summaries(page.object_list, waiting_kinds=waiting),
-            "preference_sentence": presenters.preference_sentence(waiting, viewer=viewer),
+            "summaries": presenters.report_summaries(page.object_list, waiting_kinds=waiting, voice=voice),
+            "preference_sentence": presenters.preference_sentence(waiting, voice=voice),
+            "waiting_sentence": presenters.waiting_for_clinician_sentence(waiting_count, voice=voice),
+            "preference_link": presenters.preference_link(voice),
             "navigation_items": patient_navigation(viewer),
         },
     )
@@ -53,8 +59,9 @@ def result_list(request: HttpRequest, viewer: Viewer) -> HttpResponse:
 def report_detail(request: HttpRequest, viewer: Viewer, public_id: UUID) -> HttpResponse:
     report = selectors.report_for_page(viewer=viewer, public_id=public_id)
     patient = report.patient
+    voice = voice_for(viewer)
     page = presenters.report_page(
-        report, viewer=viewer, patient=patient, waiting_kinds=selectors.waiting_kinds(patient=patient)
+        report, viewer=viewer, patient=patient, waiting_kinds=selectors.waiting_kinds(patient=patient), voice=voice
     )
     return render(
         request,
@@ -62,6 +69,7 @@ def report_detail(request: HttpRequest, viewer: Viewer, public_id: UUID) -> Http
         {
             "page_title": report.test_name,
             "viewer": viewer,
+            "voice": voice,
             "report": page,
             "back_link": {"href": reverse("results:list"), "text": "Back to test results"},
             "navigation_items": patient_navigation(viewer),
@@ -116,6 +124,7 @@ def trend(request: HttpRequest, viewer: Viewer, code: str) -> HttpResponse:
         {
             "page_title": page.name,
             "viewer": viewer,
+            "voice": voice_for(viewer),
             "patient": viewer.patient,
             "trend": page,
             "back_link": {"href": reverse("results:list"), "text": "Back to test results"},
@@ -144,11 +153,12 @@ def preferences(request: HttpRequest, viewer: Viewer) -> HttpResponse:
         if form is None:
             form = WaitForClinicianForm(initial={"kinds": sorted(waiting)})
     context = {
-        "page_title": "Wait for my clinician",
+        "page_title": presenters.preferences_title(voice_for(viewer)),
         "viewer": viewer,
+        "voice": voice_for(viewer),
         "patient": patient,
         "may_change": form is not None,
-        "preference_sentence": presenters.preference_sentence(waiting, viewer=viewer),
+        "preference_sentence": presenters.preference_sentence(waiting, voice=voice_for(viewer)),
         "navigation_items": patient_navigation(viewer),
         "back_link": {"href": reverse("results:list"), "text": "Back to test results"},
     }

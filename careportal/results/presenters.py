@@ -18,6 +18,7 @@ from django.utils import timezone
 from careportal.access.layer import Viewer
 from careportal.core.formatting import format_date
 from careportal.patients.models import Patient
+from careportal.patients.voice import Voice
 from careportal.results.charts import ChartPoint, TrendChart, trend_chart
 from careportal.results.models import (
     DiagnosticReport,
@@ -33,10 +34,12 @@ from careportal.results.models import (
 UNFINISHED_STATUSES = frozenset({ReportStatus.REGISTERED, ReportStatus.PARTIAL, ReportStatus.PRELIMINARY})
 NUMERIC_TYPES = frozenset({ObservationValueType.NUMERIC, ObservationValueType.STRUCTURED_NUMERIC})
 
-IMAGING_NOTICE = (
-    "This is a report written for the clinician who referred you, so it may use medical words. "
-    "Please discuss this with the clinician who referred you."
-)
+
+def imaging_notice(voice: Voice) -> str:
+    return (
+        f"This is a report written for the clinician who referred {voice.subject}, so it may use medical words. "
+        f"Please discuss this with the clinician who referred {voice.subject}."
+    )
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,12 @@ def unit_for_reading(unit: str) -> str:
 
 
 def waiting_sentence(
-    report: DiagnosticReport, *, waiting_kinds: frozenset[str], now: datetime.datetime, with_date: bool = True
+    report: DiagnosticReport,
+    *,
+    waiting_kinds: frozenset[str],
+    now: datetime.datetime,
+    voice: Voice,
+    with_date: bool = True,
 ) -> str:
     """What the patient is told about a report they cannot read yet. Never mentions a hold. The list shows the date
     the test was done beside the sentence, so there the sentence leaves it out (`with_date=False`)."""
@@ -145,15 +153,17 @@ def waiting_sentence(
     if report.status in UNFINISHED_STATUSES:
         return f"{done}The lab has not finished this test yet."
     if report.result_kind in waiting_kinds:
-        return f"{done}You asked to see these results only after a clinician has released them."
+        return f"{done}{voice.Subject} asked to see these results only after a clinician has released them."
     if report.is_held or report.release_mode == ReleaseMode.AFTER_REVIEW or report.release_due_at is None:
-        return f"{done}A clinician will look at this result and then release it to you."
+        return f"{done}A clinician will look at this result and then release it to {voice.subject}."
     if report.release_due_at <= now:
         return f"{done}The result should be ready soon."
     return f"{done}You can expect the result by {format_long_date(report.release_due_at)}."
 
 
-def report_summary(report: DiagnosticReport, *, waiting_kinds: frozenset[str], now: datetime.datetime) -> ReportSummary:
+def report_summary(
+    report: DiagnosticReport, *, waiting_kinds: frozenset[str], now: datetime.datetime, voice: Voice
+) -> ReportSummary:
     taken = format_date(_taken_at(report))
     href = reverse("results:report", kwargs={"public_id": report.public_id})
     if report.is_retracted:
@@ -179,24 +189,69 @@ def report_summary(report: DiagnosticReport, *, waiting_kinds: frozenset[str], n
         taken,
         "Waiting",
         "blue",
-        waiting_sentence(report, waiting_kinds=waiting_kinds, now=now, with_date=False),
+        waiting_sentence(report, waiting_kinds=waiting_kinds, now=now, voice=voice, with_date=False),
         href=None,
     )
 
 
-def report_summaries(reports: Iterable[DiagnosticReport], *, waiting_kinds: frozenset[str]) -> list[ReportSummary]:
+def report_summaries(
+    reports: Iterable[DiagnosticReport], *, waiting_kinds: frozenset[str], voice: Voice
+) -> list[ReportSummary]:
     now = timezone.now()
-    return [report_summary(report, waiting_kinds=waiting_kinds, now=now) for report in reports]
+    return [report_summary(report, waiting_kinds=waiting_kinds, now=now, voice=voice) for report in reports]
 
 
-def preference_sentence(waiting_kinds: frozenset[str], *, viewer: Viewer) -> str:
-    chosen = [str(label) for value, label in ResultKind.choices if value in waiting_kinds]
-    who = "You have" if not viewer.is_proxy else "They have"
-    if not chosen:
-        return "Each result is shown here as soon as it is released. No kinds of result wait for a clinician first."
+def _kinds_in_words(kinds: frozenset[str]) -> str:
+    chosen = [str(label) for value, label in ResultKind.choices if value in kinds]
     chosen = [label[0].lower() + label[1:] for label in chosen]
-    listed = ", ".join(chosen[:-1]) + (" and " if len(chosen) > 1 else "") + chosen[-1]
-    return f"{who} chosen to see these only after a clinician has released them: {listed}."
+    return ", ".join(chosen[:-1]) + (" and " if len(chosen) > 1 else "") + chosen[-1]
+
+
+def preference_sentence(waiting_kinds: frozenset[str], *, voice: Voice) -> str:
+    """The patient's "wait for my clinician" choice, in words: what is shown at once and what waits."""
+    if not waiting_kinds:
+        return (
+            f"{voice.Possessive} results are shown as soon as they are ready, which can be before a clinician has "
+            f"talked to {voice.subject} about them."
+        )
+    return (
+        f"{voice.has} chosen to wait for a clinician to look at these results first: "
+        f"{_kinds_in_words(waiting_kinds)}. Other results are shown as soon as they are ready."
+    )
+
+
+@dataclass(frozen=True)
+class PreferenceLink:
+    heading: str
+    text: str
+    hidden: str = ""  # for screen readers, whose choice it is
+
+
+def preference_link(voice: Voice) -> PreferenceLink:
+    """The way to the "wait for my clinician" page: the patient changes their choice, a proxy only reads it."""
+    if voice.own:
+        return PreferenceLink("Wait for my clinician", "Choose which results wait for a clinician")
+    return PreferenceLink("Wait for a clinician", "See which results wait for a clinician", f"for {voice.name}")
+
+
+def preferences_title(voice: Voice) -> str:
+    return preference_link(voice).heading
+
+
+def waiting_for_clinician_sentence(count: int, *, voice: Voice) -> str:
+    """Tells the patient that some of their results are waiting for a clinician, without saying why: a result a
+    clinician is holding reads the same as one waiting for review."""
+    if not count:
+        return ""
+    if count == 1:
+        waiting = f"1 of {voice.possessive} results is waiting for a clinician to look at it before it is shown here."
+    else:
+        waiting = (
+            f"{count} of {voice.possessive} results are waiting for a clinician to look at them before they are "
+            "shown here."
+        )
+    ready = "it is" if count == 1 else "they are"
+    return f"{waiting} You do not need to do anything. We will let you know when {ready} ready."
 
 
 # Report page -----------------------------------------------------------------------------------------------
@@ -407,16 +462,15 @@ def _whose(viewer: Viewer, patient: Patient) -> str:
     return f"{patient.full_name}'s result" if viewer.is_proxy else ""
 
 
-def _released_sentence(report: DiagnosticReport, *, viewer: Viewer, patient: Patient) -> str:
-    to = "you" if not viewer.is_proxy else patient.given_name
-    sentence = f"Released to {to} on {format_date(report.released_at)}"
+def _released_sentence(report: DiagnosticReport, *, voice: Voice) -> str:
+    sentence = f"Released to {voice.subject} on {format_date(report.released_at)}"
     if report.released_by is not None:
         return f"{sentence} by {report.released_by.audit_name}."
     return f"{sentence}, automatically after the usual waiting time."
 
 
 def report_page(
-    report: DiagnosticReport, *, viewer: Viewer, patient: Patient, waiting_kinds: frozenset[str]
+    report: DiagnosticReport, *, viewer: Viewer, patient: Patient, waiting_kinds: frozenset[str], voice: Voice
 ) -> ReportPage:
     visible = report.is_released and not report.is_retracted
     if not visible:
@@ -429,7 +483,7 @@ def report_page(
             withdrawn=report.is_retracted,
             waiting_sentence=""
             if report.is_retracted
-            else waiting_sentence(report, waiting_kinds=waiting_kinds, now=timezone.now()),
+            else waiting_sentence(report, waiting_kinds=waiting_kinds, now=timezone.now(), voice=voice),
         )
     corrected: list[DiagnosticReportVersion] = getattr(report, "corrected_versions", [])
     amended = ""
@@ -448,9 +502,9 @@ def report_page(
         taken=format_date(_taken_at(report)),
         visible=True,
         withdrawn=False,
-        released_sentence=_released_sentence(report, viewer=viewer, patient=patient),
+        released_sentence=_released_sentence(report, voice=voice),
         unfinished=report.status in UNFINISHED_STATUSES,
-        imaging_notice=IMAGING_NOTICE if report.is_imaging else "",
+        imaging_notice=imaging_notice(voice) if report.is_imaging else "",
         amended_sentence=amended,
         content=report_content([value_row(o, report=report) for o in report.observations.all()]),
         lab_comment_lines=_comment_lines(report.lab_comment),

@@ -13,11 +13,13 @@ from careportal.results.models import (
     DiagnosticReport,
     DiagnosticReportVersion,
     Observation,
+    ReleaseMode,
     ReportStatus,
     ReportVersionReason,
     ResultKind,
     ResultPreference,
 )
+from careportal.results.services import RELEASABLE_STATUSES
 
 # What the patient may read the values of: released by the job or a clinician, and not withdrawn since.
 RELEASED = Q(released_at__isnull=False, retracted_at__isnull=True)
@@ -56,6 +58,23 @@ def test_choices(*, viewer: Viewer) -> list[tuple[str, str]]:
 def results_ready_count(*, viewer: Viewer) -> int:
     """How many results the viewer can read now (for the home page card: a count, never what they are)."""
     return _shown_reports(viewer=viewer).filter(RELEASED).count()
+
+
+def waiting_for_clinician_count(*, viewer: Viewer, waiting_kinds: frozenset[str]) -> int:
+    """How many of the viewer's finished results wait for a clinician to look at them before they can be read:
+    review-only ones, ones of a kind the patient chose to wait for, and held ones. A held report is counted like
+    any report waiting for review, so the page never shows that a clinician is holding it."""
+    return (
+        _shown_reports(viewer=viewer)
+        .filter(released_at__isnull=True, retracted_at__isnull=True, status__in=RELEASABLE_STATUSES)
+        .filter(
+            Q(release_due_at__isnull=True)
+            | Q(release_mode=ReleaseMode.AFTER_REVIEW)
+            | Q(held_at__isnull=False)
+            | Q(result_kind__in=waiting_kinds)
+        )
+        .count()
+    )
 
 
 def waiting_kinds(*, patient: Patient) -> frozenset[str]:

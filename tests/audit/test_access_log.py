@@ -27,7 +27,7 @@ def test_a_clinicians_view_reads_as_plain_english(patient, clinician_membership)
         object_label="blood test results",
     )
     entry = access_log_entry(event, patient=patient)
-    assert entry.sentence == ("Dr A Okafor, Haematology, viewed your blood test results on 3 November 2026 at 14:02")
+    assert entry.sentence == ("Dr A Okafor from Haematology viewed your blood test results on 3 November 2026 at 14:02")
 
 
 def test_summer_times_are_shown_in_uk_local_time(patient):
@@ -152,3 +152,193 @@ def test_the_log_includes_events_of_records_the_pas_merged_into_the_patients(pat
 
     assert "Dr Older viewed your letters" in body and "Dr Oldest viewed your letters" in body
     assert "Dr Elsewhere" not in body
+
+
+# Whose actions the log shows, and how each line reads ------------------------------------------------------------
+
+
+def _a_log_with_everyone(patient, clinician_membership, helpdesk_user):  # type: ignore[no-untyped-def]
+    from tests.results.factories import DiagnosticReportFactory
+
+    report = DiagnosticReportFactory(patient=patient, test_name="Full blood count")
+    relationship = ProxyRelationshipFactory(patient=patient, proxy__display_name="Priya Patel", relationship="mother")
+    _event_at(
+        "2026-12-01T09:00:00+00:00",
+        actor=patient.user,
+        actor_name="Eleanor",
+        actor_role="patient",
+        patient=patient,
+        object_label="letters",
+    )
+    _event_at(
+        "2026-12-02T10:15:00+00:00",
+        actor=relationship.proxy,
+        actor_name="Priya Patel",
+        actor_role="proxy",
+        patient=patient,
+        on_behalf_of=patient,
+        object_label="test results",
+    )
+    _event_at(
+        "2026-12-03T14:05:00+00:00",
+        actor=helpdesk_user,
+        actor_name="Sam Reid",
+        actor_role="helpdesk",
+        patient=patient,
+        object_label="contact details",
+    )
+    _event_at(
+        "2026-12-03T16:30:00+00:00",
+        actor=clinician_membership.user,
+        actor_name="Dr C Okafor",
+        actor_role="clinician",
+        care_team=clinician_membership.care_team,
+        patient=patient,
+        object_label="test result",
+        object_type="results.diagnosticreport",
+        object_id=str(report.public_id),
+    )
+    _event_at(
+        "2026-12-04T07:00:00+00:00",
+        actor_role="system",
+        patient=patient,
+        object_label="your details, updated by the hospital's records system",
+    )
+
+
+def _lines(response) -> list[str]:  # type: ignore[no-untyped-def]
+    import re
+    from html import unescape
+
+    html = response.content.decode()
+    match = re.search(r'<ul class="nhsuk-list nhsuk-list--border careportal-audit-list">(.*?)</ul>', html, re.S)
+    if not match:
+        return []
+    return [" ".join(unescape(item).split()) for item in re.findall(r"<li>(.*?)</li>", match.group(1), re.S)]
+
+
+def test_every_line_is_a_plain_sentence_naming_who_and_what(
+    patient_client, patient, clinician_membership, helpdesk_user
+):
+    _a_log_with_everyone(patient, clinician_membership, helpdesk_user)
+
+    lines = _lines(patient_client.get(reverse("audit:access-log") + "?who=everyone"))
+
+    assert "Dr C Okafor from Haematology viewed your full blood count result on 3 December 2026 at 16:30." in lines
+    assert "Sam Reid from the CarePortal helpdesk viewed your contact details on 3 December 2026 at 14:05." in lines
+    assert "Priya Patel (your mother) viewed your test results on 2 December 2026 at 10:15." in lines
+    assert "You viewed your letters on 1 December 2026 at 09:00." in lines
+    assert "Your details, updated by the hospital's records system on 4 December 2026 at 07:00." in lines
+
+
+def test_by_default_the_log_shows_everyone_but_the_patient_first(
+    patient_client, patient, clinician_membership, helpdesk_user
+):
+    _a_log_with_everyone(patient, clinician_membership, helpdesk_user)
+
+    response = patient_client.get(reverse("audit:access-log"))
+    lines = _lines(response)
+
+    assert len(lines) == 4
+    assert not any(line.startswith("You ") for line in lines), "the patient's own views do not bury the others"
+    assert '<strong aria-current="page">Everyone but you</strong>' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("who", "starts"),
+    [
+        ("hospital", ["Your details, updated", "Dr C Okafor from Haematology", "Sam Reid from the CarePortal"]),
+        ("acting-for-you", ["Priya Patel (your mother)"]),
+        ("you", ["You viewed your record access log", "You viewed your letters"]),
+    ],
+)
+def test_the_log_can_be_filtered_by_who(patient_client, patient, clinician_membership, helpdesk_user, who, starts):
+    _a_log_with_everyone(patient, clinician_membership, helpdesk_user)
+
+    lines = _lines(patient_client.get(reverse("audit:access-log") + f"?who={who}"))
+
+    for line in lines:
+        assert any(line.startswith(start) for start in starts), line
+    for start in starts:
+        assert any(line.startswith(start) for line in lines), start
+
+
+@pytest.mark.parametrize(
+    ("who", "empty_state"),
+    [
+        ("", "Nobody else has looked at or changed your record in CarePortal yet."),
+        ("hospital", "Nobody at the hospital has looked at or changed your record in CarePortal yet."),
+        ("acting-for-you", "Nobody acting for you has looked at or changed your record in CarePortal."),
+    ],
+)
+def test_each_filter_has_its_own_empty_state(patient_client, who, empty_state):
+    body = patient_client.get(reverse("audit:access-log") + (f"?who={who}" if who else "")).content.decode()
+
+    assert empty_state in body
+
+
+def test_an_unknown_filter_shows_the_default(patient_client):
+    response = patient_client.get(reverse("audit:access-log") + "?who=9990000018")
+
+    assert response.status_code == 200
+    assert '<strong aria-current="page">Everyone but you</strong>' in response.content.decode()
+
+
+def test_the_filter_links_and_paging_carry_only_a_fixed_word(patient_client, patient):
+    import re
+
+    for n in range(60):
+        AccessEvent.objects.create(
+            actor_name=f"Dr {n}", actor_role="clinician", patient=patient, action="view", object_label="letters"
+        )
+
+    body = patient_client.get(reverse("audit:access-log") + "?who=hospital").content.decode()
+
+    assert "?page=2&amp;who=hospital" in body
+    queries = set(re.findall(r'href="/who-has-viewed-your-record/\?([^"]*)"', body))
+    allowed = {"page=2&amp;who=hospital"} | {f"who={w}" for w in ("hospital", "acting-for-you", "you", "everyone")}
+    assert queries <= allowed
+
+
+def test_each_filter_takes_a_constant_number_of_queries(patient_client, patient, clinician_membership):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.results.factories import DiagnosticReportFactory
+
+    relationship = ProxyRelationshipFactory(patient=patient)
+
+    def add_events(count: int) -> None:
+        for _ in range(count):
+            report = DiagnosticReportFactory(patient=patient)
+            AccessEvent.objects.create(
+                actor=clinician_membership.user,
+                actor_name="Dr A Okafor",
+                actor_role="clinician",
+                care_team=clinician_membership.care_team,
+                patient=patient,
+                action="view",
+                object_label="test result",
+                object_type="results.diagnosticreport",
+                object_id=str(report.public_id),
+            )
+            AccessEvent.objects.create(
+                actor=relationship.proxy,
+                actor_name="Sam Jones",
+                actor_role="proxy",
+                patient=patient,
+                action="view",
+                object_label="test results",
+            )
+
+    def queries_for(who: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert patient_client.get(reverse("audit:access-log") + f"?who={who}").status_code == 200
+        return len(captured)
+
+    add_events(3)
+    patient_client.get(reverse("audit:access-log"))  # settle session bookkeeping
+    few = {who: queries_for(who) for who in ("others", "everyone", "hospital", "acting-for-you", "you")}
+    add_events(60)
+    many = {who: queries_for(who) for who in ("others", "everyone", "hospital", "acting-for-you", "you")}
+    assert many == few

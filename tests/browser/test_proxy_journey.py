@@ -24,16 +24,17 @@ def test_parent_sees_their_childs_record_but_not_the_childs_access_log(portal):
     expect(page.get_by_role("heading", level=1)).to_have_text("Arjun Patel")
     main = page.get_by_role("main")
     expect(main).to_contain_text("You are acting for")
-    expect(main.get_by_role("link", name="Their details")).to_be_visible()
+    expect(main).to_contain_text("Arjun has no upcoming appointments.")
+    expect(main.get_by_role("link", name="Arjun's details")).to_be_visible()
 
     # And nothing offers the child's access log
     expect(page.get_by_role("link", name="Who has viewed your record")).to_have_count(0)
 
     # When they open their child's details
-    portal.click_and_wait(main.get_by_role("link", name="Their details"))
+    portal.click_and_wait(main.get_by_role("link", name="Arjun's details"))
 
     # Then they see the child's details, named as the child's
-    expect(page.get_by_role("heading", level=1)).to_have_text("Their details")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Arjun's details")
     expect(page.get_by_role("main")).to_contain_text("27 Hornsey Lane")
 
     # When they type the access log's address

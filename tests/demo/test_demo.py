@@ -1,3 +1,5 @@
+import datetime
+
 import pytest
 
 from careportal.accounts.models import User
@@ -142,3 +144,46 @@ def test_the_demo_integration_administrator_needs_the_emailed_code_and_reaches_t
     senders = set(InboundInterface.objects.values_list("sending_application", "sending_facility"))
     assert {("WINPATH", "RRV_LAB"), ("COPATH", "RRV_PATH"), ("PAS", "RRV"), ("EDM", "RRV")} <= senders
     assert all(i.source_networks == ["127.0.0.1/32", "::1/128"] for i in InboundInterface.objects.all())
+
+
+def test_demo_results_are_released_when_each_fell_due_not_all_on_the_day_of_loading(
+    django_capture_on_commit_callbacks,
+):
+    import datetime
+
+    from django.utils import timezone
+
+    from careportal.demo.results import demo_results_load
+    from careportal.results.models import DiagnosticReport, ReportAction
+
+    demo_trust_load()
+    with django_capture_on_commit_callbacks(execute=True):
+        demo_results_load()
+
+    released = DiagnosticReport.objects.filter(released_at__isnull=False).order_by("collected_at")
+    days = {timezone.localdate(report.released_at) for report in released}
+    assert len(days) >= 6, "a year of results is not all released on one day"
+    for report in released:
+        # Released by the job at 07:00 on a working day after the lab reported it, as the rule says.
+        assert report.released_at == report.release_due_at
+        assert report.released_at > report.reported_at
+        local = timezone.localtime(report.released_at)
+        assert local.weekday() < 5 and (local.hour, local.minute) == (7, 0)
+        assert local.date() - timezone.localtime(report.reported_at).date() <= datetime.timedelta(days=4)
+        action = ReportAction.objects.get(report=report, kind="auto_released")
+        assert action.at == report.released_at
+    earlier = released.filter(filler_order_number__startswith="26HDEMO")
+    assert earlier.count() == 5
+    assert all(r.released_at < timezone.now() - datetime.timedelta(days=30) for r in earlier)
+
+
+def test_the_earlier_demo_blood_counts_were_taken_on_working_days():
+    from careportal.core.working_days import bank_holidays, is_working_day
+    from careportal.demo.results import SAMPLE_FBC_TAKEN, _earlier_fbc_messages
+
+    closed = bank_holidays()
+    for raw in _earlier_fbc_messages(SAMPLE_FBC_TAKEN):
+        obr = next(line for line in raw.decode().split("\r") if line.startswith("OBR"))
+        stamp = obr.split("|")[7]
+        taken = datetime.date(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8]))
+        assert is_working_day(taken, holidays=closed), taken

@@ -24,7 +24,8 @@ def test_missing_contact_details_say_not_recorded(patient_client, patient):
 
 def test_a_proxy_with_the_details_scope_sees_their_details(proxy_client, proxy_relationship):
     body = proxy_client.get(reverse("patients:your-details")).content.decode()
-    assert "Their details" in body
+    assert f"{proxy_relationship.patient.given_name}&#39;s details" in body
+    assert "How we send your letters" not in body
     assert proxy_relationship.patient.hospital_number in body
 
 

@@ -148,7 +148,55 @@ def test_a_kind_the_patient_chose_to_wait_for_says_so(patient, patient_client):
     text = page_text(patient_client.get(LIST))
 
     assert "You asked to see these results only after a clinician has released them." in text
-    assert "You have chosen to see these only after a clinician has released them: blood, urine" in text
+    assert "You have chosen to wait for a clinician to look at these results first: blood, urine" in text
+
+
+@pytest.mark.django_db
+def test_the_list_says_how_many_results_wait_for_a_clinician_without_saying_why(patient, patient_client):
+    DiagnosticReportFactory(patient=patient, release_mode="after_review", release_due_at=None)
+    DiagnosticReportFactory(patient=patient, held_at=timezone.now(), hold_reason="Tell them in clinic")
+    ResultPreferenceFactory(patient=patient, result_kind="imaging")
+    DiagnosticReportFactory(patient=patient, result_kind="imaging")
+    # Not waiting for a clinician: due for release on its own, not finished by the lab, or already released.
+    DiagnosticReportFactory(patient=patient)
+    DiagnosticReportFactory(patient=patient, status="preliminary", release_mode="after_review", release_due_at=None)
+    released(patient, release_mode="after_review", release_due_at=None)
+
+    text = page_text(patient_client.get(LIST))
+
+    assert "3 of your results are waiting for a clinician to look at them before they are shown here." in text
+    assert "You do not need to do anything. We will let you know when they are ready." in text
+    assert "Tell them" not in text and not re.search(r"\bhold|\bheld", text, flags=re.I)
+
+
+@pytest.mark.django_db
+def test_the_list_says_nothing_about_waiting_when_no_result_waits_for_a_clinician(patient, patient_client):
+    DiagnosticReportFactory(patient=patient)
+
+    assert "waiting for a clinician" not in page_text(patient_client.get(LIST))
+
+
+@pytest.mark.django_db
+def test_a_proxy_is_told_how_many_of_the_childs_results_wait(proxy_relationship, proxy_client):
+    child = proxy_relationship.patient
+    DiagnosticReportFactory(patient=child, release_mode="after_review", release_due_at=None)
+
+    text = page_text(proxy_client.get(LIST))
+
+    waiting = f"1 of {child.given_name}'s results is waiting for a clinician to look at it before it is shown here."
+    assert waiting in text
+
+
+@pytest.mark.django_db
+def test_a_proxy_is_not_told_of_a_sensitive_result_waiting(proxy_relationship, proxy_client):
+    DiagnosticReportFactory(
+        patient=proxy_relationship.patient,
+        release_mode="after_review",
+        release_due_at=None,
+        sensitive_category="sexual_health",
+    )
+
+    assert "waiting for a clinician" not in page_text(proxy_client.get(LIST))
 
 
 @pytest.mark.django_db
@@ -196,7 +244,8 @@ def test_the_empty_state_says_when_results_appear(patient_client):
 def test_the_list_shows_the_wait_for_my_clinician_choice_with_a_link_to_change_it(patient_client):
     response = patient_client.get(LIST)
 
-    assert "Each result is shown here as soon as it is released." in page_text(response)
+    assert "Your results are shown as soon as they are ready, which can be before a clinician" in page_text(response)
+    assert "Choose which results wait for a clinician" in page_text(response)
     assert reverse("results:preferences") in response.content.decode()
 
 

@@ -35,7 +35,7 @@ def test_the_page_explains_the_choice_and_shows_the_current_one(patient, patient
     assert response.status_code == 200
     html = response.content.decode()
     text = page_text(response)
-    assert "only after a clinician has looked at them and released them to you" in text
+    assert "A clinician will look at each of those results first and then release it" in text
     assert "Scans and X-rays (imaging)" in text
     assert 'value="histology" checked' in html
     assert html.count('type="checkbox" value=') == 6 and 'type="radio"' not in html, "several kinds may be chosen"
@@ -56,7 +56,7 @@ def test_saving_records_the_choice_and_shows_it_on_the_results_list(patient, pat
     assert event.object_label == "test result preferences" and event.patient == patient
     listing = page_text(patient_client.get("/test-results/"))
     assert "Your choices have been saved." in listing
-    assert "You have chosen to see these only after a clinician has released them: cancer markers and scans" in listing
+    assert "You have chosen to wait for a clinician to look at these results first: cancer markers and scans" in listing
 
 
 @pytest.mark.django_db
@@ -66,7 +66,7 @@ def test_unticking_everything_clears_the_choice(patient, patient_client):
     patient_client.post(URL, {})
 
     assert chosen(patient) == set()
-    assert "Each result is shown here as soon as it is released." in page_text(patient_client.get("/test-results/"))
+    assert "Your results are shown as soon as they are ready" in page_text(patient_client.get("/test-results/"))
 
 
 @pytest.mark.django_db
@@ -104,7 +104,9 @@ def test_a_proxy_sees_the_choice_read_only(proxy_relationship, proxy_client):
     assert response.status_code == 200
     text = page_text(response)
     assert f"Only {child.given_name} can make this choice" in text
-    assert "They have chosen to see these only after a clinician has released them: genetic tests." in text
+    assert (
+        f"{child.given_name} has chosen to wait for a clinician to look at these results first: genetic tests." in text
+    )
     assert "<form" not in response.content.decode().split("<main", 1)[1].split("</main>", 1)[0]
 
 

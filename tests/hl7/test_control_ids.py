@@ -20,6 +20,7 @@ from careportal.hl7.parsing import content_hash
 from careportal.hl7.services import message_receive, message_replay, message_reuse_checked
 from careportal.results.models import DiagnosticReport
 from tests.accounts.factories import UserFactory
+from tests.hl7.interfaces import LOCAL_PEER
 from tests.hl7.test_services import ack_code, ack_text, err_code, receive, sample
 from tests.patients.factories import PatientFactory
 
@@ -281,7 +282,7 @@ def test_two_different_messages_under_one_control_id_at_once_are_both_kept() -> 
     def send(raw: bytes) -> None:
         try:
             barrier.wait()
-            acks.append(message_receive(raw))
+            acks.append(message_receive(raw, peer=LOCAL_PEER))
         except BaseException as exc:
             errors.append(exc)
         finally:

@@ -1,4 +1,4 @@
-"""The demo trust: people and teams matching the sample HL7 messages in ../shared/hl7/.
+"""The demo trust: people and teams matching the sample HL7 messages in tests/hl7/samples/.
 
 Development only: this app is not installed when CAREPORTAL_ENV=production.
 """
@@ -43,7 +43,7 @@ RESULT_ROUTINGS = [
     ("clinician", "C2223334", "Children's Urology"),
 ]
 
-# Hospital and NHS numbers as in ../shared/hl7/ (NHS numbers from the 999 test range).
+# Hospital and NHS numbers as in tests/hl7/samples/ (NHS numbers from the 999 test range).
 PATIENTS = [
     {
         "hospital_number": "40012345",
@@ -121,7 +121,7 @@ STAFF = [
 ]
 
 # The hospital systems whose sample messages the demo feeds through the HL7 interface (careportal/demo/hl7 and
-# ../shared/hl7), each allowed from this machine only. (name, MSH-3, MSH-4, message types)
+# tests/hl7/samples/), each allowed from this machine only. (name, MSH-3, MSH-4, message types)
 DEMO_LOOPBACK = ["127.0.0.1/32", "::1/128"]
 DEMO_INTERFACES = [
     ("Laboratory (WinPath)", "WINPATH", "RRV_LAB", ["ORU^R01"]),

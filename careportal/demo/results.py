@@ -1,4 +1,4 @@
-"""Demo test results: the sample lab messages of ../shared/hl7/, fed through the real HL7 interface, plus a year of
+"""Demo test results: the sample lab messages of tests/hl7/samples/, fed through the real HL7 interface, plus a year of
 earlier full blood counts for demo.patient so that the trend page has something to draw.
 
 Loading twice changes nothing: every message keeps its control id, and the interface applies a control id once.

@@ -1,9 +1,10 @@
 """Test results end to end: every sample HL7 message sent over a real socket to a running MLLP listener, each ACK
 checked, the release job run, then the results read in the browser by the patient and by a parent.
 
-This is issue 5's test: "every file in ../shared/hl7/ sent over a real socket to a running listener, with the ACK
-checked and the result then read on the patient's page in the browser". The rejected messages (tests/hl7/samples/
-bad/) go over the same socket and wait for staff in the unmatched queue (test_results_staff_journey.py).
+This is issue 5's test: "every sample HL7 file (tests/hl7/samples/) sent over a real socket to a running listener,
+with the ACK checked and the result then read on the patient's page in the browser". The rejected messages
+(tests/hl7/samples/bad/) go over the same socket and wait for staff in the unmatched queue
+(test_results_staff_journey.py).
 
 Every page opened here is checked with axe-core (WCAG 2.2 A and AA) by `portal` (see portal.py).
 """

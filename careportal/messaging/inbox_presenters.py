@@ -134,7 +134,7 @@ def inbox_rows(threads: list[Thread], *, today: datetime.date) -> list[InboxRow]
                 href=reverse("messaging:inbox-thread", kwargs={"thread_id": thread.public_id}),
                 patient_name=thread.patient.full_name,
                 hospital_number=thread.patient.hospital_number,
-                subject=thread.subject,
+                subject=strip_bidi_controls(thread.subject),
                 topic=topic_text(thread.topic),
                 team=thread.care_team.name,
                 last_activity=format_datetime(getattr(thread, "last_activity_at", None) or thread.created_at),

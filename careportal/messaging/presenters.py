@@ -133,7 +133,7 @@ def thread_summary(thread: Any) -> ThreadSummary:
         tags.append(Tag("Waiting for a reply", "white"))
     return ThreadSummary(
         href=reverse("messaging:thread", kwargs={"public_id": thread.public_id}),
-        subject=thread.subject,
+        subject=strip_bidi_controls(thread.subject),
         team=thread.care_team.name,
         topic=Topic(thread.topic).label if thread.topic in Topic.values else "",
         last_activity=format_date(thread.last_activity_at),
@@ -267,7 +267,7 @@ def thread_page(thread: Thread, *, viewer: Viewer) -> ThreadPage:
     correction = getattr(thread, "correction_request", None)
     awaiting_team = thread.status == ThreadStatus.NEW and thread.reply_due_on is not None
     return ThreadPage(
-        subject=thread.subject,
+        subject=strip_bidi_controls(thread.subject),
         team=thread.care_team.name,
         topic=topic_label(thread.topic, first_person=not viewer.is_proxy),
         closed=thread.status == ThreadStatus.DONE,

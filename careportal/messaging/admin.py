@@ -168,10 +168,6 @@ class UrgentPhraseAdmin(SuperuserOnly):
             saved = urgent_phrase_add(by=by, phrase=obj.phrase, category=obj.category, is_active=obj.is_active)
         obj.pk = saved.pk
 
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        # The only inline is the read-only history, which the services write.
-        form.save_m2m()
-
     def delete_model(self, request: HttpRequest, obj: UrgentPhrase) -> None:
         urgent_phrase_delete(by=request.user, phrase=obj)  # type: ignore[arg-type]
 

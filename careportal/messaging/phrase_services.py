@@ -119,5 +119,8 @@ def urgent_phrase_change(
 @transaction.atomic
 def urgent_phrase_delete(*, by: User, phrase: UrgentPhrase) -> None:
     """Delete a phrase. Its interceptions keep the phrase's words (`phrase_text`), and the history keeps a row."""
-    _record(phrase=phrase, kind=UrgentPhraseChangeKind.DELETED, by=by)
-    UrgentPhrase.objects.filter(pk=phrase.pk).delete()
+    current = UrgentPhrase.objects.select_for_update().filter(pk=phrase.pk).first()
+    if current is None:
+        return  # already deleted (two people at once): nothing more to record
+    _record(phrase=current, kind=UrgentPhraseChangeKind.DELETED, by=by)
+    current.delete()

@@ -168,8 +168,8 @@ def urgent_phrases_with_counts(*, now: datetime.datetime | None = None) -> list[
 PREVIEW_DAYS = 30
 PREVIEW_MAX_MESSAGES = 5000
 # A phrase that would have stopped more than this many of those messages, or more than this share of them, asks
-# the person adding it to confirm: an urgent phrase should stop a message rarely (the starting list stops about 1 in
-# 100), and one that stops many ordinary messages teaches people to click past the urgent-care page.
+# the person adding it to confirm: real emergencies are a small share of what people write to their care teams, and
+# a phrase that stops many ordinary messages teaches people to click past the urgent-care page.
 PREVIEW_CONFIRM_OVER_COUNT = 10
 PREVIEW_CONFIRM_OVER_SHARE = 0.05
 

@@ -133,3 +133,16 @@ def test_an_arabic_category_is_kept(helpdesk_client):
     assert response.status_code == 302
     assert UrgentPhrase.objects.get(phrase="ألم في الصدر").category == "ألم الصدر"
     assert "<bdi>ألم الصدر</bdi>" in helpdesk_client.get(PHRASES).content.decode()
+
+
+def test_a_helpdesk_reason_loses_its_override_and_the_account_history_isolates_it(helpdesk_client, patient):
+    from careportal.accounts.models import AccountEvent
+
+    url = reverse("helpdesk:account-unlock", kwargs={"account_id": patient.user.public_id})
+    assert helpdesk_client.post(url, {"reason": f"Called{RLO} the helpdesk; قفل"}).status_code == 302
+    assert AccountEvent.objects.get(user=patient.user, kind="unlocked").reason == "Called the helpdesk; قفل"
+
+    page = helpdesk_client.get(reverse("helpdesk:account", kwargs={"account_id": patient.user.public_id}))
+    html = page.content.decode()
+    assert RLO not in html
+    assert "<bdi>Called the helpdesk; قفل</bdi>" in html

@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from careportal.core.text import UserTextField
 from careportal.helpdesk.models import SupportTopic
 from careportal.patients.validators import normalise_nhs_number, validate_nhs_number
 
@@ -110,7 +111,8 @@ class IdentityCheck:
 
 
 def _reason_field(*, hint: str) -> forms.CharField:
-    field = forms.CharField(
+    # Shown in the account history: bidirectional overrides are removed (careportal/core/text.py).
+    field = UserTextField(
         label="Reason",
         help_text=hint,
         max_length=REASON_MAX_LENGTH,

@@ -16,6 +16,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from careportal.accounts.models import User
+from careportal.messaging.inbox_selectors import urgent_phrase_preview
 from careportal.messaging.models import (
     Attachment,
     CorrectionRequest,
@@ -23,8 +25,16 @@ from careportal.messaging.models import (
     Thread,
     UrgentInterception,
     UrgentPhrase,
+    UrgentPhraseChange,
 )
-from careportal.messaging.urgent import normalise
+from careportal.messaging.phrase_services import (
+    PhraseError,
+    category_checked,
+    phrase_checked,
+    urgent_phrase_add,
+    urgent_phrase_change,
+    urgent_phrase_delete,
+)
 
 # The project's form renderer (FORM_RENDERER) renders NHS.UK Jinja templates; the admin needs Django's own.
 ADMIN_RENDERER = DjangoTemplates()
@@ -66,7 +76,15 @@ class ReadOnly(SuperuserOnly):
 
 
 class UrgentPhraseForm(forms.ModelForm):
+    """The same rules as the staff page (phrase_services), and the same confirmation when a new or changed phrase
+    would have stopped many recent messages."""
+
     default_renderer = ADMIN_RENDERER
+    confirm = forms.BooleanField(
+        required=False,
+        label="Confirm a phrase that would stop many messages",
+        help_text="Only needed when the form says so.",
+    )
 
     class Meta:
         model = UrgentPhrase
@@ -75,24 +93,59 @@ class UrgentPhraseForm(forms.ModelForm):
     def clean_phrase(self) -> str:
         # Stored as it is matched, so the list shows what actually matches and two spellings of one phrase
         # ("can't breathe", "cant breathe") cannot both be added.
-        phrase = normalise(self.cleaned_data["phrase"])
-        if not phrase:
-            raise forms.ValidationError("Enter a phrase with at least one letter or number.")
-        clash = UrgentPhrase.objects.filter(phrase=phrase)
-        if self.instance.pk is not None:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise forms.ValidationError("This phrase is already in the list.")
-        return phrase
+        try:
+            return phrase_checked(self.cleaned_data["phrase"], instance=self.instance)
+        except PhraseError as refusal:
+            if refusal.code == "duplicate":
+                raise forms.ValidationError("This phrase is already in the list.") from None
+            raise forms.ValidationError(f"{refusal}.") from None
+
+    def clean_category(self) -> str:
+        try:
+            return category_checked(self.cleaned_data["category"])
+        except PhraseError as refusal:
+            raise forms.ValidationError(f"{refusal}.") from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        phrase = cleaned.get("phrase")
+        if phrase and phrase != self.initial.get("phrase"):
+            preview = urgent_phrase_preview(phrase=phrase)
+            if preview.needs_confirmation and not cleaned.get("confirm"):
+                self.add_error("confirm", f"{preview.text} Tick the box to save it anyway.")
+        return cleaned
+
+
+class UrgentPhraseChangeInline(admin.TabularInline):
+    model = UrgentPhraseChange
+    fields = ("changed_at", "kind", "phrase_text", "category", "detail", "changed_by_display")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("-changed_at", "-pk")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(UrgentPhrase)
 class UrgentPhraseAdmin(SuperuserOnly):
+    """Every save and delete goes through the phrase services, so the history (below each phrase, and under
+    "Urgent phrase changes") records the admin's changes as it does the staff page's."""
+
     form = UrgentPhraseForm
     list_display = ("phrase", "category", "is_active", "times_shown", "times_sent_anyway", "last_shown")
     list_filter = ("is_active", "category")
     list_editable = ("is_active",)
     search_fields = ("phrase", "category")
+    inlines = [UrgentPhraseChangeInline]
+
+    def get_inlines(self, request: HttpRequest, obj: UrgentPhrase | None) -> list[type[admin.TabularInline]]:
+        # A new phrase has no history yet; an existing one shows its own, read-only.
+        return [UrgentPhraseChangeInline] if obj is not None else []
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[UrgentPhrase]:
         return (
@@ -104,6 +157,23 @@ class UrgentPhraseAdmin(SuperuserOnly):
                 last=Max("interceptions__occurred_at"),
             )
         )
+
+    def save_model(self, request: HttpRequest, obj: UrgentPhrase, form: forms.ModelForm, change: bool) -> None:
+        by: User = request.user  # type: ignore[assignment]
+        if change and obj.pk is not None:
+            saved = urgent_phrase_change(
+                by=by, phrase=obj, new_phrase=obj.phrase, category=obj.category, is_active=obj.is_active
+            )
+        else:
+            saved = urgent_phrase_add(by=by, phrase=obj.phrase, category=obj.category, is_active=obj.is_active)
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: UrgentPhrase) -> None:
+        urgent_phrase_delete(by=request.user, phrase=obj)  # type: ignore[arg-type]
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[UrgentPhrase]) -> None:
+        for phrase in queryset:
+            urgent_phrase_delete(by=request.user, phrase=phrase)  # type: ignore[arg-type]
 
     @admin.display(description="Times shown", ordering="shown")
     def times_shown(self, obj: UrgentPhrase) -> str:
@@ -117,6 +187,16 @@ class UrgentPhraseAdmin(SuperuserOnly):
     @admin.display(description="Last shown", ordering="last")
     def last_shown(self, obj: UrgentPhrase) -> Any:
         return obj.last  # type: ignore[attr-defined]
+
+
+@admin.register(UrgentPhraseChange)
+class UrgentPhraseChangeAdmin(ReadOnly):
+    """Who added, changed, switched off or on, or deleted which phrase, and when. Never edited."""
+
+    list_display = ("changed_at", "kind", "phrase_text", "category", "detail", "changed_by_display")
+    list_filter = ("kind",)
+    search_fields = ("phrase_text", "category", "changed_by_display")
+    date_hierarchy = "changed_at"
 
 
 @admin.register(UrgentInterception)

@@ -42,6 +42,7 @@ from django.utils import timezone
 from PIL import Image, ImageCms, ImageOps
 
 from careportal.core.files import file_store_after_commit, incoming_sweep, storage_from_config
+from careportal.core.text import strip_bidi_controls
 from careportal.messaging.models import Attachment, Message, ScanStatus
 
 logger = structlog.get_logger(__name__)
@@ -312,8 +313,14 @@ _UNSAFE_IN_NAMES = re.compile(r'[<>:"/\\|?*]')
 
 def _clean_name(raw: str) -> str:
     """The person's file name without any path, control or formatting characters (including the right-to-left
-    override that makes "fdp.exe" read as "exe.pdf"), or characters a download name cannot carry."""
-    name = unicodedata.normalize("NFC", raw).replace("\\", "/").rsplit("/", 1)[-1]
+    override that makes "fdp.exe" read as "exe.pdf"), or characters a download name cannot carry.
+
+    "C:\\Users\\x\\photo.jpg" and "../../../etc/passwd.png" keep their last part only; every bidirectional control,
+    marks included, goes (careportal/core/text.py), then any other control or format character (NUL, zero-width
+    spaces); leading dots go, so nothing is hidden; what is left empty becomes "attachment" (and the type's
+    extension is added after: "attachment.png"). This name is what pages show and what the download is called."""
+    name = strip_bidi_controls(unicodedata.normalize("NFC", raw), marks=True)
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(
         " " if unicodedata.category(ch).startswith("Z") else ch
         for ch in name

@@ -10,17 +10,18 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from careportal.accounts.models import User
+from careportal.core.text import UserTextField
 from careportal.messaging.attachment_fields import MultipleFileField
 from careportal.messaging.attachments import AttachmentRejected, CleanFile, attachments_clean
+from careportal.messaging.inbox_selectors import PhrasePreview, urgent_phrase_preview
 from careportal.messaging.models import CorrectionStatus, Topic, UrgentPhrase
+from careportal.messaging.phrase_services import PhraseError, category_checked, phrase_checked
 from careportal.messaging.presenters import TOPICS_FOR_OTHERS
 from careportal.messaging.services import CORRECTION_NOTE_MAX_LENGTH, SUBJECT_MAX_LENGTH
-from careportal.messaging.urgent import normalise
+from careportal.messaging.urgent import PHRASE_MIN_LETTERS
 from careportal.patients.models import CareTeam
 
 HOSPITAL_NUMBER_MAX_LENGTH = 20
-PHRASE_MAX_LENGTH = 100
-CATEGORY_MAX_LENGTH = 60
 UNASSIGNED = ""
 
 
@@ -34,7 +35,7 @@ def _text_field(
     rows: int = 0,
     required: bool = True,
 ) -> forms.CharField:
-    field = forms.CharField(
+    field = UserTextField(
         label=label,
         help_text=hint,
         max_length=max_length,
@@ -246,52 +247,66 @@ class StartThreadForm(_MessageForm):
         return self.teams[self.cleaned_data["care_team"]]
 
 
-class UrgentPhraseForm(forms.ModelForm):
+class UrgentPhraseForm(forms.Form):
     """A new phrase, stored normalised (as the matcher compares it), so that "Can't breathe!" and "cant breathe"
-    are recognised as the same phrase."""
+    are recognised as the same phrase. The rules (at least four letters, not already listed) are the phrase
+    services'; the form asks them, and counts how many recent messages the phrase would have stopped
+    (`preview`). Over the threshold it is only added once the person ticks `confirm`.
+
+    `saving` is False for "Check the phrase": the count is shown and nothing is added."""
 
     prefix = "add"
+    phrase = UserTextField(
+        label="Phrase",
+        help_text='Words that suggest an emergency, for example "crushing chest pain", with at least '
+        f"{PHRASE_MIN_LETTERS} letters. They match whole words only. Case, punctuation and apostrophes do not "
+        "matter. The last word also matches its plural.",
+        error_messages={"required": "Enter a phrase"},
+        widget=forms.TextInput(attrs={"dir": "auto", "spellcheck": "true"}),
+    )
+    category = UserTextField(
+        label="Category",
+        help_text='What kind of emergency it suggests, for example "chest pain" or "self-harm".',
+        error_messages={"required": "Enter a category"},
+        widget=forms.TextInput(attrs={"dir": "auto"}),
+    )
+    confirm = forms.BooleanField(
+        label="Add this phrase anyway: I have checked that it only matches messages that need urgent care",
+        required=False,
+    )
 
-    class Meta:
-        model = UrgentPhrase
-        fields = ["phrase", "category"]
-        labels = {"phrase": "Phrase", "category": "Category"}
-        help_texts = {
-            "phrase": 'Words that suggest an emergency, for example "crushing chest pain". Case, punctuation and '
-            "apostrophes do not matter. The last word also matches its plural.",
-            "category": 'What kind of emergency it suggests, for example "chest pain" or "self-harm".',
-        }
-        error_messages = {
-            "phrase": {
-                "required": "Enter a phrase",
-                "max_length": f"Phrase must be {PHRASE_MAX_LENGTH} characters or fewer",
-            },
-            "category": {
-                "required": "Enter a category",
-                "max_length": f"Category must be {CATEGORY_MAX_LENGTH} characters or fewer",
-            },
-        }
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, saving: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            field.widget.attrs.pop("maxlength", None)
+        self.saving = saving
+        self.preview: PhrasePreview | None = None
 
     def clean_phrase(self) -> str:
-        phrase = normalise(self.cleaned_data["phrase"])
-        if not phrase:
-            raise ValidationError("Enter a phrase with at least one letter or number")
-        if len(phrase) > PHRASE_MAX_LENGTH:
-            raise ValidationError(f"Phrase must be {PHRASE_MAX_LENGTH} characters or fewer")
-        if UrgentPhrase.objects.filter(phrase=phrase).exists():
-            raise ValidationError(f'"{phrase}" is already on the list. To use it again, reactivate it below.')
-        return phrase
+        try:
+            return phrase_checked(self.cleaned_data["phrase"])
+        except PhraseError as refusal:
+            raise ValidationError(str(refusal)) from None
 
     def clean_category(self) -> str:
-        category = " ".join(self.cleaned_data["category"].split())
-        if not category:
-            raise ValidationError("Enter a category")
-        return category
+        try:
+            return category_checked(self.cleaned_data["category"])
+        except PhraseError as refusal:
+            raise ValidationError(str(refusal)) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        phrase = cleaned.get("phrase")
+        if phrase:
+            self.preview = urgent_phrase_preview(phrase=phrase)
+            if self.saving and self.preview.needs_confirmation and not cleaned.get("confirm"):
+                self.add_error(
+                    "confirm",
+                    f"{self.preview.text} Check the phrase. To add it anyway, tick the box to confirm",
+                )
+        return cleaned
+
+    @property
+    def asks_to_confirm(self) -> bool:
+        return self.preview is not None and self.preview.needs_confirmation
 
 
 class PhraseActiveForm(forms.Form):
@@ -304,9 +319,3 @@ class PhraseActiveForm(forms.Form):
         error_messages={"invalid_choice": "That phrase is no longer on the list", "required": "Choose a phrase"},
     )
     active = forms.BooleanField(required=False, widget=forms.HiddenInput)
-
-    def save(self) -> UrgentPhrase:
-        phrase: UrgentPhrase = self.cleaned_data["phrase"]
-        phrase.is_active = self.cleaned_data["active"]
-        phrase.save(update_fields=["is_active"])
-        return phrase

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from careportal.accounts.models import User
 from careportal.core.formatting import format_date, format_datetime, format_nhs_number
+from careportal.core.text import strip_bidi_controls
 from careportal.messaging.models import (
     Attachment,
     AuthorRole,
@@ -21,8 +22,10 @@ from careportal.messaging.models import (
     Thread,
     ThreadStatus,
     UrgentPhrase,
+    UrgentPhraseChange,
 )
 from careportal.messaging.presenters import topic_label
+from careportal.messaging.urgent import phrase_problem
 
 INTERNAL_NOTE_TEXT = "Internal note – the patient cannot see this"
 NOBODY = "Nobody yet"
@@ -94,6 +97,8 @@ class PhraseRow:
     active_text: str
     recent: str
     total: str
+    # Saved before phrases needed four letters: never matches, whatever its state says.
+    too_short: bool = False
 
 
 def topic_text(value: str) -> str:
@@ -129,7 +134,7 @@ def inbox_rows(threads: list[Thread], *, today: datetime.date) -> list[InboxRow]
                 href=reverse("messaging:inbox-thread", kwargs={"thread_id": thread.public_id}),
                 patient_name=thread.patient.full_name,
                 hospital_number=thread.patient.hospital_number,
-                subject=thread.subject,
+                subject=strip_bidi_controls(thread.subject),
                 topic=topic_text(thread.topic),
                 team=thread.care_team.name,
                 last_activity=format_datetime(getattr(thread, "last_activity_at", None) or thread.created_at),
@@ -176,7 +181,7 @@ def message_views(thread: Thread, messages: list[Message]) -> list[MessageView]:
         MessageView(
             author=message.author_display,
             written=format_datetime(message.created_at),
-            body=message.body,
+            body=strip_bidi_controls(message.body),
             is_internal_note=message.is_internal_note,
             from_team=message.author_role == AuthorRole.STAFF,
             attachments=attachment_views(thread, list(message.attachments.all())),
@@ -237,11 +242,40 @@ def phrase_rows(phrases: list[UrgentPhrase]) -> list[PhraseRow]:
         PhraseRow(
             pk=phrase.pk,
             phrase=phrase.phrase,
-            category=phrase.category,
+            category=strip_bidi_controls(phrase.category),
             is_active=phrase.is_active,
-            active_text="Active" if phrase.is_active else "Not active",
+            active_text=(
+                "Never matches: fewer than 4 letters"
+                if phrase_problem(phrase.phrase) is not None
+                else ("Active" if phrase.is_active else "Not active")
+            ),
+            too_short=phrase_problem(phrase.phrase) is not None,
             recent=_count_text(getattr(phrase, "recent_count", 0), getattr(phrase, "recent_sent_anyway", 0)),
             total=_count_text(getattr(phrase, "total_count", 0), getattr(phrase, "total_sent_anyway", 0)),
         )
         for phrase in phrases
+    ]
+
+
+@dataclass(frozen=True)
+class PhraseChangeRow:
+    when: str
+    what: str
+    phrase: str
+    category: str
+    detail: str
+    by: str
+
+
+def phrase_change_rows(changes: list[UrgentPhraseChange]) -> list[PhraseChangeRow]:
+    return [
+        PhraseChangeRow(
+            when=format_datetime(change.changed_at),
+            what=change.get_kind_display(),
+            phrase=change.phrase_text,
+            category=strip_bidi_controls(change.category),
+            detail=strip_bidi_controls(change.detail),
+            by=change.changed_by_display,
+        )
+        for change in changes
     ]

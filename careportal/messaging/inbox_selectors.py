@@ -2,6 +2,7 @@
 (`threads_for_staff`), so a clinician only ever sees threads with their own active care teams."""
 
 import datetime
+from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
@@ -13,6 +14,7 @@ from careportal.access.layer import Viewer, patients_for_staff, threads_for_staf
 from careportal.accounts.models import User
 from careportal.messaging.models import (
     Attachment,
+    AuthorRole,
     CorrectionRequest,
     CorrectionStatusChange,
     Message,
@@ -20,7 +22,9 @@ from careportal.messaging.models import (
     Thread,
     ThreadStatus,
     UrgentPhrase,
+    UrgentPhraseChange,
 )
+from careportal.messaging.urgent import normalise, phrase_pattern
 from careportal.patients.models import CareTeam, CareTeamMembership, Patient
 from careportal.staff.selectors import memberships_for
 
@@ -156,3 +160,69 @@ def urgent_phrases_with_counts(*, now: datetime.datetime | None = None) -> list[
             total_sent_anyway=Count("interceptions", filter=Q(interceptions__sent_anyway=True)),
         ).order_by("category", "phrase")
     )
+
+
+# How a new phrase would have fared: the messages patients and proxies sent (what the urgent check reads), the most
+# recent first, no older than PREVIEW_DAYS and at most PREVIEW_MAX_MESSAGES of them, so the count costs one bounded
+# query however busy the trust is.
+PREVIEW_DAYS = 30
+PREVIEW_MAX_MESSAGES = 5000
+# A phrase that would have stopped more than this many of those messages, or more than this share of them, asks
+# the person adding it to confirm: real emergencies are a small share of what people write to their care teams, and
+# a phrase that stops many ordinary messages teaches people to click past the urgent-care page.
+PREVIEW_CONFIRM_OVER_COUNT = 10
+PREVIEW_CONFIRM_OVER_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class PhrasePreview:
+    matched: int
+    examined: int
+    days: int
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.matched > PREVIEW_CONFIRM_OVER_COUNT or (
+            self.examined > 0 and self.matched / self.examined > PREVIEW_CONFIRM_OVER_SHARE
+        )
+
+    @property
+    def text(self) -> str:
+        if self.examined == 0:
+            return (
+                f"No messages were sent in the last {self.days} days, so there is nothing to check this phrase against."
+            )
+        messages = "message" if self.examined == 1 else "messages"
+        return (
+            f"This phrase would have matched {self.matched:,} of the last {self.examined:,} {messages} sent in the "
+            f"last {self.days} days."
+        )
+
+
+def urgent_phrase_preview(*, phrase: str, now: datetime.datetime | None = None) -> PhrasePreview:
+    """How many recent messages `phrase` would have stopped, as a count only.
+
+    The bodies are read here and nowhere else, one at a time, to be matched and dropped: nothing about them (text,
+    patient, thread) leaves this function, is logged or is kept, and no access event is written since nobody sees
+    anything of any patient's."""
+    now = now or timezone.now()
+    pattern = phrase_pattern(phrase)
+    recent = (
+        Message.objects.filter(
+            created_at__gte=now - datetime.timedelta(days=PREVIEW_DAYS),
+            author_role__in=[AuthorRole.PATIENT, AuthorRole.PROXY],
+        )
+        .order_by("-created_at", "-pk")
+        .values_list("body", flat=True)[:PREVIEW_MAX_MESSAGES]
+    )
+    matched = examined = 0
+    for body in recent.iterator(chunk_size=500):
+        examined += 1
+        if pattern is not None and pattern.search(normalise(body)):
+            matched += 1
+    return PhrasePreview(matched=matched, examined=examined, days=PREVIEW_DAYS)
+
+
+def urgent_phrase_changes() -> QuerySet[UrgentPhraseChange]:
+    """The history of the phrase list, newest first (paginated by the page)."""
+    return UrgentPhraseChange.objects.order_by("-changed_at", "-pk")

@@ -33,11 +33,12 @@ from careportal.access.layer import (
     team_inbox_rows_listed,
 )
 from careportal.access.scopes import Scope
+from careportal.accounts.models import User
 from careportal.core.formatting import format_date, format_nhs_number
 from careportal.core.forms import page_forms_with_failure
 from careportal.messaging import inbox_presenters as presenters
 from careportal.messaging import inbox_selectors as selectors
-from careportal.messaging import services
+from careportal.messaging import phrase_services, services
 from careportal.messaging.attachments import AttachmentUnavailable, attachment_response
 from careportal.messaging.inbox_forms import (
     ActionForm,
@@ -55,6 +56,9 @@ from careportal.patients.models import CareTeam, Patient
 from careportal.staff.inbox_navigation import inbox_navigation
 
 PAGE_SIZE = 25
+HISTORY_PAGE_SIZE = 50
+# The value of the add form's second button: count the matches, add nothing.
+CHECK_ACTION = "check"
 # The words in the patient's access log: "Dr A Okafor, Haematology, viewed your <label>".
 LIST_AUDIT_LABEL = "messages in a care team's inbox"
 ATTACHMENT_AUDIT_LABEL = "file attached to a message"
@@ -430,26 +434,48 @@ def _start_send(request: HttpRequest, viewer: Viewer, teams: list[CareTeam]) -> 
 # Urgent phrases ------------------------------------------------------------------------------------------------
 
 
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
 @phrase_keepers_area
 def urgent_phrases(request: HttpRequest) -> HttpResponse:
+    """The list, with a form to add a phrase ("Check the phrase" counts how many recent messages it would have
+    stopped and adds nothing; "Add the phrase" adds it, after a confirmation when the count is high) and a button
+    per phrase to switch it off or on. Every change goes through the phrase services, which keep its history."""
     add_form = UrgentPhraseForm()
     failed: forms.BaseForm | None = None
     if request.method == "POST":
         if f"{PhraseActiveForm.prefix}-phrase" in request.POST:
             toggle = PhraseActiveForm(request.POST)
             if toggle.is_valid():
-                phrase = toggle.save()
+                phrase = phrase_services.urgent_phrase_set_active(
+                    by=_user(request), phrase=toggle.cleaned_data["phrase"], active=toggle.cleaned_data["active"]
+                )
                 state = "will show the urgent-care page again" if phrase.is_active else "no longer shows the page"
                 messages.success(request, f'"{phrase.phrase}" {state}.')
                 return redirect("messaging:urgent-phrases")
             failed = toggle
         else:
-            add_form = UrgentPhraseForm(request.POST)
-            if add_form.is_valid():
-                phrase = add_form.save()
-                messages.success(request, f'"{phrase.phrase}" added. Messages that mention it now show the page.')
-                return redirect("messaging:urgent-phrases")
-            failed = add_form
+            saving = request.POST.get("action") != CHECK_ACTION
+            add_form = UrgentPhraseForm(request.POST, saving=saving)
+            if add_form.is_valid() and saving:
+                try:
+                    phrase = phrase_services.urgent_phrase_add(
+                        by=_user(request),
+                        phrase=add_form.cleaned_data["phrase"],
+                        category=add_form.cleaned_data["category"],
+                    )
+                except phrase_services.PhraseError as refusal:
+                    add_form.add_error("phrase", str(refusal))
+                else:
+                    preview = add_form.preview.text if add_form.preview is not None else ""
+                    messages.success(
+                        request, f'"{phrase.phrase}" added. Messages that mention it now show the page. {preview}'
+                    )
+                    return redirect("messaging:urgent-phrases")
+            if add_form.errors:
+                failed = add_form
     return render(
         request,
         "messaging/inbox/urgent_phrases.jinja",
@@ -457,9 +483,28 @@ def urgent_phrases(request: HttpRequest) -> HttpResponse:
             "page_title": "Urgent phrases",
             "form": failed,
             "add_form": add_form,
+            "preview": add_form.preview if add_form.is_bound else None,
+            "check_action": CHECK_ACTION,
             "rows": presenters.phrase_rows(selectors.urgent_phrases_with_counts()),
             "recent_days": selectors.RECENT_INTERCEPTIONS_DAYS,
+            "history_href": reverse("messaging:urgent-phrases-history"),
             "back_link": {"href": reverse("staff:home"), "text": "Back to the staff console"},
         },
         status=400 if failed is not None else 200,
+    )
+
+
+@phrase_keepers_area
+def urgent_phrases_history(request: HttpRequest) -> HttpResponse:
+    """Who added, changed, switched off or on, or deleted which phrase, and when, newest first."""
+    page = Paginator(selectors.urgent_phrase_changes(), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "messaging/inbox/urgent_phrases_history.jinja",
+        {
+            "page_title": "Changes to the urgent phrases",
+            "page": page,
+            "rows": presenters.phrase_change_rows(list(page.object_list)),
+            "back_link": {"href": reverse("messaging:urgent-phrases"), "text": "Back to the urgent phrases"},
+        },
     )

@@ -200,6 +200,40 @@ class UrgentPhrase(models.Model):
         return self.phrase
 
 
+class UrgentPhraseChangeKind(models.TextChoices):
+    ADDED = "added", "Added"
+    CHANGED = "changed", "Changed"
+    DEACTIVATED = "deactivated", "Deactivated"
+    REACTIVATED = "reactivated", "Reactivated"
+    DELETED = "deleted", "Deleted"
+
+
+class UrgentPhraseChange(models.Model):
+    """Who added, changed, switched off or on, or deleted which urgent phrase, and when: the list decides which
+    messages stop at the urgent-care page, so every change to it is kept. Written by the phrase services only (the
+    staff page and the admin alike); never edited. The phrase and category are copied, so the history still reads
+    right after the phrase is changed again or deleted."""
+
+    phrase = models.ForeignKey(UrgentPhrase, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes")
+    kind = models.CharField(max_length=20, choices=UrgentPhraseChangeKind.choices)
+    phrase_text = models.CharField(max_length=100, help_text="The phrase after the change (before, for a deletion).")
+    category = models.CharField(max_length=60)
+    detail = models.CharField(max_length=300, blank=True, help_text='What changed, e.g. phrase "a" to "b".')
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # As the person was named at the time ("Sam Jones (helpdesk)"), kept if the account goes.
+    changed_by_display = models.CharField(max_length=250)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+        indexes = [models.Index(fields=["-changed_at"], name="urgent_phrase_change_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.phrase_text}"
+
+
 class UrgentInterception(models.Model):
     """That the urgent-care page was shown before sending, which phrase caused it, and whether the person sent
     anyway. Never the text of the message: the trust reviews the phrase list, not what people wrote."""

@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
+from careportal.core.text import UserTextField
 from careportal.messaging.attachment_fields import MultipleFileField
 from careportal.messaging.attachments import AttachmentRejected, CleanFile, attachments_clean
 from careportal.messaging.models import Topic
@@ -47,7 +48,7 @@ class ChooseTeamForm(forms.Form):
 def _body_field() -> forms.CharField:
     # Built per form, not at import, so the limit follows the settings (and tests that override them).
     limit = settings.MESSAGE_BODY_MAX_CHARACTERS
-    return forms.CharField(
+    return UserTextField(
         label="Your message",
         max_length=limit,
         # Keep the text exactly as typed: leading spaces and blank lines can matter in a list or an address.
@@ -94,7 +95,7 @@ class _MessageForm(forms.Form):
 
 
 class ComposeForm(_MessageForm):
-    subject = forms.CharField(
+    subject = UserTextField(
         label="Subject (optional)",
         max_length=SUBJECT_MAX_LENGTH,
         required=False,

@@ -16,6 +16,7 @@ from django.utils import timezone
 from careportal.access.layer import Viewer
 from careportal.core.formatting import format_date, format_datetime
 from careportal.core.forms import nhs_field
+from careportal.core.text import strip_bidi_controls
 from careportal.messaging.models import (
     Attachment,
     AuthorRole,
@@ -71,8 +72,9 @@ def reply_due_sentence(thread: Thread) -> str:
 
 
 def text_paragraphs(text: str) -> list[list[str]]:
-    """Text as the person typed it, as paragraphs (split at blank lines) of lines, for the template to escape."""
-    lines = (text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    """Text as the person typed it, as paragraphs (split at blank lines) of lines, for the template to escape. Any
+    bidirectional override saved before they were removed on input is dropped here too."""
+    lines = strip_bidi_controls(text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")
     paragraphs: list[list[str]] = [[]]
     for line in lines:
         if line.strip():
@@ -131,7 +133,7 @@ def thread_summary(thread: Any) -> ThreadSummary:
         tags.append(Tag("Waiting for a reply", "white"))
     return ThreadSummary(
         href=reverse("messaging:thread", kwargs={"public_id": thread.public_id}),
-        subject=thread.subject,
+        subject=strip_bidi_controls(thread.subject),
         team=thread.care_team.name,
         topic=Topic(thread.topic).label if thread.topic in Topic.values else "",
         last_activity=format_date(thread.last_activity_at),
@@ -265,7 +267,7 @@ def thread_page(thread: Thread, *, viewer: Viewer) -> ThreadPage:
     correction = getattr(thread, "correction_request", None)
     awaiting_team = thread.status == ThreadStatus.NEW and thread.reply_due_on is not None
     return ThreadPage(
-        subject=thread.subject,
+        subject=strip_bidi_controls(thread.subject),
         team=thread.care_team.name,
         topic=topic_label(thread.topic, first_person=not viewer.is_proxy),
         closed=thread.status == ThreadStatus.DONE,

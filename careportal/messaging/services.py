@@ -28,6 +28,7 @@ from careportal.access.scopes import Scope
 from careportal.accounts.models import User
 from careportal.audit.models import AccessAction, ActorRole
 from careportal.audit.services import access_event_record
+from careportal.core.text import strip_bidi_controls
 from careportal.core.working_days import add_working_days, bank_holidays
 from careportal.messaging.models import (
     AuthorRole,
@@ -163,8 +164,10 @@ def _check_storable(text: str, *, what: str) -> None:
 
 def _checked_body(body: str) -> str:
     """The body as typed: right-to-left text, emoji and text that looks like HTML are kept exactly (templates
-    escape it). Only its length and that it is not blank are checked."""
-    body = body or ""
+    escape it). The bidirectional overrides are removed (careportal/core/text.py says why; the forms remove them
+    too, so that what the person sees checked is what is stored); then its length and that it is not blank are
+    checked."""
+    body = strip_bidi_controls(body or "")
     if not body.strip():
         raise MessagingError("Enter your message.")
     limit = settings.MESSAGE_BODY_MAX_CHARACTERS
@@ -183,7 +186,7 @@ def _checked_topic(topic: str) -> Topic:
 def _checked_subject(subject: str, *, topic: Topic) -> str:
     """A subject is one line: whitespace and line breaks become single spaces. Left blank, it is the topic's own
     words ("A question about my care"), so that every thread has something to show in a list."""
-    cleaned = " ".join((subject or "").split())
+    cleaned = " ".join(strip_bidi_controls(subject or "").split())
     if not cleaned:
         return str(topic.label)
     if len(cleaned) > SUBJECT_MAX_LENGTH:

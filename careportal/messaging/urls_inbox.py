@@ -11,6 +11,11 @@ urlpatterns: list[URLPattern] = [
     path("staff/messages/", inbox_views.inbox, name="inbox"),
     path("staff/messages/new/", inbox_views.thread_start, name="inbox-start"),
     path("staff/messages/urgent-phrases/", inbox_views.urgent_phrases, name="urgent-phrases"),
+    path(
+        "staff/messages/urgent-phrases/history/",
+        inbox_views.urgent_phrases_history,
+        name="urgent-phrases-history",
+    ),
     path(THREAD, inbox_views.thread_detail, name="inbox-thread"),
     path(f"{THREAD}reply/", inbox_views.thread_reply, name="inbox-thread-reply"),
     path(f"{THREAD}note/", inbox_views.thread_note, name="inbox-thread-note"),

@@ -314,6 +314,33 @@ def test_display_names_are_cleaned(given, expected):
     assert clean_one(given, files.pdf()).display_name == expected
 
 
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        # The right-to-left override reverses what follows it: "gnp\u202eexe.png" reads as "gnpgnp.exe".
+        ("gnp\u202eexe.png", "gnpexe.png"),
+        ("../../../etc/passwd.png", "passwd.png"),
+        ("..\\..\\windows\\win.ini.png", "win.ini.png"),
+        ("C:\\Users\\x\\photo.png", "photo.png"),
+        # Every bidirectional control: embeddings, overrides, isolates and the marks.
+        (
+            "a\u202ab\u202bc\u202cd\u202de\u202ef\u2066g\u2067h\u2068i\u2069j\u200ek\u200fl\u061cm.png",
+            "abcdefghijklm.png",
+        ),
+        ("scan\x00\x01\x1f\x7f.png", "scan.png"),
+        ("..\u202e.png", "png.png"),
+        ("/\u202e\u2066", "attachment.png"),
+        ("صورة الأشعة.png", "صورة الأشعة.png"),
+    ],
+)
+def test_image_names_lose_paths_and_bidirectional_controls(given, expected):
+    assert clean_one(given, files.png()).display_name == expected
+
+
+def test_a_windows_path_to_a_photo_keeps_the_photos_name():
+    assert clean_one("C:\\Users\\x\\photo.jpg", files.jpeg()).display_name == "photo.jpg"
+
+
 def test_display_names_are_at_most_150_characters():
     name = clean_one("a" * 300 + ".pdf", files.pdf()).display_name
     assert len(name) == 150 and name.endswith("a.pdf")
@@ -450,6 +477,15 @@ def test_the_download_response_is_an_attachment_with_safe_headers(django_capture
     assert response["Cache-Control"] == "private, no-store"
     assert response["Content-Security-Policy"].startswith("sandbox")
     assert b"".join(response.streaming_content) == files.pdf()
+    response.close()
+
+
+@pytest.mark.django_db
+def test_the_stored_and_downloaded_name_is_the_cleaned_one(django_capture_on_commit_callbacks):
+    attachment = _store(django_capture_on_commit_callbacks, "../../x/gnp\u202eexe.png", files.png())
+    assert attachment.display_name == "gnpexe.png"
+    response = attachment_response(attachment)
+    assert response["Content-Disposition"] == 'attachment; filename="gnpexe.png"'
     response.close()
 
 

@@ -1013,7 +1013,14 @@ def test_a_phrase_is_added_normalised_and_a_duplicate_is_refused(helpdesk_client
     ("data", "message"),
     [
         ({"add-phrase": "", "add-category": "x"}, "Enter a phrase"),
-        ({"add-phrase": "!!!", "add-category": "x"}, "at least one letter or number"),
+        # Too short to be a phrase: each would match ordinary messages ("1 tablet", "plan b", "x-ray").
+        ({"add-phrase": "!!!", "add-category": "x"}, "Enter a phrase with at least 4 letters"),
+        ({"add-phrase": "1", "add-category": "x"}, "Enter a phrase with at least 4 letters"),
+        ({"add-phrase": "b", "add-category": "x"}, "Enter a phrase with at least 4 letters"),
+        ({"add-phrase": "x", "add-category": "x"}, "Enter a phrase with at least 4 letters"),
+        ({"add-phrase": "999 111", "add-category": "x"}, "Enter a phrase with at least 4 letters"),
+        ({"add-phrase": "fit", "add-category": "x"}, "Enter a phrase with at least 4 letters"),
+        ({"add-phrase": "chest", "add-category": "\u202e\u2066"}, "Enter a category"),
         ({"add-phrase": "chest", "add-category": " "}, "Enter a category"),
         ({"add-phrase": "a" * 101, "add-category": "x"}, "Phrase must be 100 characters or fewer"),
     ],

@@ -159,7 +159,8 @@ class SupportRequestForm(forms.Form):
     """Get help: a request for technical help. `account_email`, when signed in, fills in and stands in for the
     email address."""
 
-    name = forms.CharField(
+    # Typed by anyone and shown to the helpdesk: bidirectional overrides are removed (careportal/core/text.py).
+    name = UserTextField(
         label="Your name",
         max_length=150,
         widget=forms.TextInput(attrs={"autocomplete": "name", "spellcheck": False}),
@@ -185,7 +186,7 @@ class SupportRequestForm(forms.Form):
             "invalid_choice": "Select what the problem is about",
         },
     )
-    description = forms.CharField(
+    description = UserTextField(
         label="Describe the problem",
         help_text="Tell us what you were trying to do and what happened. Do not include medical details, "
         f"passwords or codes. Up to {DESCRIPTION_MAX_LENGTH:,} characters.",
@@ -230,7 +231,7 @@ class SupportRequestForm(forms.Form):
 
 
 class SupportReplyForm(forms.Form):
-    reply = forms.CharField(
+    reply = UserTextField(
         label="Your reply",
         help_text="This is emailed to the person who asked. Write in plain English. Do not include medical details, "
         "and never ask for a password or a code.",

@@ -279,3 +279,9 @@ def phrase_change_rows(changes: list[UrgentPhraseChange]) -> list[PhraseChangeRo
         )
         for change in changes
     ]
+
+
+def thread_subject(thread: Thread) -> str:
+    """The subject as the page shows it: without direction overrides, even ones saved before they were removed on
+    input (careportal/core/text.py)."""
+    return strip_bidi_controls(thread.subject)

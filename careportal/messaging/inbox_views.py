@@ -170,7 +170,8 @@ def _thread_page(
     context = page_forms_with_failure(page_forms, failed)
     context.update(
         {
-            "page_title": detailed.subject,
+            "page_title": presenters.thread_subject(detailed),
+            "subject": presenters.thread_subject(detailed),
             "thread": detailed,
             "summary_rows": presenters.summary_rows(detailed, today=today),
             "due_tag": presenters.due(detailed, today=today)[0],

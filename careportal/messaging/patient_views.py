@@ -64,7 +64,12 @@ def thread_list(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     return render(
         request,
         "messaging/patient/list.jinja",
-        _context(viewer, page_title="Messages", page=page, summaries=presenters.thread_summaries(page.object_list)),
+        _context(
+            viewer,
+            page_title="Messages",
+            page=page,
+            summaries=presenters.thread_summaries(page.object_list, first_person=not viewer.is_proxy),
+        ),
     )
 
 

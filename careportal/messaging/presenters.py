@@ -117,9 +117,9 @@ def _correction_tag(correction: CorrectionRequest | None) -> Tag | None:
     return Tag(f"Correction: {correction.get_status_display().lower()}", CORRECTION_TAG_COLOURS[correction.status])
 
 
-def thread_summary(thread: Any) -> ThreadSummary:
+def thread_summary(thread: Any, *, first_person: bool = True) -> ThreadSummary:
     """One line of the list. `thread` comes from `selectors.threads_for_list` (with `last_activity_at` and
-    `is_unread`)."""
+    `is_unread`); `first_person` is False for someone reading another person's messages (see topic_label)."""
     tags: list[Tag] = []
     if thread.is_unread:
         tags.append(Tag("Unread", "blue"))
@@ -135,14 +135,14 @@ def thread_summary(thread: Any) -> ThreadSummary:
         href=reverse("messaging:thread", kwargs={"public_id": thread.public_id}),
         subject=strip_bidi_controls(thread.subject),
         team=thread.care_team.name,
-        topic=Topic(thread.topic).label if thread.topic in Topic.values else "",
+        topic=topic_label(thread.topic, first_person=first_person),
         last_activity=format_date(thread.last_activity_at),
         tags=tags,
     )
 
 
-def thread_summaries(threads: Iterable[Thread]) -> list[ThreadSummary]:
-    return [thread_summary(thread) for thread in threads]
+def thread_summaries(threads: Iterable[Thread], *, first_person: bool = True) -> list[ThreadSummary]:
+    return [thread_summary(thread, first_person=first_person) for thread in threads]
 
 
 def whose(viewer: Viewer) -> str:

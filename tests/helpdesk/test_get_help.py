@@ -105,6 +105,12 @@ def test_a_description_of_exactly_the_limit_is_accepted(client):
     assert client.post(GET_HELP, valid(description="x" * 2000)).status_code == 302
 
 
+def test_direction_overrides_in_a_request_are_removed_before_it_is_stored(client):
+    client.post(GET_HELP, valid(name="Sam \u202eReid", description="My file gnp\u202eexe.png will not upload"))
+    request = SupportRequest.objects.get()
+    assert (request.name, request.description) == ("Sam Reid", "My file gnpexe.png will not upload")
+
+
 def test_html_in_a_description_is_stored_as_typed_and_shown_as_text(client, helpdesk_client):
     script = '<script>alert("x")</script><b>bold</b>'
     client.post(GET_HELP, valid(description=f"Line one\n{script}"))

@@ -80,6 +80,8 @@ def test_the_staff_inbox_and_thread_isolate_and_strip_typed_text(clinician_membe
 
     html = clinician_client.get(reverse("messaging:inbox-thread", kwargs={"thread_id": thread.public_id})).content
     html = html.decode()
+    assert RLO not in html
+    assert '<h1 dir="auto">Staff view</h1>' in html
     assert '<div dir="auto" class="careportal-typed-text"><p>Body here</p></div>' in html
     assert "<bdi>سارة أحمد</bdi>" in html
 

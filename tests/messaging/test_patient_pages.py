@@ -763,6 +763,17 @@ def test_a_proxy_chooses_the_topic_in_the_third_person(proxy_relationship, proxy
     assert "my care" not in page
 
 
+def test_a_proxy_reads_the_topics_of_the_childs_threads_in_the_third_person(
+    proxy_relationship, proxy_client, patient, patient_client
+):
+    ThreadFactory(patient=proxy_relationship.patient, topic="care")
+    ThreadFactory(patient=patient, topic="care")
+
+    proxy_list = page_text(proxy_client.get(LIST))
+    assert "A question about their care" in proxy_list and "my care" not in proxy_list
+    assert "A question about my care" in page_text(patient_client.get(LIST))
+
+
 def test_a_proxy_urgent_interception_is_recorded_as_a_proxys(proxy_relationship, proxy_client):
     team = CareTeamFactory(name="Paediatrics")
     CareRelationshipFactory(patient=proxy_relationship.patient, care_team=team)

@@ -43,8 +43,13 @@ def test_patient_signs_in_reads_every_page_checks_the_access_log_and_signs_out(p
     portal.click_and_wait(menu.get_by_role("link", name="Home"))
     portal.click_and_wait(page.get_by_role("main").get_by_role("link", name="Who has viewed your record"))
 
-    # Then the access log lists their own visits in plain English
+    # Then the access log starts with other people's access, and nobody else has looked yet
     expect(page).to_have_url(re.compile(r"/who-has-viewed-your-record/$"))
+    expect(page.get_by_role("main")).not_to_contain_text("You viewed")
+
+    # When they choose to see their own visits, these read in plain English
+    portal.click_and_wait(page.get_by_role("main").get_by_role("link", name="You", exact=True))
+    expect(page).to_have_url(re.compile(r"/who-has-viewed-your-record/\?who=you$"))
     log = page.locator(".careportal-audit-list")
     expect(log).to_contain_text(re.compile(r"You viewed your contact details on \d{1,2} \w+ \d{4} at \d\d:\d\d"))
     expect(log).to_contain_text("You viewed your home page on")

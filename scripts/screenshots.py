@@ -435,6 +435,7 @@ def results_shots() -> tuple[list[Shot], list[Shot], list[Shot], list[Shot]]:
         Shot("bank-holidays", "/staff/results/bank-holidays/"),
         Shot("hl7-unmatched", "/staff/hl7/unmatched/"),
         Shot("hl7-messages", "/staff/hl7/messages/"),
+        Shot("hl7-interfaces", "/staff/hl7/interfaces/"),
         Shot("hl7-message-unknown-patient", f"/staff/hl7/message/{unknown.public_id}/"),
     ]
     if unreadable is not None:

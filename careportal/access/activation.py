@@ -8,11 +8,10 @@ access log, "CarePortal added your account activation code on ..." and "You adde
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
-from careportal.access.layer import Viewer, _request_facts
+from careportal.access.layer import PatientRecord, Viewer, request_facts
 from careportal.accounts.models import User
 from careportal.audit.models import AccessAction, AccessEvent, ActorRole
 from careportal.audit.services import access_event_record
-from careportal.patients.models import Patient
 
 ACTIVATION_CODE_LABEL = "account activation code"
 ACCOUNT_LABEL = "CarePortal account"
@@ -20,22 +19,22 @@ LETTER_PREFERENCE_LABEL = "letter preference"
 
 
 def activation_code_issue_record(
-    *, patient: Patient, issued_by: User | None, request: HttpRequest | None = None
+    *, patient: PatientRecord, issued_by: User | None, request: HttpRequest | None = None
 ) -> AccessEvent:
     """A code was issued for `patient`: by a member of the helpdesk, or by the letter-printing job (`issued_by`
     None). The code itself is never recorded."""
     if issued_by is None:
-        viewer = Viewer(user=AnonymousUser(), role=ActorRole.SYSTEM, **_request_facts(request))  # type: ignore[arg-type]
+        viewer = Viewer(user=AnonymousUser(), role=ActorRole.SYSTEM, **request_facts(request))  # type: ignore[arg-type]
     else:
-        viewer = Viewer(user=issued_by, role=ActorRole.HELPDESK, **_request_facts(request))
+        viewer = Viewer(user=issued_by, role=ActorRole.HELPDESK, **request_facts(request))
     return access_event_record(
         viewer=viewer, patient=patient, action=AccessAction.CREATE, object_label=ACTIVATION_CODE_LABEL
     )
 
 
-def activation_complete_record(*, patient: Patient, user: User, request: HttpRequest | None) -> list[AccessEvent]:
+def activation_complete_record(*, patient: PatientRecord, user: User, request: HttpRequest | None) -> list[AccessEvent]:
     """The patient created their account with a code, which also made their letters paperless."""
-    viewer = Viewer(user=user, role=ActorRole.PATIENT, patient=patient, **_request_facts(request))
+    viewer = Viewer(user=user, role=ActorRole.PATIENT, patient=patient, **request_facts(request))
     return [
         access_event_record(
             viewer=viewer, patient=patient, action=AccessAction.CREATE, object_label=ACCOUNT_LABEL, obj=user

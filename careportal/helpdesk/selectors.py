@@ -13,11 +13,12 @@ from django.conf import settings
 from django.db.models import Case, Count, Exists, IntegerField, Max, OuterRef, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
-from careportal.access.layer import Viewer, patients_for_staff
+from careportal.access.layer import Viewer
 from careportal.accounts.models import AccountEvent, ActivationCode, User
 from careportal.helpdesk.forms import SearchBy
 from careportal.helpdesk.models import OPEN_STATUSES, STATUS_ORDER, SupportRequest, SupportStatus
 from careportal.notifications.selectors import notifications_needing_attention
+from careportal.patients.access import patients_for_staff
 from careportal.patients.models import CareTeamMembership, Patient
 from careportal.proxy.models import ProxyRelationship
 

@@ -20,14 +20,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from careportal.access.layer import (
-    Viewer,
-    access_message_as_operator,
-    hl7_operator_viewer,
-    patients_found_by_staff,
-    staff_change_record,
-)
+from careportal.access.layer import Viewer, patients_found_by_staff, staff_change_record
 from careportal.hl7 import presenters, selectors
+from careportal.hl7.access import access_message_as_operator, hl7_operator_viewer
 from careportal.hl7.forms import ConfirmMatchForm, DismissForm, MatchForm, ReuseCheckedForm, status_from
 from careportal.hl7.models import InboundMessage, MessageStatus
 

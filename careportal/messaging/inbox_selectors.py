@@ -10,8 +10,9 @@ from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from careportal.access.layer import Viewer, patients_for_staff, threads_for_staff
+from careportal.access.layer import Viewer
 from careportal.accounts.models import User
+from careportal.messaging.access import threads_for_staff
 from careportal.messaging.models import (
     Attachment,
     AuthorRole,
@@ -25,6 +26,7 @@ from careportal.messaging.models import (
     UrgentPhraseChange,
 )
 from careportal.messaging.urgent import normalise, phrase_pattern
+from careportal.patients.access import patients_for_staff
 from careportal.patients.models import CareTeam, CareTeamMembership, Patient
 from careportal.staff.selectors import memberships_for
 

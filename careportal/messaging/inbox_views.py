@@ -24,9 +24,6 @@ from django.views.decorators.http import require_POST
 
 from careportal.access.layer import (
     Viewer,
-    access_patient_as_staff,
-    access_thread_as_staff,
-    access_thread_attachment_as_staff,
     clinician_viewer,
     patients_found_by_staff,
     refuse_console,
@@ -39,6 +36,7 @@ from careportal.core.forms import page_forms_with_failure
 from careportal.messaging import inbox_presenters as presenters
 from careportal.messaging import inbox_selectors as selectors
 from careportal.messaging import phrase_services, services
+from careportal.messaging.access import access_thread_as_staff, access_thread_attachment_as_staff
 from careportal.messaging.attachments import AttachmentUnavailable, attachment_response
 from careportal.messaging.inbox_forms import (
     ActionForm,
@@ -52,6 +50,7 @@ from careportal.messaging.inbox_forms import (
     UrgentPhraseForm,
 )
 from careportal.messaging.models import Thread, ThreadStatus
+from careportal.patients.access import access_patient_as_staff
 from careportal.patients.models import CareTeam, Patient
 from careportal.staff.inbox_navigation import inbox_navigation
 

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from careportal.access.layer import Viewer, patients_for_staff, staff_change_record
+from careportal.access.layer import Viewer, staff_change_record
 from careportal.access.proxy_policy import effective_proxy_scopes
 from careportal.access.scopes import Scope
 from careportal.accounts.models import User
@@ -45,6 +45,7 @@ from careportal.messaging.models import (
 )
 from careportal.notifications.kinds import Kind
 from careportal.notifications.services import notification_send
+from careportal.patients.access import patients_for_staff
 from careportal.patients.models import CareRelationship, CareRelationshipReason, CareTeam, CareTeamMembership, Patient
 from careportal.proxy.models import ProxyRelationship, ProxyStatus
 

@@ -6,8 +6,9 @@ from uuid import UUID
 
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Prefetch, QuerySet, Value, When
 
-from careportal.access.layer import Viewer, reports_for_staff
+from careportal.access.layer import Viewer
 from careportal.patients.models import CareTeam
+from careportal.results.access import reports_for_staff
 from careportal.results.models import DiagnosticReport, DiagnosticReportVersion, ReportAction, ResultPreference
 from careportal.staff.selectors import memberships_for
 

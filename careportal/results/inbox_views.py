@@ -21,17 +21,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from careportal.access.layer import (
-    Viewer,
-    access_report_as_staff,
-    clinician_viewer,
-    team_inbox_rows_listed,
-)
+from careportal.access.layer import Viewer, clinician_viewer, team_inbox_rows_listed
 from careportal.core.formatting import format_date
 from careportal.core.forms import page_forms_with_failure
 from careportal.results import inbox_presenters as presenters
 from careportal.results import inbox_selectors as selectors
 from careportal.results import review_services as services
+from careportal.results.access import access_report_as_staff
 from careportal.results.inbox_forms import ActionForm, CommentForm, HoldForm, RetractForm
 from careportal.results.models import DiagnosticReport
 from careportal.staff.inbox_navigation import inbox_navigation

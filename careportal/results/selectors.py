@@ -5,10 +5,11 @@ from uuid import UUID
 
 from django.db.models import F, Prefetch, Q, QuerySet
 
-from careportal.access.layer import Viewer, access_object, access_results, visible_reports
+from careportal.access.layer import Viewer, access_object
 from careportal.access.scopes import Scope
 from careportal.audit.models import AccessAction
 from careportal.patients.models import Patient
+from careportal.results.access import access_results, visible_reports
 from careportal.results.models import (
     DiagnosticReport,
     DiagnosticReportVersion,

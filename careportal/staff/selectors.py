@@ -3,13 +3,16 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from careportal.access.layer import HL7_OPERATOR_PERMISSION, Viewer, reports_for_staff, threads_for_staff
+from careportal.access.layer import Viewer
 from careportal.access.scopes import Scope
 from careportal.accounts.models import User
 from careportal.audit.models import ActorRole
+from careportal.hl7.access import HL7_OPERATOR_PERMISSION
 from careportal.hl7.selectors import messages_needing_attention_count
+from careportal.messaging.access import threads_for_staff
 from careportal.messaging.models import ThreadStatus
 from careportal.patients.models import CareTeamMembership
+from careportal.results.access import reports_for_staff
 
 
 def memberships_for(*, user: User) -> QuerySet[CareTeamMembership]:

@@ -8,15 +8,14 @@ from django.urls import reverse
 
 from careportal.access.layer import (
     access_object,
-    access_patient_as_staff,
     access_patient_record,
     patient_choices,
-    patients_for_staff,
     staff_viewer,
     viewer_for_request,
 )
 from careportal.access.scopes import ALL_SCOPES, Scope
 from careportal.audit.models import AccessEvent, ActorRole
+from careportal.patients.access import access_patient_as_staff, patients_for_staff
 from careportal.proxy.models import ProxyRelationship
 from tests.accounts.factories import UserFactory
 from tests.patients.factories import (

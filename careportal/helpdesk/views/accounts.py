@@ -12,19 +12,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from careportal.access.decorators import helpdesk_area
-from careportal.access.layer import (
-    Viewer,
-    access_account_as_staff,
-    access_patient_as_staff,
-    patients_found_by_staff,
-)
+from careportal.access.layer import Viewer, patients_found_by_staff
 from careportal.access.scopes import Scope
+from careportal.accounts.access import access_account_as_staff
 from careportal.accounts.models import User
 from careportal.accounts.security_selectors import email_status, two_step_status
 from careportal.audit.models import AccessAction
 from careportal.core.formatting import format_date, format_nhs_number
 from careportal.helpdesk import presenters, selectors, services
 from careportal.helpdesk.forms import AccountSearchForm, IdentityCheckedReasonForm, ReasonForm, SearchBy
+from careportal.patients.access import access_patient_as_staff
 from careportal.patients.models import Patient
 
 NO_RESULTS = {

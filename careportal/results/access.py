@@ -1,0 +1,88 @@
+"""The access layer for test results: which reports and observations a viewer may see, and one report for staff.
+
+Built on the shared primitives in `careportal/access/layer.py`; every refusal is the one audited `Http404`.
+"""
+
+from dataclasses import replace
+from uuid import UUID
+
+from django.db.models import Q, QuerySet
+
+from careportal.access.layer import ModelT, Viewer, deny
+from careportal.access.scopes import Scope
+from careportal.audit.models import AccessAction, ActorRole
+from careportal.audit.services import access_event_record
+from careportal.results.models import DiagnosticReport
+
+
+def visible_reports(*, viewer: Viewer, queryset: QuerySet[ModelT], report_path: str = "") -> QuerySet[ModelT]:
+    """Test-result rows (reports, or rows under a report such as observations) of the patient in view that the
+    viewer may see. Not audited, like `scoped_to_patient`; the caller reads them through `access_patient_record`,
+    `access_object` or `access_results`.
+
+    Needs Scope.RESULTS. Anyone but the patient themself (a proxy) loses every report in a sensitive category
+    (sexual health, HIV, genetics, mental health, safeguarding) that staff have not granted on their
+    relationship: not its values, and not even that the test was done (DESIGN.md, Proxy). `report_path` is the
+    lookup from the queryset's model to its report: "" for reports, "report" for observations.
+    """
+    if viewer.patient is None or not viewer.can(Scope.RESULTS):
+        return queryset.none()
+    prefix = f"{report_path}__" if report_path else ""
+    rows = queryset.filter(**{f"{prefix}patient": viewer.patient})
+    if viewer.role != ActorRole.PATIENT:
+        relationship = viewer.proxy_relationship
+        granted = list(relationship.sensitive_categories_granted or []) if relationship is not None else []
+        rows = rows.filter(Q(**{f"{prefix}sensitive_category": ""}) | Q(**{f"{prefix}sensitive_category__in": granted}))
+    return rows
+
+
+def access_results(
+    *,
+    viewer: Viewer,
+    queryset: QuerySet[ModelT],
+    object_label: str,
+    object_id: str,
+    report_path: str = "",
+    action: AccessAction = AccessAction.VIEW,
+) -> QuerySet[ModelT]:
+    """Several test-result rows read as one thing (a test's values over time): the `visible_reports` rows,
+    audited as one read; Http404, audited as a refusal of `object_id`, when there are none, so that a test the
+    patient never had and another patient's test look the same."""
+    rows = visible_reports(viewer=viewer, queryset=queryset, report_path=report_path)
+    if not rows.exists():
+        deny(viewer, object_label=object_label, object_type="results", object_id=object_id[:64])
+    access_event_record(viewer=viewer, patient=viewer.patient, action=action, object_label=object_label)
+    return rows
+
+
+def reports_for_staff(viewer: Viewer) -> QuerySet[DiagnosticReport]:
+    """Reports routed to the clinician's active care teams (only `viewer.care_team` when it is set). Not audited:
+    a list page records the patients it shows with `patients_found_by_staff`."""
+    if viewer.role != ActorRole.CLINICIAN or not viewer.can(Scope.RESULTS):
+        return DiagnosticReport.objects.none()
+    teams = viewer.user.care_team_memberships.filter(is_active=True, care_team__is_active=True)
+    if viewer.care_team is not None:
+        teams = teams.filter(care_team=viewer.care_team)
+    return DiagnosticReport.objects.filter(care_team__in=teams.values("care_team"))
+
+
+def access_report_as_staff(
+    *,
+    viewer: Viewer,
+    public_id: UUID | str,
+    object_label: str,
+    action: AccessAction | None = AccessAction.VIEW,
+) -> tuple[Viewer, DiagnosticReport]:
+    """A report in one of the clinician's teams' inboxes, with the viewer naming its patient and team; Http404
+    (audited) otherwise.
+
+    With `action=None` nothing is recorded on success: the service that then changes the report records the
+    change with `staff_change_record` inside its own transaction, so a refused change leaves no "changed" event.
+    """
+    report = reports_for_staff(viewer).select_related("patient", "care_team").filter(public_id=public_id).first()
+    if report is None:
+        deny(viewer, object_label=object_label, object_type="results.diagnosticreport", object_id=str(public_id))
+    viewer = replace(viewer, patient=report.patient, care_team=report.care_team)
+    if action is not None:
+        access_event_record(viewer=viewer, patient=report.patient, action=action, object_label=object_label, obj=report)
+    return viewer, report

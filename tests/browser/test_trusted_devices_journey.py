@@ -70,3 +70,23 @@ def test_patient_stops_trusting_one_device_without_a_page_load(portal):
     expect(page.locator("#trusted-devices-message")).to_contain_text("Safari on iPhone is no longer trusted.")
     assert page.evaluate("window.careportalSamePage") is True
     portal.check()
+
+
+def test_when_the_session_has_ended_the_form_falls_back_to_an_ordinary_post(portal):
+    from django.contrib.sessions.models import Session
+
+    page = portal.page
+
+    # Given demo.patient has "Sign-in and security" open, and their session then ends elsewhere
+    given_the_demo_trust_is_loaded()
+    given_they_trust_these_devices("demo.patient", "Firefox on Linux")
+    when_they_sign_in(portal, username="demo.patient")
+    portal.goto("/account/security/")
+    Session.objects.all().delete()
+
+    # When they stop trusting the device, htmx gets the sign-in page instead of the list, and does not swap it in:
+    # the form posts again the ordinary way, so they reach the sign-in page as they would without JavaScript
+    portal.click_and_wait(page.get_by_role("button", name=re.compile(r"^Stop trusting this device \(Firefox")))
+    expect(page).to_have_url(re.compile(r"/sign-in/"))
+    expect(page.locator("#trusted-devices")).to_have_count(0)
+    assert TrustedDevice.objects.get(description="Firefox on Linux").revoked_at is None

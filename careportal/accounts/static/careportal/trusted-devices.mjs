@@ -6,12 +6,13 @@
 // already forgotten in another tab, makes the form post again the ordinary way, so the person sees what they would
 // see without JavaScript.
 document.addEventListener("htmx:beforeSwap", (event) => {
-  const { xhr, elt } = event.detail;
+  const { xhr, requestConfig } = event.detail;
   if (xhr.status === 200 && xhr.getResponseHeader("CarePortal-Fragment") === "trusted-devices") {
     return;
   }
   event.detail.shouldSwap = false;
-  if (elt instanceof HTMLFormElement) {
-    elt.submit(); // submit() fires no submit event, so htmx leaves this post to the browser
+  const form = requestConfig.elt;
+  if (form instanceof HTMLFormElement) {
+    form.submit(); // submit() fires no submit event, so htmx leaves this post to the browser
   }
 });

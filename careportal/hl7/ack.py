@@ -3,6 +3,16 @@
 The ACK goes back in the character set of the message it answers, with the standard delimiters, segments ending
 in a carriage return and no MLLP framing (the listener adds it). An ACK for a message whose header could not be read
 is still a valid ACK: the fields we could not read are left blank.
+
+python-hl7's `Message.create_ack` is not used (checked in hl7 0.4.5, containers.py). It works only on a message that
+`hl7.parse` has already read, and `hl7.parse` raises ParseException unless the first segment is MSH, FHS or BHS;
+`create_ack` then needs `segment("MSH")` (KeyError without one) and copies MSH-1/2, -3 to -6, -9.2, -10, -11 and
+-12 from it. So it has nothing to answer with exactly when we most need to answer: a message whose header we could
+not read gets no ACK at all, where we send an AR with the unreadable fields left blank. It also writes only MSA-1
+and MSA-2 (no MSA-3 text, no ERR segment for the reason), stamps MSH-7 from the naive `datetime.utcnow()` (no UTC
+offset), and sets no MSH-18 character set. `ack_build` below writes those (MSH-18 when the message answered
+named a character set), escaping what it copies. Reading an ACK back (`ack_read`) decodes MSA-2 and MSA-3 with our
+own `unescape` (careportal.hl7.parsing), not python-hl7's, which logs the field's text (see parsing.py).
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ from dataclasses import dataclass
 import hl7
 from django.utils import timezone
 
-from careportal.hl7.parsing import STANDARD_ENCODING, MessageHeader, escape
+from careportal.hl7.parsing import STANDARD_ENCODING, Encoding, MessageHeader, escape, unescape
 
 SENDING_APPLICATION = "CAREPORTAL"
 DEFAULT_VERSION = "2.5"
@@ -142,9 +152,19 @@ def ack_read(ack: bytes) -> AckSummary:
         error_code = str(err(3)(1)(1)) if len(err) > 3 else ""
     except KeyError:
         error_code = ""
+    # python-hl7 keeps the separators as "\r", field, repetition, component, subcomponent.
+    separators = message.separators
+    encoding = Encoding(
+        field=separators[1],
+        repetition=separators[2],
+        component=separators[3],
+        subcomponent=separators[4],
+        escape=message.esc,
+        codec="utf-8",
+    )
     return AckSummary(
         code=str(msa(1)),
-        control_id=message.unescape(str(msa(2))) if len(msa) > 2 else "",
-        text=message.unescape(str(msa(3))) if len(msa) > 3 else "",
+        control_id=unescape(str(msa(2)), encoding) if len(msa) > 2 else "",
+        text=unescape(str(msa(3)), encoding) if len(msa) > 3 else "",
         error_code=error_code,
     )

@@ -9,6 +9,16 @@ Each message is returned as the exact bytes of the file, so that what is stored 
 Lines before the first MSH that look like segments are kept as a message of their own (it will be rejected and
 kept for staff, like any other unreadable message); chunks that do not look like HL7 at all, and trailing NULs,
 Ctrl-Z (a DOS end-of-file) or blanks, are skipped and reported.
+
+python-hl7's `parse_batch` (and `parse_file`, hl7/parser.py; checked in hl7 0.4.5) is not used: it stops at the first
+problem, so one bad message loses the whole file. It decodes the whole input with one codec (a UTF-8 file holding
+one Latin-1 message raises UnicodeDecodeError), raises ParseException for a second BHS and for any segment before
+the first MSH (with that segment's text, patient data, in the exception message), and parses every message and the
+BHS with `hl7.parse`, which needs a readable header: it reads the delimiters from MSH-1 and MSH-2 and fails
+(ParseException, or a bare AssertionError for a header as short as "MSH|") when it cannot, so one unreadable
+message ends the import instead of being stored and rejected on its own. It also strips each line
+and rejoins segments with CR, so the messages it returns are not the bytes received, and it does not check the
+counts in BTS-1 or FTS-1.
 """
 
 from __future__ import annotations

@@ -12,6 +12,15 @@ module does what feeds need and the library leaves to us:
 - MSH is checked before anything is applied, so that a message we cannot identify is rejected (AR), never guessed.
 
 Nothing here touches the database or logs anything: a message is patient data.
+
+That is why python-hl7's own `unescape` (`Message.unescape`, hl7/util.py; checked in hl7 0.4.5) is not used. It logs
+the whole field it was decoding, message text and all, through a logger named after its file path
+(`logging.getLogger(__file__)`, so configuring a logger called "hl7" does not reach it): a warning for an empty
+sequence (two escape characters together) and for the \\C..\\ and \\M..\\ character-set switches it does not
+implement, and an error with `logger.exception` (a traceback, or "NoneType: None") for a malformed \\X..\\ and for
+any sequence it does not know, such as a sender's local \\Z..\\. Those sequences are then dropped from the text
+rather than kept, and \\X..\\ bytes become `chr()` of each byte whatever the character set. `unescape` below logs
+nothing, keeps what it cannot decode, and decodes \\X..\\ with the message's codec.
 """
 
 from __future__ import annotations

@@ -100,3 +100,72 @@ def test_forgetting_needs_a_post(two_step_patient, mailoutbox, django_capture_on
     sign_in_with_code(client, two_step_patient.user, mailoutbox, django_capture_on_commit_callbacks, trust=True)
     device = TrustedDevice.objects.get()
     assert client.get(reverse("accounts:forget-trusted-device", args=[device.public_id])).status_code == 405
+
+
+def test_with_htmx_forgetting_a_device_answers_with_the_list_alone(
+    two_step_patient, mailoutbox, django_capture_on_commit_callbacks
+):
+    user = two_step_patient.user
+    laptop = Client(HTTP_USER_AGENT=CHROME_ON_WINDOWS)
+    desktop = Client(HTTP_USER_AGENT=FIREFOX_ON_LINUX)
+    sign_in_with_code(laptop, user, mailoutbox, django_capture_on_commit_callbacks, trust=True)
+    sign_in_with_code(desktop, user, mailoutbox, django_capture_on_commit_callbacks, trust=True)
+    firefox = TrustedDevice.objects.get(user=user, description="Firefox on Linux")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = laptop.post(
+            reverse("accounts:forget-trusted-device", args=[firefox.public_id]), HTTP_HX_REQUEST="true"
+        )
+
+    assert response.status_code == 200
+    assert response["CarePortal-Fragment"] == "trusted-devices"
+    fragment = response.content.decode()
+    assert "<html" not in fragment and "<h1" not in fragment
+    assert '<div id="trusted-devices">' in fragment
+    assert "autofocus" in fragment  # the list's heading takes the focus once swapped in
+    assert "<strong>Chrome on Windows</strong>" in fragment
+    assert "<strong>Firefox on Linux</strong>" not in fragment
+    # The message goes into the live region above the list, and is not left over for the next page.
+    assert 'id="trusted-devices-message" hx-swap-oob="innerHTML"' in fragment
+    assert "Firefox on Linux is no longer trusted." in fragment
+    assert 'role="alert"' not in fragment
+    assert "no longer trusted" not in laptop.get(reverse("accounts:security")).content.decode()
+    firefox.refresh_from_db()
+    assert firefox.revoked_at is not None
+
+
+def test_without_htmx_forgetting_a_device_still_redirects_to_the_page(
+    two_step_patient, mailoutbox, django_capture_on_commit_callbacks
+):
+    client = Client(HTTP_USER_AGENT=CHROME_ON_WINDOWS)
+    sign_in_with_code(client, two_step_patient.user, mailoutbox, django_capture_on_commit_callbacks, trust=True)
+    device = TrustedDevice.objects.get()
+    response = client.post(reverse("accounts:forget-trusted-device", args=[device.public_id]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accounts:security")
+    page = client.get(reverse("accounts:security")).content.decode()
+    assert "Chrome on Windows is no longer trusted." in page
+    assert "You do not trust any device at the moment" in page
+    assert "autofocus" not in page
+
+
+def test_with_htmx_stopping_trust_in_all_devices_answers_with_the_empty_list(
+    two_step_patient, mailoutbox, django_capture_on_commit_callbacks
+):
+    client = Client(HTTP_USER_AGENT=CHROME_ON_WINDOWS)
+    sign_in_with_code(client, two_step_patient.user, mailoutbox, django_capture_on_commit_callbacks, trust=True)
+    response = client.post(reverse("accounts:forget-trusted-devices"), HTTP_HX_REQUEST="true")
+    fragment = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in fragment
+    assert "You do not trust any device at the moment" in fragment
+    assert "No device is trusted now." in fragment
+
+
+def test_the_security_page_loads_htmx_with_its_nonce_and_a_csp_safe_config(patient_client):
+    response = patient_client.get(reverse("accounts:security"))
+    page = response.content.decode()
+    nonce = re.search(r"'nonce-([^']+)'", response["Content-Security-Policy"]).group(1)
+    assert f'<script nonce="{nonce}" src="/static/htmx/htmx.min.js" defer></script>' in page
+    assert '"includeIndicatorStyles": false' in page and '"allowEval": false' in page
+    assert 'id="trusted-devices-message" aria-live="polite"' in page

@@ -42,8 +42,7 @@ def _page(request: HttpRequest, template: str, context: dict) -> HttpResponse:
     return render(request, template, context)
 
 
-@login_required
-def security_home(request: HttpRequest) -> HttpResponse:
+def _security_context(request: HttpRequest) -> dict:
     user = _user(request)
     summary = security_summary(
         username=user.get_username(),
@@ -53,15 +52,30 @@ def security_home(request: HttpRequest) -> HttpResponse:
         trust_revoked_at=user.trusted_devices_revoked_at,
         session_count=len(selectors.sessions_for(user=user)),
     )
-    return _page(
-        request,
-        "accounts/security/home.jinja",
-        {
-            "page_title": "Sign-in and security",
-            "summary": summary,
-            "trusted_devices": selectors.trusted_devices_for(user=user),
-        },
+    return {
+        "page_title": "Sign-in and security",
+        "summary": summary,
+        "trusted_devices": selectors.trusted_devices_for(user=user),
+    }
+
+
+@login_required
+def security_home(request: HttpRequest) -> HttpResponse:
+    return _page(request, "accounts/security/home.jinja", _security_context(request))
+
+
+def _back_to_trusted_devices(request: HttpRequest) -> HttpResponse:
+    """After a "stop trusting" form: htmx (django-htmx's request.htmx) gets the trusted-device list alone, with the
+    message, to swap into the page; an ordinary post is redirected back to the page (POST/redirect/GET)."""
+    if not request.htmx:
+        return redirect("accounts:security")
+    response = render(
+        request, "accounts/security/trusted_devices_swap.jinja", {**_security_context(request), "swapped": True}
     )
+    # trusted-devices.mjs swaps only an answer that says it is the list; anything else (the sign-in page after the
+    # session ended, an error page) makes the form post again the ordinary way.
+    response["CarePortal-Fragment"] = "trusted-devices"
+    return response
 
 
 @login_required
@@ -123,7 +137,7 @@ def trusted_devices_forget(request: HttpRequest) -> HttpResponse:
     messages.success(
         request, "No device is trusted now. Each one will ask for your second step the next time you sign in."
     )
-    return redirect("accounts:security")
+    return _back_to_trusted_devices(request)
 
 
 @require_POST
@@ -134,7 +148,7 @@ def trusted_device_forget(request: HttpRequest, device_id: UUID) -> HttpResponse
         raise Http404("Page not found")
     services.trusted_device_forget(device=device, ip_address=services.client_ip(request))
     messages.success(request, f"{device.description or 'That device'} is no longer trusted.")
-    return redirect("accounts:security")
+    return _back_to_trusted_devices(request)
 
 
 @login_required

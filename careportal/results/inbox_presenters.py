@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 
 from careportal.core.formatting import format_date, format_datetime, format_nhs_number
 from careportal.core.table_rows import Cell, lines_html, macro
+from careportal.core.table_rows import summary_rows as summary_list_rows
 from careportal.results.models import (
     DiagnosticReport,
     DiagnosticReportVersion,
@@ -375,3 +376,8 @@ def summary_rows(report: DiagnosticReport) -> list[tuple[str, str]]:
     if report.retracted_at is not None:
         rows.append(("Reason for withdrawing", report.retraction_reason))
     return rows
+
+
+def summary_list(report: DiagnosticReport) -> list[dict[str, Cell]]:
+    """The report's summary as summary-list rows."""
+    return summary_list_rows(summary_rows(report))

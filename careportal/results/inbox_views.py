@@ -114,7 +114,7 @@ def _report_page(
         {
             "page_title": detailed.test_name,
             "report": detailed,
-            "summary_rows": presenters.summary_list_rows(presenters.summary_rows(detailed)),
+            "summary_rows": presenters.summary_list(detailed),
             "flags": presenters.flag_tags(detailed),
             "values": (values := presenters.value_rows(list(detailed.observations.all()))),
             "value_table_rows": presenters.value_table_rows(values),

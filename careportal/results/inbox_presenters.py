@@ -8,8 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.urls import reverse
+from django.utils.html import format_html
+from markupsafe import Markup, escape
 
 from careportal.core.formatting import format_date, format_datetime, format_nhs_number
+from careportal.core.table_rows import Cell, lines_html, macro
+from careportal.core.table_rows import summary_rows as summary_list_rows
 from careportal.results.models import (
     DiagnosticReport,
     DiagnosticReportVersion,
@@ -78,6 +82,10 @@ class VersionView:
     lines: list[str]
     values: list[ValueRow] = field(default_factory=list)
     lab_comment: LongText | None = None
+
+    @property
+    def value_table_rows(self) -> list[list[Cell]]:
+        return value_table_rows(self.values)
 
 
 @dataclass(frozen=True)
@@ -157,6 +165,60 @@ def inbox_rows(reports: list[DiagnosticReport]) -> list[InboxRow]:
         )
         for report in reports
     ]
+
+
+def flag_tags_html(flags: list[Tag]) -> Markup:
+    """The flags as NHS.UK tags, side by side (what the `flag_tags` macro renders)."""
+    return macro("results/inbox/macros.jinja", "flag_tags", flags)
+
+
+def inbox_table_rows(rows: list[InboxRow]) -> list[list[Cell]]:
+    """The inbox table's cells. Every row may name the same patient: the link also says which result it opens."""
+    return [
+        [
+            {
+                "html": format_html(
+                    '<a href="{}">{}<span class="nhsuk-u-visually-hidden">: {}, collected {}</span></a><br>'
+                    '<span class="nhsuk-body-s">Hospital number {}</span>',
+                    r.href,
+                    r.patient_name,
+                    r.test_name,
+                    r.collected,
+                    r.hospital_number,
+                )
+            },
+            {"html": format_html("{}<br>{}", r.test_name, flag_tags_html(r.flags)) if r.flags else escape(r.test_name)},
+            {"text": r.collected},
+            {"html": format_html('{}<br><span class="nhsuk-body-s">{}</span>', r.status, r.reviewed)},
+            {"text": r.release},
+        ]
+        for r in rows
+    ]
+
+
+def value_table_rows(values: list[ValueRow]) -> list[list[Cell]]:
+    """A report's values as table cells: the lab's note under the value, its whole text folded away if long."""
+    table_rows: list[list[Cell]] = []
+    for v in values:
+        value_html: str = lines_html(v.value.splitlines())
+        if v.comment:
+            value_html = format_html(
+                '{}<br><span class="nhsuk-body-s">Lab note: {}</span>', value_html, lines_html(v.comment.splitlines())
+            )
+            if v.comment_whole:
+                whole = macro(
+                    "results/inbox/macros.jinja", "whole_text", v.comment_whole, f"Read the whole note on {v.name}"
+                )
+                value_html = format_html("{}{}", value_html, whole)
+        flag_html = format_html("{} {}", flag_tags_html([v.flag_tag]), v.flag) if v.flag_tag else escape(v.flag)
+        table_rows.append(
+            [{"text": v.name}, {"html": value_html}, {"text": v.unit}, {"text": v.reference_range}, {"html": flag_html}]
+        )
+    return table_rows
+
+
+def history_table_rows(history: list[HistoryRow]) -> list[list[Cell]]:
+    return [[{"text": h.when}, {"text": h.what}, {"text": h.who}, {"text": h.note}] for h in history]
 
 
 def _flag_tag(interpretation: str) -> Tag | None:
@@ -314,3 +376,8 @@ def summary_rows(report: DiagnosticReport) -> list[tuple[str, str]]:
     if report.retracted_at is not None:
         rows.append(("Reason for withdrawing", report.retraction_reason))
     return rows
+
+
+def summary_list(report: DiagnosticReport) -> list[dict[str, Cell]]:
+    """The report's summary as summary-list rows."""
+    return summary_list_rows(summary_rows(report))

@@ -86,7 +86,8 @@ def inbox(request: HttpRequest, viewer: Viewer) -> HttpResponse:
                 default_show=selectors.InboxFilter.ALL,
                 filter_labels=selectors.INBOX_FILTER_LABELS,
             ),
-            "rows": presenters.inbox_rows(reports),
+            "rows": (rows := presenters.inbox_rows(reports)),
+            "table_rows": presenters.inbox_table_rows(rows),
         },
     )
 
@@ -109,12 +110,14 @@ def _report_page(
         {
             "page_title": detailed.test_name,
             "report": detailed,
-            "summary_rows": presenters.summary_rows(detailed),
+            "summary_rows": presenters.summary_list(detailed),
             "flags": presenters.flag_tags(detailed),
-            "values": presenters.value_rows(list(detailed.observations.all())),
+            "values": (values := presenters.value_rows(list(detailed.observations.all()))),
+            "value_table_rows": presenters.value_table_rows(values),
             "lab_comment": presenters.long_text(detailed.lab_comment),
             "versions": presenters.version_views(list(detailed.earlier_versions.all())),
-            "history": presenters.history_rows(list(detailed.actions.all())),
+            "history": (history := presenters.history_rows(list(detailed.actions.all()))),
+            "history_table_rows": presenters.history_table_rows(history),
             "state": presenters.report_state(detailed),
             "comment_by": detailed.clinician_comment_by.audit_name if detailed.clinician_comment_by else "",
             "back_link": {"href": reverse("results:inbox"), "text": "Back to the results inbox"},

@@ -19,6 +19,10 @@ class Kind(StrEnum):
     SUPPORT_REPLY = "support_reply"
     NEW_MESSAGE = "new_message"
     RESULT_RELEASED = "result_released"
+    APPOINTMENT_REMINDER = "appointment_reminder"
+    APPOINTMENT_CHANGED = "appointment_changed"
+    NEW_LETTER = "new_letter"
+    CONTACT_DETAILS_CHANGED = "contact_details_changed"
 
 
 @dataclass(frozen=True)
@@ -38,4 +42,13 @@ SPECS: dict[Kind, KindSpec] = {
     Kind.SUPPORT_REPLY: KindSpec("A reply from the CarePortal helpdesk", frozenset({"first_name", "reply"})),
     Kind.NEW_MESSAGE: KindSpec("You have a new message in CarePortal", frozenset({"first_name"})),
     Kind.RESULT_RELEASED: KindSpec("You have a new test result in CarePortal", frozenset({"first_name"})),
+    # The day and time only: never the clinic, the team or the kind of appointment, which can be clinical detail.
+    Kind.APPOINTMENT_REMINDER: KindSpec(
+        "Reminder: you have a hospital appointment", frozenset({"first_name", "when"}), 24 * 60
+    ),
+    Kind.APPOINTMENT_CHANGED: KindSpec("A change to a hospital appointment", frozenset({"first_name"})),
+    Kind.NEW_LETTER: KindSpec("You have a new letter in CarePortal", frozenset({"first_name"})),
+    Kind.CONTACT_DETAILS_CHANGED: KindSpec(
+        "Your contact details in CarePortal were changed", frozenset({"first_name", "change"})
+    ),
 }

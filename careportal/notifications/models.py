@@ -3,8 +3,6 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from careportal.notifications.kinds import Kind
-
 
 class Channel(models.TextChoices):
     EMAIL = "email", "Email"
@@ -30,7 +28,9 @@ class Notification(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
     )
-    kind = models.CharField(max_length=40, choices=[(k.value, k.value) for k in Kind])
+    # One of notifications.kinds.Kind, checked by the services that create rows. No `choices` here, so that a new
+    # kind of message needs no migration.
+    kind = models.CharField(max_length=40)
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
     to_address = models.CharField(max_length=254, blank=True)
     personalisation = models.JSONField(default=dict, blank=True)

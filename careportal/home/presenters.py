@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from careportal.access.layer import PatientChoice, Viewer
 from careportal.access.scopes import Scope
+from careportal.appointments.selectors import upcoming_count
 from careportal.audit.models import ActorRole
 from careportal.messaging.selectors import thread_counts
 from careportal.patients.presenters import details_title
@@ -79,11 +80,23 @@ def _messages_card(viewer: Viewer, empty_description: str) -> HomeCard:
     return HomeCard(heading="Messages", description=description, href=reverse("messaging:list"))
 
 
+def _appointments_card(viewer: Viewer, empty_description: str) -> HomeCard:
+    # A count only: when, where and what for are never on the home page.
+    v = voice_for(viewer)
+    count = upcoming_count(viewer=viewer)
+    description = empty_description
+    if count:
+        description = f"{v.has} {count} upcoming appointment{'s' if count != 1 else ''}."
+    return HomeCard(heading="Appointments", description=description, href=reverse("appointments:list"))
+
+
 def _card(viewer: Viewer, scope: Scope, heading: str, description: str) -> HomeCard:
     if scope == Scope.RESULTS:
         return _results_card(viewer, description)
     if scope == Scope.MESSAGES:
         return _messages_card(viewer, description)
+    if scope == Scope.APPOINTMENTS:
+        return _appointments_card(viewer, description)
     return HomeCard(heading=heading, description=description)
 
 
@@ -125,6 +138,8 @@ def patient_navigation(viewer: Viewer | None) -> list[dict[str, str]]:
         items.append({"href": reverse("results:list"), "text": "Test results"})
     if viewer.can(Scope.MESSAGES):
         items.append({"href": reverse("messaging:list"), "text": "Messages"})
+    if viewer.can(Scope.APPOINTMENTS):
+        items.append({"href": reverse("appointments:list"), "text": "Appointments"})
     if viewer.can(Scope.DETAILS):
         items.append({"href": reverse("patients:your-details"), "text": "Details"})
     if viewer.can(Scope.ACCESS_LOG):

@@ -119,7 +119,7 @@ def appointment_change(request: HttpRequest, viewer: Viewer, public_id: UUID) ->
     appointment = access_appointment(viewer=viewer, public_id=public_id, object_label="appointment change request")
     voice = voice_for(viewer)
     page = presenters.appointment_page(appointment, voice=voice)
-    form = AppointmentChangeForm(request.POST or None, own=voice.own, name=voice.name)
+    form = AppointmentChangeForm(request.POST if request.method == "POST" else None, own=voice.own, name=voice.name)
     error = ""
     if request.method == "POST" and form.is_valid():
         try:

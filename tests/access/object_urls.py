@@ -135,6 +135,12 @@ def _message_attachment_of(other: Any) -> dict[str, Any]:
     return {"public_id": message.thread.public_id, "attachment_id": attachment.public_id}
 
 
+def _appointment_of(other: Any) -> dict[str, Any]:
+    from tests.appointments.factories import AppointmentFactory
+
+    return {"public_id": AppointmentFactory(patient=other, kind="video").public_id}
+
+
 OBJECT_URLS: dict[str, ObjectUrlCase] = {
     "home:act-for": ("post", lambda other: {"patient_id": other.public_id}),
     # The helpdesk console: the other patient's account, record, requests for help and emails are refused to
@@ -184,6 +190,12 @@ OBJECT_URLS: dict[str, ObjectUrlCase] = {
     "messaging:thread": ("get", _message_thread_of),
     "messaging:sent": ("get", _message_thread_of),
     "messaging:attachment": ("get", _message_attachment_of),
+    # The patient's own appointments pages (tests/appointments/test_patient_pages.py adds proxies without the
+    # appointments scope, and appointments the patient never saw booked).
+    "appointments:detail": ("get", _appointment_of),
+    "appointments:calendar": ("get", _appointment_of),
+    "appointments:join": ("get", _appointment_of),
+    "appointments:change": ("get", _appointment_of),
 }
 
 # URLs with parameters that are not about a patient's objects, and why.

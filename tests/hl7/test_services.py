@@ -263,8 +263,6 @@ def test_micro_preliminary_replaced_by_final(arjun) -> None:
 @pytest.mark.parametrize(
     ("name", "control_id"),
     [
-        ("siu_s12_video.hl7", "PAS20261105120000031"),
-        ("siu_s15_cancel.hl7", "PAS20261110090000044"),
         ("mdm_t02_letter.hl7", "EDM20261106110000052"),
     ],
 )

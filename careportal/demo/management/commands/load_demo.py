@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from careportal.demo.appointments import demo_appointments_load
 from careportal.demo.messages import demo_messages_load
 from careportal.demo.results import demo_results_load
 from careportal.demo.services import demo_trust_load
@@ -7,7 +8,7 @@ from careportal.demo.services import demo_trust_load
 
 class Command(BaseCommand):
     help = (
-        "Load the demo trust, its test results and a message thread (development only). Safe to run again: "
+        "Load the demo trust, its test results, appointments and a message thread (development only). Safe to run again: "
         "existing demo data is left as it is."
     )
 
@@ -40,3 +41,12 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Demo messages already loaded; nothing changed.")
+        appointments = demo_appointments_load()["appointments"]
+        if appointments:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Demo appointments: {appointments} appointments booked by the demo PAS through the HL7 interface."
+                )
+            )
+        else:
+            self.stdout.write("Demo appointments already loaded; nothing changed.")

@@ -44,9 +44,9 @@ class AppointmentChangeForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not own:
             self.fields["reason"].label = f"Why does {name}'s appointment need to change?"
-            self.fields["reason"].help_text = (
-                f"For example, {name} will be away that week. Up to {REASON_MAX_LENGTH:,} characters."
-            )
+            self.fields[
+                "reason"
+            ].help_text = f"For example, {name} will be away that week. Up to {REASON_MAX_LENGTH:,} characters."
             self.fields["preferred"].label = f"If you are rebooking, which days and times would suit {name}?"
 
     def clean(self) -> dict[str, Any]:

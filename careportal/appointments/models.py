@@ -132,9 +132,7 @@ class Appointment(models.Model):
         ]
         indexes = [
             models.Index(fields=["patient", "start"], name="appointment_patient_idx"),
-            models.Index(
-                fields=["start"], condition=Q(status="booked"), name="appointment_booked_start_idx"
-            ),
+            models.Index(fields=["start"], condition=Q(status="booked"), name="appointment_booked_start_idx"),
             models.Index(
                 fields=["video_meeting_next_attempt_at"],
                 condition=Q(video_meeting_status__in=["pending", "failed"]),

@@ -75,7 +75,9 @@ def appointment_calendar(request: HttpRequest, viewer: Viewer, public_id: UUID) 
         viewer=viewer, public_id=public_id, object_label="appointment calendar file", action=AccessAction.DOWNLOAD
     )
     page_url = request.build_absolute_uri(reverse("appointments:detail", kwargs={"public_id": appointment.public_id}))
-    response = HttpResponse(appointment_ics(appointment, page_url=page_url), content_type="text/calendar; charset=utf-8")
+    response = HttpResponse(
+        appointment_ics(appointment, page_url=page_url), content_type="text/calendar; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="{presenters.calendar_filename(appointment)}"'
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"

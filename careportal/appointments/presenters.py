@@ -73,7 +73,9 @@ class AppointmentSummary:
     tag: Tag | None
 
 
-def appointment_summaries(appointments: list[Appointment], *, now: datetime.datetime | None = None) -> list[AppointmentSummary]:
+def appointment_summaries(
+    appointments: list[Appointment], *, now: datetime.datetime | None = None
+) -> list[AppointmentSummary]:
     now = now or timezone.now()
     return [
         AppointmentSummary(
@@ -192,7 +194,7 @@ def appointment_page(
     upcoming = appointment.status == AppointmentStatus.BOOKED and appointment.end > now
     page = AppointmentPage(
         title=f"{KIND_TITLES[kind]} on {day(appointment.start)}",
-        caption=day(appointment.start, with_year=True),
+        caption=clinic_name(appointment),
         status=status,
         status_text=_status_text(status, voice=voice, clinic_phone=clinic_phone),
         rows=rows,

@@ -28,7 +28,9 @@ def upcoming_appointments(*, viewer: Viewer, now: datetime.datetime | None = Non
 def past_appointments(*, viewer: Viewer, now: datetime.datetime | None = None) -> QuerySet[Appointment]:
     """Most recent first, with their clinics."""
     now = now or timezone.now()
-    return visible_appointments(viewer=viewer).exclude(_upcoming(now)).select_related("clinic").order_by("-start", "-pk")
+    return (
+        visible_appointments(viewer=viewer).exclude(_upcoming(now)).select_related("clinic").order_by("-start", "-pk")
+    )
 
 
 def upcoming_count(*, viewer: Viewer, now: datetime.datetime | None = None) -> int:

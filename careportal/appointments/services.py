@@ -154,7 +154,9 @@ def _reminder_batch(*, now: datetime.datetime, days_before: int, batch_size: int
     return len(claimed)
 
 
-def appointment_reminders_send_due(*, now: datetime.datetime | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> int:
+def appointment_reminders_send_due(
+    *, now: datetime.datetime | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+) -> int:
     """Send every reminder now due, once; returns how many appointments were reminded. The closest reminder goes
     first, so an appointment booked two days ahead gets the 7-day reminder now and the 1-day one the day before, and
     one booked this morning for tomorrow gets only the 1-day one. Safe on several workers at once: appointments are
@@ -258,7 +260,7 @@ def appointment_meeting_sync(*, appointment_id: int, now: datetime.datetime | No
         elif work.existing is not None:
             provider.meeting_cancel(work.existing)
             meeting = None
-    except Exception as exc:  # noqa: BLE001 - any failure of the provider is kept for staff and tried again
+    except Exception as exc:
         error = _failure_text(exc)
     with transaction.atomic():
         appointment = Appointment.objects.select_for_update().get(pk=appointment_id)

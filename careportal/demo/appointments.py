@@ -66,20 +66,23 @@ ARJUN = "PID|1||40055512^^^RRV^MR~9990000034^^^NHS^NH||PATEL^ARJUN^^^||20150607|
 OKAFOR = "C1234567^OKAFOR^CHIDI^^^DR"
 SHAH = "C2223334^SHAH^MEERA^^^DR"
 
+HAEM_CLINIC = "HAEMFU^Haematology follow-up^LOCAL"
+HAEM_ROOM = "^Room 4^^RRV^^^Outpatients B^Level 2^Haematology clinic"
+VIDEO_ROOM = "^^^VIRTUAL^^^^^Video clinic"
+CURO_CLINIC = "CUROFU^Children's urology clinic^LOCAL"
+CURO_ROOM = "^Room 2^^RRV^^^Children's outpatients^Ground floor^Children's urology clinic"
+IN_PERSON = "OUTPT^Outpatient^LOCAL"
+VIDEO = "VIDEO^Video consultation^LOCAL"
+
 # (appointment id, patient PID, clinic, location AIL-3, kind SCH-8, clinician, days from today, time, minutes,
 #  cancelled)
 APPOINTMENTS = [
-    ("DEMO-APT-1", ELEANOR, "HAEMFU^Haematology follow-up^LOCAL", "^Room 4^^RRV^^^Outpatients B^Level 2^Haematology clinic",
-     "OUTPT^Outpatient^LOCAL", OKAFOR, 12, datetime.time(10, 30), 20, False),
-    ("DEMO-APT-2", ELEANOR, "HAEMFU^Haematology follow-up^LOCAL", "^^^VIRTUAL^^^^^Video clinic",
-     "VIDEO^Video consultation^LOCAL", OKAFOR, 2, datetime.time(14, 0), 30, False),
-    ("DEMO-APT-3", ELEANOR, "HAEMFU^Haematology follow-up^LOCAL", "^Room 4^^RRV^^^Outpatients B^Level 2^Haematology clinic",
-     "OUTPT^Outpatient^LOCAL", OKAFOR, -30, datetime.time(9, 15), 20, False),
-    ("DEMO-APT-4", ELEANOR, "HAEMFU^Haematology follow-up^LOCAL", "^Room 4^^RRV^^^Outpatients B^Level 2^Haematology clinic",
-     "OUTPT^Outpatient^LOCAL", OKAFOR, 20, datetime.time(11, 0), 20, True),
-    ("DEMO-APT-5", ARJUN, "CUROFU^Children's urology clinic^LOCAL", "^Room 2^^RRV^^^Children's outpatients^Ground floor^Children's urology clinic",
-     "OUTPT^Outpatient^LOCAL", SHAH, 9, datetime.time(11, 0), 30, False),
-]  # fmt: skip
+    ("DEMO-APT-1", ELEANOR, HAEM_CLINIC, HAEM_ROOM, IN_PERSON, OKAFOR, 12, datetime.time(10, 30), 20, False),
+    ("DEMO-APT-2", ELEANOR, HAEM_CLINIC, VIDEO_ROOM, VIDEO, OKAFOR, 2, datetime.time(14, 0), 30, False),
+    ("DEMO-APT-3", ELEANOR, HAEM_CLINIC, HAEM_ROOM, IN_PERSON, OKAFOR, -30, datetime.time(9, 15), 20, False),
+    ("DEMO-APT-4", ELEANOR, HAEM_CLINIC, HAEM_ROOM, IN_PERSON, OKAFOR, 20, datetime.time(11, 0), 20, True),
+    ("DEMO-APT-5", ARJUN, CURO_CLINIC, CURO_ROOM, IN_PERSON, SHAH, 9, datetime.time(11, 0), 30, False),
+]
 
 
 def _ts(value: datetime.datetime) -> str:

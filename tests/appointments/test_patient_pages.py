@@ -195,7 +195,7 @@ def test_before_the_window_the_page_says_when_the_button_appears(video_appointme
     assert "The button to join will appear here from 1:30pm on Thursday 19 November." in page
     assert "Join video appointment" not in page
     assert "secret-token" not in page
-    assert '/appointments/test-camera-and-microphone/' in page
+    assert "/appointments/test-camera-and-microphone/" in page
     assert join.status_code == 200
     assert "secret-token" not in join.content.decode()
     assert "1:30pm on Thursday 19 November" in join.content.decode()
@@ -243,7 +243,9 @@ def test_a_cancelled_video_appointment_cannot_be_joined(video_appointment, patie
 def test_join_is_not_found_for_an_appointment_that_is_not_video(patient, patient_client) -> None:
     appointment = AppointmentFactory(patient=patient)
 
-    assert patient_client.get(reverse("appointments:join", kwargs={"public_id": appointment.public_id})).status_code == 404
+    assert (
+        patient_client.get(reverse("appointments:join", kwargs={"public_id": appointment.public_id})).status_code == 404
+    )
 
 
 def test_in_the_window_without_a_meeting_yet_the_page_says_so(video_appointment, patient_client) -> None:

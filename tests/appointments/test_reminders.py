@@ -125,12 +125,15 @@ def test_the_batches_cover_every_appointment(db) -> None:
         assert appointment_reminders_send_due(batch_size=2) == 0
 
 
-def test_a_reminder_through_a_real_smtp_server_says_nothing_clinical(eleanor, smtp_server, django_capture_on_commit_callbacks) -> None:
+def test_a_reminder_through_a_real_smtp_server_says_nothing_clinical(
+    eleanor, smtp_server, django_capture_on_commit_callbacks
+) -> None:
     AppointmentFactory(patient=eleanor, start=START, kind="video", video_join_url="https://video.example/join/secret")
     mail.outbox.clear()
 
-    with time_machine.travel(START - datetime.timedelta(days=1), tick=False), django_capture_on_commit_callbacks(
-        execute=True
+    with (
+        time_machine.travel(START - datetime.timedelta(days=1), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
     ):
         appointment_reminders_send_due()
 

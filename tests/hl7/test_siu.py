@@ -88,7 +88,9 @@ def test_the_sample_video_booking_is_applied(eleanor, video, django_capture_on_c
     assert appointment.video_join_url.startswith("https://video.example.nhs.uk/join/")
 
 
-def test_the_sample_cancellation_cancels_it_and_tells_the_patient(eleanor, video, django_capture_on_commit_callbacks) -> None:
+def test_the_sample_cancellation_cancels_it_and_tells_the_patient(
+    eleanor, video, django_capture_on_commit_callbacks
+) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         receive((SAMPLES / "siu_s12_video.hl7").read_bytes())
     mail.outbox.clear()
@@ -309,9 +311,7 @@ def test_a_moved_video_appointment_moves_its_meeting(eleanor, video, django_capt
     with django_capture_on_commit_callbacks(execute=True):
         receive(siu("S12", start=START, sent_at=at(0), kind_code="VIDEO^Video consultation^LOCAL"))
     with django_capture_on_commit_callbacks(execute=True):
-        receive(
-            siu("S13", start=START + datetime.timedelta(hours=1), sent_at=at(1), kind_code="VIDEO^Video^LOCAL")
-        )
+        receive(siu("S13", start=START + datetime.timedelta(hours=1), sent_at=at(1), kind_code="VIDEO^Video^LOCAL"))
 
     assert len(video.created) == 1
     assert [request.start for _, request in video.updated] == [START + datetime.timedelta(hours=1)]

@@ -8,8 +8,8 @@ from careportal.demo.services import demo_trust_load
 
 class Command(BaseCommand):
     help = (
-        "Load the demo trust, its test results, appointments and a message thread (development only). Safe to run again: "
-        "existing demo data is left as it is."
+        "Load the demo trust, its test results, appointments and a message thread (development only). Safe to run "
+        "again: existing demo data is left as it is."
     )
 
     def handle(self, *args: object, **options: object) -> None:

@@ -70,8 +70,9 @@ class AppointmentConflict(ValueError):
 class AppointmentData:
     source_system: str
     external_id: str
-    start: datetime.datetime
-    end: datetime.datetime
+    # None only in a cancellation, deletion or "did not attend" that leaves the time out.
+    start: datetime.datetime | None
+    end: datetime.datetime | None
     kind: str = AppointmentKind.IN_PERSON
     clinic_code: str = ""
     clinic_name: str = ""
@@ -123,6 +124,8 @@ def _care_relationship_ensure(*, patient: Patient, care_team_id: int) -> None:
 
 
 def _set_details(appointment: Appointment, data: AppointmentData, clinic: Clinic | None) -> None:
+    if data.start is None or data.end is None:  # pragma: no cover - the handler requires them for these events
+        raise ValueError("a booking, move or change needs its start and end")
     appointment.start = data.start
     appointment.end = data.end
     appointment.kind = data.kind
@@ -228,7 +231,14 @@ def _create(
         last_event=event,
         cancellation_reason=_fit(Appointment, "cancellation_reason", data.cancellation_reason),
     )
-    _set_details(appointment, data, clinic)
+    if data.start is None or data.end is None:
+        # A cancellation without its time, before its booking: kept (never shown) at the message's time, so that
+        # the booking, when it comes, finds it; a newer booking then sets the real time.
+        appointment.start = appointment.end = message_time
+        appointment.clinic = clinic
+        appointment.service_name = _fit(Appointment, "service_name", data.service_name)
+    else:
+        _set_details(appointment, data, clinic)
     needs_meeting = _meeting_mark(appointment, now)
     appointment.save()
     if appointment.care_team_id is not None:

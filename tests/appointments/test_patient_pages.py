@@ -388,3 +388,13 @@ def test_another_patients_appointment_cannot_be_asked_about(other_patient, patie
 
     assert response.status_code == 404
     assert not Thread.objects.exists()
+
+
+def test_a_proxy_reads_the_telephone_appointment_about_the_patient(proxy_relationship, proxy_client) -> None:
+    child = proxy_relationship.patient
+    appointment = AppointmentFactory(patient=child, kind="telephone")
+
+    page = text(proxy_client.get(detail(appointment)))
+
+    assert f"We will call {child.given_name} on {child.mobile_phone}." in page
+    assert child.full_name in page

@@ -328,3 +328,54 @@ def test_an_siu_kept_before_appointments_existed_is_applied_once(eleanor) -> Non
     row.refresh_from_db()
     assert row.status == MessageStatus.APPLIED
     assert Appointment.objects.get().external_id == "APT-5531"
+
+
+def _without_times(raw: bytes) -> bytes:
+    """The message with no timing in SCH-11 or AIS-4 (a PAS that sends a cancellation by id only)."""
+    segments = []
+    for segment in raw.split(b"\r"):
+        fields = segment.split(b"|")
+        if fields[0] == b"SCH":
+            fields[11] = b""
+        elif fields[0] in (b"AIS", b"AIP"):
+            fields[4 if fields[0] == b"AIS" else 6] = b""
+        segments.append(b"|".join(fields))
+    return b"\r".join(segments)
+
+
+def test_a_cancellation_without_times_cancels_a_known_appointment(eleanor) -> None:
+    receive(siu("S12", start=START, sent_at=at(0)))
+
+    code, _ = receive(_without_times(siu("S15", start=START, sent_at=at(1))))
+
+    assert code == "AA"
+    appointment = Appointment.objects.get()
+    assert (appointment.status, appointment.start) == (AppointmentStatus.CANCELLED, START)
+
+
+def test_a_cancellation_without_times_before_its_booking_is_kept_and_wins(eleanor) -> None:
+    code, _ = receive(_without_times(siu("S17", start=START, sent_at=at(1))))
+    assert code == "AA"
+
+    receive(siu("S12", start=START, sent_at=at(0)))
+
+    assert Appointment.objects.get().status == AppointmentStatus.ENTERED_IN_ERROR
+
+
+def test_a_booking_without_times_is_refused(eleanor) -> None:
+    code, row = receive(_without_times(siu("S12", start=START, sent_at=at(0))))
+
+    assert code == "AE"
+    assert row.error_text.startswith("SCH-11: the appointment has no start time")
+
+
+def test_a_move_of_an_upcoming_appointment_tells_the_patient(eleanor, django_capture_on_commit_callbacks) -> None:
+    receive(siu("S12", start=START, sent_at=at(0)))
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        receive(siu("S13", start=START + datetime.timedelta(days=1), sent_at=at(1)))
+        # A detail change that keeps the time tells nobody
+        receive(siu("S14", start=START + datetime.timedelta(days=1), sent_at=at(2), location="^Room 9"))
+
+    assert [m.subject for m in mail.outbox] == ["A change to a hospital appointment"]

@@ -96,9 +96,12 @@ def _duration(value: str, units: str) -> datetime.timedelta | None:
     return datetime.timedelta(minutes=amount * factor)
 
 
-def _times(ctx: ApplyContext, sch: Segment) -> tuple[datetime.datetime, datetime.datetime]:
+def _times(
+    ctx: ApplyContext, sch: Segment, *, required: bool
+) -> tuple[datetime.datetime, datetime.datetime] | tuple[None, None]:
     """Start and end: SCH-11 (timing quantity: start in component 4, end in 5), else the first AIS (AIS-4 start,
-    AIS-7/AIS-8 duration), else TQ1-7/TQ1-8; a missing end is the start plus the duration (SCH-9/SCH-10)."""
+    AIS-7/AIS-8 duration), else TQ1-7/TQ1-8; a missing end is the start plus the duration (SCH-9/SCH-10). A
+    cancellation, deletion or missed appointment may leave the time out (None, None): it changes the status only."""
     start = timestamp(sch, 11, "appointment timing start", component=4)
     end = timestamp(sch, 11, "appointment timing end", component=5)
     start_field = (sch, 11)
@@ -111,6 +114,8 @@ def _times(ctx: ApplyContext, sch: Segment) -> tuple[datetime.datetime, datetime
         start = timestamp(tq1, 7, "start date and time")
         end = end or timestamp(tq1, 8, "end date and time")
         start_field = (tq1, 7)
+    if start is None and not required:
+        return None, None
     if start is None:
         raise ApplyError(
             "SCH-11: the appointment has no start time (SCH-11.4, AIS-4 or TQ1-7)",
@@ -175,7 +180,7 @@ def appointment_data(ctx: ApplyContext, sch: Segment, event: str) -> Appointment
     ais = _first(ctx, "AIS")
     ail = _first(ctx, "AIL")
     aip = _first(ctx, "AIP")
-    start, end = _times(ctx, sch)
+    start, end = _times(ctx, sch, required=event in DETAIL_EVENTS)
     clinic_code = (ais.value(3, 1) if ais is not None else "") or sch.value(7, 1)
     service_name = (ais.value(3, 2) if ais is not None else "") or sch.value(7, 2)
     if event in DETAIL_EVENTS and not clinic_code:

@@ -48,7 +48,8 @@ class AppointmentAdmin(admin.ModelAdmin):
         "last_event",
         "video_meeting_status",
     )
-    list_filter = ("status", "kind", "video_meeting_status", "last_event", "care_team")
+    # "Booked at: No date" lists the appointments whose cancellation arrived before their booking.
+    list_filter = ("status", "kind", "video_meeting_status", "last_event", "booked_at", "care_team")
     search_fields = ("external_id",)
     ordering = ("-start",)
     inlines = [ReminderInline]

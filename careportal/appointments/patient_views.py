@@ -157,6 +157,7 @@ def appointment_change(request: HttpRequest, viewer: Viewer, public_id: UUID) ->
             "voice": voice,
             "appointment": page,
             "can_request": bool(page.change_href) and appointment.care_team is not None,
+            "reply_target": appointment.care_team.response_target_text if appointment.care_team else "",
             "form": form,
             "error": error,
             "back_link": {

@@ -50,7 +50,6 @@ from careportal.video.providers import Meeting, MeetingRequest, video_provider
 logger = structlog.get_logger(__name__)
 
 DEFAULT_BATCH_SIZE = 500
-MEETING_MAX_ATTEMPTS = 8
 # While one worker talks to the provider, the sweep leaves the appointment alone for this long.
 MEETING_LEASE = datetime.timedelta(minutes=5)
 MEETING_FIRST_RETRY = datetime.timedelta(minutes=1)
@@ -251,14 +250,14 @@ def appointment_meeting_sync(*, appointment_id: int, now: datetime.datetime | No
     meeting: Meeting | None = work.existing
     error = ""
     try:
-        provider = video_provider()
         if work.wants:
+            provider = video_provider()
             if work.existing is not None:
                 meeting = provider.meeting_update(work.existing, work.request)
             else:
                 meeting = provider.meeting_create(work.request)
         elif work.existing is not None:
-            provider.meeting_cancel(work.existing)
+            video_provider().meeting_cancel(work.existing)
             meeting = None
     except Exception as exc:
         error = _failure_text(exc)
@@ -268,11 +267,9 @@ def appointment_meeting_sync(*, appointment_id: int, now: datetime.datetime | No
             appointment.video_meeting_attempts += 1
             appointment.video_meeting_status = MeetingStatus.FAILED
             appointment.video_meeting_error = error
-            appointment.video_meeting_next_attempt_at = (
-                now + _retry_delay(appointment.video_meeting_attempts)
-                if appointment.video_meeting_attempts < MEETING_MAX_ATTEMPTS
-                else None
-            )
+            # Tried again until it works or the appointment no longer needs a meeting (cancelled, or over): a video
+            # appointment without its meeting is a patient who cannot join.
+            appointment.video_meeting_next_attempt_at = now + _retry_delay(appointment.video_meeting_attempts)
             outcome = "failed"
         else:
             appointment.video_provider = meeting.provider if meeting else ""
@@ -286,9 +283,13 @@ def appointment_meeting_sync(*, appointment_id: int, now: datetime.datetime | No
                 appointment.video_meeting_next_attempt_at = now
                 outcome = "changed meanwhile"
             else:
-                appointment.video_meeting_status = MeetingStatus.READY if meeting else MeetingStatus.CANCELLED
+                if meeting is not None:
+                    appointment.video_meeting_status, outcome = MeetingStatus.READY, "ready"
+                elif work.existing is not None:
+                    appointment.video_meeting_status, outcome = MeetingStatus.CANCELLED, "cancelled"
+                else:  # no meeting was ever made, and none is needed now
+                    appointment.video_meeting_status, outcome = MeetingStatus.NONE, "not needed"
                 appointment.video_meeting_next_attempt_at = None
-                outcome = "ready" if meeting else "cancelled"
         appointment.save()
     # The appointment's row id and what happened: never the link.
     logger.info("video_meeting_sync", appointment_id=appointment_id, outcome=outcome, error=error)

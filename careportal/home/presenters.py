@@ -41,7 +41,7 @@ def _empty_messages(v: Voice) -> str:
 def _empty_appointments(v: Voice) -> str:
     return (
         f"{v.has} no upcoming appointments. When the hospital books an appointment for {v.subject}, it will "
-        "appear here with the date, time and place, or the link for a video appointment."
+        "appear here with the date, time and place, or how to join a video appointment."
     )
 
 

@@ -398,3 +398,16 @@ def test_a_proxy_reads_the_telephone_appointment_about_the_patient(proxy_relatio
 
     assert f"We will call {child.given_name} on {child.mobile_phone}." in page
     assert child.full_name in page
+
+
+def test_the_home_page_counts_upcoming_appointments_and_says_nothing_else(patient, patient_client) -> None:
+    AppointmentFactory(patient=patient, start=days(3))
+    AppointmentFactory(patient=patient, start=days(9), kind="video")
+    AppointmentFactory(patient=patient, start=days(5), status=AppointmentStatus.CANCELLED)
+    AppointmentFactory(patient=patient, start=days(-5))
+
+    page = text(patient_client.get(reverse("home:home")))
+
+    assert "You have 2 upcoming appointments." in page
+    assert 'href="/appointments/"' in page
+    assert "Haematology" not in page

@@ -379,3 +379,26 @@ def test_a_move_of_an_upcoming_appointment_tells_the_patient(eleanor, django_cap
         receive(siu("S14", start=START + datetime.timedelta(days=1), sent_at=at(2), location="^Room 9"))
 
     assert [m.subject for m in mail.outbox] == ["A change to a hospital appointment"]
+
+
+def test_a_failed_meeting_stops_being_tried_once_the_appointment_is_over(
+    eleanor, video, django_capture_on_commit_callbacks
+) -> None:
+    from careportal.appointments.services import meetings_due_sync
+
+    video.fail = True
+    with django_capture_on_commit_callbacks(execute=True):
+        receive(siu("S12", start=START, sent_at=at(0), kind_code="VIDEO^Video consultation^LOCAL"))
+    for hours in (1, 5, 24):
+        meetings_due_sync(now=NOW + datetime.timedelta(hours=hours))
+    appointment = Appointment.objects.get()
+    assert appointment.video_meeting_status == MeetingStatus.FAILED
+    assert appointment.video_meeting_attempts == 4
+
+    # After the appointment's end, nothing is asked of the provider any more
+    meetings_due_sync(now=START + datetime.timedelta(hours=1))
+
+    appointment.refresh_from_db()
+    assert appointment.video_meeting_status == MeetingStatus.NONE
+    assert appointment.video_meeting_next_attempt_at is None
+    assert video.created == []

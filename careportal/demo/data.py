@@ -132,7 +132,7 @@ DEMO_INTERFACES = [
         "RRV",
         ["ADT^A04", "ADT^A08", "ADT^A28", "ADT^A31", "ADT^A40", "SIU^S12", "SIU^S13", "SIU^S14", "SIU^S15"],
     ),
-    ("Clinic letters (EDM)", "EDM", "RRV", ["MDM^T02"]),
+    ("Clinic letters (EDM)", "EDM", "RRV", ["MDM^T02", "MDM^T10", "MDM^T11"]),
 ]
 DEMO_HOSPITAL_NUMBER_AUTHORITY = "RRV"
 

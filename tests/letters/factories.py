@@ -1,0 +1,41 @@
+import datetime
+import secrets
+
+import factory
+from django.utils import timezone
+
+from careportal.letters.models import Delivery, Letter, LetterSource
+from tests.letters.helpers import make_pdf, sha256, store_letter_file
+from tests.patients.factories import PatientFactory
+
+_PDF = make_pdf()
+
+
+class LetterFactory(factory.django.DjangoModelFactory):
+    """A current clinic letter, stored (its file is in the letter storage), delivered by post."""
+
+    class Meta:
+        model = Letter
+
+    patient = factory.SubFactory(PatientFactory)
+    care_team = None
+    source = LetterSource.HL7
+    source_system = "EDM"
+    document_id = factory.Sequence(lambda n: f"DOC-{n:06d}")
+    document_type = "Clinic letter"
+    document_type_code = "CL"
+    author = "Dr Chidi Okafor"
+    letter_date = factory.LazyFunction(lambda: timezone.now() - datetime.timedelta(days=1))
+    version_at = factory.LazyFunction(timezone.now)
+    stored_name = factory.LazyFunction(lambda: secrets.token_hex(16))
+    size = len(_PDF)
+    sha256 = sha256(_PDF)
+    received_sha256 = sha256(_PDF)
+    page_count = 1
+    delivery = Delivery.POST
+    arrived_at = factory.LazyFunction(timezone.now)
+
+    @factory.post_generation
+    def stored(obj, create, extracted, **kwargs):  # type: ignore[no-untyped-def]  # noqa: N805
+        if create and extracted is not False:
+            store_letter_file(obj, _PDF)

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('patients', '0003_alter_carerelationship_reason'),
+        ('patients', '0003_carerelationship_letter_reason'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

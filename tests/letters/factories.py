@@ -5,10 +5,12 @@ import factory
 from django.utils import timezone
 
 from careportal.letters.models import Delivery, Letter, LetterSource
-from tests.letters.helpers import make_pdf, sha256, store_letter_file
+from tests.letters.helpers import make_pdf, store_letter_file
+from tests.letters.helpers import sha256 as sha256_of
 from tests.patients.factories import PatientFactory
 
 _PDF = make_pdf()
+_PDF_SHA256 = sha256_of(_PDF)
 
 
 class LetterFactory(factory.django.DjangoModelFactory):
@@ -29,8 +31,8 @@ class LetterFactory(factory.django.DjangoModelFactory):
     version_at = factory.LazyFunction(timezone.now)
     stored_name = factory.LazyFunction(lambda: secrets.token_hex(16))
     size = len(_PDF)
-    sha256 = sha256(_PDF)
-    received_sha256 = sha256(_PDF)
+    sha256 = _PDF_SHA256
+    received_sha256 = _PDF_SHA256
     page_count = 1
     delivery = Delivery.POST
     arrived_at = factory.LazyFunction(timezone.now)

@@ -99,12 +99,14 @@ STAFF = [
         "is_helpdesk": False,
     },
     {
+        # The helpdesk, who also work the print room here (letters to post: /staff/letters/to-post/).
         "username": "demo.helpdesk",
         "display_name": "Sam Reid",
         "first_name": "Sam",
         "last_name": "Reid",
         "email": "demo.helpdesk@example.nhs.uk",
         "teams": [],
+        "groups": ["Print room"],
         "is_helpdesk": True,
     },
     {

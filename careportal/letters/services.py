@@ -9,6 +9,7 @@ import io
 
 import structlog
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,7 +19,7 @@ from careportal.audit.services import access_events_record_many
 from careportal.core.schedule import LONDON
 from careportal.core.tasks import enqueue_on_commit
 from careportal.letters.access import print_room_viewer_for
-from careportal.letters.models import ExportStatus, Letter, PrintExport
+from careportal.letters.models import PRINT_ROOM_GROUP, ExportStatus, Letter, PrintExport
 from careportal.letters.selectors import export_rows, letters_for_next_list, letters_to_post
 from careportal.letters.storage import export_file_delete, export_file_save, new_stored_name
 
@@ -41,6 +42,14 @@ CSV_HEADER = [
 ]
 # A spreadsheet runs a cell that starts with one of these as a formula ("=HYPERLINK(...)" in a name).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def print_room_group_ensure() -> Group:
+    """The "Print room" group with its permission, created if missing (the demo loader, and a database emptied
+    since its migrations ran)."""
+    group, _ = Group.objects.get_or_create(name=PRINT_ROOM_GROUP)
+    group.permissions.add(*Permission.objects.filter(content_type__app_label="letters", codename="work_print_room"))
+    return group
 
 
 def print_list_freeze(*, today: datetime.date | None = None) -> int:

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,8 @@ from tests.hl7.mllp_client import ack_code, control_id
 pytestmark = pytest.mark.browser
 
 DEMO_HL7 = Path(__file__).resolve().parents[2] / "careportal" / "demo" / "hl7"
-SCREENSHOTS = Path("/tmp/i12-letters")
+# What the pages look like, for a person to check (desktop and 320 px wide).
+SCREENSHOTS = Path(tempfile.gettempdir()) / "careportal-letters-journey"
 
 
 @pytest.fixture(autouse=True)

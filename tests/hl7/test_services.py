@@ -730,4 +730,3 @@ def test_an_mdm_letter_is_applied_and_acknowledged(eleanor) -> None:
     assert only_message().status == MessageStatus.APPLIED
     letter = Letter.objects.get()
     assert (letter.patient, letter.document_id, letter.document_type) == (eleanor, "DOC-88123", "Clinic letter")
-

@@ -38,6 +38,6 @@ class LetterFactory(factory.django.DjangoModelFactory):
     arrived_at = factory.LazyFunction(timezone.now)
 
     @factory.post_generation
-    def stored(obj, create, extracted, **kwargs):  # type: ignore[no-untyped-def]  # noqa: N805
+    def stored(obj, create, extracted, **kwargs):  # type: ignore[no-untyped-def]
         if create and extracted is not False:
             store_letter_file(obj, _PDF)

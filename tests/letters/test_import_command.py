@@ -62,7 +62,7 @@ def test_letters_are_imported_for_the_patient_and_team(patient, team, tmp_path, 
 
     assert "Letters: 2 imported." in out
     letters = Letter.objects.order_by("page_count")
-    assert [(l.patient, l.care_team, l.source, l.author) for l in letters] == [
+    assert [(x.patient, x.care_team, x.source, x.author) for x in letters] == [
         (patient, team, LetterSource.IMPORT, "Dr A Shah")
     ] * 2
     assert letters[0].letter_date.date() == datetime.date(2026, 11, 6)

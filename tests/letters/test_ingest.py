@@ -3,6 +3,7 @@ patient told; sent again, replaced, older, cancelled; and every bad input refuse
 
 import base64
 import datetime
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -20,7 +21,7 @@ from tests.proxy.factories import ProxyRelationshipFactory
 
 pytestmark = pytest.mark.django_db
 
-SAMPLE = "tests/hl7/samples/mdm_t02_letter.hl7"
+SAMPLE = Path(__file__).resolve().parents[1] / "hl7" / "samples" / "mdm_t02_letter.hl7"
 
 
 def receive(raw: bytes, capture) -> tuple[str, str]:  # type: ignore[no-untyped-def]
@@ -41,10 +42,8 @@ def capture(django_capture_on_commit_callbacks):
     return django_capture_on_commit_callbacks
 
 
-def test_the_sample_letter_is_stored_for_its_patient_and_team(
-    hl7_interfaces, eleanor, haematology, capture
-):
-    raw = open(SAMPLE, "rb").read()
+def test_the_sample_letter_is_stored_for_its_patient_and_team(hl7_interfaces, eleanor, haematology, capture):
+    raw = SAMPLE.read_bytes()
 
     assert receive(raw, capture)[0] == "AA"
 
@@ -296,4 +295,4 @@ def test_a_letter_whose_transaction_rolls_back_leaves_no_placed_file(eleanor, ha
 
     assert not Letter.objects.exists()
     assert letters_sweep_incoming(older_than_seconds=0) == {"placed": 0, "deleted": 1}
-    assert not [p for p in letter_root.rglob("*.pdf")]
+    assert not list(letter_root.rglob("*.pdf"))

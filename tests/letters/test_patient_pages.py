@@ -17,6 +17,7 @@ from tests.proxy.factories import ProxyRelationshipFactory
 
 pytestmark = pytest.mark.django_db
 
+
 def _when(day: int) -> datetime.datetime:
     return datetime.datetime(2026, 11, day, 12, 0, tzinfo=datetime.UTC)
 
@@ -24,7 +25,10 @@ def _when(day: int) -> datetime.datetime:
 def test_the_list_shows_letters_newest_first_with_date_team_and_type(patient_client, patient):
     older = LetterFactory(patient=patient, letter_date=_when(2), care_team=CareTeamFactory(name="Dermatology"))
     newer = LetterFactory(
-        patient=patient, letter_date=_when(6), care_team=CareTeamFactory(name="Haematology"), document_type="Discharge letter"
+        patient=patient,
+        letter_date=_when(6),
+        care_team=CareTeamFactory(name="Haematology"),
+        document_type="Discharge letter",
     )
 
     response = patient_client.get(reverse("letters:list"))
@@ -137,10 +141,15 @@ def test_a_proxy_with_the_letters_scope_can_read_the_letter(proxy_client, proxy_
     response = proxy_client.get(reverse("letters:letter", kwargs={"public_id": letter.public_id}))
 
     assert response.status_code == 200
-    assert f"We have also sent this letter to {proxy_relationship.patient.given_name} by post." in response.content.decode()
+    assert (
+        f"We have also sent this letter to {proxy_relationship.patient.given_name} by post."
+        in response.content.decode()
+    )
 
 
-def test_the_list_page_query_count_does_not_grow_with_the_letters(patient_client, patient, django_assert_max_num_queries):
+def test_the_list_page_query_count_does_not_grow_with_the_letters(
+    patient_client, patient, django_assert_max_num_queries
+):
     LetterFactory(patient=patient, care_team=CareTeamFactory())
     with django_assert_max_num_queries(40) as one:
         patient_client.get(reverse("letters:list"))

@@ -79,7 +79,9 @@ def test_the_daily_job_puts_waiting_post_letters_on_todays_list():
 
 
 def test_the_list_shows_who_to_post_what_and_audits_the_names_shown(print_room_client):
-    patient = PatientFactory(given_name="Siobhán", family_name="O'Sullivan", address_line_1="4 Mill Lane", postcode="N8 7QE")
+    patient = PatientFactory(
+        given_name="Siobhán", family_name="O'Sullivan", address_line_1="4 Mill Lane", postcode="N8 7QE"
+    )
     listed(patient=patient, care_team=CareTeamFactory(name="Dermatology"))
     LetterFactory()  # arrived after today's list
 
@@ -153,7 +155,9 @@ def _csv(response) -> list[list[str]]:  # type: ignore[no-untyped-def]
 def test_a_small_export_is_made_at_once_with_the_posting_details(
     print_room_client, print_room_user, django_capture_on_commit_callbacks
 ):
-    patient = PatientFactory(given_name="=HYPERLINK(1)", family_name="Test", address_line_1="1 High St", postcode="N1 1AA")
+    patient = PatientFactory(
+        given_name="=HYPERLINK(1)", family_name="Test", address_line_1="1 High St", postcode="N1 1AA"
+    )
     letter = listed(patient=patient, care_team=CareTeamFactory(name="Haematology"), page_count=2)
 
     with django_capture_on_commit_callbacks(execute=True):

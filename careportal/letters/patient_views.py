@@ -79,7 +79,7 @@ def _pdf_response(request: HttpRequest, viewer: Viewer, public_id: UUID, *, as_a
     # Exactly the stored bytes, as a PDF and nothing else: no sniffing, no scripts or same-origin powers if a
     # browser renders it, and never kept in any cache.
     response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     response["Cache-Control"] = "private, no-store"
     response["Cross-Origin-Resource-Policy"] = "same-origin"
     return response

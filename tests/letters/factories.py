@@ -18,6 +18,7 @@ class LetterFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Letter
+        skip_postgeneration_save = True
 
     patient = factory.SubFactory(PatientFactory)
     care_team = None

@@ -174,6 +174,14 @@ def print_export_downloaded(*, viewer: Viewer, export: PrintExport) -> None:
         )
 
 
+def print_exports_fail_stalled(*, older_than: datetime.timedelta = datetime.timedelta(hours=1)) -> int:
+    """Mark as failed the exports still waiting or being made long after they were asked for (the worker stopped
+    part way), so that their page says so and the print room makes another. Returns how many."""
+    return PrintExport.objects.filter(
+        status__in=[ExportStatus.WAITING, ExportStatus.RUNNING], requested_at__lt=timezone.now() - older_than
+    ).update(status=ExportStatus.FAILED, finished_at=timezone.now())
+
+
 def print_exports_expire(*, older_than: datetime.timedelta = datetime.timedelta(days=7)) -> int:
     """Delete exports (their files hold names and addresses) older than `older_than`. Returns how many."""
     old = list(PrintExport.objects.filter(requested_at__lt=timezone.now() - older_than))

@@ -2,7 +2,12 @@
 
 from django_tasks import task
 
-from careportal.letters.services import print_export_build, print_exports_expire, print_list_freeze
+from careportal.letters.services import (
+    print_export_build,
+    print_exports_expire,
+    print_exports_fail_stalled,
+    print_list_freeze,
+)
 from careportal.letters.storage import letters_sweep_incoming
 
 
@@ -20,7 +25,9 @@ def freeze_print_list() -> int:
 
 @task()
 def letters_housekeeping() -> dict[str, int]:
-    """Place or delete letter files that transactions left staged, and delete old print-room exports."""
+    """Place or delete letter files that transactions left staged, give up on exports whose worker stopped, and
+    delete old print-room exports."""
     counts = letters_sweep_incoming()
+    counts["exports_failed"] = print_exports_fail_stalled()
     counts["exports_deleted"] = print_exports_expire()
     return counts

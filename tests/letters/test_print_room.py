@@ -311,3 +311,22 @@ def test_old_exports_and_their_files_are_deleted(print_room_user):
 
     assert not letter_storage().exists(name)
     assert not PrintExport.objects.exists()
+
+
+def test_an_export_whose_worker_stopped_is_marked_failed_by_housekeeping(print_room_client, print_room_user):
+    from careportal.letters.tasks import letters_housekeeping
+
+    asked = datetime.datetime.now(datetime.UTC)
+    export = PrintExport.objects.create(
+        requested_by=print_room_user, requested_at=asked, status=ExportStatus.RUNNING, total=900, done=500
+    )
+
+    with time_machine.travel(asked + datetime.timedelta(minutes=30)):
+        assert letters_housekeeping.call()["exports_failed"] == 0
+    with time_machine.travel(asked + datetime.timedelta(hours=2)):
+        assert letters_housekeeping.call()["exports_failed"] == 1
+
+    export.refresh_from_db()
+    assert export.status == ExportStatus.FAILED
+    page = print_room_client.get(reverse("letters:export", kwargs={"export_id": export.public_id}))
+    assert "The export could not be made" in page.content.decode()

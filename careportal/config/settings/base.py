@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "careportal.results",
     "careportal.hl7",
     "careportal.messaging",
+    "careportal.letters",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -447,3 +448,17 @@ CLAMAV_SOCKET = env.str("CLAMAV_SOCKET", default="")
 CLAMAV_HOST = env.str("CLAMAV_HOST", default="")
 CLAMAV_PORT = env.int("CLAMAV_PORT", default=3310)
 CLAMAV_TIMEOUT_SECONDS = env.float("CLAMAV_TIMEOUT_SECONDS", default=30)
+
+
+# Letters from clinics (docs/letters.md) -------------------------------------------------------------------------
+# Letter PDFs and the print room's CSV exports are kept here, outside the web root, under random names, and served
+# only through access-checked views. LETTER_STORAGE names any Django storage instead, as ATTACHMENT_STORAGE does.
+LETTER_ROOT = env.path("LETTER_ROOT", default=BASE_DIR / "var" / "private" / "letters")
+LETTER_STORAGE = {
+    "BACKEND": env.str("LETTER_STORAGE_BACKEND", default="careportal.core.files.PrivateFileSystemStorage"),
+    "OPTIONS": env.json("LETTER_STORAGE_OPTIONS", default={}),
+}
+# A letter larger than this (after Base64 decoding) is refused: AE over HL7, an error from the import command.
+LETTER_MAX_BYTES = env.int("LETTER_MAX_BYTES", default=5 * 1024 * 1024)
+# A print-room export of more letters than this is made in the background, with a progress page.
+LETTER_EXPORT_BACKGROUND_OVER = env.int("LETTER_EXPORT_BACKGROUND_OVER", default=200)

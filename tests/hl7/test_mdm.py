@@ -43,6 +43,19 @@ def test_a_missing_document_number_is_a_required_field_error_at_txa_12() -> None
     assert ack["ERR"][3].startswith("101^Required field missing")
 
 
+def test_a_transcriptionist_in_txa_11_is_never_taken_for_the_document_number() -> None:
+    """The document number is read from TXA-11 only when it carries the sending system's own namespace (a sender
+    that writes TXA one field early); a person in TXA-11 with TXA-12 empty is a missing document number."""
+    PatientFactory(hospital_number="40012345")
+    raw = mdm_message(document_id="").replace(b"|||||^EDM|", b"||||T99^SMITH^JO|")
+    assert b"T99^SMITH^JO|" in raw
+
+    ack = segments(message_receive(raw, peer=LOCAL_PEER, source=MessageSource.MLLP))
+
+    assert ack["MSA"][1] == "AE"
+    assert ack["ERR"][2] == "TXA^1^12"
+
+
 def test_an_mdm_without_txa_is_refused() -> None:
     PatientFactory(hospital_number="40012345")
     raw = b"\r".join(line for line in mdm_message().split(b"\r") if not line.startswith(b"TXA"))

@@ -21,7 +21,10 @@ from tests.proxy.factories import ProxyRelationshipFactory
 
 pytestmark = pytest.mark.django_db
 
-SAMPLE = Path(__file__).resolve().parents[1] / "hl7" / "samples" / "mdm_t02_letter.hl7"
+SAMPLES = Path(__file__).resolve().parents[1] / "hl7" / "samples"
+# The sample as the document system sends it (its TXA one field early from TXA-11 on), and the standard layout.
+SAMPLE = SAMPLES / "mdm_t02_letter.hl7"
+STANDARD_SAMPLE = SAMPLES / "mdm_t02_letter_standard.hl7"
 
 
 def receive(raw: bytes, capture) -> tuple[str, str]:  # type: ignore[no-untyped-def]
@@ -42,8 +45,9 @@ def capture(django_capture_on_commit_callbacks):
     return django_capture_on_commit_callbacks
 
 
-def test_the_sample_letter_is_stored_for_its_patient_and_team(hl7_interfaces, eleanor, haematology, capture):
-    raw = SAMPLE.read_bytes()
+@pytest.mark.parametrize("sample", [SAMPLE, STANDARD_SAMPLE], ids=["as-sent", "standard-layout"])
+def test_the_sample_letter_is_stored_for_its_patient_and_team(sample, hl7_interfaces, eleanor, haematology, capture):
+    raw = sample.read_bytes()
 
     assert receive(raw, capture)[0] == "AA"
 

@@ -49,7 +49,8 @@ def apply_mdm(ctx: ApplyContext) -> ApplyOutcome:
             )
         patient = patient_match(pid, authority=ctx.hospital_number_authority)
     event = ctx.header.trigger_event
-    document_id = _document_id(txa, event)
+    shift = txa_shift(txa, ctx.header.sending_application)
+    document_id = _document_id(txa, event, shift=shift)
     version_at = timestamp(txa, 8, "edit date and time") or ctx.message_time
     try:
         if event == "T11":
@@ -62,7 +63,7 @@ def apply_mdm(ctx: ApplyContext) -> ApplyOutcome:
         else:
             outcome = letter_apply(
                 patient=patient,
-                data=_letter_data(ctx, txa, segments, document_id=document_id, version_at=version_at),
+                data=_letter_data(ctx, txa, segments, document_id=document_id, version_at=version_at, shift=shift),
                 received_at=ctx.received_at,
             )
     except DocumentRejected as exc:
@@ -76,9 +77,22 @@ def apply_mdm(ctx: ApplyContext) -> ApplyOutcome:
     return ApplyOutcome(patient=patient, note=f"Letter {outcome.outcome}")
 
 
-def _document_id(txa: Segment, event: str) -> str:
-    own = txa.value(12)
-    parent = txa.value(13)
+def txa_shift(txa: Segment, sending_application: str) -> int:
+    """1 when the sender writes TXA one field early from TXA-11 on (its document number in TXA-11, the parent's in
+    TXA-12, the completion status in TXA-16), as some document systems do; 0 for the standard layout.
+
+    Told apart without guessing from a value's shape: TXA-12 is empty and TXA-11, which should be the
+    transcriptionist, is an identifier whose namespace (component 2) is the sending application itself (MSH-3), as a
+    document number from that system is. A transcriptionist's name never carries it.
+    """
+    if txa.value(12) or not txa.value(11) or not sending_application:
+        return 0
+    return 1 if txa.value(11, 2).upper() == sending_application.upper() else 0
+
+
+def _document_id(txa: Segment, event: str, *, shift: int = 0) -> str:
+    own = txa.value(12 - shift)
+    parent = txa.value(13 - shift)
     document_id = parent if event in ("T10", "T11") and parent else own
     if not document_id:
         raise ApplyError(
@@ -146,9 +160,15 @@ def _document_content(segments: list[Segment]) -> bytes:
 
 
 def _letter_data(
-    ctx: ApplyContext, txa: Segment, segments: list[Segment], *, document_id: str, version_at: datetime.datetime
+    ctx: ApplyContext,
+    txa: Segment,
+    segments: list[Segment],
+    *,
+    document_id: str,
+    version_at: datetime.datetime,
+    shift: int = 0,
 ) -> LetterData:
-    status = txa.value(17).upper()
+    status = txa.value(17 - shift).upper()
     if status not in FINISHED:
         raise ApplyError(
             "TXA-17: only an authenticated document (AU or LA) is shown to patients",

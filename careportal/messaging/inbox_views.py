@@ -7,7 +7,6 @@ care team with an audited 404; the changes themselves live in services.py, which
 """
 
 from collections.abc import Callable
-from dataclasses import replace
 from functools import wraps
 from typing import Any
 from uuid import UUID
@@ -24,10 +23,8 @@ from django.views.decorators.http import require_POST
 
 from careportal.access.layer import (
     Viewer,
-    clinician_viewer,
     patients_found_by_staff,
     refuse_console,
-    team_inbox_rows_listed,
 )
 from careportal.access.scopes import Scope
 from careportal.accounts.models import User
@@ -52,9 +49,15 @@ from careportal.messaging.inbox_forms import (
 from careportal.messaging.models import Thread, ThreadStatus
 from careportal.patients.access import access_patient_as_staff
 from careportal.patients.models import CareTeam, Patient
-from careportal.staff.inbox_navigation import inbox_navigation
+from careportal.staff.inbox import (
+    InboxItems,
+    InboxList,
+    inbox_action,
+    inbox_listing,
+    inbox_teams,
+    team_inbox_area,
+)
 
-PAGE_SIZE = 25
 HISTORY_PAGE_SIZE = 50
 # The value of the add form's second button: count the matches, add nothing.
 CHECK_ACTION = "check"
@@ -72,18 +75,14 @@ NOT_FOUND_TEXT = (
 ViewFunc = Callable[..., HttpResponseBase]
 
 
-def team_inbox_area(view: ViewFunc) -> ViewFunc:
-    """Members of an active care team only (the messages scope); the helpdesk, patients and proxies get an audited
-    404, as for the results inbox."""
+messages_area = team_inbox_area(scope=Scope.MESSAGES, object_label=INBOX_REFUSAL_LABEL)
 
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        viewer = clinician_viewer(request, scope=Scope.MESSAGES, object_label=INBOX_REFUSAL_LABEL)
-        request.viewer = viewer  # type: ignore[attr-defined]
-        return view(request, viewer, *args, **kwargs)
-
-    return wrapper
+MESSAGE_INBOX = InboxList(
+    url_name="messaging:inbox",
+    filter_labels=selectors.INBOX_FILTER_LABELS,
+    default_filter=selectors.InboxFilter.NEW,
+    list_audit_label=LIST_AUDIT_LABEL,
+)
 
 
 def phrase_keepers_area(view: ViewFunc) -> ViewFunc:
@@ -105,48 +104,22 @@ def phrase_keepers_area(view: ViewFunc) -> ViewFunc:
 # The inbox -----------------------------------------------------------------------------------------------------
 
 
-@team_inbox_area
+@messages_area
 def inbox(request: HttpRequest, viewer: Viewer) -> HttpResponse:
-    teams = selectors.inbox_teams(viewer=viewer)
-    team = None
-    team_id = request.GET.get("team", "")
-    if team_id:
-        team = selectors.inbox_team(viewer=viewer, public_id=team_id)
-        if team is None:
-            raise Http404("Page not found")
-        viewer = replace(viewer, care_team=team)
-    try:
-        show = selectors.InboxFilter(request.GET.get("show", selectors.InboxFilter.NEW))
-    except ValueError:
-        show = selectors.InboxFilter.NEW
-    today = timezone.localdate()
-    page = Paginator(selectors.inbox_threads(viewer=viewer, show=show), PAGE_SIZE).get_page(request.GET.get("page"))
-    threads = list(page.object_list)
-    team_inbox_rows_listed(viewer=viewer, rows=threads, object_label=LIST_AUDIT_LABEL)
+    listing = inbox_listing(
+        request, viewer, MESSAGE_INBOX, rows=lambda v, show: selectors.inbox_threads(viewer=v, show=show)
+    )
+    team = listing.team
     return render(
         request,
         "messaging/inbox/inbox.jinja",
         {
             "page_title": f"Messages: {team.name}" if team else "Messages",
-            "team": team,
-            "teams": teams,
-            "show": show,
-            "show_label": selectors.INBOX_FILTER_LABELS[show],
-            "page": page,
-            **inbox_navigation(
-                url_name="messaging:inbox",
-                teams=teams,
-                team=team,
-                show=show,
-                default_show=selectors.InboxFilter.NEW,
-                filter_labels=selectors.INBOX_FILTER_LABELS,
-            ),
-            "rows": presenters.inbox_rows(threads, today=today),
+            **listing.context(),
+            "show_label": selectors.INBOX_FILTER_LABELS[listing.show],
+            "rows": presenters.inbox_rows(listing.rows, today=timezone.localdate()),
         },
     )
-
-
-# A thread's page -----------------------------------------------------------------------------------------------
 
 
 def _thread_page(
@@ -187,7 +160,7 @@ def _thread_page(
     return render(request, "messaging/inbox/thread.jinja", context, status=status)
 
 
-@team_inbox_area
+@messages_area
 def thread_detail(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
     viewer, thread = access_thread_as_staff(viewer=viewer, public_id=thread_id, object_label=services.LABEL_THREAD)
     # Opening the thread is reading it: the list stops showing it as unread for this person (not for colleagues).
@@ -195,7 +168,14 @@ def thread_detail(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> Http
     return _thread_page(request, thread)
 
 
-Action = Callable[[Viewer, Thread, forms.Form], str]
+THREADS = InboxItems(
+    lookup=access_thread_as_staff,
+    object_label=services.LABEL_THREAD,
+    url_name="messaging:inbox-thread",
+    id_kwarg="thread_id",
+    refusal=services.MessagingError,
+    page=_thread_page,
+)
 
 
 def _act(
@@ -204,24 +184,9 @@ def _act(
     thread_id: UUID,
     *,
     form_for: Callable[[Thread], forms.Form],
-    action: Action,
+    action: Callable[[Viewer, Thread, forms.Form], str],
 ) -> HttpResponse:
-    # Resolved without a "viewed" event: the service records the change in its own transaction, and a refused
-    # change re-reads the thread below, which records the view.
-    viewer, thread = access_thread_as_staff(
-        viewer=viewer, public_id=thread_id, object_label=services.LABEL_THREAD, action=None
-    )
-    form = form_for(thread)
-    if form.is_valid():
-        try:
-            done = action(viewer, thread, form)
-        except services.MessagingError as refusal:
-            form.add_error(None, str(refusal))
-        else:
-            messages.success(request, done)
-            return redirect("messaging:inbox-thread", thread_id=thread.public_id)
-    access_thread_as_staff(viewer=viewer, public_id=thread_id, object_label=services.LABEL_THREAD)
-    return _thread_page(request, thread, failed=form, status=400)
+    return inbox_action(request, viewer, thread_id, items=THREADS, form_for=form_for, action=action)
 
 
 def _reply(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
@@ -238,7 +203,7 @@ def _reply(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
 
 
 @require_POST
-@team_inbox_area
+@messages_area
 def thread_reply(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
     return _act(request, viewer, thread_id, form_for=lambda _t: ReplyForm(request.POST, request.FILES), action=_reply)
 
@@ -249,7 +214,7 @@ def _note(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
 
 
 @require_POST
-@team_inbox_area
+@messages_area
 def thread_note(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
     return _act(request, viewer, thread_id, form_for=lambda _t: NoteForm(request.POST), action=_note)
 
@@ -265,7 +230,7 @@ def _assign(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
 
 
 @require_POST
-@team_inbox_area
+@messages_area
 def thread_assign(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
     # The choices are the members of the thread's team: anyone else posted is an invalid choice, and the service
     # refuses a non-member again.
@@ -284,7 +249,7 @@ def _close(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
 
 
 @require_POST
-@team_inbox_area
+@messages_area
 def thread_close(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
     return _act(request, viewer, thread_id, form_for=lambda _t: ActionForm(request.POST), action=_close)
 
@@ -297,7 +262,7 @@ def _reopen(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
 
 
 @require_POST
-@team_inbox_area
+@messages_area
 def thread_reopen(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
     return _act(request, viewer, thread_id, form_for=lambda _t: ActionForm(request.POST), action=_reopen)
 
@@ -313,12 +278,12 @@ def _correction(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
 
 
 @require_POST
-@team_inbox_area
+@messages_area
 def thread_correction(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
     return _act(request, viewer, thread_id, form_for=lambda _t: CorrectionStatusForm(request.POST), action=_correction)
 
 
-@team_inbox_area
+@messages_area
 def attachment_download(request: HttpRequest, viewer: Viewer, thread_id: UUID, attachment_id: UUID) -> HttpResponseBase:
     _viewer, attachment = access_thread_attachment_as_staff(
         viewer=viewer, thread_id=thread_id, attachment_id=attachment_id, object_label=ATTACHMENT_AUDIT_LABEL
@@ -376,12 +341,12 @@ def _start_page(
     )
 
 
-@team_inbox_area
+@messages_area
 def thread_start(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     """Two steps on one address, both POSTed so that no hospital number reaches a URL: find the patient by their
     hospital number, then write. "Not found" reads the same for a number nobody has and for a patient none of the
     clinician's teams looks after."""
-    teams = selectors.inbox_teams(viewer=viewer)
+    teams = inbox_teams(viewer=viewer)
     if request.method != "POST":
         return _start_page(request, search_form=PatientSearchForm(), status=200)
     if f"{StartThreadForm.prefix}-patient" in request.POST:

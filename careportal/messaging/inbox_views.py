@@ -30,6 +30,7 @@ from careportal.access.scopes import Scope
 from careportal.accounts.models import User
 from careportal.core.formatting import format_date, format_nhs_number
 from careportal.core.forms import page_forms_with_failure
+from careportal.core.table_rows import summary_rows
 from careportal.messaging import inbox_presenters as presenters
 from careportal.messaging import inbox_selectors as selectors
 from careportal.messaging import phrase_services, services
@@ -117,7 +118,8 @@ def inbox(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "page_title": f"Messages: {team.name}" if team else "Messages",
             **listing.context(),
             "show_label": selectors.INBOX_FILTER_LABELS[listing.show],
-            "rows": presenters.inbox_rows(listing.rows, today=timezone.localdate()),
+            "rows": (rows := presenters.inbox_rows(listing.rows, today=timezone.localdate())),
+            "table_rows": presenters.inbox_table_rows(rows, several_teams=len(listing.teams) > 1),
         },
     )
 
@@ -145,12 +147,17 @@ def _thread_page(
             "page_title": presenters.thread_subject(detailed),
             "subject": presenters.thread_subject(detailed),
             "thread": detailed,
-            "summary_rows": presenters.summary_rows(detailed, today=today),
+            "summary_rows": summary_rows(presenters.summary_rows(detailed, today=today)),
             "due_tag": presenters.due(detailed, today=today)[0],
             "messages_shown": presenters.message_views(detailed, list(detailed.messages.all())),
-            "correction": presenters.correction_view(correction, list(correction.changes.all()))
-            if correction is not None
-            else None,
+            "correction": (
+                correction_view := presenters.correction_view(correction, list(correction.changes.all()))
+                if correction is not None
+                else None
+            ),
+            "correction_history_rows": presenters.correction_history_table_rows(correction_view.history)
+            if correction_view is not None
+            else [],
             "correction_final": correction is not None and not services.CORRECTION_NEXT[correction.status],
             "is_done": detailed.status == ThreadStatus.DONE,
             "internal_note_text": presenters.INTERNAL_NOTE_TEXT,
@@ -326,12 +333,14 @@ def _start_page(
             "form": failed,
             "search_form": search_form,
             "patient": patient,
-            "patient_rows": [
-                ("Name", patient.full_name),
-                ("Born", format_date(patient.birth_date)),
-                ("NHS number", format_nhs_number(patient.nhs_number) or "Not known"),
-                ("Hospital number", patient.hospital_number),
-            ]
+            "patient_rows": summary_rows(
+                [
+                    ("Name", patient.full_name),
+                    ("Born", format_date(patient.birth_date)),
+                    ("NHS number", format_nhs_number(patient.nhs_number) or "Not known"),
+                    ("Hospital number", patient.hospital_number),
+                ]
+            )
             if patient is not None
             else [],
             "start_form": start_form,
@@ -450,7 +459,9 @@ def urgent_phrases(request: HttpRequest) -> HttpResponse:
             "add_form": add_form,
             "preview": add_form.preview if add_form.is_bound else None,
             "check_action": CHECK_ACTION,
-            "rows": presenters.phrase_rows(selectors.urgent_phrases_with_counts()),
+            "table_rows": presenters.phrase_table_rows(
+                presenters.phrase_rows(selectors.urgent_phrases_with_counts()), request=request
+            ),
             "recent_days": selectors.RECENT_INTERCEPTIONS_DAYS,
             "history_href": reverse("messaging:urgent-phrases-history"),
             "back_link": {"href": reverse("staff:home"), "text": "Back to the staff console"},
@@ -469,7 +480,7 @@ def urgent_phrases_history(request: HttpRequest) -> HttpResponse:
         {
             "page_title": "Changes to the urgent phrases",
             "page": page,
-            "rows": presenters.phrase_change_rows(list(page.object_list)),
+            "table_rows": presenters.phrase_change_table_rows(presenters.phrase_change_rows(list(page.object_list))),
             "back_link": {"href": reverse("messaging:urgent-phrases"), "text": "Back to the urgent phrases"},
         },
     )

@@ -5,6 +5,7 @@ from careportal.access.decorators import staff_area
 from careportal.access.layer import Viewer
 from careportal.hl7.interface_admin import can_manage_interfaces
 from careportal.results.release_rules import can_manage_release_rules
+from careportal.staff.presenters import membership_table_rows
 from careportal.staff.selectors import (
     hl7_messages_needing_attention,
     memberships_for,
@@ -15,7 +16,7 @@ from careportal.staff.selectors import (
 
 @staff_area
 def staff_home(request: HttpRequest, viewer: Viewer) -> HttpResponse:
-    memberships = memberships_for(user=viewer.user)
+    memberships = list(memberships_for(user=viewer.user))
     # An integration administrator works with hospital systems, not patients: no care team, no inboxes.
     integration_only = not (memberships or viewer.user.is_helpdesk or viewer.user.is_superuser)
     return render(
@@ -24,7 +25,7 @@ def staff_home(request: HttpRequest, viewer: Viewer) -> HttpResponse:
         {
             "page_title": "Staff console",
             "viewer": viewer,
-            "memberships": memberships,
+            "membership_rows": membership_table_rows(memberships),
             "integration_only": integration_only,
             # None when the person has no results inbox (the helpdesk) or may not see the HL7 queue.
             "unreviewed_results": None if integration_only else unreviewed_results_count(viewer=viewer),

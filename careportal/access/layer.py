@@ -173,6 +173,14 @@ def deny(viewer: Viewer, *, object_label: str, object_type: str = "", object_id:
     raise Http404("Page not found")
 
 
+def deny_object(viewer: Viewer, *, queryset: QuerySet[Any], public_id: UUID | str, object_label: str) -> NoReturn:
+    """`deny` for one object of `queryset`'s model asked for by its public id."""
+    model = queryset.model._meta
+    deny(
+        viewer, object_label=object_label, object_type=f"{model.app_label}.{model.model_name}", object_id=str(public_id)
+    )
+
+
 def access_patient_record(
     *, viewer: Viewer, scope: Scope, object_label: str, action: AccessAction = AccessAction.VIEW
 ) -> PatientRecord:
@@ -210,12 +218,7 @@ def access_object(
     if viewer.patient is not None and viewer.can(scope):
         obj = queryset.filter(**{patient_field: viewer.patient, "public_id": public_id}).first()
     if obj is None:
-        deny(
-            viewer,
-            object_label=object_label,
-            object_type=f"{queryset.model._meta.app_label}.{queryset.model._meta.model_name}",
-            object_id=str(public_id),
-        )
+        deny_object(viewer, queryset=queryset, public_id=public_id, object_label=object_label)
     access_event_record(viewer=viewer, patient=viewer.patient, action=action, object_label=object_label, obj=obj)
     return obj
 
@@ -319,12 +322,7 @@ def access_team_row_as_staff(
     """
     obj: Any = queryset.select_related("patient", "care_team").filter(public_id=public_id).first()
     if obj is None:
-        deny(
-            viewer,
-            object_label=object_label,
-            object_type=f"{queryset.model._meta.app_label}.{queryset.model._meta.model_name}",
-            object_id=str(public_id),
-        )
+        deny_object(viewer, queryset=queryset, public_id=public_id, object_label=object_label)
     viewer = replace(viewer, patient=obj.patient, care_team=obj.care_team)
     if action is not None:
         access_event_record(viewer=viewer, patient=obj.patient, action=action, object_label=object_label, obj=obj)

@@ -185,17 +185,6 @@ THREADS = InboxItems(
 )
 
 
-def _act(
-    request: HttpRequest,
-    viewer: Viewer,
-    thread_id: UUID,
-    *,
-    form_for: Callable[[Thread], forms.Form],
-    action: Callable[[Viewer, Thread, forms.Form], str],
-) -> HttpResponse:
-    return inbox_action(request, viewer, thread_id, items=THREADS, form_for=form_for, action=action)
-
-
 def _reply(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
     services.thread_reply_by_staff(
         viewer=viewer,
@@ -212,7 +201,14 @@ def _reply(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
 @require_POST
 @messages_area
 def thread_reply(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
-    return _act(request, viewer, thread_id, form_for=lambda _t: ReplyForm(request.POST, request.FILES), action=_reply)
+    return inbox_action(
+        request,
+        viewer,
+        thread_id,
+        items=THREADS,
+        form_for=lambda _t: ReplyForm(request.POST, request.FILES),
+        action=_reply,
+    )
 
 
 def _note(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
@@ -223,7 +219,14 @@ def _note(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
 @require_POST
 @messages_area
 def thread_note(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
-    return _act(request, viewer, thread_id, form_for=lambda _t: NoteForm(request.POST), action=_note)
+    return inbox_action(
+        request,
+        viewer,
+        thread_id,
+        items=THREADS,
+        form_for=lambda _t: NoteForm(request.POST),
+        action=_note,
+    )
 
 
 def _assign(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
@@ -241,10 +244,11 @@ def _assign(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
 def thread_assign(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
     # The choices are the members of the thread's team: anyone else posted is an invalid choice, and the service
     # refuses a non-member again.
-    return _act(
+    return inbox_action(
         request,
         viewer,
         thread_id,
+        items=THREADS,
         form_for=lambda thread: AssignForm(request.POST, members=selectors.team_members(care_team=thread.care_team)),
         action=_assign,
     )
@@ -258,7 +262,14 @@ def _close(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
 @require_POST
 @messages_area
 def thread_close(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
-    return _act(request, viewer, thread_id, form_for=lambda _t: ActionForm(request.POST), action=_close)
+    return inbox_action(
+        request,
+        viewer,
+        thread_id,
+        items=THREADS,
+        form_for=lambda _t: ActionForm(request.POST),
+        action=_close,
+    )
 
 
 def _reopen(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
@@ -271,7 +282,14 @@ def _reopen(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
 @require_POST
 @messages_area
 def thread_reopen(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
-    return _act(request, viewer, thread_id, form_for=lambda _t: ActionForm(request.POST), action=_reopen)
+    return inbox_action(
+        request,
+        viewer,
+        thread_id,
+        items=THREADS,
+        form_for=lambda _t: ActionForm(request.POST),
+        action=_reopen,
+    )
 
 
 def _correction(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
@@ -287,7 +305,14 @@ def _correction(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
 @require_POST
 @messages_area
 def thread_correction(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
-    return _act(request, viewer, thread_id, form_for=lambda _t: CorrectionStatusForm(request.POST), action=_correction)
+    return inbox_action(
+        request,
+        viewer,
+        thread_id,
+        items=THREADS,
+        form_for=lambda _t: CorrectionStatusForm(request.POST),
+        action=_correction,
+    )
 
 
 @messages_area

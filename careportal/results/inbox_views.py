@@ -5,7 +5,6 @@ Reports are resolved through the access layer (`access_report_as_staff`), which 
 care team with an audited 404; the changes themselves live in review_services.py.
 """
 
-from collections.abc import Callable
 from uuid import UUID
 
 from django import forms
@@ -108,17 +107,6 @@ REPORTS = InboxItems(
 )
 
 
-def _act(
-    request: HttpRequest,
-    viewer: Viewer,
-    report_id: UUID,
-    *,
-    form: forms.Form,
-    action: Callable[[Viewer, DiagnosticReport, forms.Form], str],
-) -> HttpResponse:
-    return inbox_action(request, viewer, report_id, items=REPORTS, form_for=lambda _report: form, action=action)
-
-
 def _mark_reviewed(viewer: Viewer, report: DiagnosticReport, form: forms.Form) -> str:
     services.report_mark_reviewed(viewer=viewer, report=report)
     return "Marked as reviewed."
@@ -127,7 +115,14 @@ def _mark_reviewed(viewer: Viewer, report: DiagnosticReport, form: forms.Form) -
 @require_POST
 @clinician_area
 def report_mark_reviewed(request: HttpRequest, viewer: Viewer, report_id: UUID) -> HttpResponse:
-    return _act(request, viewer, report_id, form=ActionForm(request.POST), action=_mark_reviewed)
+    return inbox_action(
+        request,
+        viewer,
+        report_id,
+        items=REPORTS,
+        form_for=lambda _report: ActionForm(request.POST),
+        action=_mark_reviewed,
+    )
 
 
 def _comment(viewer: Viewer, report: DiagnosticReport, form: forms.Form) -> str:
@@ -140,7 +135,14 @@ def _comment(viewer: Viewer, report: DiagnosticReport, form: forms.Form) -> str:
 @require_POST
 @clinician_area
 def report_comment(request: HttpRequest, viewer: Viewer, report_id: UUID) -> HttpResponse:
-    return _act(request, viewer, report_id, form=CommentForm(request.POST), action=_comment)
+    return inbox_action(
+        request,
+        viewer,
+        report_id,
+        items=REPORTS,
+        form_for=lambda _report: CommentForm(request.POST),
+        action=_comment,
+    )
 
 
 def _release(viewer: Viewer, report: DiagnosticReport, form: forms.Form) -> str:
@@ -154,7 +156,14 @@ def _release(viewer: Viewer, report: DiagnosticReport, form: forms.Form) -> str:
 @require_POST
 @clinician_area
 def report_release(request: HttpRequest, viewer: Viewer, report_id: UUID) -> HttpResponse:
-    return _act(request, viewer, report_id, form=ActionForm(request.POST), action=_release)
+    return inbox_action(
+        request,
+        viewer,
+        report_id,
+        items=REPORTS,
+        form_for=lambda _report: ActionForm(request.POST),
+        action=_release,
+    )
 
 
 def _hold(viewer: Viewer, report: DiagnosticReport, form: forms.Form) -> str:
@@ -165,7 +174,14 @@ def _hold(viewer: Viewer, report: DiagnosticReport, form: forms.Form) -> str:
 @require_POST
 @clinician_area
 def report_hold(request: HttpRequest, viewer: Viewer, report_id: UUID) -> HttpResponse:
-    return _act(request, viewer, report_id, form=HoldForm(request.POST), action=_hold)
+    return inbox_action(
+        request,
+        viewer,
+        report_id,
+        items=REPORTS,
+        form_for=lambda _report: HoldForm(request.POST),
+        action=_hold,
+    )
 
 
 def _unhold(viewer: Viewer, report: DiagnosticReport, form: forms.Form) -> str:
@@ -180,7 +196,14 @@ def _unhold(viewer: Viewer, report: DiagnosticReport, form: forms.Form) -> str:
 @require_POST
 @clinician_area
 def report_unhold(request: HttpRequest, viewer: Viewer, report_id: UUID) -> HttpResponse:
-    return _act(request, viewer, report_id, form=ActionForm(request.POST), action=_unhold)
+    return inbox_action(
+        request,
+        viewer,
+        report_id,
+        items=REPORTS,
+        form_for=lambda _report: ActionForm(request.POST),
+        action=_unhold,
+    )
 
 
 def _retract(viewer: Viewer, report: DiagnosticReport, form: forms.Form) -> str:
@@ -191,4 +214,11 @@ def _retract(viewer: Viewer, report: DiagnosticReport, form: forms.Form) -> str:
 @require_POST
 @clinician_area
 def report_retract(request: HttpRequest, viewer: Viewer, report_id: UUID) -> HttpResponse:
-    return _act(request, viewer, report_id, form=RetractForm(request.POST), action=_retract)
+    return inbox_action(
+        request,
+        viewer,
+        report_id,
+        items=REPORTS,
+        form_for=lambda _report: RetractForm(request.POST),
+        action=_retract,
+    )

@@ -37,6 +37,9 @@ class ErrorKind(models.TextChoices):
     TYPE_NOT_ALLOWED = "type_not_allowed", "Message type not allowed for this interface"
     ADDRESS_NOT_ALLOWED = "address_not_allowed", "Address not allowed for this interface"
     IMPLAUSIBLE_CONTENT = "implausible_content", "Implausible patient details"
+    # Appointments (SIU) and documents (MDM).
+    UNKNOWN_APPOINTMENT = "unknown_appointment", "No appointment with this id"
+    INVALID_DOCUMENT = "invalid_document", "Document not readable or not allowed"
 
 
 # Refusals a member of staff can clear by configuring the interface, then replaying the message.

@@ -6,6 +6,7 @@ from careportal.access.layer import Viewer
 from careportal.hl7.interface_admin import can_manage_interfaces
 from careportal.letters.access import may_work_print_room
 from careportal.results.release_rules import can_manage_release_rules
+from careportal.staff.presenters import membership_table_rows
 from careportal.staff.selectors import (
     hl7_messages_needing_attention,
     memberships_for,
@@ -16,7 +17,7 @@ from careportal.staff.selectors import (
 
 @staff_area
 def staff_home(request: HttpRequest, viewer: Viewer) -> HttpResponse:
-    memberships = memberships_for(user=viewer.user)
+    memberships = list(memberships_for(user=viewer.user))
     # An integration administrator works with hospital systems, and the print room with letters to post: no care
     # team, no inboxes.
     print_room = may_work_print_room(viewer.user)
@@ -28,7 +29,7 @@ def staff_home(request: HttpRequest, viewer: Viewer) -> HttpResponse:
         {
             "page_title": "Staff console",
             "viewer": viewer,
-            "memberships": memberships,
+            "membership_rows": membership_table_rows(memberships),
             "integration_only": integration_only,
             # None when the person has no results inbox (the helpdesk) or may not see the HL7 queue.
             "print_room_only": no_inboxes and not integration_only and print_room,

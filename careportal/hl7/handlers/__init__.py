@@ -35,8 +35,8 @@ NHS_AUTHORITY = "NHS"
 HOSPITAL_NUMBER_LENGTH = 20
 
 # HL7 table 0076 message types CarePortal stores and acknowledges (AA), applying those `handler_for` names (results,
-# demographics, appointments) and keeping the others, unapplied, as IGNORED. Any other message type is answered AR
-# (unsupported).
+# demographics, appointments, documents) and keeping the others, unapplied, as IGNORED. Any other message type is
+# answered AR (unsupported).
 KNOWN_MESSAGE_TYPES = frozenset(
     {
         "ACK", "ADR", "ADT", "BAR", "CRM", "DFT", "MDM", "MFN", "OMG", "OML", "ORL", "ORM", "ORR", "ORU", "OSU",
@@ -103,7 +103,7 @@ Handler = Callable[[ApplyContext], ApplyOutcome]
 
 def handler_for(header: MessageHeader) -> Handler | None:
     """The handler for a message type, or None for one CarePortal acknowledges without applying."""
-    from careportal.hl7.handlers import adt, oru, siu
+    from careportal.hl7.handlers import adt, mdm, oru, siu
 
     if header.message_code == "ORU" and header.trigger_event == "R01":
         return oru.apply_oru
@@ -111,6 +111,8 @@ def handler_for(header: MessageHeader) -> Handler | None:
         return siu.apply_siu
     if header.message_code == "ADT" and header.trigger_event in adt.HANDLED_EVENTS:
         return adt.apply_adt
+    if header.message_code == "MDM" and header.trigger_event in mdm.HANDLED_EVENTS:
+        return mdm.apply_mdm
     return None
 
 

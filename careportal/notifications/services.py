@@ -3,6 +3,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -35,18 +36,23 @@ def _routes(*, kind: Kind, email: str, choice: dict[str, Any] | None) -> list[Ro
     their choices (`notify_by_email`, `notify_by_sms`, `mobile_phone`). The one place that honours them.
 
     Kinds that do not follow preferences (sign-in codes, links, account changes) go by email only. A patient's
-    choice is followed as far as it can be: text messages need a mobile number, and someone who would otherwise get
-    nothing (text only, but the mobile number is gone) gets an email rather than silence."""
+    choice is followed as far as it can be: text messages need a mobile number and GOV.UK Notify, and someone who
+    would otherwise get nothing (text only, but no mobile number or no Notify) gets an email, not silence."""
     if not SPECS[kind].follows_preferences or choice is None:
         return [Route(Channel.EMAIL, email)] if email else []
     routes = []
     if choice["notify_by_email"] and email:
         routes.append(Route(Channel.EMAIL, email))
-    if choice["notify_by_sms"] and choice["mobile_phone"]:
+    if choice["notify_by_sms"] and choice["mobile_phone"] and sms_available():
         routes.append(Route(Channel.SMS, choice["mobile_phone"]))
     if not routes and email:
         routes.append(Route(Channel.EMAIL, email))
     return routes
+
+
+def sms_available() -> bool:
+    """Text messages need GOV.UK Notify; with email through Django, a patient who chose texts gets emails."""
+    return bool(settings.NOTIFICATIONS_BACKEND == "notify")
 
 
 _CHOICE_FIELDS = ("user_id", "notify_by_email", "notify_by_sms", "mobile_phone")

@@ -38,7 +38,7 @@ class AddressForm(forms.Form):
     town = _text(
         "Town or city", max_length=100, required_message="Enter the town or city", autocomplete="address-level2"
     )
-    postcode = _text("Postcode", max_length=12, required_message="Enter the postcode", autocomplete="postal-code")
+    postcode = _text("Postcode", max_length=20, required_message="Enter the postcode", autocomplete="postal-code")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -117,7 +117,7 @@ class ContactPreferencesForm(forms.Form):
     letters = forms.ChoiceField(
         label="How should we send letters?",
         choices=[
-            (ContactPreference.PORTAL, "Through CarePortal (paperless): we email or text you when a letter arrives"),
+            (ContactPreference.PORTAL, "Through CarePortal (paperless): we tell you when a letter arrives"),
             (ContactPreference.POST, "By post to the address we have"),
         ],
         widget=forms.RadioSelect,
@@ -136,13 +136,10 @@ class ContactPreferencesForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.for_patient = for_patient
         self.has_mobile = has_mobile
-        if not for_patient:
-            # How notifications come belongs to the patient's own account: someone acting for them sees letters only.
+        if not for_patient or not sms_available:
+            # How notifications come belongs to the patient's own account: someone acting for them sees letters
+            # only. Without GOV.UK Notify there are no text messages, so there is nothing to choose: email it is.
             del self.fields["notifications"]
-        elif not sms_available:
-            field = self.fields["notifications"]
-            field.choices = [("email", "By email")]  # type: ignore[attr-defined]
-            field.help_text = "We never put medical information in emails."
 
     def clean_notifications(self) -> list[str]:
         chosen = list(self.cleaned_data.get("notifications") or [])

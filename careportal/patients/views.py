@@ -17,6 +17,7 @@ from careportal.access.layer import Viewer, access_patient_record, deny
 from careportal.access.scopes import Scope
 from careportal.audit.models import ActorRole
 from careportal.home.presenters import patient_navigation
+from careportal.notifications.services import sms_available
 from careportal.patients import contact_services, presenters
 from careportal.patients.contact_services import ContactChangeRefused, LinkOutcome
 from careportal.patients.forms import AddressForm, ContactPreferencesForm, EmailForm, HomePhoneForm, MobilePhoneForm
@@ -285,20 +286,21 @@ def contact_preferences(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     own = _own(viewer)
     kwargs = {
         "for_patient": own,
-        "sms_available": settings.NOTIFICATIONS_BACKEND == "notify",
+        "sms_available": sms_available(),
         "has_mobile": bool(patient.mobile_phone),
     }
     if request.method == "POST":
         form = ContactPreferencesForm(request.POST, **kwargs)
         if form.is_valid():
-            chosen = form.cleaned_data.get("notifications") or []
+            chosen = form.cleaned_data.get("notifications")
+            choosing = chosen is not None
             try:
                 changed = contact_services.contact_preferences_change(
                     viewer=viewer,
                     patient=patient,
                     letters=form.cleaned_data["letters"],
-                    by_email="email" in chosen if own else patient.notify_by_email,
-                    by_sms="sms" in chosen if own else patient.notify_by_sms,
+                    by_email="email" in chosen if choosing else patient.notify_by_email,
+                    by_sms="sms" in chosen if choosing else patient.notify_by_sms,
                 )
             except ContactChangeRefused as refusal:
                 form.add_error(None, refusal.message)

@@ -67,7 +67,11 @@ def test_the_a31_round_trips_through_our_own_parser():
     assert message.header.sending_application == "CAREPORTAL"
     pid = message.first("PID")
     details = patient_details(pid)
-    assert (details.family_name, details.given_name, details.birth_date) == ("Hargreaves", "Eleanor", patient.birth_date)
+    assert (details.family_name, details.given_name, details.birth_date) == (
+        "Hargreaves",
+        "Eleanor",
+        patient.birth_date,
+    )
     assert (details.address_line_1, details.address_line_2, details.town, details.postcode) == (
         "3 Elm Court",
         "Highgate",

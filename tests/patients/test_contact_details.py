@@ -23,7 +23,9 @@ def test_the_details_page_has_change_links_and_no_do_statements(patient_client):
     assert "ask your care team to correct this" in body
 
 
-def test_an_address_change_takes_effect_is_audited_queued_and_notified(patient_client, patient, django_capture_on_commit_callbacks):
+def test_an_address_change_takes_effect_is_audited_queued_and_notified(
+    patient_client, patient, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = patient_client.post(reverse("patients:address"), ADDRESS)
     assert response.status_code == 302
@@ -172,7 +174,9 @@ def test_choosing_paperless_and_email_is_saved_and_audited(patient_client, patie
 
 def test_sms_is_offered_only_with_gov_uk_notify(patient_client, settings):
     settings.NOTIFICATIONS_BACKEND = "django"
-    assert "By text message" not in patient_client.get(reverse("patients:contact-preferences")).content.decode()
+    body = patient_client.get(reverse("patients:contact-preferences")).content.decode()
+    assert "By text message" not in body
+    assert "We email you." in body
     settings.NOTIFICATIONS_BACKEND = "notify"
     assert "By text message" in patient_client.get(reverse("patients:contact-preferences")).content.decode()
 
@@ -190,7 +194,8 @@ def test_choosing_sms_without_a_mobile_number_gives_a_clear_error(patient_client
     assert not patient.notify_by_sms
 
 
-def test_choosing_no_way_at_all_is_refused(patient_client):
+def test_choosing_no_way_at_all_is_refused(patient_client, settings):
+    settings.NOTIFICATIONS_BACKEND = "notify"
     response = patient_client.post(reverse("patients:contact-preferences"), {"letters": "portal"})
     assert response.status_code == 400
     assert "Choose email, text message or both" in response.content.decode()

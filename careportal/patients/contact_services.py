@@ -160,10 +160,12 @@ def token_hash(token: str) -> str:
 
 def email_is_used_by_another_account(*, email: str, patient: Patient) -> bool:
     """Another CarePortal account signs in with this address (one address confirms one account)."""
-    return (
-        EmailAddress.objects.filter(email__iexact=email).exclude(user_id=patient.user_id).exists()
-        or User.objects.filter(email__iexact=email).exclude(pk=patient.user_id).exists()
-    )
+    addresses = EmailAddress.objects.filter(email__iexact=email)
+    accounts = User.objects.filter(email__iexact=email)
+    if patient.user_id is not None:
+        addresses = addresses.exclude(user_id=patient.user_id)
+        accounts = accounts.exclude(pk=patient.user_id)
+    return addresses.exists() or accounts.exists()
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,8 +30,9 @@ def free_port() -> int:
 
 
 class FakePAS:
-    def __init__(self, *, ack_code: str = "AA") -> None:
+    def __init__(self, *, ack_code: str = "AA", tls: ssl.SSLContext | None = None) -> None:
         self.ack_code = ack_code
+        self.tls = tls
         self.host = "127.0.0.1"
         self.port = 0
         self.messages: list[bytes] = []
@@ -45,7 +47,7 @@ class FakePAS:
             while True:
                 try:
                     frame = await reader.readuntil(END)
-                except (asyncio.IncompleteReadError, ConnectionError):
+                except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
                     return
                 raw = frame[frame.find(START) + 1 : -len(END)]
                 with self._arrived:
@@ -69,7 +71,7 @@ class FakePAS:
         asyncio.set_event_loop(self._loop)
 
         async def start() -> None:
-            self._server = await asyncio.start_server(self._handle, self.host, 0)
+            self._server = await asyncio.start_server(self._handle, self.host, 0, ssl=self.tls)
             self.port = self._server.sockets[0].getsockname()[1]
             self._ready.set()
 
@@ -97,8 +99,8 @@ class FakePAS:
 
 
 @contextmanager
-def running_pas(*, ack_code: str = "AA") -> Iterator[FakePAS]:
-    pas = FakePAS(ack_code=ack_code)
+def running_pas(*, ack_code: str = "AA", tls: ssl.SSLContext | None = None) -> Iterator[FakePAS]:
+    pas = FakePAS(ack_code=ack_code, tls=tls)
     pas.start()
     try:
         yield pas

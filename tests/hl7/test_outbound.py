@@ -273,3 +273,16 @@ def test_the_list_takes_the_same_queries_for_one_or_many_rows(operator_client, d
         adt_a31_queue(patient=PatientFactory())
     with django_assert_max_num_queries(len(one.captured_queries)):
         operator_client.get(reverse("hl7:outbound"))
+
+
+def test_the_scheduler_runs_the_sender_every_minute_and_the_task_reports(settings):
+    from careportal.core.schedule import schedule
+    from careportal.hl7.tasks import send_outbound_messages
+
+    schedule.autodiscover()
+    job = next(job for job in schedule.jobs() if job.name == "hl7.send_outbound")
+    assert job.every == datetime.timedelta(minutes=1)
+    with running_pas(ack_code="AA") as pas:
+        _point_at(settings, pas.port)
+        adt_a31_queue(patient=PatientFactory())
+        assert send_outbound_messages.call() == {"sent": 1, "retrying": 0, "failed": 0}

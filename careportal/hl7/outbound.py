@@ -299,7 +299,9 @@ def outbound_deliver(message: OutboundMessage) -> OutboundStatus:
     except DeliveryError as error:
         if message.attempts >= settings.HL7_OUTBOUND_MAX_ATTEMPTS:
             _record(
-                message, status=OutboundStatus.FAILED, error=f"{error.kind}; gave up after {message.attempts} tries"
+                message,
+                status=OutboundStatus.FAILED,
+                error=f"{error.kind}; gave up after {message.attempts} {'try' if message.attempts == 1 else 'tries'}",
             )
         else:
             _record(message, status=OutboundStatus.QUEUED, error=error.kind)

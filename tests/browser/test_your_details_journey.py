@@ -14,8 +14,8 @@ from playwright.sync_api import expect
 
 from careportal.hl7.handlers.adt import patient_details
 from careportal.hl7.parsing import parse_message
-from tests.browser.steps import given_the_demo_trust_is_loaded, when_they_sign_in
-from tests.hl7.pas_server import running_pas
+from tests.browser.steps import given_the_demo_trust_is_loaded, when_staff_sign_in, when_they_sign_in
+from tests.hl7.pas_server import free_port, running_pas
 
 pytestmark = pytest.mark.browser
 
@@ -151,3 +151,45 @@ def test_an_email_change_takes_effect_only_when_the_link_is_followed(portal, smt
     portal.goto("/your-details/contact-preferences/")
     expect(main).to_contain_text("This does not change how the hospital phones you")
     screenshots(page, "contact-preferences")
+
+
+def test_a_pas_that_is_down_shows_as_a_failure_that_staff_can_send_again(portal, settings):
+    page = portal.page
+    main = page.get_by_role("main")
+
+    # Given the PAS cannot be reached, and CarePortal gives up after one try
+    given_the_demo_trust_is_loaded()
+    settings.HL7_OUTBOUND_PAS_HOST = "127.0.0.1"
+    settings.HL7_OUTBOUND_PAS_PORT = free_port()
+    settings.HL7_OUTBOUND_TIMEOUT_SECONDS = 2
+    settings.HL7_OUTBOUND_MAX_ATTEMPTS = 1
+
+    # When demo.patient adds a mobile number
+    when_they_sign_in(portal, username="demo.patient")
+    portal.goto("/your-details/mobile-phone/")
+    page.get_by_label("Mobile phone number").fill("07700 900 982")
+    portal.click_and_wait(main.get_by_role("button", name="Save number"))
+
+    # Then the change still takes effect at once for them
+    expect(page.locator(".nhsuk-notification-banner")).to_contain_text("Your mobile phone number has been changed.")
+    expect(main).to_contain_text("07700 900982")
+    portal.click_and_wait(page.get_by_role("banner").get_by_role("button", name="Sign out"))
+
+    # And the integration administrator sees the failure, and why, from the staff console
+    when_staff_sign_in(portal, username="demo.integration")
+    portal.goto("/staff/")
+    expect(main).to_contain_text("Messages sent to the PAS: 1 failed, 0 waiting")
+    portal.click_and_wait(main.get_by_role("link", name="Messages sent to the PAS"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Messages sent to the PAS")
+    expect(main).to_contain_text("connection refused; gave up after 1 try")
+    screenshots(page, "staff-outbound-failed")
+
+    # When the PAS is back and they try again
+    with running_pas(ack_code="AA") as pas:
+        settings.HL7_OUTBOUND_PAS_PORT = pas.port
+        portal.click_and_wait(main.get_by_role("button", name=re.compile("Try again now")))
+
+        # Then the message is delivered and shows as sent
+        (raw,) = pas.wait_for_messages(1)
+    assert patient_details(parse_message(raw).first("PID")).mobile_phone == "07700 900982"
+    expect(main).to_contain_text("Accepted (AA)")

@@ -36,6 +36,7 @@ from django.utils import timezone
 from careportal.accounts.models import User
 from careportal.audit.models import AccessAction, ActorRole
 from careportal.audit.services import access_event_record
+from careportal.core.throttle import attempt_count, attempt_record
 from careportal.notifications.kinds import Kind
 from careportal.notifications.services import notification_send
 from careportal.patients.models import ContactPreference, Patient, PendingEmailChange
@@ -53,6 +54,13 @@ PART_LABELS = {
     "email": "your email address",
 }
 PREFERENCES_LABEL = "how we contact you"
+# Links to a new email address one account may ask for in an hour: enough for typing mistakes and "send it again",
+# too few to use CarePortal to send a stranger a stream of emails.
+EMAIL_LINKS_PER_HOUR = 5
+TOO_MANY_LINKS = (
+    "You have asked for several links in the last hour. Wait an hour, then try again, or call the helpdesk if you "
+    "need help."
+)
 EMAIL_REQUEST_LABEL = "a request to change your email address"
 
 
@@ -189,6 +197,10 @@ def email_change_request(*, viewer: Viewer, patient: Patient, new_email: str, li
         raise ContactChangeRefused(
             "You cannot use this email address for CarePortal. Use a different one, or call the helpdesk."
         )
+    throttle_key = f"careportal:email-change-links:{viewer.user.pk}"
+    if attempt_count(throttle_key) >= EMAIL_LINKS_PER_HOUR:
+        raise ContactChangeRefused(TOO_MANY_LINKS)
+    attempt_record(throttle_key, window_seconds=60 * 60)
     now = timezone.now()
     PendingEmailChange.objects.filter(patient=patient, confirmed_at__isnull=True, cancelled_at__isnull=True).update(
         cancelled_at=now

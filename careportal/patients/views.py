@@ -207,7 +207,12 @@ def email_sent(request: HttpRequest, viewer: Viewer) -> HttpResponse:
 @patient_area
 def email_resend(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     patient = _own_record(viewer)
-    if contact_services.email_change_resend(viewer=viewer, patient=patient, link_for=_link_for(request)) is None:
+    try:
+        resent = contact_services.email_change_resend(viewer=viewer, patient=patient, link_for=_link_for(request))
+    except ContactChangeRefused as refusal:
+        messages.error(request, refusal.message)
+        return redirect("patients:email-sent")
+    if resent is None:
         messages.info(request, "There is no change of email address waiting to be confirmed.")
         return redirect("patients:your-details")
     return redirect("patients:email-sent")

@@ -180,3 +180,14 @@ def test_an_address_another_account_uses_is_refused(patient_client, account, oth
     assert response.status_code == 400
     assert "You cannot use this email address for CarePortal" in response.content.decode()
     assert not PendingEmailChange.objects.exists()
+
+
+def test_links_are_limited_to_a_few_an_hour(patient_client, patient, account):
+    for n in range(5):
+        _ask(patient_client, email=f"try{n}@example.org")
+    response = patient_client.post(reverse("patients:email"), {"email": "sixth@example.org"})
+    assert response.status_code == 400
+    assert "You have asked for several links in the last hour" in response.content.decode()
+    assert not PendingEmailChange.objects.filter(new_email="sixth@example.org").exists()
+    resend = patient_client.post(reverse("patients:email-resend"), follow=True)
+    assert "You have asked for several links in the last hour" in resend.content.decode()

@@ -33,7 +33,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from careportal.accounts.models import User
+from careportal.accounts.models import AccountEventKind, User
+from careportal.accounts.services import account_event_record
 from careportal.audit.models import AccessAction, ActorRole
 from careportal.audit.services import access_event_record
 from careportal.core.throttle import attempt_count, attempt_record
@@ -318,6 +319,13 @@ def email_change_confirm(*, token: str, user: object, ip_address: str | None = N
     address.verified = True
     address.primary = True
     address.save()
+    # The helpdesk sees it in the account's history, as when an address is confirmed after activation.
+    account_event_record(
+        user=account,
+        kind=AccountEventKind.EMAIL_VERIFIED,
+        ip_address=ip_address,
+        detail="new email address confirmed through the link sent to it",
+    )
     patient_old_email = patient.email
     _apply(viewer=viewer, patient=patient, details=PatientDetails(email=pending.new_email))
     if old_account_email and old_account_email.lower() not in {patient_old_email.lower(), pending.new_email.lower()}:

@@ -7,6 +7,7 @@ from django.urls import reverse
 from markupsafe import Markup, escape
 
 from careportal.core.formatting import format_date, format_datetime, format_nhs_number
+from careportal.notifications.services import sms_available
 from careportal.patients.models import ContactPreference, Patient, PendingEmailChange
 from careportal.patients.voice import Voice
 
@@ -48,7 +49,7 @@ def notifications_text(patient: Patient) -> str:
     ways = []
     if patient.notify_by_email:
         ways.append("email")
-    if patient.notify_by_sms:
+    if patient.notify_by_sms and sms_available():
         ways.append("text message")
     return f"By {' and '.join(ways)}" if ways else "By email"
 

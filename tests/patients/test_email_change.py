@@ -10,6 +10,7 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from careportal.accounts.models import AccountEvent
 from careportal.audit.models import AccessAction, AccessEvent
 from careportal.hl7.models import OutboundMessage
 from careportal.patients.models import PendingEmailChange
@@ -93,6 +94,7 @@ def test_opening_the_link_asks_first_and_confirming_changes_everything(patient_c
     assert AccessEvent.objects.filter(
         patient=patient, action=AccessAction.UPDATE, object_label="your email address"
     ).exists()
+    assert AccountEvent.objects.filter(user=account, kind="email_verified").exists()
     notices = sorted(m.to[0] for m in mail.outbox if m.subject == "Your contact details in CarePortal were changed")
     assert notices == sorted([NEW, old])
     assert all(NEW not in m.body and old not in m.body for m in mail.outbox)

@@ -78,6 +78,9 @@ def your_details(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             if own
             else None,
             "can_ask_for_correction": viewer.can(Scope.MESSAGES),
+            # The words of the compose page's choice, as the reader sees it there (messaging/presenters.py).
+            "correction_topic": "A correction to their record" if viewer.is_proxy else "A correction to my record",
+            "patient_has_account": patient.user_id is not None,
         },
     )
 

@@ -193,3 +193,36 @@ def test_a_pas_that_is_down_shows_as_a_failure_that_staff_can_send_again(portal,
         (raw,) = pas.wait_for_messages(1)
     assert patient_details(parse_message(raw).first("PID")).mobile_phone == "07700 900982"
     expect(main).to_contain_text("Accepted (AA)")
+
+
+def test_a_parent_changes_their_childs_address_on_their_behalf(portal, pas):
+    page = portal.page
+    main = page.get_by_role("main")
+
+    # Given demo.parent acts for Arjun with the details scope
+    given_the_demo_trust_is_loaded()
+    when_they_sign_in(portal, username="demo.parent")
+
+    # When they open Arjun's details
+    portal.click_and_wait(main.get_by_role("link", name="Arjun's details"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Arjun's details")
+    expect(main).to_contain_text("To add or change Arjun's email address, tell the reception team")
+    expect(main.get_by_role("link", name="Change email address")).to_have_count(0)
+    screenshots(page, "proxy-details")
+
+    # And change his address
+    portal.click_and_wait(main.get_by_role("link", name="Change address"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Arjun's address")
+    page.get_by_label("Address line 1").fill("5 Park View")
+    page.get_by_label("Town or city").fill("London")
+    page.get_by_label("Postcode").fill("n19 3rq")
+    portal.click_and_wait(main.get_by_role("button", name="Save address"))
+
+    # Then it is changed, in the third person, and the PAS hears of it
+    expect(page.locator(".nhsuk-notification-banner")).to_contain_text("Arjun's address has been changed.")
+    expect(main).to_contain_text("N19 3RQ")
+    (raw,) = pas.wait_for_messages(1)
+    assert patient_details(parse_message(raw).first("PID")).postcode == "N19 3RQ"
+
+    # And the email address page is not theirs to open
+    portal.goto("/your-details/email/", status=404)

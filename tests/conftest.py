@@ -80,7 +80,7 @@ def _fresh_cache():
 
 
 # The test folders whose tests run with the inbound interfaces of the test senders (tests/hl7/interfaces.py).
-HL7_INTERFACE_FOLDERS = frozenset({"hl7", "results"})
+HL7_INTERFACE_FOLDERS = frozenset({"hl7", "results", "appointments"})
 _DB_FIXTURES = {"db", "transactional_db", "live_server"}
 
 

@@ -132,7 +132,10 @@ DEMO_INTERFACES = [
         "Patient administration (PAS)",
         "PAS",
         "RRV",
-        ["ADT^A04", "ADT^A08", "ADT^A28", "ADT^A31", "ADT^A40", "SIU^S12", "SIU^S13", "SIU^S14", "SIU^S15"],
+        [
+            *["ADT^A04", "ADT^A08", "ADT^A28", "ADT^A31", "ADT^A40"],
+            *["SIU^S12", "SIU^S13", "SIU^S14", "SIU^S15", "SIU^S17", "SIU^S26"],
+        ],
     ),
     ("Clinic letters (EDM)", "EDM", "RRV", ["MDM^T02", "MDM^T10", "MDM^T11"]),
 ]

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from careportal.access.layer import PatientChoice, Viewer
 from careportal.access.scopes import Scope
+from careportal.appointments.selectors import upcoming_count
 from careportal.audit.models import ActorRole
 from careportal.letters.selectors import letters_count
 from careportal.messaging.selectors import thread_counts
@@ -41,7 +42,7 @@ def _empty_messages(v: Voice) -> str:
 def _empty_appointments(v: Voice) -> str:
     return (
         f"{v.has} no upcoming appointments. When the hospital books an appointment for {v.subject}, it will "
-        "appear here with the date, time and place, or the link for a video appointment."
+        "appear here with the date, time and place, or how to join a video appointment."
     )
 
 
@@ -80,6 +81,16 @@ def _messages_card(viewer: Viewer, empty_description: str) -> HomeCard:
     return HomeCard(heading="Messages", description=description, href=reverse("messaging:list"))
 
 
+def _appointments_card(viewer: Viewer, empty_description: str) -> HomeCard:
+    # A count only: when, where and what for are never on the home page.
+    v = voice_for(viewer)
+    count = upcoming_count(viewer=viewer)
+    description = empty_description
+    if count:
+        description = f"{v.has} {count} upcoming appointment{'s' if count != 1 else ''}."
+    return HomeCard(heading="Appointments", description=description, href=reverse("appointments:list"))
+
+
 def _letters_card(viewer: Viewer, empty_description: str) -> HomeCard:
     # A count only: which teams wrote, and about what, is never on the home page.
     v = voice_for(viewer)
@@ -95,6 +106,8 @@ def _card(viewer: Viewer, scope: Scope, heading: str, description: str) -> HomeC
         return _results_card(viewer, description)
     if scope == Scope.MESSAGES:
         return _messages_card(viewer, description)
+    if scope == Scope.APPOINTMENTS:
+        return _appointments_card(viewer, description)
     if scope == Scope.LETTERS:
         return _letters_card(viewer, description)
     return HomeCard(heading=heading, description=description)
@@ -138,6 +151,8 @@ def patient_navigation(viewer: Viewer | None) -> list[dict[str, str]]:
         items.append({"href": reverse("results:list"), "text": "Test results"})
     if viewer.can(Scope.MESSAGES):
         items.append({"href": reverse("messaging:list"), "text": "Messages"})
+    if viewer.can(Scope.APPOINTMENTS):
+        items.append({"href": reverse("appointments:list"), "text": "Appointments"})
     if viewer.can(Scope.LETTERS):
         items.append({"href": reverse("letters:list"), "text": "Letters"})
     if viewer.can(Scope.DETAILS):

@@ -268,21 +268,32 @@ def _notify_patient_side(patient: Patient) -> None:
 # Patient and proxy side ---------------------------------------------------------------------------------------
 
 
-def _patient_side_author(viewer: Viewer) -> tuple[Patient, AuthorRole]:
+def _patient_side_author(viewer: Viewer, *, required_scope: Scope = Scope.MESSAGES) -> tuple[Patient, AuthorRole]:
     if viewer.role not in {ActorRole.PATIENT, ActorRole.PROXY} or viewer.patient is None:
         raise MessagingError("You cannot send messages from this account.")
-    if not viewer.can(Scope.MESSAGES):
+    if not viewer.can(required_scope):
         raise MessagingError("You do not have access to messages for this person.")
     return viewer.patient, AuthorRole.PROXY if viewer.role == ActorRole.PROXY else AuthorRole.PATIENT
 
 
 @transaction.atomic
 def thread_start_by_patient(
-    *, viewer: Viewer, care_team: CareTeam, topic: str, subject: str, body: str, files: "list[CleanFile]"
+    *,
+    viewer: Viewer,
+    care_team: CareTeam,
+    topic: str,
+    subject: str,
+    body: str,
+    files: "list[CleanFile]",
+    required_scope: Scope = Scope.MESSAGES,
 ) -> Thread:
     """A patient (or a proxy with the messages scope) writes to one of the teams looking after them. A message
-    about "a correction to my record" also opens a tracked correction request (UK GDPR article 16)."""
-    patient, author_role = _patient_side_author(viewer)
+    about "a correction to my record" also opens a tracked correction request (UK GDPR article 16).
+
+    `required_scope` is the part of the record the writing is about: a request to cancel or rebook an appointment
+    (careportal/appointments/services.py) needs the appointments scope, so that a parent who keeps appointments
+    only (a child of 16 or 17) can still send one."""
+    patient, author_role = _patient_side_author(viewer, required_scope=required_scope)
     if not teams_patient_may_write_to(patient).filter(pk=care_team.pk).exists():
         raise MessagingError("You can only write to a care team that is looking after you.")
     chosen_topic = _checked_topic(topic)

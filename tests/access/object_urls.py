@@ -141,6 +141,12 @@ def _message_attachment_of(other: Any) -> dict[str, Any]:
     return {"public_id": message.thread.public_id, "attachment_id": attachment.public_id}
 
 
+def _appointment_of(other: Any) -> dict[str, Any]:
+    from tests.appointments.factories import AppointmentFactory
+
+    return {"public_id": AppointmentFactory(patient=other, kind="video").public_id}
+
+
 def _letter_of(other: Any) -> dict[str, Any]:
     from tests.letters.factories import LetterFactory
 
@@ -217,6 +223,12 @@ OBJECT_URLS: dict[str, ObjectUrlCase] = {
     "messaging:thread": ("get", _message_thread_of),
     "messaging:sent": ("get", _message_thread_of),
     "messaging:attachment": ("get", _message_attachment_of),
+    # The patient's own appointments pages (tests/appointments/test_patient_pages.py adds proxies without the
+    # appointments scope, and appointments the patient never saw booked).
+    "appointments:detail": ("get", _appointment_of),
+    "appointments:calendar": ("get", _appointment_of),
+    "appointments:join": ("get", _appointment_of),
+    "appointments:change": ("get", _appointment_of),
     # The patient's own letters (tests/letters/test_patient_pages.py adds proxies without the letters scope).
     "letters:letter": ("get", _letter_of),
     "letters:view": ("get", _letter_of),

@@ -15,7 +15,7 @@ LOOPBACK = ["127.0.0.1/32", "::1/128"]
 # Some tests name a sender on the hospital network.
 TEST_NETWORKS = [*LOOPBACK, "10.0.0.0/8"]
 ADT_TYPES = ["ADT^A04", "ADT^A08", "ADT^A28", "ADT^A31", "ADT^A40"]
-SIU_TYPES = ["SIU^S12", "SIU^S13", "SIU^S14", "SIU^S15"]
+SIU_TYPES = ["SIU^S12", "SIU^S13", "SIU^S14", "SIU^S15", "SIU^S17", "SIU^S26"]
 
 TEST_SENDERS = [
     ("Laboratory (WinPath)", "WINPATH", "RRV_LAB", ["ORU^R01"]),

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "careportal.results",
     "careportal.hl7",
     "careportal.messaging",
+    "careportal.appointments",
     "careportal.letters",
     "allauth",
     "allauth.account",
@@ -476,6 +477,11 @@ CLAMAV_HOST = env.str("CLAMAV_HOST", default="")
 CLAMAV_PORT = env.int("CLAMAV_PORT", default=3310)
 CLAMAV_TIMEOUT_SECONDS = env.float("CLAMAV_TIMEOUT_SECONDS", default=30)
 
+# Appointments (docs/appointments.md). Reminders: days before the start, most first; blank sends none.
+APPOINTMENT_REMINDER_DAYS = env.str("APPOINTMENT_REMINDER_DAYS", default="7,1")
+# The video appointment's join button: from this many minutes before the start until this many after the end.
+APPOINTMENT_VIDEO_JOIN_MINUTES_BEFORE = env.int("APPOINTMENT_VIDEO_JOIN_MINUTES_BEFORE", default=30)
+APPOINTMENT_VIDEO_JOIN_MINUTES_AFTER = env.int("APPOINTMENT_VIDEO_JOIN_MINUTES_AFTER", default=0)
 
 # Letters from clinics (docs/letters.md) -------------------------------------------------------------------------
 # Letter PDFs and the print room's CSV exports are kept here, outside the web root, under random names, and served

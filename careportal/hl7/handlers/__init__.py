@@ -34,8 +34,9 @@ NHS_AUTHORITY = "NHS"
 # Patient.hospital_number is 20 characters.
 HOSPITAL_NUMBER_LENGTH = 20
 
-# HL7 table 0076 message types CarePortal stores, and acknowledges (AA) without applying when `handler_for` has no
-# handler for them (yet): a later issue applies appointments (SIU). Any other message type is answered AR.
+# HL7 table 0076 message types CarePortal stores and acknowledges (AA), applying those `handler_for` names (results,
+# demographics, appointments, documents) and keeping the others, unapplied, as IGNORED. Any other message type is
+# answered AR (unsupported).
 KNOWN_MESSAGE_TYPES = frozenset(
     {
         "ACK", "ADR", "ADT", "BAR", "CRM", "DFT", "MDM", "MFN", "OMG", "OML", "ORL", "ORM", "ORR", "ORU", "OSU",
@@ -102,10 +103,12 @@ Handler = Callable[[ApplyContext], ApplyOutcome]
 
 def handler_for(header: MessageHeader) -> Handler | None:
     """The handler for a message type, or None for one CarePortal acknowledges without applying."""
-    from careportal.hl7.handlers import adt, mdm, oru
+    from careportal.hl7.handlers import adt, mdm, oru, siu
 
     if header.message_code == "ORU" and header.trigger_event == "R01":
         return oru.apply_oru
+    if header.message_code == "SIU" and header.trigger_event in siu.HANDLED_EVENTS:
+        return siu.apply_siu
     if header.message_code == "ADT" and header.trigger_event in adt.HANDLED_EVENTS:
         return adt.apply_adt
     if header.message_code == "MDM" and header.trigger_event in mdm.HANDLED_EVENTS:

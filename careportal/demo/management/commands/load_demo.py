@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from careportal.demo.appointments import demo_appointments_load
 from careportal.demo.letters import demo_letters_load
 from careportal.demo.messages import demo_messages_load
 from careportal.demo.results import demo_results_load
@@ -8,8 +9,8 @@ from careportal.demo.services import demo_trust_load
 
 class Command(BaseCommand):
     help = (
-        "Load the demo trust, its test results, letters and a message thread (development only). Safe to run again: "
-        "existing demo data is left as it is."
+        "Load the demo trust, its test results, appointments, letters and a message thread (development only). Safe "
+        "to run again: existing demo data is left as it is."
     )
 
     def handle(self, *args: object, **options: object) -> None:
@@ -51,3 +52,12 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Demo messages already loaded; nothing changed.")
+        appointments = demo_appointments_load()["appointments"]
+        if appointments:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Demo appointments: {appointments} appointments booked by the demo PAS through the HL7 interface."
+                )
+            )
+        else:
+            self.stdout.write("Demo appointments already loaded; nothing changed.")

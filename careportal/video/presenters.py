@@ -14,9 +14,7 @@ class ProviderHelp:
 
 
 # Microsoft's own help for people who join a Teams meeting from a link, without a Teams account.
-TEAMS_JOIN_HELP = (
-    "https://support.microsoft.com/en-gb/office/join-a-meeting-without-a-teams-account-c6efc38f-4e03-4e79-b28f-e65a4c039508"
-)
+TEAMS_JOIN_HELP = "https://support.microsoft.com/en-gb/office/join-a-meeting-without-a-teams-account-c6efc38f-4e03-4e79-b28f-e65a4c039508"
 
 
 def provider_help(provider: str) -> ProviderHelp | None:

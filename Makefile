@@ -33,6 +33,7 @@ setup: $(UV)
 
 run: setup
 	$(PY) manage.py migrate --no-input
+	$(PY) manage.py hl7_apply_stored
 	$(PY) manage.py load_demo
 	@echo ""
 	@echo "CarePortal is starting at http://127.0.0.1:8000  (demo accounts: see README.md; Ctrl+C stops it)"

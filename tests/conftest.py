@@ -1,5 +1,7 @@
 """Role fixtures: a signed-in client for each kind of person who uses CarePortal."""
 
+from pathlib import Path
+
 import pytest
 from django.test import Client
 
@@ -75,6 +77,32 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+# The test folders whose tests run with the inbound interfaces of the test senders (tests/hl7/interfaces.py).
+HL7_INTERFACE_FOLDERS = frozenset({"hl7", "results"})
+_DB_FIXTURES = {"db", "transactional_db", "live_server"}
+
+
+@pytest.fixture(autouse=True)
+def test_interfaces(request: pytest.FixtureRequest):
+    """The inbound interfaces of the test senders, for every test with a database in HL7_INTERFACE_FOLDERS."""
+    from careportal.hl7.interfaces import interfaces_cache_clear
+    from tests.hl7.interfaces import configure_test_interfaces
+
+    folder = request.node.path.relative_to(Path(__file__).parent).parts[0]
+    names = set(request.fixturenames)
+    marker = request.node.get_closest_marker("django_db")
+    if folder not in HL7_INTERFACE_FOLDERS or not (names & _DB_FIXTURES or marker):
+        yield None
+        return
+    transactional = (
+        "transactional_db" in names or "live_server" in names or bool(marker and marker.kwargs.get("transaction"))
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    interfaces = configure_test_interfaces()
+    yield interfaces
+    interfaces_cache_clear()
 
 
 pytest_plugins = ["tests.smtp"]

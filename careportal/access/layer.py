@@ -173,6 +173,14 @@ def deny(viewer: Viewer, *, object_label: str, object_type: str = "", object_id:
     raise Http404("Page not found")
 
 
+def deny_object(viewer: Viewer, *, queryset: QuerySet[Any], public_id: UUID | str, object_label: str) -> NoReturn:
+    """`deny` for one object of `queryset`'s model asked for by its public id."""
+    model = queryset.model._meta
+    deny(
+        viewer, object_label=object_label, object_type=f"{model.app_label}.{model.model_name}", object_id=str(public_id)
+    )
+
+
 def access_patient_record(
     *, viewer: Viewer, scope: Scope, object_label: str, action: AccessAction = AccessAction.VIEW
 ) -> PatientRecord:
@@ -210,12 +218,7 @@ def access_object(
     if viewer.patient is not None and viewer.can(scope):
         obj = queryset.filter(**{patient_field: viewer.patient, "public_id": public_id}).first()
     if obj is None:
-        deny(
-            viewer,
-            object_label=object_label,
-            object_type=f"{queryset.model._meta.app_label}.{queryset.model._meta.model_name}",
-            object_id=str(public_id),
-        )
+        deny_object(viewer, queryset=queryset, public_id=public_id, object_label=object_label)
     access_event_record(viewer=viewer, patient=viewer.patient, action=action, object_label=object_label, obj=obj)
     return obj
 
@@ -271,7 +274,7 @@ def patients_found_by_staff(*, viewer: Viewer, patients: list[PatientRecord], ob
     return patients
 
 
-# Clinicians' results inbox -----------------------------------------------------------------------------------
+# Care teams' inboxes (results, messages, ...) ------------------------------------------------------------------------
 
 
 def team_inbox_rows_listed(*, viewer: Viewer, rows: list[Any], object_label: str) -> None:
@@ -287,6 +290,43 @@ def team_inbox_rows_listed(*, viewer: Viewer, rows: list[Any], object_label: str
         patients_found_by_staff(
             viewer=replace(viewer, care_team=team), patients=list(patients.values()), object_label=object_label
         )
+
+
+def team_rows_for_staff(*, viewer: Viewer, queryset: QuerySet[ModelT], scope: Scope) -> QuerySet[ModelT]:
+    """Rows of `queryset` routed to the clinician's active care teams (only `viewer.care_team` when it is set), or
+    none at all for anyone without `scope`. The one lookup behind every care team's inbox (results, messages, ...):
+    the rows need a `care_team` field. Not audited: a list page records the patients it shows with
+    `team_inbox_rows_listed`, and one object is read through `access_team_row_as_staff`."""
+    if viewer.role != ActorRole.CLINICIAN or not viewer.can(scope):
+        return queryset.none()
+    teams = viewer.user.care_team_memberships.filter(is_active=True, care_team__is_active=True)
+    if viewer.care_team is not None:
+        teams = teams.filter(care_team=viewer.care_team)
+    return queryset.filter(care_team__in=teams.values("care_team"))
+
+
+def access_team_row_as_staff(
+    *,
+    viewer: Viewer,
+    queryset: QuerySet[ModelT],
+    public_id: UUID | str,
+    object_label: str,
+    action: AccessAction | None = AccessAction.VIEW,
+) -> tuple[Viewer, ModelT]:
+    """One row of a care team's inbox by its public id, from `queryset` (already narrowed by
+    `team_rows_for_staff`), with the viewer naming its patient and team; Http404 (audited) otherwise, the same for
+    an unknown id and another team's row. One query either way.
+
+    With `action=None` nothing is recorded on success: the service that then changes the row records the change
+    with `staff_change_record` inside its own transaction, so a refused change leaves no "changed" event.
+    """
+    obj: Any = queryset.select_related("patient", "care_team").filter(public_id=public_id).first()
+    if obj is None:
+        deny_object(viewer, queryset=queryset, public_id=public_id, object_label=object_label)
+    viewer = replace(viewer, patient=obj.patient, care_team=obj.care_team)
+    if action is not None:
+        access_event_record(viewer=viewer, patient=obj.patient, action=action, object_label=object_label, obj=obj)
+    return viewer, obj
 
 
 def refuse_console(request: HttpRequest, *, object_label: str) -> NoReturn:

@@ -12,6 +12,7 @@ from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader,
 
 from careportal.core.formatting import format_date, format_datetime, format_nhs_number
 from careportal.core.forms import nhs_field
+from careportal.core.layout import current_navigation, error_summary_items, header_account_items
 
 # The settings templates may read: what pages tell people (the helpdesk's number, time limits they are told
 # about). The rest of Django's settings (keys, database addresses, internal switches) never reach a template.
@@ -67,6 +68,9 @@ def environment(**options: Any) -> Environment:
             "service_name": settings.CAREPORTAL_SERVICE_NAME,
             "now": timezone.now,
             "nhs_field": nhs_field,
+            "header_account_items": header_account_items,
+            "current_navigation": current_navigation,
+            "error_summary_items": error_summary_items,
         }
     )
     env.filters.update(

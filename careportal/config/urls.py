@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("careportal.results.urls")),
     path("", include("careportal.hl7.urls")),
     path("", include("careportal.messaging.urls")),
+    path("", include("careportal.letters.urls")),
     path("", include("careportal.core.urls")),
     path("admin/", admin.site.urls),
 ]

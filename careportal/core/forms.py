@@ -121,3 +121,73 @@ def page_forms_with_failure(page_forms: dict[str, Any], failed: Any | None) -> d
             if type(each) is type(failed):
                 context[name] = failed
     return context
+
+
+# Field helpers shared by the apps' forms ---------------------------------------------------------------------
+
+
+def without_maxlength(field: Any) -> Any:
+    """`field` without the browser's `maxlength`: the server says "must be N characters or fewer", where a
+    browser limit would cut the text off without a word."""
+    field.widget.attrs.pop("maxlength", None)
+    return field
+
+
+def code_input(width: int) -> Any:
+    """A text input for a code typed exactly as another system sends it (a test code, an HL7 sender id): no
+    spelling checks, no autocomplete, capitals on phone keyboards, and an NHS.UK fixed width."""
+    from django import forms
+
+    return forms.TextInput(
+        attrs={
+            "class": f"nhsuk-input--width-{width}",
+            "autocomplete": "off",
+            "spellcheck": False,
+            "autocapitalize": "characters",
+        }
+    )
+
+
+def text_area_field(
+    *,
+    label: str,
+    hint: str,
+    max_length: int,
+    required_message: str,
+    too_long_message: str,
+    rows: int = 3,
+    field_class: Any = None,
+) -> Any:
+    """A required text area with NHS.UK error messages and no browser length limit. `field_class` is
+    `forms.CharField` unless given (`UserTextField` for text shown back to other people)."""
+    from django import forms
+
+    field = (field_class or forms.CharField)(
+        label=label,
+        help_text=hint,
+        max_length=max_length,
+        widget=forms.Textarea(attrs={"rows": rows}),
+        error_messages={"required": required_message, "max_length": too_long_message},
+    )
+    return without_maxlength(field)
+
+
+def reason_field(
+    *,
+    hint: str,
+    max_length: int,
+    label: str = "Reason",
+    required_message: str = "Enter the reason",
+    field_class: Any = None,
+) -> Any:
+    """The reason staff give for an action that needs one (holding or withdrawing a result, dismissing an HL7
+    message, a helpdesk action): required, up to `max_length` characters, "Reason must be N characters or fewer".
+    Kept with the action's record, for staff."""
+    return text_area_field(
+        label=label,
+        hint=hint,
+        max_length=max_length,
+        required_message=required_message,
+        too_long_message=f"Reason must be {max_length} characters or fewer",
+        field_class=field_class,
+    )

@@ -1,15 +1,23 @@
 """Rows for the NHS.UK `table` and `summaryList` macros, built by presenters so that templates only call the macro.
 
-Cells that hold HTML are `Markup`: built with `format_html` (every value escaped) or by calling a Jinja macro
-(autoescaped like any template), never by joining strings."""
+Cells that hold HTML are `Markup`: built with `format_markup` (every value escaped exactly as a template escapes
+it) or `format_html`, or by calling a Jinja macro (autoescaped like any template), never by joining strings."""
 
 from collections.abc import Iterable
 from typing import Any
 
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
 from django.template import engines
 from markupsafe import Markup, escape
 
 Cell = dict[str, Any]
+
+
+def format_markup(template: str, *args: Any) -> Markup:
+    """`template` (trusted HTML) with each argument escaped as the templates escape it (markupsafe: `'` becomes
+    `&#39;`), so a cell moved out of a template renders exactly as it did there. Markup arguments go in as they are."""
+    return Markup(template).format(*args)  # noqa: S704 - the template is ours; every argument is escaped
 
 
 def summary_rows(pairs: Iterable[tuple[str, Any]]) -> list[dict[str, Cell]]:
@@ -31,3 +39,23 @@ def macro(template_name: str, name: str, *args: Any) -> Markup:
 def tag_html(text: str, colour: str) -> Markup:
     """An NHS.UK tag, exactly as the `tag` macro renders it."""
     return macro("nhsuk/components/tag/macro.jinja", "tag", {"text": text, "colour": colour})
+
+
+def bdi(text: str) -> Markup:
+    """Text someone typed, isolated (`<bdi>`): right-to-left writing reads the right way round and cannot reorder
+    the rest of the row."""
+    return format_markup("<bdi>{}</bdi>", text)
+
+
+def link_html(href: str, text: str) -> Markup:
+    return format_markup('<a href="{}">{}</a>', href, text)
+
+
+def status_tag_html(status: Any) -> Markup:
+    """A status with words and a colour (`.text`, `.colour`) as an NHS.UK tag."""
+    return tag_html(status.text, status.colour)
+
+
+def csrf_input_html(request: HttpRequest) -> Markup:
+    """The hidden CSRF field, as `layouts/macros.jinja`'s `csrf_input` renders it, for a form inside a table cell."""
+    return format_markup('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))

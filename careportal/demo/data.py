@@ -99,12 +99,14 @@ STAFF = [
         "is_helpdesk": False,
     },
     {
+        # The helpdesk, who also work the print room here (letters to post: /staff/letters/to-post/).
         "username": "demo.helpdesk",
         "display_name": "Sam Reid",
         "first_name": "Sam",
         "last_name": "Reid",
         "email": "demo.helpdesk@example.nhs.uk",
         "teams": [],
+        "groups": ["Print room"],
         "is_helpdesk": True,
     },
     {
@@ -132,7 +134,7 @@ DEMO_INTERFACES = [
         "RRV",
         ["ADT^A04", "ADT^A08", "ADT^A28", "ADT^A31", "ADT^A40", "SIU^S12", "SIU^S13", "SIU^S14", "SIU^S15"],
     ),
-    ("Clinic letters (EDM)", "EDM", "RRV", ["MDM^T02"]),
+    ("Clinic letters (EDM)", "EDM", "RRV", ["MDM^T02", "MDM^T10", "MDM^T11"]),
 ]
 DEMO_HOSPITAL_NUMBER_AUTHORITY = "RRV"
 

@@ -13,6 +13,8 @@ from careportal.demo import data
 from careportal.hl7.interface_admin import INTEGRATION_GROUP, integration_group_ensure
 from careportal.hl7.interfaces import interfaces_cache_clear
 from careportal.hl7.models import InboundInterface
+from careportal.letters.models import PRINT_ROOM_GROUP
+from careportal.letters.services import print_room_group_ensure
 from careportal.patients.models import CareRelationship, CareTeam, CareTeamMembership, Patient
 from careportal.proxy.models import ProxyRelationship, ProxyStatus
 from careportal.results.models import ResultRouting
@@ -80,9 +82,10 @@ def demo_trust_load() -> dict[str, int]:
     for staff in data.STAFF:
         fields = {k: v for k, v in staff.items() if k not in {"username", "teams", "groups"}}
         user = _demo_user(username=str(staff["username"]), **fields)
+        ensure_group = {INTEGRATION_GROUP: integration_group_ensure, PRINT_ROOM_GROUP: print_room_group_ensure}
         for group_name in staff.get("groups", []):  # type: ignore[attr-defined]
             user.groups.add(
-                integration_group_ensure() if group_name == INTEGRATION_GROUP else Group.objects.get(name=group_name)
+                ensure_group[group_name]() if group_name in ensure_group else Group.objects.get(name=group_name)
             )
         for team_name, role in staff["teams"]:  # type: ignore[attr-defined]
             CareTeamMembership.objects.get_or_create(care_team=teams[team_name], user=user, defaults={"role": role})

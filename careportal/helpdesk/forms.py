@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from careportal.core.forms import reason_field, without_maxlength
 from careportal.core.text import UserTextField
 from careportal.helpdesk.models import SupportTopic
 from careportal.patients.validators import normalise_nhs_number, validate_nhs_number
@@ -16,12 +17,6 @@ REASON_MAX_LENGTH = 300
 USERNAME_SEARCH_MIN_LENGTH = 3
 _USERNAME = re.compile(r"^[\w.@+-]+$")
 _HOSPITAL_NUMBER = re.compile(r"^[A-Za-z0-9]{1,20}$")
-
-
-def _without_maxlength(field: forms.Field) -> forms.Field:
-    # The server says "must be N characters or fewer"; a browser limit would cut text off without a word.
-    field.widget.attrs.pop("maxlength", None)
-    return field
 
 
 class SearchBy:
@@ -112,17 +107,7 @@ class IdentityCheck:
 
 def _reason_field(*, hint: str) -> forms.CharField:
     # Shown in the account history: bidirectional overrides are removed (careportal/core/text.py).
-    field = UserTextField(
-        label="Reason",
-        help_text=hint,
-        max_length=REASON_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={
-            "required": "Enter the reason",
-            "max_length": f"Reason must be {REASON_MAX_LENGTH} characters or fewer",
-        },
-    )
-    return _without_maxlength(field)  # type: ignore[return-value]
+    return reason_field(hint=hint, max_length=REASON_MAX_LENGTH, field_class=UserTextField)  # type: ignore[no-any-return]
 
 
 class ReasonForm(forms.Form):
@@ -203,7 +188,7 @@ class SupportRequestForm(forms.Form):
     def __init__(self, *args: Any, account_email: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.account_email = account_email
-        _without_maxlength(self.fields["description"])
+        without_maxlength(self.fields["description"])
         if account_email:
             self.fields["email"].required = False
             self.fields[
@@ -245,7 +230,7 @@ class SupportReplyForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _without_maxlength(self.fields["reply"])
+        without_maxlength(self.fields["reply"])
 
     def clean_reply(self) -> str:
         reply = self.cleaned_data["reply"].strip()

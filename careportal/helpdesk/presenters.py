@@ -5,10 +5,12 @@ from dataclasses import dataclass, field
 
 from django.urls import reverse
 from django.utils import timezone
+from markupsafe import escape
 
 from careportal.accounts.models import AccountEvent, ActivationCode, User
 from careportal.accounts.security_selectors import EmailStatus, TwoStepStatus
 from careportal.core.formatting import format_date, format_datetime, format_nhs_number
+from careportal.core.table_rows import Cell, bdi, format_markup, lines_html, link_html, status_tag_html, tag_html
 from careportal.helpdesk.models import SupportRequest, SupportStatus
 from careportal.helpdesk.selectors import Lockout, is_overdue
 from careportal.helpdesk.services import notification_can_retry
@@ -307,3 +309,63 @@ def notification_rows(notifications: list[Notification]) -> list[NotificationRow
             )
         )
     return rows
+
+
+# Table and summary rows: the templates only call the NHS.UK macros with these (careportal/core/table_rows.py). --
+
+
+def summary_list(rows: list[Row]) -> list[dict[str, Cell]]:
+    """Summary-list rows: a value is a string or a list of lines (each escaped, joined by line breaks)."""
+    return [
+        {
+            "key": {"text": row.label},
+            "value": {"text": row.value} if isinstance(row.value, str) else {"html": lines_html(row.value)},
+        }
+        for row in rows
+    ]
+
+
+def search_table_rows(results: list[ResultRow]) -> list[list[Cell]]:
+    return [
+        [
+            {"html": link_html(r.href, r.link_text)},
+            {"text": r.kind},
+            {"text": r.name},
+            {"text": r.birth_date},
+            {"text": r.hospital_number},
+        ]
+        for r in results
+    ]
+
+
+def event_table_rows(events: list[EventRow]) -> list[list[Cell]]:
+    """An account's history. Names and reasons people typed are isolated, so right-to-left text cannot reorder the
+    row."""
+    return [
+        [{"text": e.when}, {"text": e.what}, {"html": bdi(e.by)}, {"html": bdi(e.reason)}, {"html": bdi(e.detail)}]
+        for e in events
+    ]
+
+
+def queue_table_rows(rows: list[QueueRow]) -> list[list[Cell]]:
+    """The queue of requests for help: reference, topic, received, status, reply due (with Overdue), taken by."""
+    return [
+        [
+            {"html": link_html(r.href, r.reference)},
+            {"text": r.topic},
+            {"text": r.received},
+            {"html": status_tag_html(r.status)},
+            {
+                "html": format_markup("{} {}", r.reply_due, tag_html("Overdue", "red"))
+                if r.overdue
+                else escape(r.reply_due)
+            },
+            {"text": r.assigned_to or "Nobody yet"},
+        ]
+        for r in rows
+    ]
+
+
+def account_request_table_rows(rows: list[QueueRow]) -> list[list[Cell]]:
+    """The requests for help from one account: the queue's reference, topic, received and status."""
+    return [row[:4] for row in queue_table_rows(rows)]

@@ -1,10 +1,10 @@
 """Forms on the HL7 message pages. Error messages say what to do, in NHS.UK style."""
 
 import re
-from typing import Any
 
 from django import forms
 
+from careportal.core.forms import reason_field, text_area_field
 from careportal.hl7.models import MessageStatus
 
 REASON_MAX_LENGTH = 500
@@ -48,43 +48,27 @@ class ConfirmMatchForm(forms.Form):
 
 class DismissForm(forms.Form):
     prefix = "dismiss"
-    reason = forms.CharField(
+    reason = reason_field(
         label="Reason for dismissing",
-        help_text="This is kept with the message. For example: sent twice, or a test message from the lab. "
+        hint="This is kept with the message. For example: sent twice, or a test message from the lab. "
         "Do not include medical details.",
         max_length=REASON_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={
-            "required": "Enter why you are dismissing this message",
-            "max_length": f"Reason must be {REASON_MAX_LENGTH} characters or fewer",
-        },
+        required_message="Enter why you are dismissing this message",
     )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # The server says "must be N characters or fewer"; a browser limit would cut the text off without a word.
-        self.fields["reason"].widget.attrs.pop("maxlength", None)
 
 
 class ReuseCheckedForm(forms.Form):
     """Marking an applied message with a reused control id as checked."""
 
     prefix = "checked"
-    note = forms.CharField(
+    note = text_area_field(
         label="What you found",
-        help_text="This is kept with the message. For example: a new result after the lab's interface engine was "
+        hint="This is kept with the message. For example: a new result after the lab's interface engine was "
         "restarted. Do not include medical details.",
         max_length=REASON_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={
-            "required": "Enter what you found when you checked the message",
-            "max_length": f"What you found must be {REASON_MAX_LENGTH} characters or fewer",
-        },
+        required_message="Enter what you found when you checked the message",
+        too_long_message=f"What you found must be {REASON_MAX_LENGTH} characters or fewer",
     )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["note"].widget.attrs.pop("maxlength", None)
 
 
 def status_from(value: str | None) -> str:

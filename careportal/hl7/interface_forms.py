@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 
+from careportal.core.forms import code_input, without_maxlength
 from careportal.hl7.handlers import KNOWN_MESSAGE_TYPES
 from careportal.hl7.interface_admin import InterfaceValues, name_taken, sender_taken_by
 from careportal.hl7.interfaces import MESSAGE_TYPE_PATTERN
@@ -19,23 +20,6 @@ from careportal.hl7.models import InboundInterface
 SENDER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_.\-]*$")
 AUTHORITY_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_.\-]*$")
 MAX_LIST_ITEMS = 50
-
-
-def _without_maxlength(field: forms.Field) -> forms.Field:
-    # The server says "must be N characters or fewer"; a browser limit would cut text off without a word.
-    field.widget.attrs.pop("maxlength", None)
-    return field
-
-
-def _code_input(width: int) -> forms.TextInput:
-    return forms.TextInput(
-        attrs={
-            "class": f"nhsuk-input--width-{width}",
-            "autocomplete": "off",
-            "spellcheck": False,
-            "autocapitalize": "characters",
-        }
-    )
 
 
 def _items(text: str) -> list[str]:
@@ -49,7 +33,7 @@ def _shown(value: str) -> str:
 
 
 class InterfaceForm(forms.Form):
-    name = _without_maxlength(
+    name = without_maxlength(
         forms.CharField(
             label="Name",
             help_text="What staff call this system, for example Laboratory (WinPath).",
@@ -60,24 +44,24 @@ class InterfaceForm(forms.Form):
             },
         )
     )
-    sending_application = _without_maxlength(
+    sending_application = without_maxlength(
         forms.CharField(
             label="Sending application (MSH-3)",
             help_text="Exactly as the system puts it in MSH-3 of its messages, for example WINPATH.",
             max_length=60,
-            widget=_code_input(20),
+            widget=code_input(20),
             error_messages={
                 "required": "Enter the sending application (MSH-3), for example WINPATH",
                 "max_length": "Sending application must be 60 characters or fewer",
             },
         )
     )
-    sending_facility = _without_maxlength(
+    sending_facility = without_maxlength(
         forms.CharField(
             label="Sending facility (MSH-4)",
             help_text="Exactly as the system puts it in MSH-4 of its messages, for example RRV_LAB.",
             max_length=60,
-            widget=_code_input(20),
+            widget=code_input(20),
             error_messages={
                 "required": "Enter the sending facility (MSH-4), for example RRV_LAB",
                 "max_length": "Sending facility must be 60 characters or fewer",
@@ -98,14 +82,14 @@ class InterfaceForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": False}),
         error_messages={"required": "Enter at least one address or network the system sends from"},
     )
-    hospital_number_authority = _without_maxlength(
+    hospital_number_authority = without_maxlength(
         forms.CharField(
             label="Assigning authority for hospital numbers (optional)",
             help_text="PID-3 component 4 on this trust's hospital numbers in its messages, for example RRV. Leave "
             "blank if it sends none. A number with another authority is never taken as the hospital number.",
             required=False,
             max_length=20,
-            widget=_code_input(10),
+            widget=code_input(10),
             error_messages={"max_length": "Assigning authority must be 20 characters or fewer"},
         )
     )

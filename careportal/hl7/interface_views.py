@@ -58,7 +58,10 @@ def interfaces(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "hl7/interfaces/list.jinja",
-        {"page_title": "Inbound interfaces", "rows": presenters.interface_rows(interfaces_listed())},
+        {
+            "page_title": "Inbound interfaces",
+            "table_rows": presenters.interface_table_rows(presenters.interface_rows(interfaces_listed())),
+        },
     )
 
 

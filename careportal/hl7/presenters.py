@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from careportal.core.formatting import format_date, format_datetime, format_nhs_number
+from careportal.core.table_rows import Cell, format_markup, link_html, status_tag_html
 from careportal.hl7.models import (
     ErrorKind,
     InboundInterface,
@@ -246,3 +247,46 @@ def interface_history(changes: list[InboundInterfaceChange]) -> list[InterfaceHi
             )
         )
     return rows
+
+
+# Table and summary rows: the templates only call the NHS.UK macros with these (careportal/core/table_rows.py). --
+
+
+def message_table_rows(rows: list[MessageRow]) -> list[list[Cell]]:
+    """A table of messages: the message (a link to it), its sender, when it came, its status and any problem."""
+    return [
+        [
+            {"html": link_html(r.href, r.message_type)},
+            {"text": r.sender},
+            {"text": r.received},
+            {"html": status_tag_html(r.status)},
+            {"text": r.reason},
+        ]
+        for r in rows
+    ]
+
+
+def interface_table_rows(rows: list[InterfaceRow]) -> list[list[Cell]]:
+    """The inbound interfaces, each with its Change and Deactivate (or Reactivate) links."""
+    return [
+        [
+            {"text": r.name},
+            {"text": r.sender},
+            {"text": r.message_types},
+            {"text": r.networks},
+            {"text": r.authority},
+            {"html": status_tag_html(r.status)},
+            {
+                "html": format_markup(
+                    '<a href="{}">Change<span class="nhsuk-u-visually-hidden"> {}</span></a><br>'
+                    '<a href="{}">{}<span class="nhsuk-u-visually-hidden"> {}</span></a>',
+                    r.edit_href,
+                    r.name,
+                    r.active_href,
+                    r.active_action,
+                    r.name,
+                )
+            },
+        ]
+        for r in rows
+    ]

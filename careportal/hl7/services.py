@@ -588,3 +588,96 @@ def message_dismiss(*, message: InboundMessage, by: User, reason: str) -> None:
     original.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_note"])
     message.status, message.resolved_at = original.status, original.resolved_at
     message.resolved_by, message.resolution_note = by, original.resolution_note
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Messages kept before CarePortal could apply their type
+
+
+@dataclass(frozen=True)
+class StoredApplyResult:
+    applied: int = 0
+    duplicates: int = 0
+    waiting: int = 0  # could not be applied: now in the unmatched queue with the reason
+
+
+def stored_messages_waiting(message_types: frozenset[str] | None = None) -> QuerySet[InboundMessage]:
+    """Messages acknowledged and kept without being applied (IGNORED) whose type CarePortal now applies: appointment
+    (SIU) and document (MDM) messages received before those parts existed. Oldest first, the order they arrived."""
+    stored = InboundMessage.objects.filter(status=MessageStatus.IGNORED)
+    if message_types is not None:
+        stored = stored.filter(message_type__in=message_types)
+    return stored.order_by("received_at", "pk")
+
+
+def stored_messages_apply(*, message_types: frozenset[str] | None = None) -> StoredApplyResult:
+    """Apply, once and in the order they arrived, the kept messages whose type now has a handler.
+
+    Each message is applied in place, in its own transaction, with the time it was received: its row becomes
+    APPLIED (or DUPLICATE, when the sending system sent it again meanwhile and that copy was applied), or ERROR with
+    the reason, so that staff find it in the unmatched queue as if it had just failed. The sender was told AA when
+    it arrived; it is not told again. Safe to run twice, or on two machines at once: a row is locked while it is
+    applied and only IGNORED rows are taken.
+    """
+    applied = duplicates = waiting = 0
+    candidates = stored_messages_waiting(message_types).values_list("pk", flat=True).iterator(chunk_size=500)
+    for pk in candidates:
+        status = _stored_message_apply(pk)
+        if status == MessageStatus.APPLIED:
+            applied += 1
+        elif status == MessageStatus.DUPLICATE:
+            duplicates += 1
+        elif status == MessageStatus.ERROR:
+            waiting += 1
+    if applied or duplicates or waiting:
+        logger.info("hl7_stored_messages_applied", applied=applied, duplicates=duplicates, waiting=waiting)
+    return StoredApplyResult(applied=applied, duplicates=duplicates, waiting=waiting)
+
+
+def _stored_message_apply(pk: int) -> MessageStatus | None:
+    """Apply one kept message; returns its new status, or None when it is left as it was (another process took it,
+    or its type still has no handler)."""
+    with transaction.atomic():
+        record = (
+            InboundMessage.objects.select_for_update(skip_locked=True)
+            .filter(pk=pk, status=MessageStatus.IGNORED)
+            .first()
+        )
+        if record is None:
+            return None
+        raw = bytes(record.raw)
+        try:
+            parsed = parse_message(raw)
+        except MalformedMessage:
+            return None  # it was read when it arrived; a parser change that cannot read it leaves it alone
+        handler = handler_for(parsed.header)
+        if handler is None:
+            return None
+        fields = {**_header_fields(parsed.header), "content_hash": record.content_hash or content_hash(raw)}
+        if _already_applied(fields):
+            record.status = MessageStatus.DUPLICATE
+            record.save(update_fields=["status"])
+            return MessageStatus.DUPLICATE
+        rule, _ = interface_check(parsed.header, peer=record.peer, source=record.source, fresh=True)
+        ctx = ApplyContext(
+            message=parsed,
+            received_at=record.received_at,
+            hospital_number_authority=rule.hospital_number_authority if rule else "",
+        )
+        try:
+            with transaction.atomic():
+                outcome = handler(ctx)
+                record.status = MessageStatus.APPLIED
+                record.applied_at = timezone.now()
+                record.patient = outcome.patient
+                record.save(update_fields=["status", "applied_at", "patient"])
+        except IntegrityError:
+            record.status = MessageStatus.DUPLICATE
+        except ApplyError as exc:
+            record.status, record.error_kind, record.error_text = MessageStatus.ERROR, exc.kind, _clean(exc.text, 500)
+        except Exception:
+            failure = _internal_error(parsed.header)
+            record.status, record.error_kind, record.error_text = MessageStatus.ERROR, failure.error_kind, failure.text
+        if record.status != MessageStatus.APPLIED:
+            record.save(update_fields=["status", "error_kind", "error_text"])
+        return MessageStatus(record.status)

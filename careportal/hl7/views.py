@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from careportal.access.layer import Viewer, patients_found_by_staff, staff_change_record
+from careportal.core.table_rows import summary_rows
 from careportal.hl7 import presenters, selectors
 from careportal.hl7.access import access_message_as_operator, hl7_operator_viewer
 from careportal.hl7.forms import ConfirmMatchForm, DismissForm, MatchForm, ReuseCheckedForm, status_from
@@ -70,7 +71,7 @@ def unmatched(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "page_title": "HL7 messages needing attention",
             "page": page,
             "pagination": _pagination(page, ""),
-            "rows": presenters.message_rows(list(page.object_list)),
+            "rows": presenters.message_table_rows(presenters.message_rows(list(page.object_list))),
         },
     )
 
@@ -86,7 +87,7 @@ def recent(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "page_title": "HL7 messages received",
             "page": page,
             "pagination": _pagination(page, f"status={status}&" if status else ""),
-            "rows": presenters.message_rows(list(page.object_list)),
+            "rows": presenters.message_table_rows(presenters.message_rows(list(page.object_list))),
             "status": status,
             "status_label": MessageStatus(status).label if status else "",
             "filters": [
@@ -124,17 +125,19 @@ def _message_page(
     context: dict[str, Any] = {
         "page_title": f"HL7 message {message.message_type or 'that could not be read'}",
         "message": message,
-        "rows": presenters.message_rows_detail(message),
+        "rows": summary_rows(presenters.message_rows_detail(message)),
         "segments": presenters.segments(message.raw),
-        "replays": presenters.message_rows(selectors.message_replays(message=message)),
+        "replays": presenters.message_table_rows(presenters.message_rows(selectors.message_replays(message=message))),
         "replay_of_href": reverse("hl7:message", kwargs={"message_id": message.replay_of.public_id})
         if message.replay_of
         else "",
-        "patient_rows": presenters.patient_rows(message.patient) if message.patient else [],
+        "patient_rows": summary_rows(presenters.patient_rows(message.patient)) if message.patient else [],
         "can_replay": presenters.can_replay(message),
         "can_mark_checked": presenters.can_mark_checked(message),
         "reuse_explanation": presenters.REUSE_EXPLANATION if message.control_id_reused else "",
-        "same_control_id": presenters.message_rows(selectors.messages_sharing_control_id(message=message))
+        "same_control_id": presenters.message_table_rows(
+            presenters.message_rows(selectors.messages_sharing_control_id(message=message))
+        )
         if message.control_id_reused
         else [],
         "checked_form": checked_form or ReuseCheckedForm(),
@@ -180,7 +183,7 @@ def message_match(request: HttpRequest, viewer: Viewer, message_id: UUID) -> Htt
                 {
                     "page_title": "Check this is the right patient",
                     "message": message,
-                    "patient_rows": presenters.patient_rows(patient),
+                    "patient_rows": summary_rows(presenters.patient_rows(patient)),
                     "patient_id": patient.public_id,
                     "back_link": {
                         "href": reverse("hl7:message", kwargs={"message_id": message.public_id}),

@@ -8,6 +8,7 @@ from django.urls import reverse
 from careportal.access.layer import PatientChoice, Viewer
 from careportal.access.scopes import Scope
 from careportal.audit.models import ActorRole
+from careportal.letters.selectors import letters_count
 from careportal.messaging.selectors import thread_counts
 from careportal.patients.presenters import details_title
 from careportal.patients.voice import Voice, voice_for
@@ -79,11 +80,23 @@ def _messages_card(viewer: Viewer, empty_description: str) -> HomeCard:
     return HomeCard(heading="Messages", description=description, href=reverse("messaging:list"))
 
 
+def _letters_card(viewer: Viewer, empty_description: str) -> HomeCard:
+    # A count only: which teams wrote, and about what, is never on the home page.
+    v = voice_for(viewer)
+    count = letters_count(viewer=viewer)
+    description = empty_description
+    if count:
+        description = f"{v.has} {count} letter{'s' if count != 1 else ''} from {v.possessive} clinics."
+    return HomeCard(heading="Letters", description=description, href=reverse("letters:list"))
+
+
 def _card(viewer: Viewer, scope: Scope, heading: str, description: str) -> HomeCard:
     if scope == Scope.RESULTS:
         return _results_card(viewer, description)
     if scope == Scope.MESSAGES:
         return _messages_card(viewer, description)
+    if scope == Scope.LETTERS:
+        return _letters_card(viewer, description)
     return HomeCard(heading=heading, description=description)
 
 
@@ -125,6 +138,8 @@ def patient_navigation(viewer: Viewer | None) -> list[dict[str, str]]:
         items.append({"href": reverse("results:list"), "text": "Test results"})
     if viewer.can(Scope.MESSAGES):
         items.append({"href": reverse("messaging:list"), "text": "Messages"})
+    if viewer.can(Scope.LETTERS):
+        items.append({"href": reverse("letters:list"), "text": "Letters"})
     if viewer.can(Scope.DETAILS):
         items.append({"href": reverse("patients:your-details"), "text": "Details"})
     if viewer.can(Scope.ACCESS_LOG):

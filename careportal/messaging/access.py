@@ -8,22 +8,17 @@ from uuid import UUID
 
 from django.db.models import QuerySet
 
-from careportal.access.layer import Viewer, deny
+from careportal.access.layer import Viewer, access_team_row_as_staff, deny, team_rows_for_staff
 from careportal.access.scopes import Scope
-from careportal.audit.models import AccessAction, ActorRole
+from careportal.audit.models import AccessAction
 from careportal.audit.services import access_event_record
 from careportal.messaging.models import Attachment, Thread
 
 
 def threads_for_staff(viewer: Viewer) -> QuerySet[Thread]:
     """Message threads with the clinician's active care teams (only `viewer.care_team` when it is set), internal
-    notes and all. Not audited: a list page records the patients it shows with `patients_found_by_staff`."""
-    if viewer.role != ActorRole.CLINICIAN or not viewer.can(Scope.MESSAGES):
-        return Thread.objects.none()
-    teams = viewer.user.care_team_memberships.filter(is_active=True, care_team__is_active=True)
-    if viewer.care_team is not None:
-        teams = teams.filter(care_team=viewer.care_team)
-    return Thread.objects.filter(care_team__in=teams.values("care_team"))
+    notes and all. Not audited: a list page records the patients it shows with `team_inbox_rows_listed`."""
+    return team_rows_for_staff(viewer=viewer, queryset=Thread.objects.all(), scope=Scope.MESSAGES)
 
 
 def access_thread_as_staff(
@@ -39,13 +34,9 @@ def access_thread_as_staff(
     With `action=None` nothing is recorded on success: the messaging service that then changes the thread records
     the change in its own transaction, as for `access_report_as_staff`.
     """
-    thread = threads_for_staff(viewer).select_related("patient", "care_team").filter(public_id=public_id).first()
-    if thread is None:
-        deny(viewer, object_label=object_label, object_type="messaging.thread", object_id=str(public_id))
-    viewer = replace(viewer, patient=thread.patient, care_team=thread.care_team)
-    if action is not None:
-        access_event_record(viewer=viewer, patient=thread.patient, action=action, object_label=object_label, obj=thread)
-    return viewer, thread
+    return access_team_row_as_staff(
+        viewer=viewer, queryset=threads_for_staff(viewer), public_id=public_id, object_label=object_label, action=action
+    )
 
 
 def access_thread_attachment_as_staff(

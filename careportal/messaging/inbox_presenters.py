@@ -7,10 +7,13 @@ alone. Message bodies are handed over as typed; the templates escape them and ke
 import datetime
 from dataclasses import dataclass
 
+from django.http import HttpRequest
 from django.urls import reverse
+from markupsafe import Markup, escape
 
 from careportal.accounts.models import User
 from careportal.core.formatting import format_date, format_datetime, format_nhs_number
+from careportal.core.table_rows import Cell, bdi, csrf_input_html, format_markup, macro, tag_html
 from careportal.core.text import strip_bidi_controls
 from careportal.messaging.models import (
     Attachment,
@@ -285,3 +288,105 @@ def thread_subject(thread: Thread) -> str:
     """The subject as the page shows it: without direction overrides, even ones saved before they were removed on
     input (careportal/core/text.py)."""
     return strip_bidi_controls(thread.subject)
+
+
+# Table and summary rows: the templates only call the NHS.UK macros with these (careportal/core/table_rows.py). --
+
+
+def typed_text_html(text: str) -> Markup:
+    """Text someone typed, as the `typed_text` macro shows it: escaped line by line, line breaks kept, dir="auto"."""
+    return macro("messaging/inbox/macros.jinja", "typed_text", text)
+
+
+def inbox_table_rows(rows: list[InboxRow], *, several_teams: bool) -> list[list[Cell]]:
+    """The inbox table: the patient, the conversation (with Unread, its topic and, across several teams, its
+    team), the last activity, who it is assigned to, and where the reply stands."""
+    table_rows: list[list[Cell]] = []
+    for r in rows:
+        unread = format_markup(" {}", tag_html("Unread", "blue")) if r.unread else ""
+        about = f"{r.topic}, {r.team}" if several_teams else r.topic
+        due_tag = format_markup("{}<br>", tag_html(r.due_tag.text, r.due_tag.colour)) if r.due_tag else ""
+        table_rows.append(
+            [
+                {
+                    "html": format_markup(
+                        '{}<br><span class="nhsuk-body-s">Hospital number {}</span>',
+                        bdi(r.patient_name),
+                        r.hospital_number,
+                    )
+                },
+                {
+                    "html": format_markup(
+                        '<a href="{}" dir="auto">{}</a>{}<br><span class="nhsuk-body-s">{}</span>',
+                        r.href,
+                        r.subject,
+                        unread,
+                        about,
+                    )
+                },
+                {"text": r.last_activity},
+                {"text": r.assignee},
+                {"html": format_markup("{}{}", due_tag, r.due_text or r.status)},
+            ]
+        )
+    return table_rows
+
+
+def correction_history_table_rows(history: list[HistoryRow]) -> list[list[Cell]]:
+    return [
+        [
+            {"text": h.when},
+            {"text": h.status},
+            {"text": h.who},
+            {"html": typed_text_html(h.note) if h.note else Markup("")},
+        ]
+        for h in history
+    ]
+
+
+def phrase_table_rows(rows: list[PhraseRow], *, request: HttpRequest) -> list[list[Cell]]:
+    """The urgent phrases, with the button that switches each on or off in the same cell as its state: on a narrow
+    screen each phrase is then five short labelled lines rather than six. Categories and phrases are typed text,
+    isolated, so a right-to-left one cannot reorder the row."""
+    action = reverse("messaging:urgent-phrases")
+    table_rows: list[list[Cell]] = []
+    for r in rows:
+        state_html = escape(r.active_text)
+        if not r.too_short:
+            state_html = format_markup(
+                '{} <form class="nhsuk-u-display-inline" method="post" action="{}" novalidate>{}'
+                '<input type="hidden" name="phrase-phrase" value="{}">{}'
+                '<button class="careportal-link-button" type="submit">{}'
+                '<span class="nhsuk-u-visually-hidden"> "{}"</span></button></form>',
+                r.active_text,
+                action,
+                csrf_input_html(request),
+                r.pk,
+                Markup('<input type="hidden" name="phrase-active" value="on">') if not r.is_active else "",
+                "Deactivate" if r.is_active else "Reactivate",
+                r.phrase,
+            )
+        table_rows.append(
+            [
+                {"html": bdi(r.category[:1].upper() + r.category[1:])},
+                {"html": bdi(r.phrase)},
+                {"html": state_html},
+                {"text": r.recent},
+                {"text": r.total},
+            ]
+        )
+    return table_rows
+
+
+def phrase_change_table_rows(rows: list[PhraseChangeRow]) -> list[list[Cell]]:
+    return [
+        [
+            {"text": r.when},
+            {"text": r.what},
+            {"html": bdi(r.phrase)},
+            {"html": bdi(r.category)},
+            {"html": bdi(r.detail)},
+            {"html": bdi(r.by)},
+        ]
+        for r in rows
+    ]

@@ -4,7 +4,6 @@
 import datetime
 from dataclasses import dataclass
 from enum import StrEnum
-from uuid import UUID
 
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce, Greatest
@@ -28,7 +27,6 @@ from careportal.messaging.models import (
 from careportal.messaging.urgent import normalise, phrase_pattern
 from careportal.patients.access import patients_for_staff
 from careportal.patients.models import CareTeam, CareTeamMembership, Patient
-from careportal.staff.selectors import memberships_for
 
 # The interception counts on the urgent-phrase page look back this far, besides "all time".
 RECENT_INTERCEPTIONS_DAYS = 30
@@ -47,16 +45,6 @@ INBOX_FILTER_LABELS = {
     InboxFilter.WAITING: "Waiting on patient",
     InboxFilter.DONE: "Done",
 }
-
-
-def inbox_teams(*, viewer: Viewer) -> list[CareTeam]:
-    """The active care teams whose inboxes this clinician works, by name."""
-    return [membership.care_team for membership in memberships_for(user=viewer.user)]
-
-
-def inbox_team(*, viewer: Viewer, public_id: UUID | str) -> CareTeam | None:
-    """One of the clinician's own teams by its public id, or None (a team id is not patient data)."""
-    return next((team for team in inbox_teams(viewer=viewer) if str(team.public_id) == str(public_id)), None)
 
 
 def _last_activity() -> Greatest:

@@ -7,7 +7,6 @@ care team with an audited 404; the changes themselves live in services.py, which
 """
 
 from collections.abc import Callable
-from dataclasses import replace
 from functools import wraps
 from typing import Any
 from uuid import UUID
@@ -24,15 +23,14 @@ from django.views.decorators.http import require_POST
 
 from careportal.access.layer import (
     Viewer,
-    clinician_viewer,
     patients_found_by_staff,
     refuse_console,
-    team_inbox_rows_listed,
 )
 from careportal.access.scopes import Scope
 from careportal.accounts.models import User
 from careportal.core.formatting import format_date, format_nhs_number
 from careportal.core.forms import page_forms_with_failure
+from careportal.core.table_rows import summary_rows
 from careportal.messaging import inbox_presenters as presenters
 from careportal.messaging import inbox_selectors as selectors
 from careportal.messaging import phrase_services, services
@@ -52,9 +50,15 @@ from careportal.messaging.inbox_forms import (
 from careportal.messaging.models import Thread, ThreadStatus
 from careportal.patients.access import access_patient_as_staff
 from careportal.patients.models import CareTeam, Patient
-from careportal.staff.inbox_navigation import inbox_navigation
+from careportal.staff.inbox import (
+    InboxItems,
+    InboxList,
+    inbox_action,
+    inbox_listing,
+    inbox_teams,
+    team_inbox_area,
+)
 
-PAGE_SIZE = 25
 HISTORY_PAGE_SIZE = 50
 # The value of the add form's second button: count the matches, add nothing.
 CHECK_ACTION = "check"
@@ -72,18 +76,14 @@ NOT_FOUND_TEXT = (
 ViewFunc = Callable[..., HttpResponseBase]
 
 
-def team_inbox_area(view: ViewFunc) -> ViewFunc:
-    """Members of an active care team only (the messages scope); the helpdesk, patients and proxies get an audited
-    404, as for the results inbox."""
+messages_area = team_inbox_area(scope=Scope.MESSAGES, object_label=INBOX_REFUSAL_LABEL)
 
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        viewer = clinician_viewer(request, scope=Scope.MESSAGES, object_label=INBOX_REFUSAL_LABEL)
-        request.viewer = viewer  # type: ignore[attr-defined]
-        return view(request, viewer, *args, **kwargs)
-
-    return wrapper
+MESSAGE_INBOX = InboxList(
+    url_name="messaging:inbox",
+    filter_labels=selectors.INBOX_FILTER_LABELS,
+    default_filter=selectors.InboxFilter.NEW,
+    list_audit_label=LIST_AUDIT_LABEL,
+)
 
 
 def phrase_keepers_area(view: ViewFunc) -> ViewFunc:
@@ -105,48 +105,23 @@ def phrase_keepers_area(view: ViewFunc) -> ViewFunc:
 # The inbox -----------------------------------------------------------------------------------------------------
 
 
-@team_inbox_area
+@messages_area
 def inbox(request: HttpRequest, viewer: Viewer) -> HttpResponse:
-    teams = selectors.inbox_teams(viewer=viewer)
-    team = None
-    team_id = request.GET.get("team", "")
-    if team_id:
-        team = selectors.inbox_team(viewer=viewer, public_id=team_id)
-        if team is None:
-            raise Http404("Page not found")
-        viewer = replace(viewer, care_team=team)
-    try:
-        show = selectors.InboxFilter(request.GET.get("show", selectors.InboxFilter.NEW))
-    except ValueError:
-        show = selectors.InboxFilter.NEW
-    today = timezone.localdate()
-    page = Paginator(selectors.inbox_threads(viewer=viewer, show=show), PAGE_SIZE).get_page(request.GET.get("page"))
-    threads = list(page.object_list)
-    team_inbox_rows_listed(viewer=viewer, rows=threads, object_label=LIST_AUDIT_LABEL)
+    listing = inbox_listing(
+        request, viewer, MESSAGE_INBOX, rows=lambda v, show: selectors.inbox_threads(viewer=v, show=show)
+    )
+    team = listing.team
     return render(
         request,
         "messaging/inbox/inbox.jinja",
         {
             "page_title": f"Messages: {team.name}" if team else "Messages",
-            "team": team,
-            "teams": teams,
-            "show": show,
-            "show_label": selectors.INBOX_FILTER_LABELS[show],
-            "page": page,
-            **inbox_navigation(
-                url_name="messaging:inbox",
-                teams=teams,
-                team=team,
-                show=show,
-                default_show=selectors.InboxFilter.NEW,
-                filter_labels=selectors.INBOX_FILTER_LABELS,
-            ),
-            "rows": presenters.inbox_rows(threads, today=today),
+            **listing.context(),
+            "show_label": selectors.INBOX_FILTER_LABELS[listing.show],
+            "rows": (rows := presenters.inbox_rows(listing.rows, today=timezone.localdate())),
+            "table_rows": presenters.inbox_table_rows(rows, several_teams=len(listing.teams) > 1),
         },
     )
-
-
-# A thread's page -----------------------------------------------------------------------------------------------
 
 
 def _thread_page(
@@ -172,12 +147,17 @@ def _thread_page(
             "page_title": presenters.thread_subject(detailed),
             "subject": presenters.thread_subject(detailed),
             "thread": detailed,
-            "summary_rows": presenters.summary_rows(detailed, today=today),
+            "summary_rows": summary_rows(presenters.summary_rows(detailed, today=today)),
             "due_tag": presenters.due(detailed, today=today)[0],
             "messages_shown": presenters.message_views(detailed, list(detailed.messages.all())),
-            "correction": presenters.correction_view(correction, list(correction.changes.all()))
-            if correction is not None
-            else None,
+            "correction": (
+                correction_view := presenters.correction_view(correction, list(correction.changes.all()))
+                if correction is not None
+                else None
+            ),
+            "correction_history_rows": presenters.correction_history_table_rows(correction_view.history)
+            if correction_view is not None
+            else [],
             "correction_final": correction is not None and not services.CORRECTION_NEXT[correction.status],
             "is_done": detailed.status == ThreadStatus.DONE,
             "internal_note_text": presenters.INTERNAL_NOTE_TEXT,
@@ -187,7 +167,7 @@ def _thread_page(
     return render(request, "messaging/inbox/thread.jinja", context, status=status)
 
 
-@team_inbox_area
+@messages_area
 def thread_detail(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
     viewer, thread = access_thread_as_staff(viewer=viewer, public_id=thread_id, object_label=services.LABEL_THREAD)
     # Opening the thread is reading it: the list stops showing it as unread for this person (not for colleagues).
@@ -195,33 +175,14 @@ def thread_detail(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> Http
     return _thread_page(request, thread)
 
 
-Action = Callable[[Viewer, Thread, forms.Form], str]
-
-
-def _act(
-    request: HttpRequest,
-    viewer: Viewer,
-    thread_id: UUID,
-    *,
-    form_for: Callable[[Thread], forms.Form],
-    action: Action,
-) -> HttpResponse:
-    # Resolved without a "viewed" event: the service records the change in its own transaction, and a refused
-    # change re-reads the thread below, which records the view.
-    viewer, thread = access_thread_as_staff(
-        viewer=viewer, public_id=thread_id, object_label=services.LABEL_THREAD, action=None
-    )
-    form = form_for(thread)
-    if form.is_valid():
-        try:
-            done = action(viewer, thread, form)
-        except services.MessagingError as refusal:
-            form.add_error(None, str(refusal))
-        else:
-            messages.success(request, done)
-            return redirect("messaging:inbox-thread", thread_id=thread.public_id)
-    access_thread_as_staff(viewer=viewer, public_id=thread_id, object_label=services.LABEL_THREAD)
-    return _thread_page(request, thread, failed=form, status=400)
+THREADS = InboxItems(
+    lookup=access_thread_as_staff,
+    object_label=services.LABEL_THREAD,
+    url_name="messaging:inbox-thread",
+    id_kwarg="thread_id",
+    refusal=services.MessagingError,
+    page=_thread_page,
+)
 
 
 def _reply(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
@@ -238,9 +199,16 @@ def _reply(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
 
 
 @require_POST
-@team_inbox_area
+@messages_area
 def thread_reply(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
-    return _act(request, viewer, thread_id, form_for=lambda _t: ReplyForm(request.POST, request.FILES), action=_reply)
+    return inbox_action(
+        request,
+        viewer,
+        thread_id,
+        items=THREADS,
+        form_for=lambda _t: ReplyForm(request.POST, request.FILES),
+        action=_reply,
+    )
 
 
 def _note(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
@@ -249,9 +217,16 @@ def _note(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
 
 
 @require_POST
-@team_inbox_area
+@messages_area
 def thread_note(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
-    return _act(request, viewer, thread_id, form_for=lambda _t: NoteForm(request.POST), action=_note)
+    return inbox_action(
+        request,
+        viewer,
+        thread_id,
+        items=THREADS,
+        form_for=lambda _t: NoteForm(request.POST),
+        action=_note,
+    )
 
 
 def _assign(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
@@ -265,14 +240,15 @@ def _assign(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
 
 
 @require_POST
-@team_inbox_area
+@messages_area
 def thread_assign(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
     # The choices are the members of the thread's team: anyone else posted is an invalid choice, and the service
     # refuses a non-member again.
-    return _act(
+    return inbox_action(
         request,
         viewer,
         thread_id,
+        items=THREADS,
         form_for=lambda thread: AssignForm(request.POST, members=selectors.team_members(care_team=thread.care_team)),
         action=_assign,
     )
@@ -284,9 +260,16 @@ def _close(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
 
 
 @require_POST
-@team_inbox_area
+@messages_area
 def thread_close(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
-    return _act(request, viewer, thread_id, form_for=lambda _t: ActionForm(request.POST), action=_close)
+    return inbox_action(
+        request,
+        viewer,
+        thread_id,
+        items=THREADS,
+        form_for=lambda _t: ActionForm(request.POST),
+        action=_close,
+    )
 
 
 def _reopen(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
@@ -297,9 +280,16 @@ def _reopen(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
 
 
 @require_POST
-@team_inbox_area
+@messages_area
 def thread_reopen(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
-    return _act(request, viewer, thread_id, form_for=lambda _t: ActionForm(request.POST), action=_reopen)
+    return inbox_action(
+        request,
+        viewer,
+        thread_id,
+        items=THREADS,
+        form_for=lambda _t: ActionForm(request.POST),
+        action=_reopen,
+    )
 
 
 def _correction(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
@@ -313,12 +303,19 @@ def _correction(viewer: Viewer, thread: Thread, form: forms.Form) -> str:
 
 
 @require_POST
-@team_inbox_area
+@messages_area
 def thread_correction(request: HttpRequest, viewer: Viewer, thread_id: UUID) -> HttpResponse:
-    return _act(request, viewer, thread_id, form_for=lambda _t: CorrectionStatusForm(request.POST), action=_correction)
+    return inbox_action(
+        request,
+        viewer,
+        thread_id,
+        items=THREADS,
+        form_for=lambda _t: CorrectionStatusForm(request.POST),
+        action=_correction,
+    )
 
 
-@team_inbox_area
+@messages_area
 def attachment_download(request: HttpRequest, viewer: Viewer, thread_id: UUID, attachment_id: UUID) -> HttpResponseBase:
     _viewer, attachment = access_thread_attachment_as_staff(
         viewer=viewer, thread_id=thread_id, attachment_id=attachment_id, object_label=ATTACHMENT_AUDIT_LABEL
@@ -361,12 +358,14 @@ def _start_page(
             "form": failed,
             "search_form": search_form,
             "patient": patient,
-            "patient_rows": [
-                ("Name", patient.full_name),
-                ("Born", format_date(patient.birth_date)),
-                ("NHS number", format_nhs_number(patient.nhs_number) or "Not known"),
-                ("Hospital number", patient.hospital_number),
-            ]
+            "patient_rows": summary_rows(
+                [
+                    ("Name", patient.full_name),
+                    ("Born", format_date(patient.birth_date)),
+                    ("NHS number", format_nhs_number(patient.nhs_number) or "Not known"),
+                    ("Hospital number", patient.hospital_number),
+                ]
+            )
             if patient is not None
             else [],
             "start_form": start_form,
@@ -376,12 +375,12 @@ def _start_page(
     )
 
 
-@team_inbox_area
+@messages_area
 def thread_start(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     """Two steps on one address, both POSTed so that no hospital number reaches a URL: find the patient by their
     hospital number, then write. "Not found" reads the same for a number nobody has and for a patient none of the
     clinician's teams looks after."""
-    teams = selectors.inbox_teams(viewer=viewer)
+    teams = inbox_teams(viewer=viewer)
     if request.method != "POST":
         return _start_page(request, search_form=PatientSearchForm(), status=200)
     if f"{StartThreadForm.prefix}-patient" in request.POST:
@@ -485,7 +484,9 @@ def urgent_phrases(request: HttpRequest) -> HttpResponse:
             "add_form": add_form,
             "preview": add_form.preview if add_form.is_bound else None,
             "check_action": CHECK_ACTION,
-            "rows": presenters.phrase_rows(selectors.urgent_phrases_with_counts()),
+            "table_rows": presenters.phrase_table_rows(
+                presenters.phrase_rows(selectors.urgent_phrases_with_counts()), request=request
+            ),
             "recent_days": selectors.RECENT_INTERCEPTIONS_DAYS,
             "history_href": reverse("messaging:urgent-phrases-history"),
             "back_link": {"href": reverse("staff:home"), "text": "Back to the staff console"},
@@ -504,7 +505,7 @@ def urgent_phrases_history(request: HttpRequest) -> HttpResponse:
         {
             "page_title": "Changes to the urgent phrases",
             "page": page,
-            "rows": presenters.phrase_change_rows(list(page.object_list)),
+            "table_rows": presenters.phrase_change_table_rows(presenters.phrase_change_rows(list(page.object_list))),
             "back_link": {"href": reverse("messaging:urgent-phrases"), "text": "Back to the urgent phrases"},
         },
     )

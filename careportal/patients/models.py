@@ -125,6 +125,7 @@ class CareRelationshipReason(models.TextChoices):
     APPOINTMENT = "appointment", "Appointment"
     RESULT = "result", "Test result routed to the team"
     MESSAGE = "message", "Message thread"
+    LETTER = "letter", "Letter from the team"
 
 
 class CareRelationship(models.Model):

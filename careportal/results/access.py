@@ -3,12 +3,11 @@
 Built on the shared primitives in `careportal/access/layer.py`; every refusal is the one audited `Http404`.
 """
 
-from dataclasses import replace
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
 
-from careportal.access.layer import ModelT, Viewer, deny
+from careportal.access.layer import ModelT, Viewer, access_team_row_as_staff, deny, team_rows_for_staff
 from careportal.access.scopes import Scope
 from careportal.audit.models import AccessAction, ActorRole
 from careportal.audit.services import access_event_record
@@ -57,13 +56,8 @@ def access_results(
 
 def reports_for_staff(viewer: Viewer) -> QuerySet[DiagnosticReport]:
     """Reports routed to the clinician's active care teams (only `viewer.care_team` when it is set). Not audited:
-    a list page records the patients it shows with `patients_found_by_staff`."""
-    if viewer.role != ActorRole.CLINICIAN or not viewer.can(Scope.RESULTS):
-        return DiagnosticReport.objects.none()
-    teams = viewer.user.care_team_memberships.filter(is_active=True, care_team__is_active=True)
-    if viewer.care_team is not None:
-        teams = teams.filter(care_team=viewer.care_team)
-    return DiagnosticReport.objects.filter(care_team__in=teams.values("care_team"))
+    a list page records the patients it shows with `team_inbox_rows_listed`."""
+    return team_rows_for_staff(viewer=viewer, queryset=DiagnosticReport.objects.all(), scope=Scope.RESULTS)
 
 
 def access_report_as_staff(
@@ -79,10 +73,6 @@ def access_report_as_staff(
     With `action=None` nothing is recorded on success: the service that then changes the report records the
     change with `staff_change_record` inside its own transaction, so a refused change leaves no "changed" event.
     """
-    report = reports_for_staff(viewer).select_related("patient", "care_team").filter(public_id=public_id).first()
-    if report is None:
-        deny(viewer, object_label=object_label, object_type="results.diagnosticreport", object_id=str(public_id))
-    viewer = replace(viewer, patient=report.patient, care_team=report.care_team)
-    if action is not None:
-        access_event_record(viewer=viewer, patient=report.patient, action=action, object_label=object_label, obj=report)
-    return viewer, report
+    return access_team_row_as_staff(
+        viewer=viewer, queryset=reports_for_staff(viewer), public_id=public_id, object_label=object_label, action=action
+    )

@@ -2,15 +2,12 @@
 clinician only ever sees reports routed to their own active care teams."""
 
 from enum import StrEnum
-from uuid import UUID
 
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Prefetch, QuerySet, Value, When
 
 from careportal.access.layer import Viewer
-from careportal.patients.models import CareTeam
 from careportal.results.access import reports_for_staff
 from careportal.results.models import DiagnosticReport, DiagnosticReportVersion, ReportAction, ResultPreference
-from careportal.staff.selectors import memberships_for
 
 
 class InboxFilter(StrEnum):
@@ -26,16 +23,6 @@ INBOX_FILTER_LABELS = {
     InboxFilter.HELD: "Held",
     InboxFilter.RELEASED: "Released",
 }
-
-
-def inbox_teams(*, viewer: Viewer) -> list[CareTeam]:
-    """The active care teams whose inboxes this clinician works, by name."""
-    return [membership.care_team for membership in memberships_for(user=viewer.user)]
-
-
-def inbox_team(*, viewer: Viewer, public_id: UUID | str) -> CareTeam | None:
-    """One of the clinician's own teams by its public id, or None (a team id is not patient data)."""
-    return next((team for team in inbox_teams(viewer=viewer) if str(team.public_id) == str(public_id)), None)
 
 
 def _with_wait_preference(queryset: QuerySet[DiagnosticReport]) -> QuerySet[DiagnosticReport]:

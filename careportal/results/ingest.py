@@ -168,11 +168,21 @@ def _rule(test_code: str, category: str, cache: dict[Any, Any]) -> ReleaseRule |
 def care_team_for(data: ReportData) -> int | None:
     """The care team id from ResultRouting, in one query: the first match in the order service, location,
     clinician, category, then the default routing."""
+    return care_team_routed(
+        service=data.service,
+        location=data.location,
+        clinician_code=data.ordering_clinician_code,
+        category=data.category,
+    )
+
+
+def care_team_routed(*, service: str, location: str, clinician_code: str, category: str = "") -> int | None:
+    """`care_team_for` by its routing keys, for anything else a hospital system sends to a team (letters)."""
     keys = [
-        (ResultRoutingMatch.SERVICE, data.service),
-        (ResultRoutingMatch.LOCATION, data.location),
-        (ResultRoutingMatch.CLINICIAN, data.ordering_clinician_code),
-        (ResultRoutingMatch.CATEGORY, data.category),
+        (ResultRoutingMatch.SERVICE, service),
+        (ResultRoutingMatch.LOCATION, location),
+        (ResultRoutingMatch.CLINICIAN, clinician_code),
+        (ResultRoutingMatch.CATEGORY, category),
     ]
     # Two IN lists rather than an OR of pairs: the same index (one_routing_per_code), far cheaper for Django to
     # build on every message; the few extra pairs it may return are ignored below.

@@ -118,15 +118,17 @@ def report_attachment(request: HttpRequest, viewer: Viewer, public_id: UUID, seq
 def trend(request: HttpRequest, viewer: Viewer, code: str) -> HttpResponse:
     observations = selectors.trend_observations(viewer=viewer, code=code)
     page = presenters.trend_page(observations)
+    voice = voice_for(viewer)
     return render(
         request,
         "results/patient/trend.jinja",
         {
             "page_title": page.name,
             "viewer": viewer,
-            "voice": voice_for(viewer),
+            "voice": voice,
             "patient": viewer.patient,
             "trend": page,
+            "trend_rows": presenters.trend_table_rows(page.rows, voice=voice),
             "back_link": {"href": reverse("results:list"), "text": "Back to test results"},
             "navigation_items": patient_navigation(viewer),
         },

@@ -14,9 +14,11 @@ from typing import Any
 
 from django.urls import reverse
 from django.utils import timezone
+from markupsafe import Markup, escape
 
 from careportal.access.layer import Viewer
 from careportal.core.formatting import format_date
+from careportal.core.table_rows import Cell, format_markup, lines_html
 from careportal.patients.models import Patient
 from careportal.patients.voice import Voice
 from careportal.results.charts import ChartPoint, TrendChart, trend_chart
@@ -285,14 +287,75 @@ class ReportContent:
     measurements: list[ValueRow]
     narrative: list[ValueRow]
     attachments: list[ValueRow]
+    # The measurements as the rows of their table.
+    measurement_rows: list[list[Cell]] = field(default_factory=list)
 
 
-def report_content(rows: list[ValueRow]) -> ReportContent:
+def report_content(rows: list[ValueRow], *, voice: Voice) -> ReportContent:
+    measurements = [r for r in rows if not r.attachment_href and not r.is_narrative]
     return ReportContent(
-        measurements=[r for r in rows if not r.attachment_href and not r.is_narrative],
+        measurements=measurements,
         narrative=[r for r in rows if r.is_narrative],
         attachments=[r for r in rows if r.attachment_href],
+        measurement_rows=measurement_table_rows(measurements, voice=voice),
     )
+
+
+def range_cell(range_text: str) -> Markup:
+    """A range such as "133-146" kept on one line (word joiners, U+2060, either side of each hyphen): broken at its
+    hyphen in a narrow column it reads as two numbers."""
+    if not range_text:
+        return Markup("Not given")
+    return escape(range_text).replace("-", "\u2060-\u2060")
+
+
+def _not_compared(range_text: str, *, voice: Voice) -> str:
+    return f"Not compared: ask {voice.possessive} clinician" if range_text else "No range to compare with"
+
+
+def measurement_table_rows(rows: list[ValueRow], *, voice: Voice) -> list[list[Cell]]:
+    """The table of a report's measurements: name (with a link to the test over time), value with its unit and
+    any note from the lab, range, and the position against the range in words with a symbol."""
+    table_rows: list[list[Cell]] = []
+    for row in rows:
+        value_html = lines_html(row.value_lines)
+        if row.unit:
+            value_html = format_markup("{} {}", value_html, row.unit)
+        if row.comment_lines:
+            more = (
+                format_markup(' <a href="{}">Read the whole note on {}</a>', row.comment_more_href, row.name)
+                if row.comment_more_href
+                else ""
+            )
+            value_html = format_markup(
+                '{}<span class="nhsuk-body-s nhsuk-u-display-block nhsuk-u-margin-top-1">'
+                "Note from the lab: {}{}</span>",
+                value_html,
+                lines_html(row.comment_lines),
+                more,
+            )
+        if row.position:
+            position_html = format_markup(
+                '<span aria-hidden="true" class="careportal-result-symbol">{}</span> {}',
+                row.position.symbol,
+                row.position.words,
+            )
+        else:
+            position_html = escape(_not_compared(row.range_text, voice=voice))
+        name_html = escape(row.name)
+        if row.trend_href:
+            name_html = format_markup(
+                '{}<br><a class="nhsuk-body-s" href="{}">See {} over time</a>', row.name, row.trend_href, row.name
+            )
+        table_rows.append(
+            [
+                {"header": "Test", "html": name_html},
+                {"header": "Result", "html": value_html},
+                {"header": "Range", "html": range_cell(row.range_text)},
+                {"header": "Compared with the range", "html": position_html},
+            ]
+        )
+    return table_rows
 
 
 @dataclass(frozen=True)
@@ -316,7 +379,7 @@ class ReportPage:
     unfinished: bool = False
     imaging_notice: str = ""
     amended_sentence: str = ""
-    content: ReportContent = field(default_factory=lambda: report_content([]))
+    content: ReportContent = field(default_factory=lambda: ReportContent(measurements=[], narrative=[], attachments=[]))
     lab_comment_lines: list[str] = field(default_factory=list)
     lab_comment_more_href: str | None = None
     clinician_comment_lines: list[str] = field(default_factory=list)
@@ -440,7 +503,7 @@ def _version_row(data: Mapping[str, Any], *, report: DiagnosticReport, version: 
     )
 
 
-def _earlier_version(version: DiagnosticReportVersion, *, report: DiagnosticReport) -> EarlierVersion:
+def _earlier_version(version: DiagnosticReportVersion, *, report: DiagnosticReport, voice: Voice) -> EarlierVersion:
     when = format_date(version.reported_at or version.replaced_at)
     rows = [
         _version_row(item, report=report, version=version.version)
@@ -450,7 +513,7 @@ def _earlier_version(version: DiagnosticReportVersion, *, report: DiagnosticRepo
     return EarlierVersion(
         summary=f"See the earlier version, reported on {when}",
         heading=f"As reported on {when}",
-        content=report_content(rows),
+        content=report_content(rows, voice=voice),
         lab_comment_lines=_comment_lines(version.lab_comment),
         lab_comment_more_href=comments_href(report, f"version-{version.version}-lab-comment")
         if comment_is_long(version.lab_comment)
@@ -506,12 +569,12 @@ def report_page(
         unfinished=report.status in UNFINISHED_STATUSES,
         imaging_notice=imaging_notice(voice) if report.is_imaging else "",
         amended_sentence=amended,
-        content=report_content([value_row(o, report=report) for o in report.observations.all()]),
+        content=report_content([value_row(o, report=report) for o in report.observations.all()], voice=voice),
         lab_comment_lines=_comment_lines(report.lab_comment),
         lab_comment_more_href=comments_href(report, "lab-comment") if comment_is_long(report.lab_comment) else None,
         clinician_comment_lines=_trim_blank_ends(_lines(report.clinician_comment)),
         clinician_comment_by=comment_by.audit_name if comment_by is not None else "",
-        earlier_versions=[_earlier_version(v, report=report) for v in corrected],
+        earlier_versions=[_earlier_version(v, report=report, voice=voice) for v in corrected],
     )
 
 
@@ -650,3 +713,22 @@ def trend_page(observations: list[Observation]) -> TrendPage:
         for o in reversed(observations)
     ]
     return TrendPage(name=latest.name, unit=unit, chart=chart, rows=rows, limit_values_note=note)
+
+
+def trend_table_rows(rows: list[TrendRow], *, voice: Voice) -> list[list[Cell]]:
+    """The trend page's table, newest first: the date (a link to the report), the value, the range and the position
+    against it in words with a symbol."""
+    return [
+        [
+            {"header": "Date", "html": format_markup('<a href="{}">{}</a>', row.report_href, row.date)},
+            {"header": "Result", "text": row.value + (f" {row.unit}" if row.unit else "")},
+            {"header": "Range", "html": range_cell(row.range_text)},
+            {
+                "header": "Compared with the range",
+                "html": format_markup('<span aria-hidden="true">{}</span> {}', row.position.symbol, row.position.words)
+                if row.position
+                else escape(_not_compared(row.range_text, voice=voice)),
+            },
+        ]
+        for row in rows
+    ]

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from careportal.core.forms import code_input, without_maxlength
 from careportal.core.models import CalendarChange
 from careportal.results.models import ReleaseMode, ReleaseRule, ResultKind, SensitiveCategory
 from careportal.results.release_rules import (
@@ -34,23 +35,6 @@ APPLIES_TO_CHOICES = [
 ]
 
 
-def _without_maxlength(field: forms.Field) -> forms.Field:
-    # The server says "must be N characters or fewer"; a browser limit would cut text off without a word.
-    field.widget.attrs.pop("maxlength", None)
-    return field
-
-
-def _code_input(width: int) -> forms.TextInput:
-    return forms.TextInput(
-        attrs={
-            "class": f"nhsuk-input--width-{width}",
-            "autocomplete": "off",
-            "spellcheck": False,
-            "autocapitalize": "characters",
-        }
-    )
-
-
 class ReleaseRuleForm(forms.Form):
     """A rule for a test code, a category, or every other result; when its reports reach the patient.
 
@@ -66,27 +50,27 @@ class ReleaseRuleForm(forms.Form):
             "invalid_choice": "Select what this rule applies to",
         },
     )
-    test_code = _without_maxlength(
+    test_code = without_maxlength(
         forms.CharField(
             label="Test code",
             help_text="Only for a rule for one test. The code the lab sends, for example FBC.",
             required=False,
             max_length=50,
-            widget=_code_input(10),
+            widget=code_input(10),
             error_messages={"max_length": "Test code must be 50 characters or fewer"},
         )
     )
-    category = _without_maxlength(
+    category = without_maxlength(
         forms.CharField(
             label="Category",
             help_text="Only for a rule for a category. The lab's diagnostic service section, for example HM or RAD.",
             required=False,
             max_length=10,
-            widget=_code_input(5),
+            widget=code_input(5),
             error_messages={"max_length": "Category must be 10 characters or fewer"},
         )
     )
-    description = _without_maxlength(
+    description = without_maxlength(
         forms.CharField(
             label="Description",
             help_text="What this rule covers, in plain words, for example Full blood count. Clinicians see it.",
@@ -300,7 +284,7 @@ class BankHolidayForm(forms.Form):
         error_messages={"invalid_choice": "Choose whether the hospital is closed or works as normal on this day"},
     )
     date = BankHolidayDateField(label="Date")
-    name = _without_maxlength(
+    name = without_maxlength(
         forms.CharField(
             label="Name",
             help_text="For example, Coronation bank holiday, or Trust closure day",

@@ -3,10 +3,13 @@
 import dataclasses
 
 from django.urls import reverse
+from markupsafe import escape
 
 from careportal.core.formatting import format_date
+from careportal.core.table_rows import Cell, format_markup
 from careportal.core.working_days import region_name
-from careportal.results.release_rules import BankHolidayLists, CalendarDay
+from careportal.results.models import ReleaseRule
+from careportal.results.release_rules import BankHolidayLists, CalendarDay, ReleaseRuleGroups
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,4 +50,64 @@ def bank_holidays_page(lists: BankHolidayLists) -> BankHolidaysPage:
         region=region_name(),
         upcoming=[_row(day) for day in lists.upcoming],
         past=[_row(day) for day in lists.past],
+    )
+
+
+def rule_table_rows(rules: list[ReleaseRule], *, first_heading: str, show_delete: bool = True) -> list[list[Cell]]:
+    """One table of release rules, responsive (on a narrow screen each rule becomes a block of labelled rows);
+    `show_delete` is False for the default rule, which can be changed but not deleted."""
+    table_rows: list[list[Cell]] = []
+    for rule in rules:
+        covers_html = escape(rule.description)
+        if rule.sensitive_category:
+            covers_html = format_markup(
+                '{}<br><span class="nhsuk-body-s">Sensitive: {} (hidden from proxies unless granted)</span>',
+                rule.description,
+                rule.get_sensitive_category_display(),
+            )
+        changed = format_date(rule.updated_at)
+        changed_html = escape(changed)
+        if rule.updated_by:
+            by = rule.updated_by.audit_name
+            changed_html = format_markup('{}<br><span class="nhsuk-body-s">by {}</span>', changed, by)
+        applies_to = rule.applies_to.lower()
+        actions_html = format_markup(
+            '<a href="{}">Change<span class="nhsuk-u-visually-hidden"> the rule for {}</span></a>',
+            reverse("results:rule-edit", kwargs={"pk": rule.pk}),
+            applies_to,
+        )
+        if show_delete:
+            actions_html = format_markup(
+                '{}<br><a href="{}">Delete<span class="nhsuk-u-visually-hidden"> the rule for {}</span></a>',
+                actions_html,
+                reverse("results:rule-delete", kwargs={"pk": rule.pk}),
+                applies_to,
+            )
+        table_rows.append(
+            [
+                {"header": first_heading, "text": rule.test_code or rule.category or "Every other result"},
+                {"header": "Covers", "html": covers_html},
+                {"header": "Released to the patient", "text": rule.summary},
+                {"header": "Kind of result", "text": rule.get_result_kind_display()},
+                {"header": "Last changed", "html": changed_html},
+                {"header": "Actions", "html": actions_html},
+            ]
+        )
+    return table_rows
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleTables:
+    test_codes: list[list[Cell]]
+    categories: list[list[Cell]]
+    default: list[list[Cell]]
+
+
+def rule_tables(groups: ReleaseRuleGroups) -> RuleTables:
+    return RuleTables(
+        test_codes=rule_table_rows(groups.test_codes, first_heading="Test code"),
+        categories=rule_table_rows(groups.categories, first_heading="Category"),
+        default=rule_table_rows([groups.default], first_heading="Applies to", show_delete=False)
+        if groups.default
+        else [],
     )

@@ -33,7 +33,7 @@ from careportal.results.release_rules import (
     rule_scope_text,
 )
 from careportal.results.rule_forms import BankHolidayForm, ReleaseRuleForm
-from careportal.results.rule_presenters import bank_holidays_page
+from careportal.results.rule_presenters import bank_holidays_page, rule_tables
 
 ViewFunc = Callable[..., HttpResponse]
 
@@ -64,7 +64,7 @@ def rules(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "results/rules/list.jinja",
-        {"page_title": "Release rules for test results", "groups": release_rules_grouped()},
+        {"page_title": "Release rules for test results", "tables": rule_tables(release_rules_grouped())},
     )
 
 

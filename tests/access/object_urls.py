@@ -135,6 +135,31 @@ def _message_attachment_of(other: Any) -> dict[str, Any]:
     return {"public_id": message.thread.public_id, "attachment_id": attachment.public_id}
 
 
+def _letter_of(other: Any) -> dict[str, Any]:
+    from tests.letters.factories import LetterFactory
+
+    # The row is enough: the request is refused before any file is opened.
+    return {"public_id": LetterFactory(patient=other, stored=False).public_id}
+
+
+def _letter_to_post_of(other: Any) -> dict[str, Any]:
+    from tests.letters.factories import LetterFactory
+
+    return {"letter_id": LetterFactory(patient=other, stored=False).public_id}
+
+
+def _print_export_naming(other: Any) -> dict[str, Any]:
+    from django.utils import timezone
+
+    from careportal.letters.models import PrintExport
+    from tests.accounts.factories import UserFactory
+    from tests.letters.factories import LetterFactory
+
+    export = PrintExport.objects.create(requested_by=UserFactory(), requested_at=timezone.now(), total=1)
+    export.letters.add(LetterFactory(patient=other, stored=False))
+    return {"export_id": export.public_id}
+
+
 OBJECT_URLS: dict[str, ObjectUrlCase] = {
     "home:act-for": ("post", lambda other: {"patient_id": other.public_id}),
     # The helpdesk console: the other patient's account, record, requests for help and emails are refused to
@@ -184,6 +209,16 @@ OBJECT_URLS: dict[str, ObjectUrlCase] = {
     "messaging:thread": ("get", _message_thread_of),
     "messaging:sent": ("get", _message_thread_of),
     "messaging:attachment": ("get", _message_attachment_of),
+    # The patient's own letters (tests/letters/test_patient_pages.py adds proxies without the letters scope).
+    "letters:letter": ("get", _letter_of),
+    "letters:view": ("get", _letter_of),
+    "letters:download": ("get", _letter_of),
+    # The print room: only the Print room group and superusers; tests/letters/test_print_room.py adds the staff
+    # side (clinicians and the helpdesk get 404).
+    "letters:letter-printed": ("post", _letter_to_post_of),
+    "letters:export": ("get", _print_export_naming),
+    "letters:export-download": ("get", _print_export_naming),
+    "letters:export-printed": ("post", _print_export_naming),
 }
 
 # URLs with parameters that are not about a patient's objects, and why.

@@ -70,7 +70,7 @@ def when_staff_sign_in(portal: PortalPage, *, username: str, password: str = DEM
 
 HL7_SAMPLES = Path(__file__).resolve().parents[1] / "hl7" / "samples"
 # Registration and demographics first, then results in the order a lab sends them (each preliminary before its
-# final, each report before its correction), then appointments and letters, which are kept but not applied.
+# final, each report before its correction), then appointments (kept but not applied) and the letter.
 HL7_SAMPLE_ORDER = [
     "adt_a31_address.hl7",
     "oru_r01_fbc_final.hl7",

@@ -187,3 +187,26 @@ def test_the_earlier_demo_blood_counts_were_taken_on_working_days():
         stamp = obr.split("|")[7]
         taken = datetime.date(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8]))
         assert is_working_day(taken, holidays=closed), taken
+
+
+def test_the_demo_letters_arrive_through_the_hl7_interface_once(settings, tmp_path, client):
+    from django.test import Client
+
+    from careportal.demo.letters import demo_letters_load
+    from careportal.letters.models import Letter
+
+    settings.LETTER_ROOT = tmp_path / "letters"
+    demo_trust_load()
+
+    assert demo_letters_load() == {"applied": 2, "listed": 1}
+    assert demo_letters_load() == {"applied": 0, "listed": 0}
+
+    eleanor = Letter.objects.get(patient__hospital_number="40012345")
+    assert (eleanor.delivery, eleanor.care_team.name, eleanor.print_listed_on) == ("portal", "Haematology", None)
+    siobhan = Letter.objects.get(patient__hospital_number="40077801")
+    assert (siobhan.delivery, siobhan.care_team.name) == ("post", "Dermatology")
+    assert siobhan.print_listed_on is not None
+    # The helpdesk works the print room in the demo, and finds Siobhán's letter there
+    print_room = Client()
+    print_room.force_login(User.objects.get(username="demo.helpdesk"))
+    assert "4 Mill Lane" in print_room.get("/staff/letters/to-post/").content.decode()

@@ -22,7 +22,7 @@ TEST_SENDERS = [
     ("Other laboratory (WinPath)", "WINPATH", "OTHER_LAB", ["ORU^R01"]),
     ("Pathology (CoPath)", "COPATH", "RRV_PATH", ["ORU^R01"]),
     ("Patient administration", "PAS", "RRV", [*ADT_TYPES, *SIU_TYPES, "ADT^A01", "ADT^A03"]),
-    ("Documents", "EDM", "RRV", ["MDM^T02"]),
+    ("Documents", "EDM", "RRV", ["MDM^T02", "MDM^T10", "MDM^T11"]),
     ("Test laboratory", "LAB", "FAC", ["ORU^R01"]),
 ]
 

@@ -265,7 +265,6 @@ def test_micro_preliminary_replaced_by_final(arjun) -> None:
     [
         ("siu_s12_video.hl7", "PAS20261105120000031"),
         ("siu_s15_cancel.hl7", "PAS20261110090000044"),
-        ("mdm_t02_letter.hl7", "EDM20261106110000052"),
     ],
 )
 def test_message_types_not_used_yet_are_stored_and_acknowledged(eleanor, name: str, control_id: str) -> None:
@@ -720,3 +719,14 @@ def test_admin_shows_the_journal_read_only(eleanor, client) -> None:
         "/admin/results/resultrouting/add/", {"match": "location", "code": "WARD7", "care_team": team.pk}
     )
     assert response.status_code == 200 and b"errorlist" in response.content
+
+
+def test_an_mdm_letter_is_applied_and_acknowledged(eleanor) -> None:
+    from careportal.letters.models import Letter
+
+    raw = sample("mdm_t02_letter.hl7")
+    ack = receive(raw)
+    assert ack_code(ack) == "AA" and ack_control_id(ack) == "EDM20261106110000052"
+    assert only_message().status == MessageStatus.APPLIED
+    letter = Letter.objects.get()
+    assert (letter.patient, letter.document_id, letter.document_type) == (eleanor, "DOC-88123", "Clinic letter")

@@ -158,42 +158,7 @@ def _cell_has(text: str, test_name: str) -> bool:
     return re.search(rf">Test </span>\s*(?:<span>)?{test_name}\b", text) is not None
 
 
-def test_a_clinician_in_two_teams_can_pick_one(clinician_client, team, clinician_membership):
-    cardiology = CareTeamMembershipFactory(user=clinician_membership.user, care_team__name="Cardiology").care_team
-    _in_team(team, test_name="Full blood count")
-    _in_team(cardiology, test_name="Troponin")
-
-    both = _text(clinician_client.get(INBOX))
-    only_cardiology = _text(clinician_client.get(INBOX, {"team": str(cardiology.public_id)}))
-
-    assert "Full blood count" in both and "Troponin" in both
-    assert "Troponin" in only_cardiology and "Full blood count" not in only_cardiology
-    assert f"team={cardiology.public_id}" in both, "the team picker links to each team"
-
-
-@pytest.mark.parametrize("team_id", ["not-a-uuid", "8e83aa24-a792-41be-b55d-a4320a283cc9"])
-def test_a_team_that_is_not_yours_gets_404(clinician_client, team, team_id):
-    assert clinician_client.get(INBOX, {"team": team_id}).status_code == 404
-
-
-def test_another_teams_id_in_the_picker_gets_404(clinician_client, team):
-    other = CareTeamFactory(name="Cardiology")
-    _in_team(other, test_name="Troponin")
-    response = clinician_client.get(INBOX, {"team": str(other.public_id)})
-    assert response.status_code == 404
-    assert "Troponin" not in response.content.decode()
-
-
-def test_listing_is_recorded_once_per_patient_under_the_team(clinician_client, team, patient):
-    _in_team(team, patient=patient)
-    _in_team(team, patient=patient)
-    _in_team(team)
-
-    clinician_client.get(INBOX)
-
-    events = AccessEvent.objects.filter(action=AccessAction.VIEW, object_label="test results in a results inbox")
-    assert events.count() == 2
-    assert events.filter(patient=patient, care_team=team).count() == 1
+# The team picker and the audit of the rows listed are the same for every inbox: tests/staff/test_inbox.py.
 
 
 def test_the_list_is_paged(clinician_client, team):

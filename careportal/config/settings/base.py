@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "careportal.hl7",
     "careportal.messaging",
     "careportal.video",
+    "careportal.letters",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -500,3 +501,17 @@ if VIDEO_PROVIDER == "teams":
         raise ImproperlyConfigured(f"Set {', '.join(_teams_missing)} for VIDEO_PROVIDER=teams")
     if IS_PRODUCTION and not (TEAMS_AUTHORITY_HOST.startswith("https://") and GRAPH_BASE_URL.startswith("https://")):
         raise ImproperlyConfigured("TEAMS_AUTHORITY_HOST and GRAPH_BASE_URL must be https:// addresses")
+
+
+# Letters from clinics (docs/letters.md) -------------------------------------------------------------------------
+# Letter PDFs and the print room's CSV exports are kept here, outside the web root, under random names, and served
+# only through access-checked views. LETTER_STORAGE names any Django storage instead, as ATTACHMENT_STORAGE does.
+LETTER_ROOT = env.path("LETTER_ROOT", default=BASE_DIR / "var" / "private" / "letters")
+LETTER_STORAGE = {
+    "BACKEND": env.str("LETTER_STORAGE_BACKEND", default="careportal.core.files.PrivateFileSystemStorage"),
+    "OPTIONS": env.json("LETTER_STORAGE_OPTIONS", default={}),
+}
+# A letter larger than this (after Base64 decoding) is refused: AE over HL7, an error from the import command.
+LETTER_MAX_BYTES = env.int("LETTER_MAX_BYTES", default=5 * 1024 * 1024)
+# A print-room export of more letters than this is made in the background, with a progress page.
+LETTER_EXPORT_BACKGROUND_OVER = env.int("LETTER_EXPORT_BACKGROUND_OVER", default=200)

@@ -5,6 +5,8 @@ PostgreSQL); pytest-django creates and destroys its own test database either way
 """
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("CAREPORTAL_ENV", "test")
 os.environ.setdefault("DATABASE_URL", "sqlite:///:memory:")
@@ -18,3 +20,5 @@ INSTALLED_APPS = [*INSTALLED_APPS]  # noqa: F405
 if "careportal.demo" not in INSTALLED_APPS:
     INSTALLED_APPS.append("careportal.demo")
 WHITENOISE_AUTOREFRESH = True
+# Letters stored by tests that do not choose their own folder (tests/letters/conftest.py does) stay out of var/.
+LETTER_ROOT = Path(tempfile.gettempdir()) / f"careportal-test-letters-{os.getpid()}"

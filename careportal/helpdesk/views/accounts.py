@@ -66,10 +66,12 @@ def search(request: HttpRequest, viewer: Viewer) -> HttpResponse:
         shown_term = format_nhs_number(term) if search_by == SearchBy.NHS_NUMBER else term
         context.update(
             searched=True,
-            results=[
-                *(presenters.patient_result_row(p) for p in results.patients),
-                *(presenters.account_result_row(u) for u in results.other_accounts),
-            ],
+            results=presenters.search_table_rows(
+                [
+                    *(presenters.patient_result_row(p) for p in results.patients),
+                    *(presenters.account_result_row(u) for u in results.other_accounts),
+                ]
+            ),
             more_than_shown=results.more_than_shown,
             no_results_text=NO_RESULTS[search_by].format(term=shown_term),
         )
@@ -91,15 +93,19 @@ def _account_context(account: User, patient: Patient | None) -> dict[str, object
         "patient": patient,
         "lockout": lockout,
         "can_reset_two_step": presenters.two_step_can_reset(two_step),
-        "account_rows": presenters.account_rows(
-            account=account, kind=kind, lockout=lockout, two_step=two_step, email=email_status(user=account)
+        "account_rows": presenters.summary_list(
+            presenters.account_rows(
+                account=account, kind=kind, lockout=lockout, two_step=two_step, email=email_status(user=account)
+            )
         ),
-        "patient_rows": presenters.patient_rows(patient) if patient else [],
+        "patient_rows": presenters.summary_list(presenters.patient_rows(patient)) if patient else [],
         "activation_text": presenters.activation_code_text(selectors.latest_activation_code(patient=patient))
         if patient
         else "",
-        "events": presenters.event_rows(list(selectors.account_events(user=account))),
-        "support_requests": presenters.queue_rows(list(selectors.account_support_requests(user=account))),
+        "events": presenters.event_table_rows(presenters.event_rows(list(selectors.account_events(user=account)))),
+        "support_requests": presenters.account_request_table_rows(
+            presenters.queue_rows(list(selectors.account_support_requests(user=account)))
+        ),
         "back_link": _back_to_search(),
     }
 
@@ -203,7 +209,7 @@ def patient(request: HttpRequest, viewer: Viewer, patient_id: UUID) -> HttpRespo
         {
             "page_title": f"Patient: {found.hospital_number}",
             "patient": found,
-            "patient_rows": presenters.patient_rows(found),
+            "patient_rows": presenters.summary_list(presenters.patient_rows(found)),
             "activation_text": presenters.activation_code_text(selectors.latest_activation_code(patient=found)),
             "back_link": _back_to_search(),
         },
@@ -254,7 +260,7 @@ def patient_activation_code(request: HttpRequest, viewer: Viewer, patient_id: UU
         {
             "page_title": "Issue a new activation code",
             "patient": found,
-            "patient_rows": presenters.patient_rows(found),
+            "patient_rows": presenters.summary_list(presenters.patient_rows(found)),
             "activation_text": presenters.activation_code_text(selectors.latest_activation_code(patient=found)),
             "form": form,
             "back_link": _back_to_patient(found.public_id),

@@ -54,7 +54,11 @@ def queue(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     return render(
         request,
         "helpdesk/queue.jinja",
-        {"page_title": "Requests for help", "page": page, "rows": presenters.queue_rows(list(page.object_list))},
+        {
+            "page_title": "Requests for help",
+            "page": page,
+            "table_rows": presenters.queue_table_rows(presenters.queue_rows(list(page.object_list))),
+        },
     )
 
 
@@ -67,7 +71,7 @@ def _request_page(
         {
             "page_title": f"Request for help {support_request.reference}",
             "support_request": support_request,
-            "rows": presenters.request_rows(support_request),
+            "rows": presenters.summary_list(presenters.request_rows(support_request)),
             "overdue": selectors.is_overdue(support_request),
             "description": presenters.text_paragraphs(support_request.description),
             "replies": [(reply, presenters.text_paragraphs(reply.body)) for reply in support_request.replies.all()],

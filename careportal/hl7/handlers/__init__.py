@@ -34,8 +34,8 @@ NHS_AUTHORITY = "NHS"
 # Patient.hospital_number is 20 characters.
 HOSPITAL_NUMBER_LENGTH = 20
 
-# HL7 table 0076 message types CarePortal stores and acknowledges (AA) without applying them yet: a later issue
-# applies appointments (SIU) and documents (MDM). Any other message type is answered AR (unsupported).
+# HL7 table 0076 message types CarePortal stores, and acknowledges (AA) without applying when `handler_for` has no
+# handler for them (yet): a later issue applies appointments (SIU). Any other message type is answered AR.
 KNOWN_MESSAGE_TYPES = frozenset(
     {
         "ACK", "ADR", "ADT", "BAR", "CRM", "DFT", "MDM", "MFN", "OMG", "OML", "ORL", "ORM", "ORR", "ORU", "OSU",
@@ -102,12 +102,14 @@ Handler = Callable[[ApplyContext], ApplyOutcome]
 
 def handler_for(header: MessageHeader) -> Handler | None:
     """The handler for a message type, or None for one CarePortal acknowledges without applying."""
-    from careportal.hl7.handlers import adt, oru
+    from careportal.hl7.handlers import adt, mdm, oru
 
     if header.message_code == "ORU" and header.trigger_event == "R01":
         return oru.apply_oru
     if header.message_code == "ADT" and header.trigger_event in adt.HANDLED_EVENTS:
         return adt.apply_adt
+    if header.message_code == "MDM" and header.trigger_event in mdm.HANDLED_EVENTS:
+        return mdm.apply_mdm
     return None
 
 

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from careportal.demo.letters import demo_letters_load
 from careportal.demo.messages import demo_messages_load
 from careportal.demo.results import demo_results_load
 from careportal.demo.services import demo_trust_load
@@ -7,7 +8,7 @@ from careportal.demo.services import demo_trust_load
 
 class Command(BaseCommand):
     help = (
-        "Load the demo trust, its test results and a message thread (development only). Safe to run again: "
+        "Load the demo trust, its test results, letters and a message thread (development only). Safe to run again: "
         "existing demo data is left as it is."
     )
 
@@ -33,6 +34,16 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Demo test results already loaded; nothing changed.")
+        letters = demo_letters_load()
+        if letters["applied"]:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Demo letters: {letters['applied']} letters applied through the HL7 interface "
+                    "(one paperless for demo.patient, one on the print room's list)."
+                )
+            )
+        else:
+            self.stdout.write("Demo letters already loaded; nothing changed.")
         threads = demo_messages_load()["threads"]
         if threads:
             self.stdout.write(

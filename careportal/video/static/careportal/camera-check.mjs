@@ -18,6 +18,7 @@ function setUp(root) {
   const video = root.querySelector("[data-camera-video]");
   const videoHint = root.querySelector("[data-camera-video-hint]");
   const meter = root.querySelector("[data-camera-meter]");
+  const microphoneBlock = root.querySelector("[data-camera-microphone]");
   const status = root.querySelector("[data-camera-status]");
   const states = root.querySelectorAll("[data-camera-state]");
 
@@ -97,6 +98,7 @@ function setUp(root) {
     preview.hidden = false;
     video.hidden = !camera;
     videoHint.hidden = !camera;
+    microphoneBlock.hidden = !microphone;
     if (camera) {
       video.srcObject = stream;
     }

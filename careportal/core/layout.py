@@ -1,0 +1,52 @@
+"""Presenters for the page layout (layouts/base.jinja), which every page shares: the account links in the header,
+the menu with the page being shown marked, and the error summary's list. Registered as template globals in
+careportal/config/jinja2_env.py, since the layout renders whatever view the page comes from.
+
+Cells that hold HTML are `Markup` built with `format_markup`, so every value is escaped (careportal/core/table_rows.py).
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.middleware.csrf import get_token
+from django.urls import reverse
+from markupsafe import Markup
+
+from careportal.core.table_rows import format_markup
+
+SIGN_OUT_FORM = (
+    '<form class="nhsuk-header__account-form" action="{}" method="post" novalidate>'
+    '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+    '<button class="nhsuk-header__account-button" type="submit">Sign out</button>'
+    "</form>"
+)
+
+
+def header_account_items(request: Any) -> list[dict[str, Any]]:
+    """The header's account links: the signed-in username (to sign-in and security) and a Sign out button (a POST
+    form), or Sign in. `request` may be missing (an error page rendered without one): then Sign in."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return [{"href": reverse("account_login"), "text": "Sign in"}]
+    account_link_html: Markup = format_markup(
+        '{}<span class="nhsuk-u-visually-hidden">: sign-in and security</span>', user.get_username()
+    )
+    sign_out_html: Markup = format_markup(SIGN_OUT_FORM, reverse("account_logout"), get_token(request))
+    return [
+        {"href": reverse("accounts:security"), "html": account_link_html, "icon": True},
+        {"html": sign_out_html},
+    ]
+
+
+def current_navigation(items: Iterable[Mapping[str, Any]] | None, path: str) -> list[dict[str, Any]]:
+    """The header's menu with the page being shown marked `current` (aria-current="page"), so everyone can tell
+    where they are."""
+    return [dict(item, current=(item["href"] == path)) for item in items or []]
+
+
+def error_summary_items(form: Any) -> list[dict[str, Any]]:
+    """The error summary's list for a form with errors: the form's own errors first, then each field's first
+    error, linked to the field."""
+    errors: list[dict[str, Any]] = [{"text": error} for error in form.non_field_errors()]
+    errors += [{"text": field.errors[0], "href": f"#{field.auto_id}"} for field in form if field.errors]
+    return errors

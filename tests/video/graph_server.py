@@ -173,6 +173,11 @@ class GraphServer:
                 return self._token(recorded)
             if path.startswith("/v1.0/"):
                 return self._graph(recorded, path)
+            if recorded.method == "GET" and re.fullmatch(r"/[^/]+/v2\.0/\.well-known/openid-configuration", path):
+                # Microsoft's answer for a tenant it does not know.
+                return self._json(
+                    400, {"error": "invalid_tenant", "error_description": "AADSTS90002: Tenant not found."}
+                )
             self.problems.append(f"unexpected request: {recorded.method} {path}")
             return self._json(404, {"error": "not_found"})
 

@@ -165,6 +165,28 @@ def test_a_refused_app_secret_is_an_error_that_names_the_settings_not_microsofts
     assert graph.graph_calls() == []
 
 
+def test_an_unknown_tenant_is_an_error_that_names_the_setting(graph, teams_settings, sleeps):
+    other_tenant = dataclasses.replace(teams_settings, tenant_id="00000000-0000-4000-8000-000000000000")
+
+    with pytest.raises(VideoProviderError, match="did not know the tenant") as error:
+        TeamsProvider(other_tenant, sleep=sleeps).meeting_create(a_request())
+
+    assert "TEAMS_TENANT_ID" in str(error.value)
+    assert graph.token_calls() == []
+
+
+def test_a_token_graph_does_not_accept_is_an_error(graph, teams):
+    graph.script(Canned(401, {"error": {"code": "InvalidAuthenticationToken", "message": "Access token is empty."}}))
+
+    with pytest.raises(VideoProviderError) as error:
+        teams.meeting_create(a_request())
+
+    assert str(error.value) == (
+        "Microsoft Graph refused to create the meeting (HTTP 401, InvalidAuthenticationToken): the access token was "
+        "not accepted; check TEAMS_TENANT_ID"
+    )
+
+
 def test_no_application_access_policy_is_an_error_that_tells_the_operator(graph, teams):
     graph.script(
         Canned(

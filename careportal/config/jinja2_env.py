@@ -56,7 +56,6 @@ def environment(**options: Any) -> Environment:
     options["undefined"] = ChainableUndefined
     # HTML is escaped; plain-text emails (.txt) are not, or "D'Arcy" would arrive as "D&#39;Arcy".
     options["autoescape"] = select_autoescape(disabled_extensions=("txt",), default_for_string=True, default=True)
-    options.setdefault("extensions", []).append("jinja2.ext.do")
     env = Environment(**options)  # noqa: S701 - autoescape is set just above
     env.globals.update(
         {

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from careportal.access.layer import Viewer, deny, refuse_console, request_facts
 from careportal.audit.models import AccessAction, ActorRole
 from careportal.audit.services import access_event_record
-from careportal.hl7.models import InboundMessage
+from careportal.hl7.models import InboundMessage, OutboundMessage
 
 HL7_OPERATOR_PERMISSION = "hl7.change_inboundmessage"
 
@@ -39,5 +39,19 @@ def access_message_as_operator(
         message = InboundMessage.objects.select_related("patient").filter(public_id=public_id).first()
     if message is None:
         deny(viewer, object_label=object_label, object_type="hl7.inboundmessage", object_id=str(public_id))
+    access_event_record(viewer=viewer, patient=message.patient, action=action, object_label=object_label, obj=message)
+    return message
+
+
+def access_outbound_as_operator(
+    *, viewer: Viewer, public_id: UUID | str, object_label: str, action: AccessAction = AccessAction.UPDATE
+) -> OutboundMessage:
+    """One message CarePortal sent (or is sending) to a hospital system, for an operator; Http404 (audited)
+    otherwise. Acting on it concerns its patient's record, so it goes into their access log."""
+    message = None
+    if viewer.user.has_perm(HL7_OPERATOR_PERMISSION):
+        message = OutboundMessage.objects.select_related("patient").defer("raw").filter(public_id=public_id).first()
+    if message is None:
+        deny(viewer, object_label=object_label, object_type="hl7.outboundmessage", object_id=str(public_id))
     access_event_record(viewer=viewer, patient=message.patient, action=action, object_label=object_label, obj=message)
     return message

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from careportal.hl7.models import InboundInterface, InboundInterfaceChange, InboundMessage
+from careportal.hl7.models import InboundInterface, InboundInterfaceChange, InboundMessage, OutboundMessage
 
 # Enough of a message for a superuser to see what arrived; the staff queue (/staff/hl7/unmatched/) is where
 # messages are worked on.
@@ -131,4 +131,35 @@ class InboundInterfaceAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: InboundInterface | None = None) -> bool:
         # Deactivate instead: the history of who could send what stays readable.
+        return False
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(admin.ModelAdmin):
+    """Read-only: what CarePortal sent to hospital systems and what they answered. Staff retry failed messages at
+    /staff/hl7/outbound/, which keeps newer details from being overwritten by older ones."""
+
+    list_display = ("created_at", "message_type", "control_id", "destination", "status", "attempts", "ack_code")
+    list_filter = ("status", "ack_code", "message_type", "destination")
+    search_fields = ("control_id",)
+    date_hierarchy = "created_at"
+    raw_id_fields = ("patient",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: OutboundMessage | None = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields if f.name != "raw"] + ["raw_text"]
+
+    def get_exclude(self, request: HttpRequest, obj: OutboundMessage | None = None) -> list[str]:
+        return ["raw"]
+
+    @admin.display(description="message as sent")
+    def raw_text(self, obj: OutboundMessage) -> str:
+        return bytes(obj.raw)[:RAW_PREVIEW_BYTES].decode("utf-8", errors="replace").replace("\r", "\n")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: OutboundMessage | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: OutboundMessage | None = None) -> bool:
         return False

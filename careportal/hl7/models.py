@@ -182,3 +182,49 @@ class InboundInterfaceChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+class OutboundStatus(models.TextChoices):
+    QUEUED = "queued", "Waiting to send"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent and accepted"
+    FAILED = "failed", "Failed: needs attention"
+
+
+class OutboundMessage(models.Model):
+    """An HL7 v2 message CarePortal sends to a hospital system (today: ADT^A31 to the PAS when a patient changes
+    their contact details), kept from the moment it is queued, in the same transaction as the change, until the
+    receiver acknowledges it. Durable: a PAS that is down loses nothing, and a message that fails is listed for
+    integration administrators at /staff/hl7/outbound/ (careportal/hl7/outbound.py sends them)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(
+        Patient, null=True, blank=True, on_delete=models.SET_NULL, related_name="hl7_outbound_messages"
+    )
+    message_type = models.CharField(max_length=20, help_text="For example ADT^A31.")
+    control_id = models.CharField(max_length=20, unique=True)
+    # Which configured endpoint it is for ("pas"): the host and port come from settings when it is sent, so a
+    # change of address reaches messages already queued.
+    destination = models.CharField(max_length=20, default="pas")
+    # The message exactly as sent, without MLLP framing.
+    raw = models.BinaryField()
+    status = models.CharField(max_length=10, choices=OutboundStatus.choices, default=OutboundStatus.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # The kind of failure only ("connection refused", "rejected (AE, HL7 error 204)"): never the receiver's text,
+    # which may echo patient data.
+    last_error = models.CharField(max_length=200, blank=True)
+    ack_code = models.CharField(max_length=2, blank=True)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="hl7_outbound_due_idx"),
+            models.Index(fields=["patient", "created_at"], name="hl7_outbound_patient_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_type} {self.control_id}"

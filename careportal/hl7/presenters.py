@@ -15,6 +15,8 @@ from careportal.hl7.models import (
     InboundMessage,
     MessageSource,
     MessageStatus,
+    OutboundMessage,
+    OutboundStatus,
 )
 from careportal.patients.models import Patient
 
@@ -289,4 +291,62 @@ def interface_table_rows(rows: list[InterfaceRow]) -> list[list[Cell]]:
             },
         ]
         for r in rows
+    ]
+
+
+# Outbound messages ---------------------------------------------------------------------------------------------
+
+OUTBOUND_SHORT = {
+    OutboundStatus.QUEUED: "Waiting",
+    OutboundStatus.SENDING: "Sending",
+    OutboundStatus.SENT: "Sent",
+    OutboundStatus.FAILED: "Failed",
+}
+OUTBOUND_COLOURS = {
+    OutboundStatus.QUEUED: "blue",
+    OutboundStatus.SENDING: "blue",
+    OutboundStatus.SENT: "green",
+    OutboundStatus.FAILED: "red",
+}
+
+
+@dataclass(frozen=True)
+class OutboundRow:
+    public_id: str
+    control_id: str
+    message_type: str
+    created: str
+    status: Tag
+    attempts: int
+    detail: str
+    can_retry: bool
+    retry_href: str
+
+
+def _outbound_detail(message: OutboundMessage) -> str:
+    if message.status == OutboundStatus.SENT:
+        return f"Accepted ({message.ack_code}) on {format_datetime(message.sent_at)}"
+    if message.status == OutboundStatus.QUEUED and message.last_error:
+        return f"{message.last_error}. Next try {format_datetime(message.next_attempt_at)}"
+    if message.status == OutboundStatus.QUEUED:
+        return "Waiting to be sent"
+    return message.last_error or "Being sent now"
+
+
+def outbound_rows(messages: list[OutboundMessage]) -> list[OutboundRow]:
+    return [
+        OutboundRow(
+            public_id=str(message.public_id),
+            control_id=message.control_id,
+            message_type=message.message_type,
+            created=format_datetime(message.created_at),
+            status=Tag(
+                OUTBOUND_SHORT[OutboundStatus(message.status)], OUTBOUND_COLOURS[OutboundStatus(message.status)]
+            ),
+            attempts=message.attempts,
+            detail=_outbound_detail(message),
+            can_retry=message.status in (OutboundStatus.FAILED, OutboundStatus.QUEUED),
+            retry_href=reverse("hl7:outbound-retry", kwargs={"message_id": message.public_id}),
+        )
+        for message in messages
     ]

@@ -1,9 +1,11 @@
 """Reads for the HL7 message pages under /staff/hl7/. Who may read them is decided by the access layer
 (`hl7_operator_viewer`, `access_message_as_operator`); these functions only say which rows."""
 
-from django.db.models import Q, QuerySet
+from dataclasses import dataclass
 
-from careportal.hl7.models import InboundMessage, MessageStatus
+from django.db.models import Count, Q, QuerySet
+
+from careportal.hl7.models import InboundMessage, MessageStatus, OutboundMessage, OutboundStatus
 from careportal.patients.models import Patient
 
 ATTENTION_STATUSES = (MessageStatus.ERROR, MessageStatus.REJECTED)
@@ -61,3 +63,29 @@ def patient_by_hospital_number(*, hospital_number: str) -> Patient | None:
 
 def patient_by_public_id(*, public_id: str) -> Patient | None:
     return Patient.objects.filter(public_id=public_id, merged_into__isnull=True).first()
+
+
+def outbound_messages(*, status: str = "") -> QuerySet[OutboundMessage]:
+    """Messages CarePortal sent or is sending, newest first (without their content)."""
+    queryset = OutboundMessage.objects.defer("raw").order_by("-created_at", "-pk")
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset
+
+
+@dataclass(frozen=True)
+class OutboundCounts:
+    waiting: int
+    failed: int
+
+
+def outbound_counts() -> OutboundCounts:
+    counts = OutboundMessage.objects.aggregate(
+        waiting=Count("pk", filter=Q(status__in=[OutboundStatus.QUEUED, OutboundStatus.SENDING])),
+        failed=Count("pk", filter=Q(status=OutboundStatus.FAILED)),
+    )
+    return OutboundCounts(waiting=counts["waiting"], failed=counts["failed"])
+
+
+def outbound_message_by_public_id(*, public_id: str) -> OutboundMessage | None:
+    return OutboundMessage.objects.filter(public_id=public_id).first()

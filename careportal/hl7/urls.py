@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from careportal.hl7 import interface_views, views
+from careportal.hl7 import interface_views, outbound_views, views
 
 app_name = "hl7"
 urlpatterns = [
@@ -16,6 +16,8 @@ urlpatterns = [
         name="message-match-confirm",
     ),
     path("staff/hl7/message/<uuid:message_id>/dismiss/", views.message_dismiss, name="message-dismiss"),
+    path("staff/hl7/outbound/", outbound_views.outbound_list, name="outbound"),
+    path("staff/hl7/outbound/<uuid:message_id>/retry/", outbound_views.outbound_retry, name="outbound-retry"),
     path("staff/hl7/interfaces/", interface_views.interfaces, name="interfaces"),
     path("staff/hl7/interfaces/add/", interface_views.interface_add, name="interface-add"),
     path("staff/hl7/interfaces/<int:pk>/", interface_views.interface_edit, name="interface-edit"),

@@ -31,6 +31,11 @@ class KindSpec:
     personalisation: frozenset[str]
     # Codes and single-use links are worthless after a short time; a stale one must not go out after a long outage.
     max_age_minutes: int | None = None
+    # "Something new is in CarePortal": sent by email, text message or both, as the patient chose (Patient
+    # notify_by_email / notify_by_sms, careportal/notifications/services.py). The other kinds are about the
+    # account itself (sign-in codes, links, changes to how they sign in or to their contact details) and always
+    # go by email, to the address they are for, whatever the patient chose.
+    follows_preferences: bool = False
 
 
 SPECS: dict[Kind, KindSpec] = {
@@ -40,14 +45,25 @@ SPECS: dict[Kind, KindSpec] = {
     Kind.USERNAME_REMINDER: KindSpec("Your CarePortal username", frozenset({"first_name", "username"})),
     Kind.SECURITY_CHANGE: KindSpec("A change to how you sign in to CarePortal", frozenset({"first_name", "change"})),
     Kind.SUPPORT_REPLY: KindSpec("A reply from the CarePortal helpdesk", frozenset({"first_name", "reply"})),
-    Kind.NEW_MESSAGE: KindSpec("You have a new message in CarePortal", frozenset({"first_name"})),
-    Kind.RESULT_RELEASED: KindSpec("You have a new test result in CarePortal", frozenset({"first_name"})),
+    Kind.NEW_MESSAGE: KindSpec(
+        "You have a new message in CarePortal", frozenset({"first_name"}), follows_preferences=True
+    ),
+    Kind.RESULT_RELEASED: KindSpec(
+        "You have a new test result in CarePortal", frozenset({"first_name"}), follows_preferences=True
+    ),
     # The day and time only: never the clinic, the team or the kind of appointment, which can be clinical detail.
     Kind.APPOINTMENT_REMINDER: KindSpec(
-        "Reminder: you have a hospital appointment", frozenset({"first_name", "when"}), 24 * 60
+        "Reminder: you have a hospital appointment",
+        frozenset({"first_name", "when"}),
+        24 * 60,
+        follows_preferences=True,
     ),
-    Kind.APPOINTMENT_CHANGED: KindSpec("A change to a hospital appointment", frozenset({"first_name"})),
-    Kind.NEW_LETTER: KindSpec("You have a new letter in CarePortal", frozenset({"first_name"})),
+    Kind.APPOINTMENT_CHANGED: KindSpec(
+        "A change to a hospital appointment", frozenset({"first_name"}), follows_preferences=True
+    ),
+    Kind.NEW_LETTER: KindSpec(
+        "You have a new letter in CarePortal", frozenset({"first_name"}), follows_preferences=True
+    ),
     Kind.CONTACT_DETAILS_CHANGED: KindSpec(
         "Your contact details in CarePortal were changed", frozenset({"first_name", "change"})
     ),

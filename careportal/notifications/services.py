@@ -1,6 +1,9 @@
 import datetime
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
+from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -22,6 +25,48 @@ def retry_delay(attempts: int) -> datetime.timedelta:
     return FIRST_RETRY_DELAY * (2 ** max(attempts - 1, 0))
 
 
+@dataclass(frozen=True)
+class Route:
+    channel: Channel
+    to_address: str
+
+
+def _routes(*, kind: Kind, email: str, choice: dict[str, Any] | None) -> list[Route]:
+    """Where one notification of `kind` goes for a person with account email `email` and, when they are a patient,
+    their choices (`notify_by_email`, `notify_by_sms`, `mobile_phone`). The one place that honours them.
+
+    Kinds that do not follow preferences (sign-in codes, links, account changes) go by email only. A patient's
+    choice is followed as far as it can be: text messages need a mobile number and GOV.UK Notify, and someone who
+    would otherwise get nothing (text only, but no mobile number or no Notify) gets an email, not silence."""
+    if not SPECS[kind].follows_preferences or choice is None:
+        return [Route(Channel.EMAIL, email)] if email else []
+    routes = []
+    if choice["notify_by_email"] and email:
+        routes.append(Route(Channel.EMAIL, email))
+    if choice["notify_by_sms"] and choice["mobile_phone"] and sms_available():
+        routes.append(Route(Channel.SMS, choice["mobile_phone"]))
+    if not routes and email:
+        routes.append(Route(Channel.EMAIL, email))
+    return routes
+
+
+def sms_available() -> bool:
+    """Text messages need GOV.UK Notify; with email through Django, a patient who chose texts gets emails."""
+    return bool(settings.NOTIFICATIONS_BACKEND == "notify")
+
+
+_CHOICE_FIELDS = ("user_id", "notify_by_email", "notify_by_sms", "mobile_phone")
+
+
+def _choices_of(user_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The notification choices of those of these accounts that are a patient's own, in one query."""
+    from careportal.patients.models import Patient
+
+    if not user_ids:
+        return {}
+    return {row["user_id"]: row for row in Patient.objects.filter(user_id__in=user_ids).values(*_CHOICE_FIELDS)}
+
+
 def notification_send(
     *,
     kind: Kind,
@@ -32,6 +77,10 @@ def notification_send(
 ) -> Notification | None:
     """Queue an email (or text) to `user`, or to `to_address` when there is no account; it is sent after commit.
 
+    For the kinds that follow the patient's choices (KindSpec.follows_preferences), a patient gets it by email,
+    text message or both, as they chose on /your-details/contact-preferences/; the email one is returned when there
+    is one. `to_address` (or `channel=Channel.SMS`) sends to that one address as given, choices aside.
+
     Returns None, sending nothing, when there is no address: callers need not check, and the caller's response
     must never differ for it (account enumeration).
     """
@@ -41,17 +90,28 @@ def notification_send(
         raise UnknownPersonalisationError(f"{kind.value} does not accept {sorted(unknown)}")
     if "first_name" in SPECS[kind].personalisation:
         personalisation.setdefault("first_name", (user.first_name if user else "") or "there")
-    if not to_address and user is not None:
-        to_address = user.email if channel == Channel.EMAIL else ""
-    if not to_address:
+    if to_address or user is None or channel != Channel.EMAIL:
+        routes = [Route(channel, to_address)] if to_address else []
+    else:
+        choice = _choices_of([user.pk]).get(user.pk) if SPECS[kind].follows_preferences else None
+        routes = _routes(kind=kind, email=user.email, choice=choice)
+    if not routes:
         return None
-    notification = Notification.objects.create(
-        user=user, kind=kind.value, channel=channel, to_address=to_address, personalisation=personalisation
-    )
     from careportal.notifications.tasks import deliver_notification
 
-    enqueue_on_commit(deliver_notification, notification.pk)
-    return notification
+    notifications = [
+        Notification.objects.create(
+            user=user,
+            kind=kind.value,
+            channel=route.channel,
+            to_address=route.to_address,
+            personalisation=personalisation,
+        )
+        for route in routes
+    ]
+    for notification in notifications:
+        enqueue_on_commit(deliver_notification, notification.pk)
+    return next((n for n in notifications if n.channel == Channel.EMAIL), notifications[0])
 
 
 # One delivery task per this many notifications: a release of thousands of results queues a few tasks, not one each.
@@ -61,23 +121,26 @@ NOTIFICATIONS_PER_TASK = 500
 def notifications_send_many(*, kind: Kind, users: Iterable[User]) -> list[Notification]:
     """Queue the same email to many people at once (for example "you have a new test result"), in one insert.
 
-    The guarantees of `notification_send`: only the kind's personalisation (here the first name, nothing else), no
-    row for someone without an email address, and delivery by the worker only after the caller's transaction
-    commits. Each notification is still delivered, retried and expired on its own.
+    The guarantees of `notification_send`: only the kind's personalisation (here the first name, nothing else), the
+    channels each patient chose (one query for all of them), no row for someone with no address, and delivery by
+    the worker only after the caller's transaction commits. Each notification is still delivered, retried and
+    expired on its own.
     """
     if SPECS[kind].personalisation - {"first_name"}:
         raise UnknownPersonalisationError(f"{kind.value} needs more than a first name: use notification_send")
     wants_first_name = "first_name" in SPECS[kind].personalisation
+    users = list(users)
+    choices = _choices_of([user.pk for user in users]) if SPECS[kind].follows_preferences else {}
     notifications = [
         Notification(
             user=user,
             kind=kind.value,
-            channel=Channel.EMAIL,
-            to_address=user.email,
+            channel=route.channel,
+            to_address=route.to_address,
             personalisation={"first_name": user.first_name or "there"} if wants_first_name else {},
         )
         for user in users
-        if user.email
+        for route in _routes(kind=kind, email=user.email, choice=choices.get(user.pk))
     ]
     if not notifications:
         return []

@@ -49,6 +49,11 @@ class Patient(models.Model):
     contact_preference = models.CharField(
         max_length=10, choices=ContactPreference.choices, default=ContactPreference.POST
     )
+    # How the patient wants to hear that something new is in CarePortal (new letter, result, message, appointment
+    # reminder): by email, by text message to `mobile_phone`, or both. Sign-in codes, password resets and notices of
+    # changes to their account always go by email (careportal/notifications/services.py).
+    notify_by_email = models.BooleanField(default=True)
+    notify_by_sms = models.BooleanField(default=False)
     # Set when the PAS merged this record into another (ADT^A40): everything it held moved to `merged_into`, and
     # the row stays so that its audit events keep pointing at something. It keeps its hospital number, so a later
     # message that still quotes the old number leads to the surviving record; its NHS number goes to the survivor.
@@ -148,3 +153,33 @@ class CareRelationship(models.Model):
 
     def __str__(self) -> str:
         return f"{self.care_team} – {self.get_reason_display()}"
+
+
+class PendingEmailChange(models.Model):
+    """A new email address a patient asked for, waiting until they follow the link emailed to it.
+
+    Only a hash of the link's token is kept, so a copy of the database cannot confirm anything. The link works once,
+    until `expires_at`; a newer request for the same patient cancels an older one. Until it is confirmed nothing
+    changes: the patient's record and the address their sign-in codes go to keep the old address.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="pending_email_changes")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    new_email = models.EmailField()
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["patient", "-created_at"], name="pending_email_patient_idx")]
+
+    def __str__(self) -> str:
+        # Used by the admin only; the address itself is never shown there.
+        return f"Email change {self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.confirmed_at is None and self.cancelled_at is None

@@ -121,10 +121,12 @@ def patient_register(*, hospital_number: str, details: PatientDetails) -> tuple[
     return patient, True
 
 
-@transaction.atomic
-def patient_update(*, patient: Patient, details: PatientDetails) -> Patient:
-    """Overwrite what the PAS carried (ADT^A08/A31, or A04/A28 for a known patient). Audited when anything
-    changed, so that the patient's access log shows the hospital system changed their details."""
+def patient_details_apply(*, patient: Patient, details: PatientDetails) -> list[str]:
+    """Write what `details` carries onto the patient and save; returns the names of the fields that changed.
+
+    The one code path for changing demographics: changes from the PAS (ADT^A08/A31, `patient_update`) and changes
+    the patient makes in CarePortal (`patient_contact_details_change`) both come through here. It neither audits
+    nor tells anyone: its callers do, each in their own way (a PAS change must not be sent back to the PAS)."""
     changed: list[str] = []
     for name, value in details.carried().items():
         if name in _REQUIRED and not value:
@@ -143,6 +145,15 @@ def patient_update(*, patient: Patient, details: PatientDetails) -> Patient:
             changed.append(name)
     if changed:
         patient.save(update_fields=[*changed, "updated_at"])
+    return changed
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, details: PatientDetails) -> Patient:
+    """Overwrite what the PAS carried (ADT^A08/A31, or A04/A28 for a known patient). Audited when anything
+    changed, so that the patient's access log shows the hospital system changed their details. Never queued back
+    to the PAS as an outbound message: it came from there."""
+    if patient_details_apply(patient=patient, details=details):
         _audit(patient, UPDATE_AUDIT_LABEL)
     return patient
 

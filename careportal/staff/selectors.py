@@ -8,7 +8,7 @@ from careportal.access.scopes import Scope
 from careportal.accounts.models import User
 from careportal.audit.models import ActorRole
 from careportal.hl7.access import HL7_OPERATOR_PERMISSION
-from careportal.hl7.selectors import messages_needing_attention_count
+from careportal.hl7.selectors import OutboundCounts, messages_needing_attention_count, outbound_counts
 from careportal.messaging.access import threads_for_staff
 from careportal.messaging.models import ThreadStatus
 from careportal.patients.models import CareTeamMembership
@@ -35,6 +35,13 @@ def hl7_messages_needing_attention(*, user: User) -> int | None:
     if not user.has_perm(HL7_OPERATOR_PERMISSION):
         return None
     return messages_needing_attention_count()
+
+
+def hl7_outbound_counts(*, user: User) -> OutboundCounts | None:
+    """Messages to the PAS waiting or failed; None for staff who may not see the HL7 pages."""
+    if not user.has_perm(HL7_OPERATOR_PERMISSION):
+        return None
+    return outbound_counts()
 
 
 @dataclass(frozen=True)

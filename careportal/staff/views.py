@@ -9,6 +9,7 @@ from careportal.results.release_rules import can_manage_release_rules
 from careportal.staff.presenters import membership_table_rows
 from careportal.staff.selectors import (
     hl7_messages_needing_attention,
+    hl7_outbound_counts,
     memberships_for,
     message_counts,
     unreviewed_results_count,
@@ -39,6 +40,7 @@ def staff_home(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "print_room": print_room,
             "can_keep_urgent_phrases": viewer.user.is_superuser or viewer.user.is_helpdesk,
             "hl7_attention": hl7_messages_needing_attention(user=viewer.user),
+            "hl7_outbound": hl7_outbound_counts(user=viewer.user),
             "can_manage_release_rules": can_manage_release_rules(viewer.user),
             "can_manage_interfaces": can_manage_interfaces(viewer.user),
         },

@@ -79,6 +79,12 @@ def _hl7_message_naming(other: Any) -> dict[str, Any]:
     return {"message_id": message.public_id}
 
 
+def _outbound_message_for(other: Any) -> dict[str, Any]:
+    from careportal.hl7.outbound import adt_a31_queue
+
+    return {"message_id": adt_a31_queue(patient=other).public_id}
+
+
 def _released_report_of(other: Any) -> dict[str, Any]:
     from tests.results.factories import DiagnosticReportFactory
 
@@ -200,6 +206,8 @@ OBJECT_URLS: dict[str, ObjectUrlCase] = {
     "hl7:message-match": ("post", _hl7_message_naming),
     "hl7:message-match-confirm": ("post", _hl7_message_naming),
     "hl7:message-dismiss": ("post", _hl7_message_naming),
+    # Messages sent to the PAS name a patient: only HL7 operators may retry one (tests/hl7/test_outbound.py).
+    "hl7:outbound-retry": ("post", _outbound_message_for),
     # The patient's own results pages (tests/results/test_patient_pages.py adds proxies and sensitive categories).
     "results:report": ("get", _released_report_of),
     "results:comments": ("get", _released_report_of),
@@ -223,6 +231,9 @@ OBJECT_URLS: dict[str, ObjectUrlCase] = {
 
 # URLs with parameters that are not about a patient's objects, and why.
 NOT_PATIENT_OBJECT_URLS: dict[str, str] = {
+    "patients:email-confirm": "a single-use token emailed to a new address, not an object id: an unknown, used, "
+    "expired or cancelled token, or one opened while signed in as someone else, changes nothing and says so "
+    "(tests/patients/test_email_change.py)",
     "accounts:session-end": "a person's own sign-in session, not patient data: another person's session id gets 404 "
     "(tests/accounts/test_sessions.py)",
     "accounts:forget-trusted-device": "a person's own trusted browser, not patient data: another person's device id "

@@ -34,7 +34,7 @@ def test_patient_signs_in_reads_every_page_checks_the_access_log_and_signs_out(p
     expect(page).to_have_url(re.compile(r"/your-details/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Your details")
     expect(page.get_by_role("main")).to_contain_text("12 Cranbrook Road")
-    expect(page.locator(".nhsuk-inset-text p")).to_have_text(re.compile(r"^If anything here is wrong"))
+    expect(page.locator(".nhsuk-inset-text").last).to_contain_text("ask your care team to correct this")
     expect(page.get_by_role("main")).not_to_contain_text("<p>")
     menu = page.get_by_role("navigation", name="Menu")
     expect(menu.get_by_role("link", name="Details")).to_have_attribute("aria-current", "page")

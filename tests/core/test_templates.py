@@ -1,14 +1,14 @@
-"""Templates only lay out what presenters built: no template builds rows with `{% do %}` (the `jinja2.ext.do`
-extension is on its way out, careportal/config/jinja2_env.py)."""
+"""Templates only lay out what presenters built: no template builds rows with `{% do %}`, and the environment
+(careportal/config/jinja2_env.py) no longer loads the `jinja2.ext.do` extension that allowed it."""
 
 import re
 from pathlib import Path
 
+import pytest
+
 import careportal
 
 TEMPLATE_ROOT = Path(careportal.__file__).parent
-# Being rewritten on another branch, which drops its own `{% do %}`; then this list is empty and the extension goes.
-ALLOWED_DO = frozenset({"patients/jinja2/patients/your_details.jinja"})
 DO_STATEMENT = re.compile(r"{%[-+]?\s*do\b")
 
 
@@ -19,16 +19,15 @@ def templates() -> list[Path]:
 def test_templates_are_found() -> None:
     names = {path.relative_to(TEMPLATE_ROOT).as_posix() for path in templates()}
     assert "core/jinja2/layouts/base.jinja" in names
-    assert names >= ALLOWED_DO, "an allowed template has moved or gone: take it off the list"
 
 
-def test_no_template_uses_do_except_the_allowed_one() -> None:
+def test_no_template_uses_do() -> None:
     found = sorted(
         path.relative_to(TEMPLATE_ROOT).as_posix()
         for path in templates()
         if DO_STATEMENT.search(path.read_text(encoding="utf-8"))
     )
-    assert set(found) <= ALLOWED_DO, f"build these rows in a presenter instead of with {{% do %}}: {found}"
+    assert not found, f"build these rows in a presenter instead of with {{% do %}}: {found}"
 
 
 def test_the_pattern_finds_every_spelling_of_do() -> None:
@@ -36,3 +35,12 @@ def test_the_pattern_finds_every_spelling_of_do() -> None:
         assert DO_STATEMENT.search(spelling), spelling
     for other in ("{% for row in rows %}", "{% set done = 1 %}", "{{ do }}", "{% download %}"):
         assert not DO_STATEMENT.search(other), other
+
+
+def test_the_environment_has_no_do_statement() -> None:
+    from django.template import engines
+    from jinja2 import TemplateSyntaxError
+
+    environment = engines["jinja2"].env  # type: ignore[attr-defined]
+    with pytest.raises(TemplateSyntaxError):
+        environment.from_string("{% set rows = [] %}{% do rows.append(1) %}")

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 SAMPLES = Path(__file__).resolve().parents[1] / "hl7" / "samples"
 # The sample as the document system sends it (its TXA one field early from TXA-11 on), and the standard layout.
 SAMPLE = SAMPLES / "mdm_t02_letter.hl7"
-STANDARD_SAMPLE = SAMPLES / "mdm_t02_letter_standard.hl7"
+STANDARD_SAMPLE = SAMPLES / "variants" / "mdm_t02_letter_standard.hl7"
 
 
 def receive(raw: bytes, capture) -> tuple[str, str]:  # type: ignore[no-untyped-def]

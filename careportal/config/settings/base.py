@@ -422,6 +422,33 @@ HL7_TLS_CERT_FILE = env.str("HL7_TLS_CERT_FILE", default="")
 HL7_TLS_KEY_FILE = env.str("HL7_TLS_KEY_FILE", default="")
 HL7_TLS_CA_FILE = env.str("HL7_TLS_CA_FILE", default="")
 
+# HL7 to the PAS (docs/hl7.md, "Sending to the PAS"; docs/configuration.md) ---------------------------------------
+# When a patient changes their contact details, an ADT^A31 is queued (hl7.OutboundMessage) and sent over MLLP to this
+# address. No host: messages wait in the queue, and /staff/hl7/outbound/ says that no endpoint is configured.
+HL7_OUTBOUND_PAS_HOST = env.str("HL7_OUTBOUND_PAS_HOST", default="")
+HL7_OUTBOUND_PAS_PORT = env.int("HL7_OUTBOUND_PAS_PORT", default=2575)
+# MSH-5 and MSH-6 (the receiver) and MSH-4 (our facility) on the messages; PID-3.4 on our hospital numbers.
+HL7_OUTBOUND_PAS_APPLICATION = env.str("HL7_OUTBOUND_PAS_APPLICATION", default="PAS")
+HL7_OUTBOUND_PAS_FACILITY = env.str("HL7_OUTBOUND_PAS_FACILITY", default="")
+HL7_OUTBOUND_SENDING_FACILITY = env.str("HL7_OUTBOUND_SENDING_FACILITY", default="")
+HL7_OUTBOUND_HOSPITAL_NUMBER_AUTHORITY = env.str("HL7_OUTBOUND_HOSPITAL_NUMBER_AUTHORITY", default="")
+# Connecting, sending and waiting for the ACK, each at most this long.
+HL7_OUTBOUND_TIMEOUT_SECONDS = env.float("HL7_OUTBOUND_TIMEOUT_SECONDS", default=10)
+# A PAS that cannot be reached is tried again after 1, 2, 4, ... minutes (at most HL7_OUTBOUND_MAX_RETRY_SECONDS
+# apart); after HL7_OUTBOUND_MAX_ATTEMPTS tries the message is marked failed for staff to retry.
+HL7_OUTBOUND_RETRY_SECONDS = env.int("HL7_OUTBOUND_RETRY_SECONDS", default=60)
+HL7_OUTBOUND_MAX_RETRY_SECONDS = env.int("HL7_OUTBOUND_MAX_RETRY_SECONDS", default=60 * 60)
+HL7_OUTBOUND_MAX_ATTEMPTS = env.int("HL7_OUTBOUND_MAX_ATTEMPTS", default=10)
+# TLS to the PAS: on, the PAS's certificate is checked against the system's CAs or HL7_OUTBOUND_PAS_TLS_CA_FILE;
+# with a certificate and key file, CarePortal presents them as its client certificate.
+HL7_OUTBOUND_PAS_TLS = env.bool("HL7_OUTBOUND_PAS_TLS", default=False)
+HL7_OUTBOUND_PAS_TLS_CA_FILE = env.str("HL7_OUTBOUND_PAS_TLS_CA_FILE", default="")
+HL7_OUTBOUND_PAS_TLS_CERT_FILE = env.str("HL7_OUTBOUND_PAS_TLS_CERT_FILE", default="")
+HL7_OUTBOUND_PAS_TLS_KEY_FILE = env.str("HL7_OUTBOUND_PAS_TLS_KEY_FILE", default="")
+
+# A new email address a patient gives is used only once they follow the link emailed to it, within this many hours.
+CAREPORTAL_EMAIL_CHANGE_LINK_HOURS = env.int("CAREPORTAL_EMAIL_CHANGE_LINK_HOURS", default=24)
+
 
 # Messages with care teams (docs/configuration.md, "Messages") --------------------------------------------------
 # Attachments are kept here, outside the web root and outside MEDIA_ROOT, under random names; they are served

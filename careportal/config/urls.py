@@ -10,6 +10,8 @@ admin.site.site_title = "CarePortal administration"
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
+    # First: its /appointments/test-camera-and-microphone/ must win over any /appointments/<...>/ pattern.
+    path("", include("careportal.video.urls")),
     path("", include("careportal.home.urls")),
     path("", include((accounts_urls.accounts_patterns, "accounts"))),
     path("", include(accounts_urls.allauth_patterns)),

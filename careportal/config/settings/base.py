@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "careportal.hl7",
     "careportal.messaging",
     "careportal.appointments",
+    "careportal.video",
     "careportal.letters",
     "allauth",
     "allauth.account",
@@ -482,6 +483,58 @@ APPOINTMENT_REMINDER_DAYS = env.str("APPOINTMENT_REMINDER_DAYS", default="7,1")
 # The video appointment's join button: from this many minutes before the start until this many after the end.
 APPOINTMENT_VIDEO_JOIN_MINUTES_BEFORE = env.int("APPOINTMENT_VIDEO_JOIN_MINUTES_BEFORE", default=30)
 APPOINTMENT_VIDEO_JOIN_MINUTES_AFTER = env.int("APPOINTMENT_VIDEO_JOIN_MINUTES_AFTER", default=0)
+
+# Video consultations (docs/video.md; docs/configuration.md, "Video consultations") ------------------------------
+# Which service holds video appointments: "jitsi" (the trust's own Jitsi Meet server), "teams" (Microsoft Teams
+# through Microsoft Graph) or "none". Development uses the public Jitsi server; production has no default, so a
+# trust that offers video appointments chooses its service, and one that does not need set nothing.
+VIDEO_PROVIDER = env.str("VIDEO_PROVIDER", default="none" if IS_PRODUCTION else "jitsi").strip().lower()
+if VIDEO_PROVIDER not in {"jitsi", "teams", "none"}:
+    raise ImproperlyConfigured(f"VIDEO_PROVIDER must be jitsi, teams or none (it is {VIDEO_PROVIDER!r})")
+JITSI_BASE_URL = env.str("JITSI_BASE_URL", default="" if IS_PRODUCTION else "https://meet.jit.si").strip()
+# Token authentication (Prosody's `authentication = "token"`): both set, or neither (rooms open to whoever has the
+# link). JITSI_APP_ID is the token's issuer (Prosody's app_id); JITSI_APP_SECRET its HS256 key (app_secret).
+JITSI_APP_ID = env.str("JITSI_APP_ID", default="")
+JITSI_APP_SECRET = env.str("JITSI_APP_SECRET", default="")
+JITSI_JWT_AUDIENCE = env.str("JITSI_JWT_AUDIENCE", default="jitsi")
+# A token works from this long before the appointment starts until this long after it was due to end (clinics run
+# late).
+JITSI_TOKEN_EARLY_MINUTES = env.int("JITSI_TOKEN_EARLY_MINUTES", default=30)
+JITSI_TOKEN_LATE_MINUTES = env.int("JITSI_TOKEN_LATE_MINUTES", default=120)
+TEAMS_TENANT_ID = env.str("TEAMS_TENANT_ID", default="")
+TEAMS_CLIENT_ID = env.str("TEAMS_CLIENT_ID", default="")
+TEAMS_CLIENT_SECRET = env.str("TEAMS_CLIENT_SECRET", default="")
+# The Microsoft Entra object id of the account that organises the meetings (a clinic's account); the application
+# access policy must be granted to it.
+TEAMS_ORGANIZER_USER_ID = env.str("TEAMS_ORGANIZER_USER_ID", default="")
+TEAMS_AUTHORITY_HOST = env.str("TEAMS_AUTHORITY_HOST", default="https://login.microsoftonline.com").strip()
+GRAPH_BASE_URL = env.str("GRAPH_BASE_URL", default="https://graph.microsoft.com/v1.0").strip()
+TEAMS_TIMEOUT_SECONDS = env.float("TEAMS_TIMEOUT_SECONDS", default=10)
+# A PEM file of certificate authorities to trust for Microsoft sign-in and Graph instead of the usual ones (for a
+# network whose proxy inspects TLS).
+TEAMS_CA_BUNDLE = env.str("TEAMS_CA_BUNDLE", default="")
+if VIDEO_PROVIDER == "jitsi":
+    if not JITSI_BASE_URL:
+        raise ImproperlyConfigured("Set JITSI_BASE_URL (your Jitsi Meet server's address) for VIDEO_PROVIDER=jitsi")
+    if IS_PRODUCTION and not JITSI_BASE_URL.startswith("https://"):
+        raise ImproperlyConfigured("JITSI_BASE_URL must be an https:// address in production")
+    if bool(JITSI_APP_ID) != bool(JITSI_APP_SECRET):
+        raise ImproperlyConfigured("Set both JITSI_APP_ID and JITSI_APP_SECRET for Jitsi tokens, or neither")
+    if IS_PRODUCTION and JITSI_APP_SECRET and len(JITSI_APP_SECRET) < 32:
+        raise ImproperlyConfigured("JITSI_APP_SECRET must be at least 32 characters long")
+if VIDEO_PROVIDER == "teams":
+    _teams_required = {
+        "TEAMS_TENANT_ID": TEAMS_TENANT_ID,
+        "TEAMS_CLIENT_ID": TEAMS_CLIENT_ID,
+        "TEAMS_CLIENT_SECRET": TEAMS_CLIENT_SECRET,
+        "TEAMS_ORGANIZER_USER_ID": TEAMS_ORGANIZER_USER_ID,
+    }
+    _teams_missing = [name for name, value in _teams_required.items() if not value]
+    if _teams_missing:
+        raise ImproperlyConfigured(f"Set {', '.join(_teams_missing)} for VIDEO_PROVIDER=teams")
+    if IS_PRODUCTION and not (TEAMS_AUTHORITY_HOST.startswith("https://") and GRAPH_BASE_URL.startswith("https://")):
+        raise ImproperlyConfigured("TEAMS_AUTHORITY_HOST and GRAPH_BASE_URL must be https:// addresses")
+
 
 # Letters from clinics (docs/letters.md) -------------------------------------------------------------------------
 # Letter PDFs and the print room's CSV exports are kept here, outside the web root, under random names, and served

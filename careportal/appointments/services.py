@@ -230,11 +230,11 @@ def _claim_meeting_work(appointment_id: int, now: datetime.datetime) -> _Meeting
 
 
 def _failure_text(exc: Exception) -> str:
-    # VideoProviderError and NotImplementedError promise a message without a link or patient data; anything else
+    # A VideoProviderError promises a message without a link or patient data; anything else
     # (a library's error may quote a URL) is named by its type only.
     from careportal.video.providers import VideoProviderError
 
-    if isinstance(exc, VideoProviderError | NotImplementedError):
+    if isinstance(exc, VideoProviderError):
         return f"{type(exc).__name__}: {exc}"[:300]
     return type(exc).__name__
 

@@ -14,24 +14,22 @@ it and we cannot check it. Then, from every dictionary reachable from the docume
 
 A PDF that needed nothing taken out and has nothing after its end marker is stored byte for byte (a digital
 signature stays valid); otherwise it is re-saved by qpdf, which writes only the objects the document reaches, so a
-payload hidden between or after them goes too. docs/letters.md repeats this for operators.
+payload hidden between or after them goes too. The walk itself is careportal/core/pdf.py, shared with message
+attachments. docs/letters.md repeats this for operators.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pikepdf
+
+from careportal.core.pdf import PAGE_LINKS_ONLY, pdf_has_trailing_bytes, pdf_remove_active_content
 
 PDF_SIGNATURE = b"%PDF-"
 # Readers accept the signature within the first 1024 bytes; CarePortal does too, and drops what comes before it.
 SIGNATURE_WINDOW = 1024
-_SAFE_ACTIONS = {"/GoTo"}
-_ACTIVE_ANNOTATIONS = {"/FileAttachment", "/RichMedia", "/Movie", "/Sound", "/Screen", "/3D"}
-_REMOVED_KEYS = ("/AA", "/JavaScript", "/JS", "/EmbeddedFiles", "/EF", "/XFA", "/RichMediaContent")
 
 
 class DocumentRejected(ValueError):
@@ -73,8 +71,8 @@ def pdf_check(data: bytes, *, max_bytes: int) -> CheckedPdf:
             page_count = len(pdf.pages)
             if page_count == 0:
                 raise DocumentRejected("the document is a PDF with no pages", code=NOT_PDF)
-            removed = _remove_active_content(pdf)
-            if removed or start or _has_trailing_bytes(data):
+            removed = pdf_remove_active_content(pdf, links=PAGE_LINKS_ONLY)
+            if removed or start or pdf_has_trailing_bytes(data):
                 output = io.BytesIO()
                 pdf.save(output, compress_streams=True, deterministic_id=True)
                 data = output.getvalue()
@@ -85,67 +83,3 @@ def pdf_check(data: bytes, *, max_bytes: int) -> CheckedPdf:
     except Exception:  # qpdf raises several kinds for damaged files; none of them is ours to pass on
         raise DocumentRejected("the document is not a PDF", code=NOT_PDF) from None
     return CheckedPdf(data=data, page_count=page_count, removed=tuple(sorted(set(removed))))
-
-
-def _has_trailing_bytes(data: bytes) -> bool:
-    end = data.rfind(b"%%EOF")
-    return end < 0 or bool(data[end + 5 :].strip(b"\r\n\t \x00\x0c"))
-
-
-def _remove_active_content(pdf: pikepdf.Pdf) -> list[str]:
-    removed: list[str] = []
-    for dictionary in _dictionaries(pdf):
-        for key in _REMOVED_KEYS:
-            if key in dictionary:
-                del dictionary[key]
-                removed.append(key[1:])
-        open_action = dictionary.get("/OpenAction")
-        if open_action is not None and not (isinstance(open_action, pikepdf.Array) or _actions_safe(open_action)):
-            del dictionary["/OpenAction"]
-            removed.append("OpenAction")
-        for key in ("/A", "/Next"):
-            if key in dictionary and not _actions_safe(dictionary[key]):
-                del dictionary[key]
-                removed.append("action")
-        annotations = dictionary.get("/Annots")
-        if isinstance(annotations, pikepdf.Array):
-            kept = [a for a in annotations if not _is_active_annotation(a)]
-            if len(kept) != len(annotations):
-                dictionary["/Annots"] = pikepdf.Array(kept)
-                removed.append("annotation")
-    return removed
-
-
-def _dictionaries(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Object]:
-    """Every dictionary (and stream dictionary) reachable from the trailer, each indirect object once."""
-    seen: set[tuple[int, int]] = set()
-    stack: list[Any] = [pdf.trailer]
-    while stack:
-        obj = stack.pop()
-        if not isinstance(obj, pikepdf.Object):
-            continue
-        if obj.is_indirect:
-            if obj.objgen in seen:
-                continue
-            seen.add(obj.objgen)
-        if isinstance(obj, pikepdf.Array):
-            stack.extend(obj)
-        elif isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
-            yield obj
-            stack.extend(obj[key] for key in list(obj.keys()) if key in obj)
-
-
-def _actions_safe(value: Any) -> bool:
-    actions = list(value) if isinstance(value, pikepdf.Array) else [value]
-    for action in actions:
-        if not isinstance(action, pikepdf.Dictionary):
-            return False
-        if str(action.get("/S", "")) not in _SAFE_ACTIONS:
-            return False
-        if "/Next" in action and not _actions_safe(action["/Next"]):
-            return False
-    return True
-
-
-def _is_active_annotation(annotation: Any) -> bool:
-    return isinstance(annotation, pikepdf.Dictionary) and str(annotation.get("/Subtype", "")) in _ACTIVE_ANNOTATIONS

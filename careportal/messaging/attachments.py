@@ -23,7 +23,7 @@ import re
 import secrets
 import unicodedata
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from django.utils import timezone
 from PIL import Image, ImageCms, ImageOps
 
 from careportal.core.files import file_store_after_commit, incoming_sweep, storage_from_config
+from careportal.core.pdf import PAGE_AND_WEB_LINKS, pdf_has_trailing_bytes, pdf_remove_active_content
 from careportal.core.text import strip_bidi_controls
 from careportal.messaging.models import Attachment, Message, ScanStatus
 
@@ -428,12 +429,6 @@ def _valid_icc_profile(profile: Any) -> bytes | None:
 # PDFs
 
 
-# Actions a reader performs only when the person clicks a link: go to a page, open a web or email address, turn a
-# page. Everything else (JavaScript, Launch, SubmitForm, ImportData, GoToR/GoToE into other files, media) is removed.
-_SAFE_ACTIONS = {"/GoTo", "/URI", "/Named"}
-_SAFE_URI_SCHEMES = ("http:", "https:", "mailto:", "tel:")
-# Annotations that carry files or run media.
-_ACTIVE_ANNOTATIONS = {"/FileAttachment", "/RichMedia", "/Movie", "/Sound", "/Screen", "/3D"}
 # Markers of another format hidden inside a PDF (a ZIP, an HTML page): such a PDF is re-saved, which drops what is
 # outside the PDF's objects and compresses what is inside them.
 _FOREIGN_MARKERS = (b"pk\x03\x04", b"<script", b"<html", b"<!doctype", b"<svg", b"<iframe")
@@ -450,7 +445,8 @@ def _clean_pdf(data: bytes, quoted: str) -> tuple[bytes, str]:
     """
     try:
         with pikepdf.open(io.BytesIO(data)) as pdf:
-            removed = _pdf_remove_active_content(pdf)
+            # Links a reader follows only when the person clicks: a page, a web or email address, a page turn.
+            removed = pdf_remove_active_content(pdf, links=PAGE_AND_WEB_LINKS)
             if not removed and not _pdf_has_foreign_bytes(data):
                 return data, "application/pdf"
             output = io.BytesIO()
@@ -466,76 +462,10 @@ def _clean_pdf(data: bytes, quoted: str) -> tuple[bytes, str]:
 
 
 def _pdf_has_foreign_bytes(data: bytes) -> bool:
-    end = data.rfind(b"%%EOF")
-    if end < 0 or data[end + 5 :].strip(b"\r\n\t \x00\x0c"):
+    if pdf_has_trailing_bytes(data):
         return True
     lowered = data.lower()
     return any(marker in lowered for marker in _FOREIGN_MARKERS)
-
-
-def _pdf_remove_active_content(pdf: pikepdf.Pdf) -> list[str]:
-    """Remove active content from every dictionary reachable from the trailer. Returns what was removed."""
-    removed: list[str] = []
-    for dictionary in _pdf_dictionaries(pdf):
-        for key in ("/AA", "/JavaScript", "/EmbeddedFiles", "/XFA", "/EF", "/JS"):
-            if key in dictionary:
-                del dictionary[key]
-                removed.append(key[1:])
-        # Most /OpenAction entries only say which page to open at (a destination array): keep those.
-        open_action = dictionary.get("/OpenAction")
-        if open_action is not None and not (isinstance(open_action, pikepdf.Array) or _pdf_actions_safe(open_action)):
-            del dictionary["/OpenAction"]
-            removed.append("OpenAction")
-        for key in ("/A", "/Next"):
-            if key in dictionary and not _pdf_actions_safe(dictionary[key]):
-                del dictionary[key]
-                removed.append("action")
-        annotations = dictionary.get("/Annots")
-        if isinstance(annotations, pikepdf.Array):
-            kept = [a for a in annotations if not _pdf_is_active_annotation(a)]
-            if len(kept) != len(annotations):
-                dictionary["/Annots"] = pikepdf.Array(kept)
-                removed.append("annotation")
-    return removed
-
-
-def _pdf_dictionaries(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Object]:
-    """Every dictionary (and stream dictionary) reachable from the trailer, each indirect object once."""
-    seen: set[tuple[int, int]] = set()
-    stack: list[Any] = [pdf.trailer]
-    while stack:
-        obj = stack.pop()
-        if not isinstance(obj, pikepdf.Object):
-            continue
-        if obj.is_indirect:
-            if obj.objgen in seen:
-                continue
-            seen.add(obj.objgen)
-        if isinstance(obj, pikepdf.Array):
-            stack.extend(obj)
-        elif isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
-            yield obj
-            # Removals above may have changed the keys; read the values after the caller has finished with it.
-            stack.extend(obj[key] for key in list(obj.keys()) if key in obj)
-
-
-def _pdf_actions_safe(value: Any) -> bool:
-    actions = list(value) if isinstance(value, pikepdf.Array) else [value]
-    for action in actions:
-        if not isinstance(action, pikepdf.Dictionary):
-            return False
-        kind = str(action.get("/S", ""))
-        if kind not in _SAFE_ACTIONS:
-            return False
-        if kind == "/URI" and not str(action.get("/URI", "")).strip().lower().startswith(_SAFE_URI_SCHEMES):
-            return False
-        if "/Next" in action and not _pdf_actions_safe(action["/Next"]):
-            return False
-    return True
-
-
-def _pdf_is_active_annotation(annotation: Any) -> bool:
-    return isinstance(annotation, pikepdf.Dictionary) and str(annotation.get("/Subtype", "")) in _ACTIVE_ANNOTATIONS
 
 
 _TYPES: dict[str, _Type] = {

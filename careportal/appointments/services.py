@@ -26,7 +26,6 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from careportal.access.layer import Viewer
-from careportal.access.proxy_policy import effective_proxy_scopes
 from careportal.access.scopes import Scope
 from careportal.accounts.models import User
 from careportal.appointments.models import (
@@ -43,8 +42,7 @@ from careportal.messaging.models import Thread, Topic
 from careportal.messaging.services import MessagingError, thread_start_by_patient
 from careportal.notifications.kinds import Kind
 from careportal.notifications.services import notification_send, notifications_send_many
-from careportal.patients.models import Patient
-from careportal.proxy.models import ProxyRelationship, ProxyStatus
+from careportal.proxy.selectors import people_to_tell
 from careportal.video.providers import Meeting, MeetingRequest, video_provider
 
 logger = structlog.get_logger(__name__)
@@ -68,39 +66,8 @@ def recipients_for(patient_ids: Sequence[int], *, today: datetime.date | None = 
     the patient's own active account, and every active proxy whose relationship gives the appointments scope today
     (the age rules apply: a parent of a 16-year-old keeps appointments). The users carry only their id, first name
     and email address."""
-    today = today or timezone.localdate()
-    ids = set(patient_ids)
-    if not ids:
-        return {}
-    people: dict[int, dict[int, User]] = {pk: {} for pk in ids}
-    for patient in (
-        Patient.objects.filter(pk__in=ids, user__isnull=False, user__is_active=True)
-        .select_related("user")
-        .only("pk", "user__id", "user__first_name", "user__email")
-    ):
-        user = patient.user
-        assert user is not None  # noqa: S101 - filtered above
-        people[patient.pk][user.pk] = user
-    relationships = (
-        ProxyRelationship.objects.filter(patient_id__in=ids, status=ProxyStatus.ACTIVE, proxy__is_active=True)
-        .select_related("proxy", "patient")
-        .only(
-            "patient",
-            "proxy",
-            "basis",
-            "scopes",
-            "status",
-            "valid_from",
-            "valid_until",
-            "patient__birth_date",
-            "proxy__first_name",
-            "proxy__email",
-        )
-    )
-    for relationship in relationships:
-        if Scope.APPOINTMENTS in effective_proxy_scopes(relationship, today=today):
-            people[relationship.patient_id].setdefault(relationship.proxy_id, relationship.proxy)
-    return {pk: list(users.values()) for pk, users in people.items()}
+    people = people_to_tell(patient_ids, scope=Scope.APPOINTMENTS, today=today)
+    return {pk: [person.user for person in found] for pk, found in people.items()}
 
 
 def appointment_changed_notify(*, appointment: Appointment) -> None:

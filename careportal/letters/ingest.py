@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
-from careportal.access.proxy_policy import effective_proxy_scopes
 from careportal.access.scopes import Scope
 from careportal.accounts.models import User
 from careportal.letters.models import Delivery, Letter, LetterStatus
@@ -32,7 +31,7 @@ from careportal.letters.storage import letter_file_delete_after_commit, letter_f
 from careportal.notifications.kinds import Kind
 from careportal.notifications.services import notifications_send_many
 from careportal.patients.models import CareRelationship, CareRelationshipReason, ContactPreference, Patient
-from careportal.proxy.models import ProxyRelationship, ProxyStatus
+from careportal.proxy.selectors import people_to_tell
 from careportal.results.ingest import care_team_routed
 
 
@@ -220,29 +219,4 @@ def letter_cancel(
 def letter_recipients(patient: Patient, *, today: datetime.date | None = None) -> list[User]:
     """Who to tell about a new letter: the patient's own active account, and every active proxy whose relationship
     gives the letters scope today (the age rules apply). Users carry only what a notification may use."""
-    today = today or timezone.localdate()
-    people: dict[int, User] = {}
-    if patient.user_id is not None:
-        own = User.objects.filter(pk=patient.user_id, is_active=True).only("pk", "first_name", "email").first()
-        if own is not None:
-            people[own.pk] = own
-    relationships = (
-        ProxyRelationship.objects.filter(patient=patient, status=ProxyStatus.ACTIVE, proxy__is_active=True)
-        .select_related("proxy", "patient")
-        .only(
-            "patient",
-            "proxy",
-            "basis",
-            "scopes",
-            "status",
-            "valid_from",
-            "valid_until",
-            "patient__birth_date",
-            "proxy__first_name",
-            "proxy__email",
-        )
-    )
-    for relationship in relationships:
-        if Scope.LETTERS in effective_proxy_scopes(relationship, today=today):
-            people.setdefault(relationship.proxy.pk, relationship.proxy)
-    return list(people.values())
+    return [person.user for person in people_to_tell([patient.pk], scope=Scope.LETTERS, today=today)[patient.pk]]

@@ -11,13 +11,11 @@ from collections.abc import Sequence
 from django.db import transaction
 from django.utils import timezone
 
-from careportal.access.proxy_policy import effective_proxy_scopes
 from careportal.access.scopes import Scope
 from careportal.accounts.models import User
 from careportal.notifications.kinds import Kind
 from careportal.notifications.services import notification_send
-from careportal.patients.models import Patient
-from careportal.proxy.models import ProxyRelationship, ProxyStatus
+from careportal.proxy.selectors import people_to_tell
 from careportal.results.models import DiagnosticReport, ReportAction, ReportActionKind, ReportStatus
 
 # How a release by CarePortal itself (the release job) is named in a report's history.
@@ -77,50 +75,13 @@ def release_recipients_for(
 
     The users carry only their id, first name and email address: all a notification may use.
     """
-    today = today or timezone.localdate()
-    patient_ids = {target.patient_id for target in targets}
-    if not patient_ids:
-        return {}
-    own_accounts: dict[int, User] = {
-        patient.pk: patient.user  # type: ignore[misc]
-        for patient in Patient.objects.filter(pk__in=patient_ids, user__isnull=False, user__is_active=True)
-        .select_related("user")
-        .only("pk", "user__id", "user__first_name", "user__email")
+    people = people_to_tell({target.patient_id for target in targets}, scope=Scope.RESULTS, today=today)
+    return {
+        target.report_id: [
+            person.user for person in people.get(target.patient_id, []) if person.may_see(target.sensitive_category)
+        ]
+        for target in targets
     }
-    proxies: dict[int, list[tuple[User, frozenset[str]]]] = {}
-    relationships = (
-        ProxyRelationship.objects.filter(patient_id__in=patient_ids, status=ProxyStatus.ACTIVE, proxy__is_active=True)
-        .select_related("proxy", "patient")
-        .only(
-            "patient",
-            "proxy",
-            "basis",
-            "scopes",
-            "sensitive_categories_granted",
-            "status",
-            "valid_from",
-            "valid_until",
-            "patient__birth_date",
-            "proxy__first_name",
-            "proxy__email",
-        )
-    )
-    for relationship in relationships:
-        if Scope.RESULTS in effective_proxy_scopes(relationship, today=today):
-            granted = frozenset(relationship.sensitive_categories_granted or ())
-            proxies.setdefault(relationship.patient_id, []).append((relationship.proxy, granted))
-    recipients: dict[int, list[User]] = {}
-    for target in targets:
-        people: dict[int, User] = {}
-        own = own_accounts.get(target.patient_id)
-        if own is not None:
-            people[own.pk] = own
-        for proxy, granted in proxies.get(target.patient_id, []):
-            if target.sensitive_category and target.sensitive_category not in granted:
-                continue
-            people.setdefault(proxy.pk, proxy)
-        recipients[target.report_id] = list(people.values())
-    return recipients
 
 
 def report_release_recipients(report: DiagnosticReport) -> list[User]:

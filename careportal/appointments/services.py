@@ -75,9 +75,7 @@ def recipients_for(
     is not told of it). The users carry only their id, first name and email address."""
     people = people_to_tell({patient_id for patient_id, _ in targets}, scope=Scope.APPOINTMENTS, today=today)
     return {
-        (patient_id, category): [
-            person.user for person in people.get(patient_id, []) if person.may_see(category)
-        ]
+        (patient_id, category): [person.user for person in people.get(patient_id, []) if person.may_see(category)]
         for patient_id, category in targets
     }
 

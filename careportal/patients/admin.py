@@ -1,7 +1,6 @@
-from django.contrib import admin
-
 from typing import Any
 
+from django.contrib import admin
 from django.http import HttpRequest
 
 from careportal.appointments.services import appointments_sensitive_category_refresh

@@ -257,7 +257,12 @@ def test_the_migration_fills_existing_appointments_from_clinic_then_team(sexual_
     migration.appointments_fill(apps, None)
 
     categories = dict(Appointment.objects.values_list("pk", "sensitive_category"))
-    assert categories == {from_team.pk: "sexual_health", from_clinic.pk: "mental_health", ordinary.pk: "", no_clinic.pk: ""}
+    assert categories == {
+        from_team.pk: "sexual_health",
+        from_clinic.pk: "mental_health",
+        ordinary.pk: "",
+        no_clinic.pk: "",
+    }
 
 
 def test_changing_a_clinics_category_in_the_admin_hides_its_appointments(proxy_relationship, proxy_client) -> None:

@@ -188,3 +188,30 @@ def test_changing_a_teams_category_in_the_admin_hides_what_it_already_sent(proxy
     team.save()
     assert letters_sensitive_category_refresh(care_team_ids=[team.pk]) == 1
     assert proxy_client.get(url).status_code == 200
+
+
+def test_the_admin_form_offers_the_category_and_saving_it_refiles_the_letters(admin_client):
+    team = CareTeamFactory(name="Clinical genetics")
+    letter = LetterFactory(care_team=team)
+    url = reverse("admin:patients_careteam_change", args=[team.pk])
+
+    form = admin_client.get(url).content.decode()
+    assert 'name="sensitive_category"' in form
+    assert "hidden from proxies unless staff grant them this category" in form
+    response = admin_client.post(
+        url,
+        {
+            "name": team.name,
+            "description": "",
+            "response_target_working_days": "3",
+            "is_active": "on",
+            "sensitive_category": "genetics",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+            "memberships-MIN_NUM_FORMS": "0",
+            "memberships-MAX_NUM_FORMS": "1000",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Letter.objects.get(pk=letter.pk).sensitive_category == "genetics"

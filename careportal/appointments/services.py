@@ -3,8 +3,8 @@ the patient's request to cancel or rebook.
 
 - Notices (APPOINTMENT_CHANGED, APPOINTMENT_REMINDER) go to the patient's own account and every proxy whose
   relationship gives the appointments scope today (and, for an appointment in a sensitive category, the grant of
-  that category); they say the day and time at most, never the clinic, the team or
-  the kind of appointment, and never a video link.
+  that category); they say the day and time at most, never the clinic, the team or the kind of appointment, and
+  never a video link.
 - Reminders: `appointment_reminders_send_due`, run by the scheduler (careportal/appointments/jobs.py), sends each
   reminder of APPOINTMENT_REMINDER_DAYS once: a unique row per appointment, offset and start time, written in the
   transaction that queues the notices, with the appointments claimed by SELECT … FOR UPDATE SKIP LOCKED.

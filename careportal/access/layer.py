@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TypeAlias, TypeVar
 from uuid import UUID
 
 import structlog
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
@@ -197,6 +197,20 @@ def scoped_to_patient(*, viewer: Viewer, queryset: QuerySet[ModelT], scope: Scop
     if viewer.patient is None or not viewer.can(scope):
         return queryset.none()
     return queryset.filter(patient=viewer.patient)
+
+
+def without_ungranted_sensitive(
+    *, viewer: Viewer, queryset: QuerySet[ModelT], field: str = "sensitive_category"
+) -> QuerySet[ModelT]:
+    """`queryset` less, for anyone but the patient themself (a proxy), every row in a sensitive category (sexual
+    health, HIV, genetics, mental health, safeguarding) that staff have not granted on their relationship: not its
+    content, and not even that it exists (DESIGN.md, Proxy). `field` is the lookup to the row's category (blank
+    for none). Results, letters and appointments all filter through this."""
+    if viewer.role == ActorRole.PATIENT:
+        return queryset
+    relationship = viewer.proxy_relationship
+    granted = list(relationship.sensitive_categories_granted or []) if relationship is not None else []
+    return queryset.filter(Q(**{field: ""}) | Q(**{f"{field}__in": granted}))
 
 
 def access_object(

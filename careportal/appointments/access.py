@@ -3,14 +3,21 @@
 Built on the shared primitives in `careportal/access/layer.py`; every refusal is the one audited `Http404`. The
 patient and every proxy with the appointments scope see the patient's appointments, except two kinds the patient
 never saw as real: one whose cancellation arrived before its booking (never booked) and one the PAS deleted as
-entered in error.
+entered in error. A proxy also never sees one in a sensitive category (its clinic's or care team's) that staff have
+not granted them: not in a list, not by its id (page, calendar file, joining, request to change).
 """
 
 from uuid import UUID
 
 from django.db.models import QuerySet
 
-from careportal.access.layer import Viewer, access_object, access_patient_record, scoped_to_patient
+from careportal.access.layer import (
+    Viewer,
+    access_object,
+    access_patient_record,
+    scoped_to_patient,
+    without_ungranted_sensitive,
+)
 from careportal.access.scopes import Scope
 from careportal.appointments.models import Appointment, AppointmentStatus
 from careportal.audit.models import AccessAction
@@ -20,11 +27,12 @@ from careportal.patients.models import Patient
 def visible_appointments(*, viewer: Viewer) -> QuerySet[Appointment]:
     """The viewer's patient's appointments they may see. Not audited: read them through `access_appointments` or
     `access_appointment`."""
-    return (
+    appointments = (
         scoped_to_patient(viewer=viewer, queryset=Appointment.objects.all(), scope=Scope.APPOINTMENTS)
         .filter(booked_at__isnull=False)
         .exclude(status=AppointmentStatus.ENTERED_IN_ERROR)
     )
+    return without_ungranted_sensitive(viewer=viewer, queryset=appointments)
 
 
 def access_appointments(*, viewer: Viewer, object_label: str = "appointments") -> Patient:

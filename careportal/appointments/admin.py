@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from careportal.appointments.models import Appointment, AppointmentReminder, Clinic
-from careportal.appointments.services import appointment_meeting_retry_now
+from careportal.appointments.services import appointment_meeting_retry_now, appointments_sensitive_category_refresh
 from careportal.results.admin import AdminForm
 
 
@@ -17,10 +17,16 @@ class ClinicAdmin(admin.ModelAdmin):
     """A row appears the first time the PAS names a clinic: fill in its team and what patients should read."""
 
     form = AdminForm
-    list_display = ("code", "name", "patient_name", "care_team", "site_name")
-    list_filter = ("care_team",)
+    list_display = ("code", "name", "patient_name", "care_team", "sensitive_category", "site_name")
+    list_filter = ("care_team", "sensitive_category")
     search_fields = ("code", "name", "patient_name")
     raw_id_fields = ("care_team",)
+
+    def save_model(self, request: HttpRequest, obj: Clinic, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if {"care_team", "sensitive_category"} & set(form.changed_data):
+            # The clinic's appointments follow its (new) category at once: a proxy must not keep seeing them.
+            appointments_sensitive_category_refresh(clinic_ids=[obj.pk])
 
 
 class ReminderInline(admin.TabularInline):
@@ -66,6 +72,7 @@ class AppointmentAdmin(admin.ModelAdmin):
         "end",
         "clinic",
         "care_team",
+        "sensitive_category",
         "service_name",
         "location_name",
         "site_code",

@@ -14,6 +14,8 @@ live here, in one place:
   knows is cancelled; staff see the appointment and both messages;
 - the clinic's care team (Clinic, Django admin) gets an "appointment" care relationship with the patient, so that
   the team may see them and receive their requests;
+- an appointment takes the clinic's sensitive category, else its care team's (Clinic and CareTeam, Django admin):
+  proxies without that grant neither see it (careportal/appointments/access.py) nor are told of it;
 - a video appointment booked or moved gets its meeting from the video provider after commit
   (careportal/appointments/tasks.py); one cancelled has its meeting cancelled;
 - the patient (and proxies with the appointments scope) are told, without detail, when an upcoming appointment
@@ -37,7 +39,7 @@ from careportal.appointments.models import (
     MeetingStatus,
 )
 from careportal.core.tasks import enqueue_on_commit
-from careportal.patients.models import CareRelationship, CareRelationshipReason, Patient
+from careportal.patients.models import CareRelationship, CareRelationshipReason, CareTeam, Patient
 
 BOOK = "S12"
 MOVE = "S13"
@@ -123,6 +125,18 @@ def _care_relationship_ensure(*, patient: Patient, care_team_id: int) -> None:
         )
 
 
+def _sensitive_category_for(appointment: Appointment, clinic: Clinic | None) -> str:
+    """The clinic's own sensitive category, else the appointment's care team's (blank for none)."""
+    if clinic is not None and clinic.sensitive_category:
+        return clinic.sensitive_category
+    if clinic is not None and clinic.care_team is not None and clinic.care_team_id == appointment.care_team_id:
+        return clinic.care_team.sensitive_category
+    if appointment.care_team_id is None:
+        return ""
+    category = CareTeam.objects.filter(pk=appointment.care_team_id).values_list("sensitive_category", flat=True)
+    return category.first() or ""
+
+
 def _set_details(appointment: Appointment, data: AppointmentData, clinic: Clinic | None) -> None:
     if data.start is None or data.end is None:  # pragma: no cover - the handler requires them for these events
         raise ValueError("a booking, move or change needs its start and end")
@@ -132,6 +146,7 @@ def _set_details(appointment: Appointment, data: AppointmentData, clinic: Clinic
     appointment.clinic = clinic
     if clinic is not None and clinic.care_team_id is not None:
         appointment.care_team_id = clinic.care_team_id
+    appointment.sensitive_category = _sensitive_category_for(appointment, clinic)
     appointment.service_name = _fit(Appointment, "service_name", data.service_name)
     appointment.location_name = _fit(Appointment, "location_name", data.location_name)
     appointment.site_code = _fit(Appointment, "site_code", data.site_code)
@@ -236,6 +251,7 @@ def _create(
         # the booking, when it comes, finds it; a newer booking then sets the real time.
         appointment.start = appointment.end = message_time
         appointment.clinic = clinic
+        appointment.sensitive_category = _sensitive_category_for(appointment, clinic)
         appointment.service_name = _fit(Appointment, "service_name", data.service_name)
     else:
         _set_details(appointment, data, clinic)

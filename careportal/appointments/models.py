@@ -15,7 +15,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
-from careportal.patients.models import CareTeam, Patient
+from careportal.patients.models import CareTeam, Patient, SensitiveCategory
 
 
 class AppointmentStatus(models.TextChoices):
@@ -62,6 +62,16 @@ class Clinic(models.Model):
         related_name="clinics",
         help_text="The team that runs this clinic: requests to cancel or rebook go to its messages inbox.",
     )
+    sensitive_category = models.CharField(
+        max_length=20,
+        choices=SensitiveCategory.choices,
+        blank=True,
+        help_text=(
+            "Blank: the care team's sensitive category, if it has one. Set it for a sensitive clinic (a sexual "
+            "health clinic, for example) whose team is not: its appointments are hidden from proxies unless staff "
+            "grant them this category."
+        ),
+    )
     patient_name = models.CharField(
         max_length=200, blank=True, help_text="The clinic's name as patients should read it (default: the PAS's)."
     )
@@ -84,6 +94,13 @@ class Clinic(models.Model):
     def display_name(self) -> str:
         return self.patient_name or self.name
 
+    @property
+    def effective_sensitive_category(self) -> str:
+        """The clinic's own category, else its team's (needs `care_team` loaded: `clinic_for` selects it)."""
+        if self.sensitive_category:
+            return self.sensitive_category
+        return self.care_team.sensitive_category if self.care_team is not None else ""
+
 
 class Appointment(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -92,6 +109,9 @@ class Appointment(models.Model):
         CareTeam, null=True, blank=True, on_delete=models.SET_NULL, related_name="appointments"
     )
     clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="appointments")
+    # From the clinic (its own category, else its team's) when the appointment was booked or changed, kept in step
+    # when an administrator changes either: a proxy sees the appointment only when staff granted this category.
+    sensitive_category = models.CharField(max_length=20, choices=SensitiveCategory.choices, blank=True)
     source_system = models.CharField(max_length=60, help_text="Sending application (MSH-3).")
     external_id = models.CharField(max_length=80, help_text="The PAS's appointment id (SCH-2, else SCH-1).")
     status = models.CharField(max_length=20, choices=AppointmentStatus.choices)

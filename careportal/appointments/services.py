@@ -2,8 +2,9 @@
 the patient's request to cancel or rebook.
 
 - Notices (APPOINTMENT_CHANGED, APPOINTMENT_REMINDER) go to the patient's own account and every proxy whose
-  relationship gives the appointments scope today; they say the day and time at most, never the clinic, the team or
-  the kind of appointment, and never a video link.
+  relationship gives the appointments scope today (and, for an appointment in a sensitive category, the grant of
+  that category); they say the day and time at most, never the clinic, the team or the kind of appointment, and
+  never a video link.
 - Reminders: `appointment_reminders_send_due`, run by the scheduler (careportal/appointments/jobs.py), sends each
   reminder of APPOINTMENT_REMINDER_DAYS once: a unique row per appointment, offset and start time, written in the
   transaction that queues the notices, with the appointments claimed by SELECT … FOR UPDATE SKIP LOCKED.
@@ -22,7 +23,8 @@ from dataclasses import dataclass
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import CharField, Exists, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from careportal.access.layer import Viewer
@@ -33,6 +35,7 @@ from careportal.appointments.models import (
     AppointmentKind,
     AppointmentReminder,
     AppointmentStatus,
+    Clinic,
     MeetingStatus,
 )
 from careportal.appointments.wording import spoken_when
@@ -42,6 +45,7 @@ from careportal.messaging.models import Thread, Topic
 from careportal.messaging.services import MessagingError, thread_start_by_patient
 from careportal.notifications.kinds import Kind
 from careportal.notifications.services import notification_send, notifications_send_many
+from careportal.patients.models import CareTeam
 from careportal.proxy.selectors import people_to_tell
 from careportal.video.providers import Meeting, MeetingRequest, video_provider
 
@@ -61,20 +65,43 @@ class AppointmentRequestError(ValueError):
 # Recipients ----------------------------------------------------------------------------------------------------
 
 
-def recipients_for(patient_ids: Sequence[int], *, today: datetime.date | None = None) -> dict[int, list[User]]:
-    """For each patient id, the people to tell about their appointments, in two queries however many patients:
-    the patient's own active account, and every active proxy whose relationship gives the appointments scope today
-    (the age rules apply: a parent of a 16-year-old keeps appointments). The users carry only their id, first name
-    and email address."""
-    people = people_to_tell(patient_ids, scope=Scope.APPOINTMENTS, today=today)
-    return {pk: [person.user for person in found] for pk, found in people.items()}
+def recipients_for(
+    targets: Sequence[tuple[int, str]], *, today: datetime.date | None = None
+) -> dict[tuple[int, str], list[User]]:
+    """For each (patient id, sensitive category) of appointments, the people to tell about them, in two queries
+    however many patients: the patient's own active account, and every active proxy whose relationship gives the
+    appointments scope today (the age rules apply: a parent of a 16-year-old keeps appointments) and, for an
+    appointment in a sensitive category, whom staff granted that category (a proxy who cannot see the appointment
+    is not told of it). The users carry only their id, first name and email address."""
+    people = people_to_tell({patient_id for patient_id, _ in targets}, scope=Scope.APPOINTMENTS, today=today)
+    return {
+        (patient_id, category): [person.user for person in people.get(patient_id, []) if person.may_see(category)]
+        for patient_id, category in targets
+    }
 
 
 def appointment_changed_notify(*, appointment: Appointment) -> None:
     """Tell the patient and their proxies that an appointment they could see was moved or cancelled: their first
     name only. Queued in the caller's transaction, delivered after it commits."""
-    users = recipients_for([appointment.patient_id]).get(appointment.patient_id, [])
+    target = (appointment.patient_id, appointment.sensitive_category)
+    users = recipients_for([target]).get(target, [])
     notifications_send_many(kind=Kind.APPOINTMENT_CHANGED, users=users)
+
+
+@transaction.atomic
+def appointments_sensitive_category_refresh(
+    *, care_team_ids: Sequence[int] = (), clinic_ids: Sequence[int] = ()
+) -> int:
+    """Give the appointments of these care teams or clinics the sensitive category they would get now (the
+    clinic's own, else their team's), in one UPDATE, after an administrator changed a team's or a clinic's: a
+    proxy without the grant stops seeing them at once. Returns how many appointments were looked at."""
+    clinic_category = Clinic.objects.filter(pk=OuterRef("clinic_id")).values("sensitive_category")[:1]
+    team_category = CareTeam.objects.filter(pk=OuterRef("care_team_id")).values("sensitive_category")[:1]
+    return Appointment.objects.filter(Q(care_team_id__in=care_team_ids) | Q(clinic_id__in=clinic_ids)).update(
+        sensitive_category=Coalesce(
+            NullIf(Subquery(clinic_category), Value("")), Subquery(team_category), Value(""), output_field=CharField()
+        )
+    )
 
 
 # Reminders -----------------------------------------------------------------------------------------------------
@@ -104,7 +131,7 @@ def _reminder_batch(*, now: datetime.datetime, days_before: int, batch_size: int
             )
             .select_for_update(skip_locked=True)
             .order_by("start", "pk")
-            .only("pk", "patient_id", "start")[:batch_size]
+            .only("pk", "patient_id", "start", "sensitive_category")[:batch_size]
         )
         if not claimed:
             return 0
@@ -112,10 +139,13 @@ def _reminder_batch(*, now: datetime.datetime, days_before: int, batch_size: int
             AppointmentReminder(appointment=appointment, days_before=days_before, start=appointment.start, sent_at=now)
             for appointment in claimed
         )
-        recipients = recipients_for([appointment.patient_id for appointment in claimed], today=timezone.localdate(now))
+        recipients = recipients_for(
+            [(appointment.patient_id, appointment.sensitive_category) for appointment in claimed],
+            today=timezone.localdate(now),
+        )
         for appointment in claimed:
             when = spoken_when(appointment.start)
-            for user in recipients.get(appointment.patient_id, []):
+            for user in recipients.get((appointment.patient_id, appointment.sensitive_category), []):
                 notification_send(kind=Kind.APPOINTMENT_REMINDER, user=user, personalisation={"when": when})
     return len(claimed)
 

@@ -19,6 +19,7 @@ from careportal.access.layer import (
     refuse_console,
     request_facts,
     scoped_to_patient,
+    without_ungranted_sensitive,
 )
 from careportal.access.scopes import Scope
 from careportal.accounts.models import User
@@ -29,21 +30,24 @@ from careportal.letters.models import PRINT_ROOM_PERMISSION, Letter, LetterStatu
 
 def visible_letters(*, viewer: Viewer) -> QuerySet[Letter]:
     """The letters of the patient in view the viewer may read (Scope.LETTERS): current ones only, since a
-    document the hospital withdrew as sent in error is not the patient's letter. Not audited: read them through
+    document the hospital withdrew as sent in error is not the patient's letter, and for a proxy none in a
+    sensitive category (the writing team's) that staff have not granted them. Not audited: read them through
     `access_patient_record` or `access_letter`."""
-    return scoped_to_patient(
+    letters = scoped_to_patient(
         viewer=viewer, queryset=Letter.objects.filter(status=LetterStatus.CURRENT), scope=Scope.LETTERS
     )
+    return without_ungranted_sensitive(viewer=viewer, queryset=letters)
 
 
 def access_letter(
     *, viewer: Viewer, public_id: UUID | str, object_label: str = "a letter", action: AccessAction = AccessAction.VIEW
 ) -> Letter:
     """One current letter of the patient in view, or the audited Http404 (another patient's, a proxy without the
-    letters scope, a withdrawn one, or an unknown id all look the same)."""
+    letters scope or without the grant of its sensitive category, a withdrawn one, or an unknown id all look the
+    same)."""
     return access_object(
         viewer=viewer,
-        queryset=Letter.objects.filter(status=LetterStatus.CURRENT).select_related("care_team"),
+        queryset=visible_letters(viewer=viewer).select_related("care_team"),
         public_id=public_id,
         scope=Scope.LETTERS,
         object_label=object_label,

@@ -8,7 +8,7 @@ from careportal.letters.models import Letter, PrintExport
 @admin.register(Letter)
 class LetterAdmin(admin.ModelAdmin):
     list_display = ("document_type", "letter_date", "care_team", "status", "delivery", "printed_at")
-    list_filter = ("status", "delivery", "source")
+    list_filter = ("status", "delivery", "source", "sensitive_category")
     search_fields = ("document_id", "patient__hospital_number")
     readonly_fields = [field.name for field in Letter._meta.fields]
     raw_id_fields = ("patient",)

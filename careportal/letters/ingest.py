@@ -11,6 +11,8 @@ everything here is about letters, not HL7. The rules, in one place:
   replaces the file in place (the page address stays) and, if it was to be posted, is posted again; an older
   version never overwrites a newer one;
 - a cancelled document (MDM^T11) is marked entered-in-error: gone from the patient's list and the print room's;
+- a letter takes its team's sensitive category (CareTeam.sensitive_category): proxies without that grant neither
+  see it (careportal/letters/access.py) nor are told of it;
 - the patient (and proxies with the letters scope) are told of a new letter with no clinical detail.
 """
 
@@ -30,7 +32,7 @@ from careportal.letters.pdf import CheckedPdf, pdf_check
 from careportal.letters.storage import letter_file_delete_after_commit, letter_file_stage, new_stored_name
 from careportal.notifications.kinds import Kind
 from careportal.notifications.services import notifications_send_many
-from careportal.patients.models import CareRelationship, CareRelationshipReason, ContactPreference, Patient
+from careportal.patients.models import CareRelationship, CareRelationshipReason, CareTeam, ContactPreference, Patient
 from careportal.proxy.selectors import people_to_tell
 from careportal.results.ingest import care_team_routed
 
@@ -122,12 +124,18 @@ def _create(
     care_team_id = data.care_team_id
     if care_team_id is None:
         care_team_id = care_team_routed(service=data.service, location=data.location, clinician_code=data.author_code)
+    sensitive_category = ""
+    if care_team_id is not None:
+        sensitive_category = (
+            CareTeam.objects.filter(pk=care_team_id).values_list("sensitive_category", flat=True).first() or ""
+        )
     stored_name = new_stored_name()
     # Staged before the row, placed on commit: a rollback leaves only an unreachable staged copy for the sweep.
     letter_file_stage(stored_name=stored_name, data=checked.data)
     letter = Letter.objects.create(
         patient=patient,
         care_team_id=care_team_id,
+        sensitive_category=sensitive_category,
         source=data.source,
         source_system=_fit("source_system", data.source_system),
         document_id=_fit("document_id", data.document_id),
@@ -147,7 +155,7 @@ def _create(
     )
     if care_team_id is not None:
         _care_relationship_ensure(patient=patient, care_team_id=care_team_id)
-    recipients = letter_recipients(patient)
+    recipients = letter_recipients(patient, sensitive_category=sensitive_category)
     if recipients:
         notifications_send_many(kind=Kind.NEW_LETTER, users=recipients)
         letter.patient_notified_at = timezone.now()
@@ -216,7 +224,12 @@ def letter_cancel(
     return LetterOutcome(letter=letter, outcome="cancelled")
 
 
-def letter_recipients(patient: Patient, *, today: datetime.date | None = None) -> list[User]:
+def letter_recipients(
+    patient: Patient, *, sensitive_category: str = "", today: datetime.date | None = None
+) -> list[User]:
     """Who to tell about a new letter: the patient's own active account, and every active proxy whose relationship
-    gives the letters scope today (the age rules apply). Users carry only what a notification may use."""
-    return [person.user for person in people_to_tell([patient.pk], scope=Scope.LETTERS, today=today)[patient.pk]]
+    gives the letters scope today (the age rules apply) and, for a letter in a sensitive category (its team's),
+    whom staff granted that category: a proxy who cannot see the letter is not told of it. Users carry only what a
+    notification may use."""
+    people = people_to_tell([patient.pk], scope=Scope.LETTERS, today=today)[patient.pk]
+    return [person.user for person in people if person.may_see(sensitive_category)]

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from careportal.patients.models import CareTeam, Patient
+from careportal.patients.models import CareTeam, Patient, SensitiveCategory
 
 PRINT_ROOM_PERMISSION = "letters.work_print_room"
 PRINT_ROOM_GROUP = "Print room"
@@ -39,6 +39,9 @@ class Letter(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="letters")
     care_team = models.ForeignKey(CareTeam, null=True, blank=True, on_delete=models.SET_NULL, related_name="letters")
+    # The writing team's sensitive category when the letter arrived (CareTeam.sensitive_category, kept in step when
+    # an administrator changes the team's): a proxy sees the letter only when staff granted them this category.
+    sensitive_category = models.CharField(max_length=20, choices=SensitiveCategory.choices, blank=True)
     source = models.CharField(max_length=10, choices=LetterSource.choices)
     # MSH-3 of the sending system ("IMPORT" for the import command) and its document id (TXA-12): unique together.
     source_system = models.CharField(max_length=100)

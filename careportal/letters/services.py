@@ -11,6 +11,7 @@ import structlog
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from careportal.access.layer import Viewer, staff_change_record
@@ -22,6 +23,7 @@ from careportal.letters.access import print_room_viewer_for
 from careportal.letters.models import PRINT_ROOM_GROUP, ExportStatus, Letter, PrintExport
 from careportal.letters.selectors import export_rows, letters_for_next_list, letters_to_post
 from careportal.letters.storage import export_file_delete, export_file_save, new_stored_name
+from careportal.patients.models import CareTeam
 
 logger = structlog.get_logger(__name__)
 
@@ -190,3 +192,11 @@ def print_exports_expire(*, older_than: datetime.timedelta = datetime.timedelta(
             export_file_delete(export.stored_name)
         export.delete()
     return len(old)
+
+
+@transaction.atomic
+def letters_sensitive_category_refresh(*, care_team_ids: list[int]) -> int:
+    """Give the letters of these care teams their team's sensitive category as it is now, in one UPDATE, after an
+    administrator changed it: a proxy without the grant stops seeing them at once. Returns how many letters."""
+    team_category = CareTeam.objects.filter(pk=OuterRef("care_team_id")).values("sensitive_category")[:1]
+    return Letter.objects.filter(care_team_id__in=care_team_ids).update(sensitive_category=Subquery(team_category))

@@ -1,5 +1,10 @@
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin
+from django.http import HttpRequest
+
+from careportal.appointments.services import appointments_sensitive_category_refresh
+from careportal.letters.services import letters_sensitive_category_refresh
 from careportal.patients.models import CareRelationship, CareTeam, CareTeamMembership, Patient
 
 
@@ -11,9 +16,18 @@ class CareTeamMembershipInline(admin.TabularInline):
 
 @admin.register(CareTeam)
 class CareTeamAdmin(admin.ModelAdmin):
-    list_display = ("name", "response_target_working_days", "is_active")
+    list_display = ("name", "response_target_working_days", "sensitive_category", "is_active")
+    list_filter = ("sensitive_category", "is_active")
     search_fields = ("name",)
     inlines = [CareTeamMembershipInline]
+
+    def save_model(self, request: HttpRequest, obj: CareTeam, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "sensitive_category" in form.changed_data:
+            # What the team already sent follows its new category at once: a proxy must not keep seeing it.
+            # (The admin saves in one transaction: the team and its rows change together.)
+            letters_sensitive_category_refresh(care_team_ids=[obj.pk])
+            appointments_sensitive_category_refresh(care_team_ids=[obj.pk])
 
 
 class CareRelationshipInline(admin.TabularInline):

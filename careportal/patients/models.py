@@ -7,6 +7,20 @@ from django.db.models.functions import Lower
 from careportal.patients.validators import validate_nhs_number
 
 
+class SensitiveCategory(models.TextChoices):
+    """Categories never shown to a proxy unless staff grant them (ProxyRelationship.sensitive_categories_granted).
+
+    A test result takes its category from its release rule (careportal/results/models.py ReleaseRule); a letter or
+    an appointment takes it from the care team it comes from (`CareTeam.sensitive_category`).
+    """
+
+    SEXUAL_HEALTH = "sexual_health", "Sexual health"
+    HIV = "hiv", "HIV"
+    GENETICS = "genetics", "Genetics"
+    MENTAL_HEALTH = "mental_health", "Mental health"
+    SAFEGUARDING = "safeguarding", "Safeguarding"
+
+
 class ContactPreference(models.TextChoices):
     PORTAL = "portal", "Through CarePortal (paperless)"
     POST = "post", "By post"
@@ -91,6 +105,16 @@ class CareTeam(models.Model):
         default=3, help_text="How many working days the team aims to take to answer a message."
     )
     is_active = models.BooleanField(default=True)
+    sensitive_category = models.CharField(
+        max_length=20,
+        choices=SensitiveCategory.choices,
+        blank=True,
+        help_text=(
+            "For a team whose work is sensitive (a sexual health clinic, for example): everything from this team "
+            "(letters, appointments) is hidden from proxies unless staff grant them this category. Leave blank "
+            "for none."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]

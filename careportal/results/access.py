@@ -5,11 +5,18 @@ Built on the shared primitives in `careportal/access/layer.py`; every refusal is
 
 from uuid import UUID
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
-from careportal.access.layer import ModelT, Viewer, access_team_row_as_staff, deny, team_rows_for_staff
+from careportal.access.layer import (
+    ModelT,
+    Viewer,
+    access_team_row_as_staff,
+    deny,
+    team_rows_for_staff,
+    without_ungranted_sensitive,
+)
 from careportal.access.scopes import Scope
-from careportal.audit.models import AccessAction, ActorRole
+from careportal.audit.models import AccessAction
 from careportal.audit.services import access_event_record
 from careportal.results.models import DiagnosticReport
 
@@ -28,11 +35,7 @@ def visible_reports(*, viewer: Viewer, queryset: QuerySet[ModelT], report_path: 
         return queryset.none()
     prefix = f"{report_path}__" if report_path else ""
     rows = queryset.filter(**{f"{prefix}patient": viewer.patient})
-    if viewer.role != ActorRole.PATIENT:
-        relationship = viewer.proxy_relationship
-        granted = list(relationship.sensitive_categories_granted or []) if relationship is not None else []
-        rows = rows.filter(Q(**{f"{prefix}sensitive_category": ""}) | Q(**{f"{prefix}sensitive_category__in": granted}))
-    return rows
+    return without_ungranted_sensitive(viewer=viewer, queryset=rows, field=f"{prefix}sensitive_category")
 
 
 def access_results(

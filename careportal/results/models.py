@@ -12,7 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from careportal.patients.models import CareTeam, Patient
+# SensitiveCategory lives with the care teams (letters and appointments use it too); imported from here as before.
+from careportal.patients.models import CareTeam, Patient, SensitiveCategory
 
 
 class ReportStatus(models.TextChoices):
@@ -35,16 +36,6 @@ class ResultKind(models.TextChoices):
     IMAGING = "imaging", "Scans and X-rays (imaging)"
     GENETICS = "genetics", "Genetic tests"
     OTHER = "other", "Other tests"
-
-
-class SensitiveCategory(models.TextChoices):
-    """Categories never shown to a proxy unless staff grant them (ProxyRelationship.sensitive_categories_granted)."""
-
-    SEXUAL_HEALTH = "sexual_health", "Sexual health"
-    HIV = "hiv", "HIV"
-    GENETICS = "genetics", "Genetics"
-    MENTAL_HEALTH = "mental_health", "Mental health"
-    SAFEGUARDING = "safeguarding", "Safeguarding"
 
 
 class ReleaseMode(models.TextChoices):

@@ -224,12 +224,14 @@ OBJECT_URLS: dict[str, ObjectUrlCase] = {
     "messaging:sent": ("get", _message_thread_of),
     "messaging:attachment": ("get", _message_attachment_of),
     # The patient's own appointments pages (tests/appointments/test_patient_pages.py adds proxies without the
-    # appointments scope, and appointments the patient never saw booked).
+    # appointments scope, and appointments the patient never saw booked; tests/appointments/test_sensitive.py
+    # proxies without the grant of a sensitive clinic's category).
     "appointments:detail": ("get", _appointment_of),
     "appointments:calendar": ("get", _appointment_of),
     "appointments:join": ("get", _appointment_of),
     "appointments:change": ("get", _appointment_of),
-    # The patient's own letters (tests/letters/test_patient_pages.py adds proxies without the letters scope).
+    # The patient's own letters (tests/letters/test_patient_pages.py adds proxies without the letters scope;
+    # tests/letters/test_sensitive.py proxies without the grant of a sensitive team's category).
     "letters:letter": ("get", _letter_of),
     "letters:view": ("get", _letter_of),
     "letters:download": ("get", _letter_of),

@@ -26,7 +26,7 @@ from careportal.access.scopes import ALL_SCOPES, CLINICIAN_SCOPES, HELPDESK_SCOP
 from careportal.accounts.models import User
 from careportal.audit.models import AccessAction, ActorRole
 from careportal.audit.services import access_event_record, access_events_record_many
-from careportal.proxy.models import ProxyRelationship, ProxyStatus
+from careportal.proxy.models import ProxyPolicy, ProxyRelationship, ProxyStatus
 
 ModelT = TypeVar("ModelT", bound=Model)
 
@@ -97,8 +97,9 @@ def patient_choices(user: User) -> list[PatientChoice]:
         choices.append(PatientChoice(patient=own, role=ActorRole.PATIENT, scopes=ALL_SCOPES))
     today = timezone.localdate()
     relationships = ProxyRelationship.objects.filter(proxy=user, status=ProxyStatus.ACTIVE).select_related("patient")
+    policy = ProxyPolicy.current()
     for relationship in relationships:
-        scopes = effective_proxy_scopes(relationship, today=today)
+        scopes = effective_proxy_scopes(relationship, today=today, policy=policy)
         if scopes:
             choices.append(
                 PatientChoice(

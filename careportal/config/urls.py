@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("careportal.messaging.urls")),
     path("", include("careportal.appointments.urls")),
     path("", include("careportal.letters.urls")),
+    path("", include("careportal.proxy.urls")),
     path("", include("careportal.core.urls")),
     path("admin/", admin.site.urls),
 ]

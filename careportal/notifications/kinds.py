@@ -23,6 +23,10 @@ class Kind(StrEnum):
     APPOINTMENT_CHANGED = "appointment_changed"
     NEW_LETTER = "new_letter"
     CONTACT_DETAILS_CHANGED = "contact_details_changed"
+    PROXY_INVITATION = "proxy_invitation"
+    PROXY_ACCESS_CHANGED = "proxy_access_changed"
+    PROXY_APPLICATION_DECIDED = "proxy_application_decided"
+    PROXY_AGE_NOTICE = "proxy_age_notice"
 
 
 @dataclass(frozen=True)
@@ -66,5 +70,24 @@ SPECS: dict[Kind, KindSpec] = {
     ),
     Kind.CONTACT_DETAILS_CHANGED: KindSpec(
         "Your contact details in CarePortal were changed", frozenset({"first_name", "change"})
+    ),
+    # Proxy access (careportal/proxy/). The invitation goes to an address that may have no account yet; it names
+    # who invited them by first name only (what the invitee needs to trust the link), never the hospital or a team.
+    Kind.PROXY_INVITATION: KindSpec(
+        "You have been invited to help someone with their hospital record",
+        frozenset({"first_name", "inviter_first_name", "link", "expires"}),
+        14 * 24 * 60,
+    ),
+    # "Someone's access to your record changed" / "your access to someone's record changed": `change` is plain
+    # words from careportal/proxy/ ("access was taken away"), never a clinical detail.
+    Kind.PROXY_ACCESS_CHANGED: KindSpec(
+        "A change to who can act for someone in CarePortal", frozenset({"first_name", "change"})
+    ),
+    Kind.PROXY_APPLICATION_DECIDED: KindSpec(
+        "Your request to act for someone in CarePortal has been decided", frozenset({"first_name"})
+    ),
+    # The date only: "on 3 May 2031 access will change". Both sides get it, 30 days before and on the day.
+    Kind.PROXY_AGE_NOTICE: KindSpec(
+        "A change to access to a CarePortal record is coming", frozenset({"first_name", "change", "when"})
     ),
 }

@@ -12,7 +12,7 @@ from careportal.access.proxy_policy import effective_proxy_scopes
 from careportal.access.scopes import Scope
 from careportal.accounts.models import User
 from careportal.patients.models import Patient
-from careportal.proxy.models import ProxyRelationship, ProxyStatus
+from careportal.proxy.models import ProxyPolicy, ProxyRelationship, ProxyStatus
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,9 @@ def people_to_tell(
             "proxy__email",
         )
     )
+    policy = ProxyPolicy.current()
     for relationship in relationships:
-        if scope in effective_proxy_scopes(relationship, today=today):
+        if scope in effective_proxy_scopes(relationship, today=today, policy=policy):
             granted = frozenset(relationship.sensitive_categories_granted or ())
             people[relationship.patient_id].setdefault(
                 relationship.proxy_id, PersonToTell(user=relationship.proxy, sensitive_categories=granted)

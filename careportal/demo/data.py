@@ -152,5 +152,23 @@ PROXIES = [
         "relationship": "mother",
         "basis": "parental",
         "scopes": ["appointments", "results", "messages", "letters", "details"],
-    }
+        "status": "active",
+        "identity_evidence": "passport",
+        "relationship_evidence": "birth_certificate",
+        "evidence_note": "Seen at the Children's Urology clinic reception.",
+    },
+    # An application waiting in the helpdesk's queue (/staff/helpdesk/proxy-requests/), so a newcomer can try it.
+    {
+        "username": "demo.carer",
+        "display_name": "Declan O'Sullivan",
+        "first_name": "Declan",
+        "last_name": "O'Sullivan",
+        "email": "demo.carer@example.org",
+        "patient": "40077801",
+        "relationship": "brother",
+        "basis": "lpa",
+        "scopes": ["appointments", "letters"],
+        "status": "requested",
+        "applicant_note": "I hold a lasting power of attorney for health and welfare for my sister.",
+    },
 ]

@@ -1,4 +1,5 @@
 import datetime
+from collections.abc import Mapping
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -16,7 +17,8 @@ from careportal.hl7.models import InboundInterface
 from careportal.letters.models import PRINT_ROOM_GROUP
 from careportal.letters.services import print_room_group_ensure
 from careportal.patients.models import CareRelationship, CareTeam, CareTeamMembership, Patient
-from careportal.proxy.models import ProxyRelationship, ProxyStatus
+from careportal.proxy.history import relationship_event_record
+from careportal.proxy.models import ProxyEventKind, ProxyOrigin, ProxyRelationship, ProxyStatus
 from careportal.results.models import ResultRouting
 
 
@@ -42,6 +44,46 @@ def _demo_activation_code(patient: Patient) -> None:
         code_digest=digest,
         expires_at=timezone.now() + datetime.timedelta(days=settings.CAREPORTAL_ACTIVATION_CODE_DAYS),
     )
+
+
+def _demo_proxy_relationship(proxy: Mapping[str, object]) -> None:
+    """One demo proxy: an active relationship set up by staff with its evidence, or an application waiting for the
+    helpdesk; each with the first line of its history."""
+    user = _demo_user(
+        username=str(proxy["username"]),
+        display_name=proxy["display_name"],
+        first_name=proxy["first_name"],
+        last_name=proxy["last_name"],
+        email=proxy["email"],
+    )
+    patient = Patient.objects.get(hospital_number=proxy["patient"])
+    is_active = proxy["status"] == ProxyStatus.ACTIVE
+    helpdesk = User.objects.filter(username="demo.helpdesk").first() if is_active else None
+    relationship, created = ProxyRelationship.objects.get_or_create(
+        proxy=user,
+        patient=patient,
+        defaults={
+            "relationship": str(proxy["relationship"]),
+            "basis": str(proxy["basis"]),
+            "origin": ProxyOrigin.STAFF if is_active else ProxyOrigin.APPLICATION,
+            "scopes": proxy["scopes"],
+            "status": str(proxy["status"]),
+            "valid_from": patient.birth_date if is_active else timezone.localdate(),
+            "identity_evidence": str(proxy.get("identity_evidence", "")),
+            "relationship_evidence": str(proxy.get("relationship_evidence", "")),
+            "evidence_note": str(proxy.get("evidence_note", "")),
+            "applicant_note": str(proxy.get("applicant_note", "")),
+            "verified_by": helpdesk,
+            "verified_at": timezone.now() if is_active else None,
+        },
+    )
+    if created:
+        relationship_event_record(
+            relationship=relationship,
+            kind=ProxyEventKind.SET_UP_BY_STAFF if is_active else ProxyEventKind.APPLIED,
+            actor=helpdesk if is_active else user,
+            scopes_after=relationship.scopes,
+        )
 
 
 def demo_interfaces_load() -> int:
@@ -116,25 +158,6 @@ def demo_trust_load() -> dict[str, int]:
             CareRelationship.objects.get_or_create(patient=patient, care_team=teams[team_name], reason=reason)
 
     for proxy in data.PROXIES:
-        user = _demo_user(
-            username=str(proxy["username"]),
-            display_name=proxy["display_name"],
-            first_name=proxy["first_name"],
-            last_name=proxy["last_name"],
-            email=proxy["email"],
-        )
-        patient = Patient.objects.get(hospital_number=proxy["patient"])
-        ProxyRelationship.objects.get_or_create(
-            proxy=user,
-            patient=patient,
-            defaults={
-                "relationship": str(proxy["relationship"]),
-                "basis": str(proxy["basis"]),
-                "scopes": proxy["scopes"],
-                "status": ProxyStatus.ACTIVE,
-                "valid_from": patient.birth_date,
-                "verified_at": timezone.now(),
-            },
-        )
+        _demo_proxy_relationship(proxy)
     created["users"] = User.objects.count() - users_before
     return created

@@ -6,7 +6,7 @@ from careportal.accounts.models import User
 from careportal.demo.data import DEMO_PASSWORD
 from careportal.demo.services import demo_trust_load
 from careportal.patients.models import Patient
-from careportal.proxy.models import ProxyRelationship
+from careportal.proxy.models import ProxyEventKind, ProxyOrigin, ProxyRelationship, ProxyStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +15,7 @@ def test_the_demo_trust_loads_once_and_a_second_run_changes_nothing():
     first = demo_trust_load()
     counts = (User.objects.count(), Patient.objects.count(), ProxyRelationship.objects.count())
     second = demo_trust_load()
-    assert first["patients"] == 3 and first["users"] == 5
+    assert first["patients"] == 3 and first["users"] == 6
     assert second == {"care_teams": 0, "patients": 0, "users": 0}
     assert (User.objects.count(), Patient.objects.count(), ProxyRelationship.objects.count()) == counts
 
@@ -210,3 +210,14 @@ def test_the_demo_letters_arrive_through_the_hl7_interface_once(settings, tmp_pa
     print_room = Client()
     print_room.force_login(User.objects.get(username="demo.helpdesk"))
     assert "4 Mill Lane" in print_room.get("/staff/letters/to-post/").content.decode()
+
+
+def test_the_demo_has_a_proxy_with_its_history_and_an_application_for_the_helpdesk() -> None:
+    demo_trust_load()
+
+    parent = ProxyRelationship.objects.get(proxy__username="demo.parent")
+    assert parent.status == ProxyStatus.ACTIVE and parent.identity_evidence and parent.relationship_evidence
+    assert [e.kind for e in parent.events.all()] == [ProxyEventKind.SET_UP_BY_STAFF]
+    application = ProxyRelationship.objects.get(proxy__username="demo.carer")
+    assert (application.status, application.origin) == (ProxyStatus.REQUESTED, ProxyOrigin.APPLICATION)
+    assert [e.kind for e in application.events.all()] == [ProxyEventKind.APPLIED]

@@ -72,6 +72,8 @@ def test_a_patient_with_a_letter_creates_their_account_and_is_signed_in(
     assert USERNAME in check_page and EMAIL in check_page
     assert "What was the name of your first school?" in check_page
     assert "we will stop posting your letters" in check_page
+    # Patients are told, before the account exists, that it is not for a family member's health (issue 13).
+    assert "This account is for you only" in check_page and "Access for others" in check_page
 
     with django_capture_on_commit_callbacks(execute=True):
         response = create_account(client)

@@ -23,6 +23,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from careportal.access.decorators import PATIENT_AREA_MARKER
+from careportal.access.layer import ACTING_FOR_SESSION_KEY
 from careportal.access.scopes import PROXY_GRANTABLE_SCOPES, Scope
 from careportal.appointments.services import appointments_sensitive_category_refresh
 from careportal.letters.services import letters_sensitive_category_refresh
@@ -604,6 +605,16 @@ def unusable_relationship(state: str, *, own_record: bool) -> tuple[Patient, Any
     return child, relationship
 
 
+def signed_in_still_acting_for(child: Patient, user: Any) -> Client:
+    """A session that had the child's record open (chosen while the relationship was usable): the next request
+    re-checks the relationship and must not honour the choice."""
+    client = signed_in(user)
+    session = client.session
+    session[ACTING_FOR_SESSION_KEY] = str(child.public_id)
+    session.save()
+    return client
+
+
 def _first_request(client: Client, case: PatientUrl, url: str, built: Built) -> Any:
     if case.get is not None:
         return client.get(url)
@@ -619,7 +630,7 @@ def test_an_unusable_relationship_without_a_record_of_ones_own_is_sent_to_choose
     case = PATIENT_URLS[url_name]
     child, relationship = unusable_relationship(state, own_record=False)
     built = build(case, child)
-    client = signed_in(relationship.proxy)
+    client = signed_in_still_acting_for(child, relationship.proxy)
     before = case.post.state(child) if case.post else None
 
     response = _first_request(client, case, address(url_name, built), built)
@@ -641,7 +652,7 @@ def test_an_unusable_relationship_with_a_record_of_ones_own_shows_only_that(stat
     case = PATIENT_URLS[url_name]
     child, relationship = unusable_relationship(state, own_record=True)
     built = build(case, child)
-    client = signed_in(relationship.proxy)
+    client = signed_in_still_acting_for(child, relationship.proxy)
     before = case.post.state(child) if case.post else None
 
     response = _first_request(client, case, address(url_name, built), built)
@@ -657,6 +668,18 @@ def test_an_unusable_relationship_with_a_record_of_ones_own_shows_only_that(stat
         assert client.post(address(url_name, built), case.post.data(built)).status_code == 404
     if case.post:
         assert case.post.state(child) == before
+
+
+@pytest.mark.parametrize("state", sorted(UNUSABLE))
+def test_an_unusable_relationship_cannot_be_chosen(state: str) -> None:
+    child, relationship = unusable_relationship(state, own_record=True)
+    client = signed_in(relationship.proxy)
+
+    response = client.post(reverse("home:act-for", kwargs={"patient_id": child.public_id}))
+
+    assert_refused_without_trace(response, child, Built())
+    assert ACTING_FOR_SESSION_KEY not in client.session
+    assert CHILD_FAMILY_NAME not in text_of(client.get(reverse("home:choose")))
 
 
 # 3. Age: a parent of a 16-year-old keeps appointments only --------------------------------------------------------

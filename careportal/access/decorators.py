@@ -13,6 +13,11 @@ from careportal.access.roles import is_staff_member
 
 ViewFunc = Callable[..., HttpResponse]
 
+# Set on every view `patient_area` wraps (and kept by decorators applied over it, which copy the wrapped function's
+# attributes): tests/proxy/test_scope_matrix.py finds every patient-data address by it, so a new page about a
+# patient's record cannot ship without its row in the proxy scope matrix.
+PATIENT_AREA_MARKER = "careportal_patient_area"
+
 
 def patient_area(view: ViewFunc) -> ViewFunc:
     """For pages about one patient's record, seen by the patient or a proxy: passes `viewer` to the view.
@@ -29,6 +34,7 @@ def patient_area(view: ViewFunc) -> ViewFunc:
         request.viewer = viewer  # type: ignore[attr-defined]
         return view(request, viewer, *args, **kwargs)
 
+    setattr(wrapper, PATIENT_AREA_MARKER, True)
     return wrapper
 
 

@@ -1,5 +1,8 @@
 """Reads for the patient's (and proxy's) messages pages. Every function starts from the access layer, so a viewer
-only ever reads threads of the patient in view, with Scope.MESSAGES, and never a care team's internal notes."""
+only ever reads threads of the patient in view, with Scope.MESSAGES, and never a care team's internal notes. A
+proxy never sees a conversation with a care team in a sensitive category (sexual health, HIV, genetics, mental
+health, safeguarding) that staff have not granted them, nor can they write to such a team: as for that team's
+letters and appointments, not even that it exists."""
 
 from uuid import UUID
 
@@ -18,7 +21,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 from django.http import Http404
 
-from careportal.access.layer import Viewer, access_object, scoped_to_patient
+from careportal.access.layer import Viewer, access_object, scoped_to_patient, without_ungranted_sensitive
 from careportal.access.scopes import Scope
 from careportal.audit.models import AccessAction
 from careportal.messaging.models import (
@@ -39,7 +42,8 @@ LABEL_COMPOSE = "list of care teams to message"
 
 
 def _visible_threads(*, viewer: Viewer) -> QuerySet[Thread]:
-    return scoped_to_patient(viewer=viewer, queryset=Thread.objects.all(), scope=Scope.MESSAGES)
+    threads = scoped_to_patient(viewer=viewer, queryset=Thread.objects.all(), scope=Scope.MESSAGES)
+    return without_ungranted_sensitive(viewer=viewer, queryset=threads, field="care_team__sensitive_category")
 
 
 # The team wrote after this person last read the thread, or they have never opened it since the team wrote.
@@ -120,8 +124,10 @@ def attachment_for_download(*, viewer: Viewer, thread_id: UUID, attachment_id: U
     """A file on a message of one of the viewer's threads, never on an internal note; Http404 (audited)
     otherwise. The thread and the attachment are matched in the same query, so an attachment id paired with the
     wrong thread is refused like one that does not exist."""
-    queryset = Attachment.objects.filter(
-        message__thread__public_id=thread_id, message__is_internal_note=False
+    queryset = without_ungranted_sensitive(
+        viewer=viewer,
+        queryset=Attachment.objects.filter(message__thread__public_id=thread_id, message__is_internal_note=False),
+        field="message__thread__care_team__sensitive_category",
     ).select_related("message__thread")
     return access_object(
         viewer=viewer,
@@ -134,9 +140,10 @@ def attachment_for_download(*, viewer: Viewer, thread_id: UUID, attachment_id: U
     )
 
 
-def compose_teams(*, patient: Patient) -> list[CareTeam]:
-    """The care teams the patient may write to, in the order the compose page lists them."""
-    return list(teams_patient_may_write_to(patient))
+def compose_teams(*, viewer: Viewer, patient: Patient) -> list[CareTeam]:
+    """The care teams the patient may write to, in the order the compose page lists them; for a proxy, less any in
+    a sensitive category they were not granted."""
+    return list(without_ungranted_sensitive(viewer=viewer, queryset=teams_patient_may_write_to(patient)))
 
 
 def compose_team(*, teams: list[CareTeam], public_id: UUID | str | None) -> CareTeam:

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from careportal.access.layer import Viewer, staff_change_record
+from careportal.access.layer import Viewer, staff_change_record, without_ungranted_sensitive
 from careportal.access.proxy_policy import effective_proxy_scopes
 from careportal.access.scopes import Scope
 from careportal.accounts.models import User
@@ -247,9 +247,10 @@ def _message_create(
     return message
 
 
-def _notify_patient_side(patient: Patient) -> None:
-    """Tell the patient's own account and every proxy who may read their messages today that there is something
-    new: their first name only, never the team, the subject or the text."""
+def _notify_patient_side(patient: Patient, *, care_team: CareTeam) -> None:
+    """Tell the patient's own account and every proxy who may read their messages today, and may see the team's
+    sensitive category if it has one, that there is something new: their first name only, never the team, the
+    subject or the text."""
     recipients: dict[int, User] = {}
     own = patient.user if patient.user_id is not None else None
     if own is not None and own.is_active:
@@ -258,7 +259,10 @@ def _notify_patient_side(patient: Patient) -> None:
     relationships = ProxyRelationship.objects.filter(
         patient=patient, status=ProxyStatus.ACTIVE, proxy__is_active=True
     ).select_related("proxy", "patient")
+    category = care_team.sensitive_category
     for relationship in relationships:
+        if category and category not in (relationship.sensitive_categories_granted or []):
+            continue
         if Scope.MESSAGES in effective_proxy_scopes(relationship, today=today):
             recipients.setdefault(relationship.proxy_id, relationship.proxy)
     for user in recipients.values():
@@ -294,7 +298,9 @@ def thread_start_by_patient(
     (careportal/appointments/services.py) needs the appointments scope, so that a parent who keeps appointments
     only (a child of 16 or 17) can still send one."""
     patient, author_role = _patient_side_author(viewer, required_scope=required_scope)
-    if not teams_patient_may_write_to(patient).filter(pk=care_team.pk).exists():
+    # A proxy may not write to a team in a sensitive category they were not granted: they are not even shown it.
+    teams = without_ungranted_sensitive(viewer=viewer, queryset=teams_patient_may_write_to(patient))
+    if not teams.filter(pk=care_team.pk).exists():
         raise MessagingError("You can only write to a care team that is looking after you.")
     chosen_topic = _checked_topic(topic)
     subject = _checked_subject(subject, topic=chosen_topic)
@@ -441,7 +447,7 @@ def thread_start_by_staff(
     access_event_record(
         viewer=team_viewer, patient=patient, action=AccessAction.CREATE, object_label=LABEL_THREAD, obj=thread
     )
-    _notify_patient_side(patient)
+    _notify_patient_side(patient, care_team=care_team)
     return thread
 
 
@@ -460,7 +466,7 @@ def thread_reply_by_staff(*, viewer: Viewer, thread: Thread, body: str, files: "
     access_event_record(
         viewer=team_viewer, patient=thread.patient, action=AccessAction.CREATE, object_label=LABEL_MESSAGE, obj=message
     )
-    _notify_patient_side(thread.patient)
+    _notify_patient_side(thread.patient, care_team=thread.care_team)
     _refresh(thread, locked)
     return message
 
@@ -576,7 +582,7 @@ def correction_status_set(*, viewer: Viewer, correction: CorrectionRequest, stat
         changed_at=now,
     )
     staff_change_record(viewer=team_viewer, patient=thread.patient, object_label=LABEL_CORRECTION, obj=locked)
-    _notify_patient_side(thread.patient)
+    _notify_patient_side(thread.patient, care_team=thread.care_team)
     for name in ("status", "updated_at", "outcome", "decided_at", "decided_by_id"):
         setattr(correction, name, getattr(locked, name))
 

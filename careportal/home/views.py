@@ -9,7 +9,7 @@ from careportal.access.decorators import patient_area
 from careportal.access.layer import Viewer, access_patient_record, patient_choices, patient_context_choose
 from careportal.access.roles import is_staff_member
 from careportal.access.scopes import Scope
-from careportal.home.presenters import choice_label, home_cards, patient_navigation
+from careportal.home.presenters import home_cards, patient_navigation, record_choices
 
 
 def start(request: HttpRequest) -> HttpResponse:
@@ -46,7 +46,7 @@ def choose(request: HttpRequest) -> HttpResponse:
         "home/choose.jinja",
         {
             "page_title": "Whose record do you want to see?",
-            "choices": [(c, choice_label(c)) for c in choices],
+            "choices": record_choices(choices),
             "is_staff_member": is_staff_member(request.user),
         },
     )

@@ -132,14 +132,15 @@ def home_cards(viewer: Viewer) -> list[HomeCard]:
                 href=reverse("audit:access-log"),
             )
         )
-    # The signed-in person's own account, whoever's record they are looking at.
-    cards.append(
-        HomeCard(
-            heading="Sign-in and security",
-            description="Two-step verification, your password, trusted devices and where you are signed in.",
-            href=reverse("accounts:security"),
+    # The signed-in person's own account, whoever's record they are looking at: someone acting for another person
+    # is told it is theirs, and that the other person's own sign-in is not theirs to change.
+    own_account = "Two-step verification, your password, trusted devices and where you are signed in."
+    if not v.own:
+        own_account = (
+            f"Your own account, not {v.possessive}: two-step verification, your password, trusted devices and "
+            f"where you are signed in. Only {v.name} can change how {v.pronoun} sign in."
         )
-    )
+    cards.append(HomeCard(heading="Sign-in and security", description=own_account, href=reverse("accounts:security")))
     return cards
 
 

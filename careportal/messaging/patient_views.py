@@ -76,7 +76,7 @@ def thread_list(request: HttpRequest, viewer: Viewer) -> HttpResponse:
 @patient_area
 def compose(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     patient = access_patient_record(viewer=viewer, scope=Scope.MESSAGES, object_label=selectors.LABEL_COMPOSE)
-    teams = selectors.compose_teams(patient=patient)
+    teams = selectors.compose_teams(viewer=viewer, patient=patient)
     back_link = {"href": reverse("messaging:list"), "text": "Back to messages"}
     if not teams:
         return render(
@@ -115,7 +115,7 @@ def compose(request: HttpRequest, viewer: Viewer) -> HttpResponse:
 @patient_area
 def compose_write(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     patient = access_patient_record(viewer=viewer, scope=Scope.MESSAGES, object_label=selectors.LABEL_COMPOSE)
-    teams = selectors.compose_teams(patient=patient)
+    teams = selectors.compose_teams(viewer=viewer, patient=patient)
     chosen = request.session.get(COMPOSE_CHOICE_KEY) or {}
     if request.method == "POST":
         team = selectors.compose_team(teams=teams, public_id=request.POST.get("care_team"))

@@ -18,7 +18,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 from django.http import Http404
 
-from careportal.access.layer import Viewer, access_object, scoped_to_patient
+from careportal.access.layer import ModelT, Viewer, access_object, scoped_to_patient, without_ungranted_sensitive
 from careportal.access.scopes import Scope
 from careportal.audit.models import AccessAction
 from careportal.messaging.models import (
@@ -38,8 +38,20 @@ LABEL_LIST = "messages"
 LABEL_COMPOSE = "list of care teams to message"
 
 
+def _without_ungranted_sensitive(*, viewer: Viewer, queryset: QuerySet[ModelT], thread: str = "") -> QuerySet[ModelT]:
+    """`queryset` less, for a proxy, every thread (or row of a thread, through the lookup `thread`) of a sensitive
+    care team, or about something sensitive (a request about an appointment at a sensitive clinic), that staff have
+    not granted them: not its content, and not even that it exists. As results, letters and appointments do."""
+    prefix = f"{thread}__" if thread else ""
+    queryset = without_ungranted_sensitive(
+        viewer=viewer, queryset=queryset, field=f"{prefix}care_team__sensitive_category"
+    )
+    return without_ungranted_sensitive(viewer=viewer, queryset=queryset, field=f"{prefix}sensitive_category")
+
+
 def _visible_threads(*, viewer: Viewer) -> QuerySet[Thread]:
-    return scoped_to_patient(viewer=viewer, queryset=Thread.objects.all(), scope=Scope.MESSAGES)
+    threads = scoped_to_patient(viewer=viewer, queryset=Thread.objects.all(), scope=Scope.MESSAGES)
+    return _without_ungranted_sensitive(viewer=viewer, queryset=threads)
 
 
 # The team wrote after this person last read the thread, or they have never opened it since the team wrote.
@@ -120,9 +132,13 @@ def attachment_for_download(*, viewer: Viewer, thread_id: UUID, attachment_id: U
     """A file on a message of one of the viewer's threads, never on an internal note; Http404 (audited)
     otherwise. The thread and the attachment are matched in the same query, so an attachment id paired with the
     wrong thread is refused like one that does not exist."""
-    queryset = Attachment.objects.filter(
-        message__thread__public_id=thread_id, message__is_internal_note=False
-    ).select_related("message__thread")
+    queryset = _without_ungranted_sensitive(
+        viewer=viewer,
+        queryset=Attachment.objects.filter(
+            message__thread__public_id=thread_id, message__is_internal_note=False
+        ).select_related("message__thread"),
+        thread="message__thread",
+    )
     return access_object(
         viewer=viewer,
         queryset=queryset,
@@ -134,9 +150,10 @@ def attachment_for_download(*, viewer: Viewer, thread_id: UUID, attachment_id: U
     )
 
 
-def compose_teams(*, patient: Patient) -> list[CareTeam]:
-    """The care teams the patient may write to, in the order the compose page lists them."""
-    return list(teams_patient_may_write_to(patient))
+def compose_teams(*, viewer: Viewer, patient: Patient) -> list[CareTeam]:
+    """The care teams the viewer may write to for the patient, in the order the compose page lists them. A proxy
+    is not offered a sensitive team whose category staff have not granted them."""
+    return list(without_ungranted_sensitive(viewer=viewer, queryset=teams_patient_may_write_to(patient)))
 
 
 def compose_team(*, teams: list[CareTeam], public_id: UUID | str | None) -> CareTeam:

@@ -28,7 +28,6 @@ def home(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "viewer": viewer,
             "cards": home_cards(viewer),
             "navigation_items": patient_navigation(viewer),
-            "can_switch": len(patient_choices(request.user)) > 1,  # type: ignore[arg-type]
         },
     )
 

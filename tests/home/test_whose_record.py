@@ -249,3 +249,32 @@ def test_pages_that_are_not_about_a_record_have_no_record_line(record: dict[str,
         assert page.status_code == 200
         assert _record_bar(page) == ""
         assert "Arjun Patel's record" not in _title(page)
+
+
+# Pages shown after a form is sent ------------------------------------------------------------------------------
+
+
+def _posted_pages(client: Client, record: dict[str, Any]) -> dict[str, Any]:
+    change = reverse("appointments:change", args=[record["appointment"].public_id])
+    client.post(reverse("messaging:compose"), {"care_team": str(record["team"].public_id), "topic": "care"})
+    return {
+        "a form with errors": client.post(change, {"action": "", "reason": ""}),
+        "request sent": client.post(change, {"action": "cancel", "reason": "We are away", "preferred": ""}),
+        "urgent help": client.post(
+            reverse("messaging:compose-write"),
+            {"care_team": str(record["team"].public_id), "subject": "Pain", "body": "He has chest pain"},
+        ),
+    }
+
+
+def test_pages_after_a_form_say_whose_record_it_is_to_a_proxy(record: dict[str, Any]) -> None:
+    for what, response in _posted_pages(_signed_in(record["parent"]), record).items():
+        assert response.status_code in (200, 400), what
+        assert "Arjun Patel's record" in _heading_area(response), what
+        assert "Arjun Patel's record – CarePortal – NHS" in _title(response), what
+
+
+def test_pages_after_a_form_do_not_say_someone_elses_record_to_the_patient(record: dict[str, Any]) -> None:
+    for what, response in _posted_pages(_signed_in(record["child"].user), record).items():
+        assert response.status_code in (200, 400), what
+        assert "'s record" not in _heading_area(response) + _title(response), what

@@ -168,6 +168,11 @@ def patient_context_choose(*, request: HttpRequest, public_id: UUID) -> PatientR
     return choice.patient
 
 
+def record_chosen(request: HttpRequest) -> bool:
+    """Whether this person chose whose record to open in this session (signing in starts a new session)."""
+    return bool(request.session.get(ACTING_FOR_SESSION_KEY))
+
+
 def deny(viewer: Viewer, *, object_label: str, object_type: str = "", object_id: str = "") -> NoReturn:
     """Refuse: audit the refused attempt, then raise the one `Http404` that looks the same for "does not exist" and
     "not yours". Every lookup in every app's `access.py` refuses through this."""

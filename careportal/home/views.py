@@ -6,7 +6,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from careportal.access.decorators import patient_area
-from careportal.access.layer import Viewer, access_patient_record, patient_choices, patient_context_choose
+from careportal.access.layer import (
+    Viewer,
+    access_patient_record,
+    patient_choices,
+    patient_context_choose,
+    record_chosen,
+)
 from careportal.access.roles import is_staff_member
 from careportal.access.scopes import Scope
 from careportal.home.presenters import home_cards, patient_navigation, record_choices
@@ -18,6 +24,9 @@ def start(request: HttpRequest) -> HttpResponse:
 
 @patient_area
 def home(request: HttpRequest, viewer: Viewer) -> HttpResponse:
+    # Someone with more than one record to open (their own and a child's) chooses first, after signing in.
+    if len(request.patient_choices) > 1 and not record_chosen(request):  # type: ignore[attr-defined]
+        return redirect("home:choose")
     patient = access_patient_record(viewer=viewer, scope=_any_scope(viewer), object_label="home page")
     return render(
         request,

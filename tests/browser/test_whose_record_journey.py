@@ -33,16 +33,8 @@ def test_a_parent_switches_to_her_childs_record_and_every_page_says_whose_it_is(
     given_the_demo_trust_is_loaded()
     PatientFactory(user=User.objects.get(username="demo.parent"), given_name="Priya", family_name="Patel")
 
-    # When she signs in, her own record opens, and the line under the header offers to switch
+    # When she signs in, she chooses whose record to open: hers or her son's, each with what it gives access to
     when_they_sign_in(portal, username="demo.parent")
-    bar = page.get_by_role("region", name="Whose record you are viewing")
-    expect(bar).to_contain_text("Viewing your own record")
-    _picture(page, f"own-home-{width}")
-
-    # When she follows Switch
-    portal.click_and_wait(bar.get_by_role("link", name="Switch to another person's record"))
-
-    # Then she chooses between herself and her son, each with what it gives access to
     expect(page.get_by_role("heading", level=1)).to_have_text("Whose record do you want to see?")
     main = page.get_by_role("main")
     expect(main.get_by_role("button", name="You", exact=True)).to_be_visible()
@@ -51,6 +43,7 @@ def test_a_parent_switches_to_her_childs_record_and_every_page_says_whose_it_is(
     portal.click_and_wait(main.get_by_role("button", name="Arjun Patel (your child)"))
 
     # Then the home page is Arjun's, and says so in the title and under the header
+    bar = page.get_by_role("region", name="Whose record you are viewing")
     expect(page.get_by_role("heading", level=1)).to_have_text("Arjun Patel")
     expect(page).to_have_title(re.compile(r"^Home – Arjun Patel's record – "))
     expect(bar).to_contain_text("Viewing Arjun Patel's record")
@@ -67,3 +60,4 @@ def test_a_parent_switches_to_her_childs_record_and_every_page_says_whose_it_is(
     portal.click_and_wait(page.get_by_role("main").get_by_role("button", name="You", exact=True))
     expect(bar).to_contain_text("Viewing your own record")
     expect(page).not_to_have_title(re.compile("Arjun"))
+    _picture(page, f"own-home-{width}")

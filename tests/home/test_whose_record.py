@@ -278,3 +278,19 @@ def test_pages_after_a_form_do_not_say_someone_elses_record_to_the_patient(recor
     for what, response in _posted_pages(_signed_in(record["child"].user), record).items():
         assert response.status_code in (200, 400), what
         assert "'s record" not in _heading_area(response) + _title(response), what
+
+
+def test_after_signing_in_someone_with_two_records_chooses_first(record: dict[str, Any], parent_who_is_a_patient: Any):
+    client = _signed_in(parent_who_is_a_patient)
+
+    response = client.get(reverse("home:home"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("home:choose")
+
+    client.post(reverse("home:act-for", args=[record["child"].public_id]))
+    assert client.get(reverse("home:home")).status_code == 200
+
+
+def test_someone_with_one_record_goes_straight_home(record: dict[str, Any]) -> None:
+    assert _signed_in(record["parent"]).get(reverse("home:home")).status_code == 200
+    assert _signed_in(record["child"].user).get(reverse("home:home")).status_code == 200

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from careportal.access.layer import helpdesk_viewer, staff_viewer, viewer_for_request
+from careportal.access.layer import helpdesk_viewer, staff_viewer, viewer_and_choices_for_request
 from careportal.access.roles import is_staff_member
 
 ViewFunc = Callable[..., HttpResponse]
@@ -28,10 +28,12 @@ def patient_area(view: ViewFunc) -> ViewFunc:
     @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        viewer = viewer_for_request(request)
+        viewer, choices = viewer_and_choices_for_request(request)
         if viewer is None:
             return redirect("home:choose")
+        # The layout names whose record this is, in the page title and under the header (careportal/core/layout.py).
         request.viewer = viewer  # type: ignore[attr-defined]
+        request.patient_choices = choices  # type: ignore[attr-defined]
         return view(request, viewer, *args, **kwargs)
 
     setattr(wrapper, PATIENT_AREA_MARKER, True)

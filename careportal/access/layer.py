@@ -117,10 +117,21 @@ def viewer_for_request(request: HttpRequest) -> Viewer | None:
 
     Re-checked on every request, so that a revoked proxy or a birthday takes effect at once.
     """
+    return viewer_and_choices_for_request(request)[0]
+
+
+def viewer_and_choices_for_request(request: HttpRequest) -> tuple[Viewer | None, list[PatientChoice]]:
+    """`viewer_for_request`, with the records this person may open (for the page's "Switch" link), from the same
+    queries."""
     user = request.user
     if not user.is_authenticated:
-        return None
+        return None, []
     choices = patient_choices(user)
+    return _viewer_from_choices(request, choices), choices
+
+
+def _viewer_from_choices(request: HttpRequest, choices: list[PatientChoice]) -> Viewer | None:
+    user = request.user
     wanted = request.session.get(ACTING_FOR_SESSION_KEY)
     chosen: PatientChoice | None = None
     if wanted:
@@ -134,7 +145,7 @@ def viewer_for_request(request: HttpRequest) -> Viewer | None:
     if chosen is None:
         return None
     return Viewer(
-        user=user,
+        user=user,  # type: ignore[arg-type]
         role=chosen.role,
         patient=chosen.patient,
         scopes=chosen.scopes,
@@ -155,6 +166,11 @@ def patient_context_choose(*, request: HttpRequest, public_id: UUID) -> PatientR
         deny(viewer, object_label="a patient record", object_type="patients.patient", object_id=str(public_id))
     request.session[ACTING_FOR_SESSION_KEY] = str(choice.patient.public_id)
     return choice.patient
+
+
+def record_chosen(request: HttpRequest) -> bool:
+    """Whether this person chose whose record to open in this session (signing in starts a new session)."""
+    return bool(request.session.get(ACTING_FOR_SESSION_KEY))
 
 
 def deny(viewer: Viewer, *, object_label: str, object_type: str = "", object_id: str = "") -> NoReturn:

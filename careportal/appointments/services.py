@@ -411,6 +411,8 @@ def appointment_change_request(
             body=body,
             files=[],
             required_scope=Scope.APPOINTMENTS,
+            # The request names the clinic: it is as sensitive as the appointment, whatever its team is.
+            sensitive_category=appointment.sensitive_category,
         )
     except MessagingError as exc:
         raise AppointmentRequestError(str(exc)) from exc

@@ -1,6 +1,7 @@
 """The patient's access log in plain English, one sentence a line: "Dr C Okafor from Haematology viewed your full
-blood count result on 3 December 2026 at 14:05", "Priya Patel (your mother) viewed your test results on …",
-"You viewed your letters on …"."""
+blood count result on 3 December 2026 at 14:05", "Priya Patel (your mother), on your behalf, viewed your test
+results on …", "You viewed your letters on …". Staff read events as "Priya Patel on behalf of Arjun Patel"
+(`staff_actor_text`, the admin's audit list)."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,8 +33,9 @@ def _who(event: AccessEvent, *, patient: Patient, names: EventNames) -> str:
     if event.actor_role == ActorRole.PATIENT and event.actor_id == patient.user_id:
         return "You"
     if event.actor_role == ActorRole.PROXY:
+        # "Priya Patel (your mother), on your behalf, viewed ...": everything a proxy does is done for the patient.
         relationship = names.relationships.get(event.actor_id or 0)
-        return f"{event.actor_name} ({'your ' + relationship if relationship else 'acting for you'})"
+        return f"{event.actor_name}{f' (your {relationship})' if relationship else ''}, on your behalf,"
     if event.actor_role == ActorRole.HELPDESK:
         return f"{event.actor_name} from the CarePortal helpdesk"
     if event.care_team_id:
@@ -116,3 +118,17 @@ def filter_links(current: WhoFilter) -> list[FilterLink]:
 def page_query(who: WhoFilter) -> str:
     """What the paging links keep of the filter: a fixed word, never anything about the patient."""
     return "" if who == WhoFilter.OTHERS else f"&who={who.value}"
+
+
+# Staff ---------------------------------------------------------------------------------------------------------
+
+
+def staff_actor_text(event: AccessEvent) -> str:
+    """Who did it, as staff read it in the audit list: "Priya Patel on behalf of Arjun Patel" for a proxy (needs
+    `on_behalf_of` loaded), "Dr C Okafor, Haematology" for a clinician, the name alone otherwise."""
+    name = event.actor_name or "Someone"
+    if event.actor_role == ActorRole.PROXY and event.on_behalf_of_id:
+        return f"{name} on behalf of {event.on_behalf_of.full_name}"  # type: ignore[union-attr]
+    if event.care_team_id:
+        return f"{name}, {event.care_team.name}"  # type: ignore[union-attr]
+    return name

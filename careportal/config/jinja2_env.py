@@ -12,7 +12,14 @@ from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader,
 
 from careportal.core.formatting import format_date, format_datetime, format_nhs_number
 from careportal.core.forms import nhs_field
-from careportal.core.layout import current_navigation, error_summary_items, header_account_items
+from careportal.core.layout import (
+    current_navigation,
+    error_summary_items,
+    header_account_items,
+    record_bar,
+    record_caption,
+    whose_record,
+)
 
 # The settings templates may read: what pages tell people (the helpdesk's number, time limits they are told
 # about). The rest of Django's settings (keys, database addresses, internal switches) never reach a template.
@@ -70,6 +77,9 @@ def environment(**options: Any) -> Environment:
             "header_account_items": header_account_items,
             "current_navigation": current_navigation,
             "error_summary_items": error_summary_items,
+            "record_bar": record_bar,
+            "record_caption": record_caption,
+            "whose_record": whose_record,
         }
     )
     env.filters.update(

@@ -10,6 +10,8 @@ from typing import Any
 
 from django.middleware.csrf import get_token
 from django.urls import reverse
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from careportal.core.table_rows import format_markup
@@ -50,3 +52,44 @@ def error_summary_items(form: Any) -> list[dict[str, Any]]:
     errors: list[dict[str, Any]] = [{"text": error} for error in form.non_field_errors()]
     errors += [{"text": field.errors[0], "href": f"#{field.auto_id}"} for field in form if field.errors]
     return errors
+
+
+# Whose record is in view ---------------------------------------------------------------------------------------------
+# A patient-area page (careportal/access/decorators.py `patient_area`) leaves the viewer, and the records the signed-in
+# person may open, on the request. Someone acting for another person is told whose record every page is: in the
+# page title, in a caption above the heading, and in a line under the header with a link to switch.
+
+
+def whose_record(request: Any) -> str:
+    """ "Arjun Patel's record" when the page shows someone else's record to a proxy; empty otherwise (the patient's
+    own pages, staff pages, pages about the signed-in person's own account)."""
+    viewer = getattr(request, "viewer", None)
+    if viewer is None or not viewer.is_proxy or viewer.patient is None:
+        return ""
+    return f"{viewer.patient.full_name}'s record"
+
+
+@pass_context
+def record_caption(context: Context, default: str = "") -> Markup:
+    """The caption above a patient-area page's heading: "Arjun Patel's record" for a proxy (with `default` after
+    it, when the page has a caption of its own), `default` alone for the patient, nothing when both are empty."""
+    whose = whose_record(context.get("request"))
+    text = " · ".join(part for part in (whose, default) if part)
+    if not text:
+        return Markup("")
+    return format_markup('<span class="nhsuk-caption-l">{}</span>', text)
+
+
+def record_bar(request: Any) -> dict[str, Any] | None:
+    """The line under the header naming whose record is in view, for a proxy and for anyone with more than one
+    record to choose from, with a link to switch when there is another to switch to."""
+    viewer = getattr(request, "viewer", None)
+    if viewer is None or viewer.patient is None:
+        return None
+    can_switch = len(getattr(request, "patient_choices", ())) > 1
+    if not viewer.is_proxy and not can_switch:
+        return None
+    return {
+        "whose": whose_record(request) or "your own record",
+        "switch_href": reverse("home:choose") if can_switch else "",
+    }

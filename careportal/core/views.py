@@ -76,18 +76,29 @@ def privacy(request: HttpRequest) -> HttpResponse:
     return render(request, "core/privacy.jinja", {"page_title": "How we use your information"})
 
 
+def _without_record_in_view(request: HttpRequest) -> HttpRequest:
+    """The request as error pages see it: without the record a proxy has open, so an error page never names a
+    patient (the layout's "Arjun Patel's record" in the title and under the header, careportal/core/layout.py)."""
+    request.viewer = None  # type: ignore[attr-defined]
+    request.patient_choices = ()  # type: ignore[attr-defined]
+    return request
+
+
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     # The exception's text is never shown: it could name what was asked for.
+    request = _without_record_in_view(request)
     return render(request, "errors/404.jinja", {"page_title": "Page not found"}, status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     logger.error("server_error")
+    request = _without_record_in_view(request)
     # Rendered without the request context processors' data: nothing about the user or patient is shown.
     return render(request, "errors/500.jinja", {"page_title": "Sorry, there is a problem with the service"}, status=500)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    request = _without_record_in_view(request)
     return render(request, "errors/400.jinja", {"page_title": "Sorry, there is a problem with the service"}, status=400)
 
 
@@ -97,6 +108,7 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    request = _without_record_in_view(request)
     return render(request, "errors/csrf.jinja", {"page_title": "Your page timed out"}, status=403)
 
 

@@ -132,14 +132,15 @@ def home_cards(viewer: Viewer) -> list[HomeCard]:
                 href=reverse("audit:access-log"),
             )
         )
-    # The signed-in person's own account, whoever's record they are looking at.
-    cards.append(
-        HomeCard(
-            heading="Sign-in and security",
-            description="Two-step verification, your password, trusted devices and where you are signed in.",
-            href=reverse("accounts:security"),
+    # The signed-in person's own account, whoever's record they are looking at: someone acting for another person
+    # is told it is theirs, and that the other person's own sign-in is not theirs to change.
+    own_account = "Two-step verification, your password, trusted devices and where you are signed in."
+    if not v.own:
+        own_account = (
+            f"Your own account, not {v.possessive}: two-step verification, your password, trusted devices and "
+            f"where you are signed in. Only {v.name} can change how {v.pronoun} sign in."
         )
-    )
+    cards.append(HomeCard(heading="Sign-in and security", description=own_account, href=reverse("accounts:security")))
     return cards
 
 
@@ -162,7 +163,78 @@ def patient_navigation(viewer: Viewer | None) -> list[dict[str, str]]:
     return items
 
 
+# How the proxy is related to the patient, as the patient would say it ("mother"), means the patient is their child.
+PARENT_WORDS = frozenset(
+    {
+        "mother",
+        "father",
+        "mum",
+        "dad",
+        "parent",
+        "guardian",
+        "legal guardian",
+        "special guardian",
+        "step-parent",
+        "stepmother",
+        "stepfather",
+        "step-mother",
+        "step-father",
+        "adoptive parent",
+        "adoptive mother",
+        "adoptive father",
+    }
+)
+
+
+def relationship_to_proxy(relationship: str) -> str:
+    """How the patient is related to the proxy, from `ProxyRelationship.relationship`, which says how the proxy is
+    related to the patient ("mother"): "your child" for a parent, else "you are their carer"."""
+    words = " ".join(relationship.split()).lower()
+    if not words:
+        return "you act for them"
+    if words in PARENT_WORDS:
+        return "your child"
+    return f"you are their {words}"
+
+
+@dataclass(frozen=True)
+class RecordChoice:
+    """One record on the "Whose record do you want to see?" page."""
+
+    public_id: str
+    label: str  # "You", "Arjun Patel (your child)"
+    access: str  # what it gives access to, in words
+
+
+SCOPE_WORDS: list[tuple[Scope, str]] = [
+    (Scope.RESULTS, "test results"),
+    (Scope.MESSAGES, "messages"),
+    (Scope.APPOINTMENTS, "appointments"),
+    (Scope.LETTERS, "letters"),
+    (Scope.DETAILS, "contact details"),
+]
+
+
+def _listed(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def choice_label(choice: PatientChoice) -> str:
     if choice.role == ActorRole.PATIENT:
-        return "Your own record"
-    return f"{choice.patient.full_name} ({choice.relationship.relationship if choice.relationship else 'proxy'})"
+        return "You"
+    relationship = choice.relationship.relationship if choice.relationship else ""
+    return f"{choice.patient.full_name} ({relationship_to_proxy(relationship)})"
+
+
+def choice_access(choice: PatientChoice) -> str:
+    if choice.role == ActorRole.PATIENT:
+        return "Your own record: everything in it, and who has viewed it."
+    words = [word for scope, word in SCOPE_WORDS if scope in choice.scopes]
+    return f"You can see {_listed(words)}." if words else "You cannot see anything in this record at the moment."
+
+
+def record_choices(choices: list[PatientChoice]) -> list[RecordChoice]:
+    return [
+        RecordChoice(public_id=str(c.patient.public_id), label=choice_label(c), access=choice_access(c))
+        for c in choices
+    ]

@@ -6,10 +6,16 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from careportal.access.decorators import patient_area
-from careportal.access.layer import Viewer, access_patient_record, patient_choices, patient_context_choose
+from careportal.access.layer import (
+    Viewer,
+    access_patient_record,
+    patient_choices,
+    patient_context_choose,
+    record_chosen,
+)
 from careportal.access.roles import is_staff_member
 from careportal.access.scopes import Scope
-from careportal.home.presenters import choice_label, home_cards, patient_navigation
+from careportal.home.presenters import home_cards, patient_navigation, record_choices
 
 
 def start(request: HttpRequest) -> HttpResponse:
@@ -18,6 +24,9 @@ def start(request: HttpRequest) -> HttpResponse:
 
 @patient_area
 def home(request: HttpRequest, viewer: Viewer) -> HttpResponse:
+    # Someone with more than one record to open (their own and a child's) chooses first, after signing in.
+    if len(request.patient_choices) > 1 and not record_chosen(request):  # type: ignore[attr-defined]
+        return redirect("home:choose")
     patient = access_patient_record(viewer=viewer, scope=_any_scope(viewer), object_label="home page")
     return render(
         request,
@@ -28,7 +37,6 @@ def home(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "viewer": viewer,
             "cards": home_cards(viewer),
             "navigation_items": patient_navigation(viewer),
-            "can_switch": len(patient_choices(request.user)) > 1,  # type: ignore[arg-type]
         },
     )
 
@@ -46,7 +54,7 @@ def choose(request: HttpRequest) -> HttpResponse:
         "home/choose.jinja",
         {
             "page_title": "Whose record do you want to see?",
-            "choices": [(c, choice_label(c)) for c in choices],
+            "choices": record_choices(choices),
             "is_staff_member": is_staff_member(request.user),
         },
     )

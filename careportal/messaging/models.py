@@ -12,7 +12,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from careportal.patients.models import CareTeam, Patient
+from careportal.patients.models import CareTeam, Patient, SensitiveCategory
 
 
 class Topic(models.TextChoices):
@@ -55,6 +55,10 @@ class Thread(models.Model):
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A sensitive category the thread carries whatever its care team's is now: the team's when it was started, or
+    # the clinic's for a request to change an appointment at a sensitive clinic. A proxy sees the thread only if
+    # staff granted both this and the team's current category (careportal/messaging/selectors.py).
+    sensitive_category = models.CharField(max_length=20, choices=SensitiveCategory.choices, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,8 +1,5 @@
 """Reads for the patient's (and proxy's) messages pages. Every function starts from the access layer, so a viewer
-only ever reads threads of the patient in view, with Scope.MESSAGES, and never a care team's internal notes. A
-proxy never sees a conversation with a care team in a sensitive category (sexual health, HIV, genetics, mental
-health, safeguarding) that staff have not granted them, nor can they write to such a team: as for that team's
-letters and appointments, not even that it exists."""
+only ever reads threads of the patient in view, with Scope.MESSAGES, and never a care team's internal notes."""
 
 from uuid import UUID
 
@@ -21,7 +18,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 from django.http import Http404
 
-from careportal.access.layer import Viewer, access_object, scoped_to_patient, without_ungranted_sensitive
+from careportal.access.layer import ModelT, Viewer, access_object, scoped_to_patient, without_ungranted_sensitive
 from careportal.access.scopes import Scope
 from careportal.audit.models import AccessAction
 from careportal.messaging.models import (
@@ -41,9 +38,20 @@ LABEL_LIST = "messages"
 LABEL_COMPOSE = "list of care teams to message"
 
 
+def _without_ungranted_sensitive(*, viewer: Viewer, queryset: QuerySet[ModelT], thread: str = "") -> QuerySet[ModelT]:
+    """`queryset` less, for a proxy, every thread (or row of a thread, through the lookup `thread`) of a sensitive
+    care team, or about something sensitive (a request about an appointment at a sensitive clinic), that staff have
+    not granted them: not its content, and not even that it exists. As results, letters and appointments do."""
+    prefix = f"{thread}__" if thread else ""
+    queryset = without_ungranted_sensitive(
+        viewer=viewer, queryset=queryset, field=f"{prefix}care_team__sensitive_category"
+    )
+    return without_ungranted_sensitive(viewer=viewer, queryset=queryset, field=f"{prefix}sensitive_category")
+
+
 def _visible_threads(*, viewer: Viewer) -> QuerySet[Thread]:
     threads = scoped_to_patient(viewer=viewer, queryset=Thread.objects.all(), scope=Scope.MESSAGES)
-    return without_ungranted_sensitive(viewer=viewer, queryset=threads, field="care_team__sensitive_category")
+    return _without_ungranted_sensitive(viewer=viewer, queryset=threads)
 
 
 # The team wrote after this person last read the thread, or they have never opened it since the team wrote.
@@ -124,11 +132,13 @@ def attachment_for_download(*, viewer: Viewer, thread_id: UUID, attachment_id: U
     """A file on a message of one of the viewer's threads, never on an internal note; Http404 (audited)
     otherwise. The thread and the attachment are matched in the same query, so an attachment id paired with the
     wrong thread is refused like one that does not exist."""
-    queryset = without_ungranted_sensitive(
+    queryset = _without_ungranted_sensitive(
         viewer=viewer,
-        queryset=Attachment.objects.filter(message__thread__public_id=thread_id, message__is_internal_note=False),
-        field="message__thread__care_team__sensitive_category",
-    ).select_related("message__thread")
+        queryset=Attachment.objects.filter(
+            message__thread__public_id=thread_id, message__is_internal_note=False
+        ).select_related("message__thread"),
+        thread="message__thread",
+    )
     return access_object(
         viewer=viewer,
         queryset=queryset,
@@ -141,8 +151,8 @@ def attachment_for_download(*, viewer: Viewer, thread_id: UUID, attachment_id: U
 
 
 def compose_teams(*, viewer: Viewer, patient: Patient) -> list[CareTeam]:
-    """The care teams the patient may write to, in the order the compose page lists them; for a proxy, less any in
-    a sensitive category they were not granted."""
+    """The care teams the viewer may write to for the patient, in the order the compose page lists them. A proxy
+    is not offered a sensitive team whose category staff have not granted them."""
     return list(without_ungranted_sensitive(viewer=viewer, queryset=teams_patient_may_write_to(patient)))
 
 

@@ -22,8 +22,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from careportal.access.layer import Viewer, staff_change_record, without_ungranted_sensitive
-from careportal.access.proxy_policy import effective_proxy_scopes
+from careportal.access.layer import Viewer, staff_change_record
 from careportal.access.scopes import Scope
 from careportal.accounts.models import User
 from careportal.audit.models import AccessAction, ActorRole
@@ -47,7 +46,7 @@ from careportal.notifications.kinds import Kind
 from careportal.notifications.services import notification_send
 from careportal.patients.access import patients_for_staff
 from careportal.patients.models import CareRelationship, CareRelationshipReason, CareTeam, CareTeamMembership, Patient
-from careportal.proxy.models import ProxyRelationship, ProxyStatus
+from careportal.proxy.selectors import people_to_tell
 
 if TYPE_CHECKING:
     from careportal.messaging.attachments import CleanFile
@@ -247,26 +246,30 @@ def _message_create(
     return message
 
 
-def _notify_patient_side(patient: Patient, *, care_team: CareTeam) -> None:
-    """Tell the patient's own account and every proxy who may read their messages today, and may see the team's
-    sensitive category if it has one, that there is something new: their first name only, never the team, the
-    subject or the text."""
-    recipients: dict[int, User] = {}
-    own = patient.user if patient.user_id is not None else None
-    if own is not None and own.is_active:
-        recipients[own.pk] = own
-    today = timezone.localdate()
-    relationships = ProxyRelationship.objects.filter(
-        patient=patient, status=ProxyStatus.ACTIVE, proxy__is_active=True
-    ).select_related("proxy", "patient")
-    category = care_team.sensitive_category
-    for relationship in relationships:
-        if category and category not in (relationship.sensitive_categories_granted or []):
-            continue
-        if Scope.MESSAGES in effective_proxy_scopes(relationship, today=today):
-            recipients.setdefault(relationship.proxy_id, relationship.proxy)
-    for user in recipients.values():
-        notification_send(kind=Kind.NEW_MESSAGE, user=user)
+def thread_sensitive_categories(thread: Thread) -> tuple[str, ...]:
+    """The sensitive categories a thread is in: its own (kept from when it was started) and its care team's now."""
+    return tuple(c for c in {thread.sensitive_category, thread.care_team.sensitive_category} if c)
+
+
+def proxy_may_see_team(viewer: Viewer, *categories: str) -> bool:
+    """Whether the viewer may see a thread (or write to a team) in these sensitive categories: the patient always;
+    a proxy only with each category granted by staff (DESIGN.md, Proxy)."""
+    if viewer.role != ActorRole.PROXY:
+        return True
+    relationship = viewer.proxy_relationship
+    granted = set(relationship.sensitive_categories_granted or []) if relationship is not None else set()
+    return all(category in granted for category in categories if category)
+
+
+def _notify_patient_side(thread: Thread) -> None:
+    """Tell the patient's own account and every proxy who may read their messages today, and may see this
+    thread's sensitive category, that there is something new: their first name only, never the team, the subject
+    or the text. A proxy without the grant is not told that the thread exists."""
+    categories = thread_sensitive_categories(thread)
+    people = people_to_tell([thread.patient_id], scope=Scope.MESSAGES)[thread.patient_id]
+    for person in people:
+        if all(person.may_see(category) for category in categories):
+            notification_send(kind=Kind.NEW_MESSAGE, user=person.user)
 
 
 # Patient and proxy side ---------------------------------------------------------------------------------------
@@ -290,17 +293,25 @@ def thread_start_by_patient(
     body: str,
     files: "list[CleanFile]",
     required_scope: Scope = Scope.MESSAGES,
+    sensitive_category: str = "",
 ) -> Thread:
     """A patient (or a proxy with the messages scope) writes to one of the teams looking after them. A message
     about "a correction to my record" also opens a tracked correction request (UK GDPR article 16).
+
+    `sensitive_category` is the thread's own, when it is about something more sensitive than its team (a request
+    about an appointment at a sensitive clinic); the team's otherwise. A proxy may only write within the
+    categories staff granted them.
 
     `required_scope` is the part of the record the writing is about: a request to cancel or rebook an appointment
     (careportal/appointments/services.py) needs the appointments scope, so that a parent who keeps appointments
     only (a child of 16 or 17) can still send one."""
     patient, author_role = _patient_side_author(viewer, required_scope=required_scope)
-    # A proxy may not write to a team in a sensitive category they were not granted: they are not even shown it.
-    teams = without_ungranted_sensitive(viewer=viewer, queryset=teams_patient_may_write_to(patient))
-    if not teams.filter(pk=care_team.pk).exists():
+    sensitive_category = sensitive_category or care_team.sensitive_category
+    # A proxy without the grant is refused in the same words as for a team that is not looking after the patient:
+    # the refusal must not tell them the patient is seen by a sensitive service.
+    if not teams_patient_may_write_to(patient).filter(pk=care_team.pk).exists() or not proxy_may_see_team(
+        viewer, sensitive_category, care_team.sensitive_category
+    ):
         raise MessagingError("You can only write to a care team that is looking after you.")
     chosen_topic = _checked_topic(topic)
     subject = _checked_subject(subject, topic=chosen_topic)
@@ -316,6 +327,7 @@ def thread_start_by_patient(
         created_at=now,
         last_patient_message_at=now,
         reply_due_on=reply_due_on_for(care_team=care_team, sent_at=now),
+        sensitive_category=sensitive_category,
     )
     message = _message_create(thread=thread, viewer=viewer, author_role=author_role, body=body, at=now)
     _store_files(message, files)
@@ -439,6 +451,7 @@ def thread_start_by_staff(
         subject=subject,
         started_by_staff=True,
         created_at=now,
+        sensitive_category=care_team.sensitive_category,
     )
     _team_message_sent(thread, at=now)
     thread.save()
@@ -447,7 +460,7 @@ def thread_start_by_staff(
     access_event_record(
         viewer=team_viewer, patient=patient, action=AccessAction.CREATE, object_label=LABEL_THREAD, obj=thread
     )
-    _notify_patient_side(patient, care_team=care_team)
+    _notify_patient_side(thread)
     return thread
 
 
@@ -466,7 +479,7 @@ def thread_reply_by_staff(*, viewer: Viewer, thread: Thread, body: str, files: "
     access_event_record(
         viewer=team_viewer, patient=thread.patient, action=AccessAction.CREATE, object_label=LABEL_MESSAGE, obj=message
     )
-    _notify_patient_side(thread.patient, care_team=thread.care_team)
+    _notify_patient_side(thread)
     _refresh(thread, locked)
     return message
 
@@ -582,7 +595,7 @@ def correction_status_set(*, viewer: Viewer, correction: CorrectionRequest, stat
         changed_at=now,
     )
     staff_change_record(viewer=team_viewer, patient=thread.patient, object_label=LABEL_CORRECTION, obj=locked)
-    _notify_patient_side(thread.patient, care_team=thread.care_team)
+    _notify_patient_side(thread)
     for name in ("status", "updated_at", "outcome", "decided_at", "decided_by_id"):
         setattr(correction, name, getattr(locked, name))
 

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
+from careportal.proxy.forms_admin import ProxyPolicyAdminForm
 from careportal.proxy.models import ProxyInvitation, ProxyPolicy, ProxyRelationship, ProxyRelationshipEvent
 
 
@@ -36,6 +37,7 @@ class ProxyInvitationAdmin(admin.ModelAdmin):
 class ProxyPolicyAdmin(admin.ModelAdmin):
     """The trust's proxy policy table: one row, changed here by an admin (docs/proxy-access-helpdesk.md)."""
 
+    form = ProxyPolicyAdminForm
     list_display = ("__str__", "parental_full_access_until_age", "parental_access_ends_at_age", "notice_days_before")
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -2,7 +2,8 @@
 relationship calls `relationship_event_record` inside its own transaction, so the change and its history are
 written together or not at all."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from careportal.accounts.models import User
 from careportal.proxy.models import ProxyEventKind, ProxyRelationship, ProxyRelationshipEvent
@@ -27,3 +28,21 @@ def relationship_event_record(
         scopes_after=sorted(scopes_after),
         note=note,
     )
+
+
+def relationship_events_record_many(events: Iterable[Mapping[str, Any]]) -> list[ProxyRelationshipEvent]:
+    """Record many changes made by the system (the daily age rules) in one insert. Each mapping holds the keyword
+    arguments of `relationship_event_record` except `actor`, which is the system."""
+    rows = [
+        ProxyRelationshipEvent(
+            relationship=event["relationship"],
+            kind=event["kind"],
+            actor=None,
+            actor_name="CarePortal",
+            scopes_before=sorted(event.get("scopes_before", ())),
+            scopes_after=sorted(event.get("scopes_after", ())),
+            note=event.get("note", ""),
+        )
+        for event in events
+    ]
+    return ProxyRelationshipEvent.objects.bulk_create(rows) if rows else []

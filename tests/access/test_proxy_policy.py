@@ -210,7 +210,7 @@ def test_an_admin_changes_the_policy_in_the_admin_and_the_proxys_next_request_fo
         {
             "parental_full_access_until_age": "15",
             "parental_access_ends_at_age": "18",
-            "scopes_kept_after_narrowing": '["appointments", "letters"]',
+            "scopes_kept_after_narrowing": ["appointments", "letters"],
             "notice_days_before": "30",
             "invitation_valid_days": "14",
         },

@@ -53,7 +53,7 @@ def test_a_proxys_view_says_they_acted_for_the_patient(patient):
         object_label="test results",
     )
     assert access_log_entry(event, patient=patient).sentence.startswith(
-        "Sam Jones (acting for you) viewed your test results"
+        "Sam Jones, on your behalf, viewed your test results"
     )
 
 
@@ -226,7 +226,7 @@ def test_every_line_is_a_plain_sentence_naming_who_and_what(
 
     assert "Dr C Okafor from Haematology viewed your full blood count result on 3 December 2026 at 16:30." in lines
     assert "Sam Reid from the CarePortal helpdesk viewed your contact details on 3 December 2026 at 14:05." in lines
-    assert "Priya Patel (your mother) viewed your test results on 2 December 2026 at 10:15." in lines
+    assert "Priya Patel (your mother), on your behalf, viewed your test results on 2 December 2026 at 10:15." in lines
     assert "You viewed your letters on 1 December 2026 at 09:00." in lines
     assert "Your details, updated by the hospital's records system on 4 December 2026 at 07:00." in lines
 

@@ -178,7 +178,7 @@ def test_every_sample_message_over_mllp_is_then_read_in_the_browser(portal):
     # Then it is the final report: repeated values on their own lines, escape sequences decoded
     expect(page.get_by_role("heading", level=1)).to_have_text("Urine culture")
     main = page.get_by_role("main")
-    expect(main).to_contain_text("Arjun Patel's result")
+    expect(main).to_contain_text("Arjun Patel's record")
     expect(main).to_contain_text("Escherichia coli >10^8 cfu/L")
     expect(main).to_contain_text("White cells >100 x10^6/L")
     sensitivities = main.locator("p").filter(has_text="Nitrofurantoin")

@@ -22,6 +22,7 @@ SECOND_PERSON = re.compile(
 # Text genuinely about the signed-in person themself, whoever's record they are looking at.
 ABOUT_THE_READER = [
     "your password",  # the "Sign-in and security" card: the proxy's own account
+    "your own account",  # the same card, saying so to someone acting for another person
     "you have been given access",  # the proxy's home: what the proxy themself may see
 ]
 

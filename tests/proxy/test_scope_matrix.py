@@ -12,17 +12,16 @@ order and on several workers.
 
 import datetime
 import html
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
 from django.test import Client, TestCase
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 from django.utils import timezone
 
-from careportal.access.decorators import PATIENT_AREA_MARKER
 from careportal.access.layer import ACTING_FOR_SESSION_KEY
 from careportal.access.scopes import PROXY_GRANTABLE_SCOPES, Scope
 from careportal.appointments.services import appointments_sensitive_category_refresh
@@ -31,6 +30,7 @@ from careportal.messaging.attachments import CleanFile, attachments_store
 from careportal.messaging.models import Message, Thread
 from careportal.patients.models import Patient, PendingEmailChange
 from careportal.results.models import ReleaseRule, ResultPreference
+from tests.access.patient_area import patient_area_url_names
 from tests.accounts.factories import UserFactory
 from tests.appointments.factories import AppointmentFactory, ClinicFactory
 from tests.letters.factories import LetterFactory
@@ -383,17 +383,7 @@ PATIENT_URLS: dict[str, PatientUrl] = {
 }
 
 
-def _patient_area_views(patterns: list[Any], namespace: str = "") -> Iterator[str]:
-    for entry in patterns:
-        if isinstance(entry, URLResolver):
-            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-            yield from _patient_area_views(entry.url_patterns, inner)
-        elif isinstance(entry, URLPattern) and getattr(entry.callback, PATIENT_AREA_MARKER, False):
-            assert entry.name, f"a patient_area view without a URL name: {entry.pattern}"
-            yield f"{namespace}{entry.name}"
-
-
-PATIENT_AREA_URLS = sorted(set(_patient_area_views(get_resolver().url_patterns)))
+PATIENT_AREA_URLS = patient_area_url_names()
 
 
 def test_every_patient_area_view_is_in_the_matrix() -> None:

@@ -697,7 +697,7 @@ def test_a_proxy_sees_the_childs_results_and_whose_they_are(proxy_relationship, 
 
     assert listing.status_code == page.status_code == 200
     assert child.full_name in page_text(listing)
-    assert f"{child.full_name}'s result" in page_text(page)
+    assert f"{child.full_name}'s record" in page_text(page)
     assert f"Released to {child.given_name} on" in page_text(page)
     event = AccessEvent.objects.filter(action="view", object_label="test result").get()
     assert event.actor == proxy_relationship.proxy and event.patient == child

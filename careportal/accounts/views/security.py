@@ -37,8 +37,12 @@ def _user(request: HttpRequest) -> User:
 
 
 def _page(request: HttpRequest, template: str, context: dict) -> HttpResponse:
-    # The patient's menu in the header, when the person is a patient or acts for one.
-    context.setdefault("navigation_items", patient_navigation(viewer_for_request(request)))
+    # The patient's menu in the header, when the person is a patient or acts for one. These pages are always about
+    # the signed-in person's own account, never the account of someone they act for: the page says so to a proxy.
+    viewer = viewer_for_request(request)
+    context.setdefault("navigation_items", patient_navigation(viewer))
+    if viewer is not None and viewer.is_proxy and viewer.patient is not None:
+        context.setdefault("acting_for_first_name", viewer.patient.given_name)
     return render(request, template, context)
 
 

@@ -57,9 +57,7 @@ _URL_QUERY = re.compile(r"(/[^\s?#\"']*)\?[^\s#\"']+")
 # Paths whose next segment is a secret token (a single-use link emailed to someone): "/access-for-others/invitations/
 # <token>/" -> "/access-for-others/invitations/[redacted]/".
 SECRET_PATH_SEGMENTS = ("/access-for-others/invitations/", "/your-details/email/confirm/")
-_SECRET_SEGMENT = re.compile(
-    "(" + "|".join(re.escape(prefix) for prefix in SECRET_PATH_SEGMENTS) + r")[^/\s?#\"']+"
-)
+_SECRET_SEGMENT = re.compile("(" + "|".join(re.escape(prefix) for prefix in SECRET_PATH_SEGMENTS) + r")[^/\s?#\"']+")
 
 # Exceptions whose messages describe infrastructure (a refused connection, a locked database file), never rows.
 MESSAGE_SAFE_EXCEPTIONS: tuple[type[BaseException], ...] = (

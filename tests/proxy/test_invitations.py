@@ -2,6 +2,7 @@
 
 import datetime
 import re
+from html import unescape
 
 import pytest
 from django.test import Client
@@ -20,15 +21,14 @@ from careportal.proxy.models import (
 from careportal.proxy.services import invitation_token_digest
 from tests.accounts.factories import UserFactory
 from tests.patients.factories import PatientFactory, PatientWithAccountFactory
-from tests.proxy.conftest import INVITEE_EMAIL, invite_form, invitation_token, only_invitation, open_link
+from tests.proxy.conftest import INVITEE_EMAIL, invitation_token, invite_form, only_invitation, open_link
 from tests.proxy.factories import ProxyRelationshipFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def page_text(response) -> str:  # type: ignore[no-untyped-def]
-    html = response.content.decode()
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", response.content.decode())).split())
 
 
 # Sending -------------------------------------------------------------------------------------------------------
@@ -49,7 +49,8 @@ def test_an_adult_patient_invites_someone_by_email(adult, adult_client):
     assert invitation.scopes == ["appointments", "results"]
     assert invitation.valid_until == datetime.date(2030, 6, 1)
     assert invitation.status == InvitationStatus.PENDING
-    assert invitation.expires_at - invitation.created_at == pytest.approx(datetime.timedelta(days=14), abs=datetime.timedelta(seconds=60))
+    lifetime = invitation.expires_at - invitation.created_at
+    assert lifetime == pytest.approx(datetime.timedelta(days=14), abs=datetime.timedelta(seconds=60))
     # Only the keyed hash of the token is kept; the token itself is only in the email.
     token = invitation_token()
     assert len(token) >= 43

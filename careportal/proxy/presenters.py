@@ -69,7 +69,7 @@ def sentence(text: str) -> str:
 def sensitive_words(relationship: ProxyRelationship) -> str:
     granted = [SensitiveCategory(c).label for c in relationship.sensitive_categories_granted or [] if c]
     if not granted:
-        return "Not shown."
+        return "Not shown to them."
     return f"Hospital staff have given them access to: {', '.join(granted)}."
 
 

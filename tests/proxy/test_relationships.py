@@ -78,9 +78,9 @@ def test_the_hub_lists_who_acts_for_the_patient_and_whom_they_act_for(adult, adu
     assert "Robin Gone" in past and "Access taken away" in past
     # Whom she acts for: what she sees today, with the age rule said in words.
     assert "People you can act for" in text
-    assert "Arjun Patel (your mother)" in text
+    assert "Arjun Patel (you are their mother)" in text
     assert "Test results and letters." in text
-    assert "Maya Patel (your mother)" in text
+    assert "Maya Patel (you are their mother)" in text
     assert "Because Maya is 16 or older, you can see Maya's appointments only." in text
     assert "Stop acting for Arjun Patel" in text
     assert "Waiting for the helpdesk to check" in text and "Ada Waits" in text

@@ -11,6 +11,11 @@ from careportal.proxy import presenters, selectors
 from careportal.proxy.access import access_own_proxy_list, own_viewer
 
 
+def navigation(request: HttpRequest) -> list[dict[str, str]]:
+    """The header's menu for whichever record the session has open (these pages are about the person themself)."""
+    return patient_navigation(viewer_for_request(request))
+
+
 @login_required
 def hub(request: HttpRequest) -> HttpResponse:
     viewer = own_viewer(request)

@@ -31,6 +31,7 @@ from careportal.proxy.access import access_invitation_as_patient, own_viewer, re
 from careportal.proxy.forms import InviteForm, ProxyAccountForm
 from careportal.proxy.models import ProxyPolicy
 from careportal.proxy.services import LinkOutcome
+from careportal.proxy.views.hub import navigation
 
 INVITATION_SESSION_KEY = "careportal_proxy_invitation"
 
@@ -81,6 +82,7 @@ def invite(request: HttpRequest) -> HttpResponse:
             "form": form,
             "valid_days": ProxyPolicy.current().invitation_valid_days,
             "back_link": {"href": reverse("proxy:hub"), "text": "Back"},
+            "navigation_items": navigation(request),
         },
     )
 
@@ -102,6 +104,7 @@ def invitation_cancel(request: HttpRequest, invitation_id: UUID) -> HttpResponse
             "page_title": "Cancel this invitation",
             "invitation": invitation,
             "back_link": {"href": reverse("proxy:hub"), "text": "Back"},
+            "navigation_items": navigation(request),
         },
     )
 

@@ -19,6 +19,7 @@ from careportal.proxy.access import (
 )
 from careportal.proxy.forms import RelationshipChangeForm
 from careportal.proxy.models import ProxyStatus
+from careportal.proxy.views.hub import navigation
 
 
 def _back() -> dict[str, str]:
@@ -66,6 +67,7 @@ def relationship(request: HttpRequest, relationship_id: UUID) -> HttpResponse:
             "management_note": presenters.management_note(row),
             "is_active": row.status == ProxyStatus.ACTIVE,
             "back_link": _back(),
+            "navigation_items": navigation(request),
         },
     )
 
@@ -93,6 +95,7 @@ def revoke(request: HttpRequest, relationship_id: UUID) -> HttpResponse:
             "name": name,
             "relationship": row,
             "back_link": {"href": reverse("proxy:relationship", args=[row.public_id]), "text": "Back"},
+            "navigation_items": navigation(request),
         },
     )
 
@@ -119,5 +122,6 @@ def stop(request: HttpRequest, relationship_id: UUID) -> HttpResponse:
             "name": patient.full_name,
             "given_name": patient.given_name,
             "back_link": _back(),
+            "navigation_items": navigation(request),
         },
     )

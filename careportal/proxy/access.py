@@ -8,6 +8,7 @@ account's own patient record (`own_viewer`), whatever record the session has in 
 looked up by `proxy=user`. Every refusal is the one audited `Http404`.
 """
 
+from typing import NoReturn
 from uuid import UUID
 
 from django.http import HttpRequest
@@ -86,7 +87,7 @@ def access_relationship_as_proxy(*, request: HttpRequest, public_id: UUID | str)
     return relationship
 
 
-def refuse(request: HttpRequest, *, object_label: str) -> None:
+def refuse(request: HttpRequest, *, object_label: str) -> NoReturn:
     """Refuse a page this person may not use (a proxy-only account inviting someone, a child managing a parent's
     access): the audited Http404."""
     deny(own_viewer(request), object_label=object_label, object_type="page", object_id=request.path[:80])

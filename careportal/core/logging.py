@@ -6,6 +6,8 @@ the processors below are the second, for what libraries log on their own:
 - keys that commonly carry personal data are redacted, whoever logs them;
 - query strings are cut from every URL in a line (django-structlog logs each request as `"GET /path?query"` under
   `request`; runserver's access lines carry URLs in the message), since a query string could carry anything;
+- the secret part of a single-use link's path (SECRET_PATH_SEGMENTS: a proxy invitation's token, an email
+  confirmation's token) is cut the same way, whoever logs the path;
 - exceptions are logged with their traceback (files, lines, code) and type, but not their message, which can quote
   data (PostgreSQL's "Key (nhs_number)=(...) already exists", a form value, a dictionary key). Only connection-level
   errors, whose messages name hosts and ports rather than rows, keep their message.
@@ -52,6 +54,11 @@ REDACTED_KEYS = frozenset(
 # A path followed by a query string: "/who-has-viewed-your-record/?page=2" -> "/who-has-viewed-your-record/?[redacted]".
 _URL_QUERY = re.compile(r"(/[^\s?#\"']*)\?[^\s#\"']+")
 
+# Paths whose next segment is a secret token (a single-use link emailed to someone): "/access-for-others/invitations/
+# <token>/" -> "/access-for-others/invitations/[redacted]/".
+SECRET_PATH_SEGMENTS = ("/access-for-others/invitations/", "/your-details/email/confirm/")
+_SECRET_SEGMENT = re.compile("(" + "|".join(re.escape(prefix) for prefix in SECRET_PATH_SEGMENTS) + r")[^/\s?#\"']+")
+
 # Exceptions whose messages describe infrastructure (a refused connection, a locked database file), never rows.
 MESSAGE_SAFE_EXCEPTIONS: tuple[type[BaseException], ...] = (
     OperationalError,
@@ -72,6 +79,13 @@ def drop_query_string(_logger: Any, _method: str, event_dict: dict[str, Any]) ->
     for key, value in event_dict.items():
         if isinstance(value, str) and "?" in value:
             event_dict[key] = _URL_QUERY.sub(r"\1?[redacted]", value)
+    return event_dict
+
+
+def drop_secret_path_segments(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    for key, value in event_dict.items():
+        if isinstance(value, str) and "/" in value:
+            event_dict[key] = _SECRET_SEGMENT.sub(r"\1[redacted]", value)
     return event_dict
 
 
@@ -145,6 +159,7 @@ SHARED_PROCESSORS: list[Any] = [
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
     drop_query_string,
+    drop_secret_path_segments,
     drop_personal_data,
 ]
 

@@ -132,6 +132,16 @@ def home_cards(viewer: Viewer) -> list[HomeCard]:
                 href=reverse("audit:access-log"),
             )
         )
+    if viewer.role == ActorRole.PATIENT:
+        # Who can act for the patient is theirs alone to see (careportal/proxy/access.py): never on a proxy's home.
+        cards.append(
+            HomeCard(
+                heading="Access for others",
+                description="Let a family member, friend or carer help with your record, see who can, or take "
+                "their access away.",
+                href=reverse("proxy:hub"),
+            )
+        )
     # The signed-in person's own account, whoever's record they are looking at: someone acting for another person
     # is told it is theirs, and that the other person's own sign-in is not theirs to change.
     own_account = "Two-step verification, your password, trusted devices and where you are signed in."

@@ -6,13 +6,22 @@ import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from allauth.account.models import EmailAddress
 from django.utils import timezone
 
 from careportal.access.proxy_policy import effective_proxy_scopes
 from careportal.access.scopes import Scope
 from careportal.accounts.models import User
 from careportal.patients.models import Patient
-from careportal.proxy.models import ProxyPolicy, ProxyRelationship, ProxyStatus
+from careportal.proxy.models import (
+    LIVE_PROXY_STATUSES,
+    InvitationStatus,
+    ProxyInvitation,
+    ProxyPolicy,
+    ProxyRelationship,
+    ProxyRelationshipEvent,
+    ProxyStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -76,3 +85,54 @@ def people_to_tell(
                 relationship.proxy_id, PersonToTell(user=relationship.proxy, sensitive_categories=granted)
             )
     return {pk: list(found.values()) for pk, found in people.items()}
+
+
+# The pages at /access-for-others/ -------------------------------------------------------------------------------
+
+
+def invitation_problem(*, patient: Patient, user: User, email: str, now: datetime.datetime | None = None) -> str:
+    """Why the patient may not invite `email` (the words to show them), or "" when they may."""
+    now = now or timezone.now()
+    email = email.strip().lower()
+    own = {address.lower() for address in (user.email,) if address}
+    own |= {e.lower() for e in EmailAddress.objects.filter(user=user).values_list("email", flat=True)}
+    if email in own:
+        return "This is your own email address. Enter the email address of the person you want to invite."
+    if ProxyRelationship.objects.filter(
+        patient=patient, status__in=LIVE_PROXY_STATUSES, proxy__email__iexact=email
+    ).exists():
+        return "The person with this email address can already act for you."
+    if ProxyInvitation.objects.filter(
+        patient=patient, email=email, status=InvitationStatus.PENDING, expires_at__gt=now
+    ).exists():
+        return (
+            "You have already invited this email address and the invitation has not been accepted yet. "
+            "Cancel that invitation first if you want to send a new one."
+        )
+    return ""
+
+
+def relationships_for_patient(patient: Patient) -> list[ProxyRelationship]:
+    """Everyone who acts or acted for the patient, newest first, in one query."""
+    return list(
+        ProxyRelationship.objects.filter(patient=patient)
+        .exclude(status=ProxyStatus.REQUESTED)
+        .select_related("proxy", "patient")
+        .order_by("-created_at", "-id")
+    )
+
+
+def invitations_pending(patient: Patient) -> list[ProxyInvitation]:
+    return list(
+        ProxyInvitation.objects.filter(patient=patient, status=InvitationStatus.PENDING).order_by("-created_at", "-id")
+    )
+
+
+def relationships_as_proxy(user: User) -> list[ProxyRelationship]:
+    """Everyone the person acts, asked to act, or acted for, newest first, in one query."""
+    return list(ProxyRelationship.objects.filter(proxy=user).select_related("patient").order_by("-created_at", "-id"))
+
+
+def relationship_history(relationship: ProxyRelationship) -> list[ProxyRelationshipEvent]:
+    """The relationship's history, newest first."""
+    return list(relationship.events.order_by("-occurred_at", "-id"))

@@ -64,6 +64,32 @@ def _inbox_attachment_of(other: Any) -> dict[str, Any]:
     return {"thread_id": message.thread.public_id, "attachment_id": attachment.public_id}
 
 
+def _proxy_relationship_of(other: Any) -> dict[str, Any]:
+    from tests.proxy.factories import ProxyRelationshipFactory
+
+    return {"relationship_id": ProxyRelationshipFactory(patient=other, basis="granted").public_id}
+
+
+def _proxy_invitation_of(other: Any) -> dict[str, Any]:
+    import datetime
+    import uuid
+
+    from django.utils import timezone
+
+    from careportal.proxy.models import ProxyInvitation
+
+    invitation = ProxyInvitation.objects.create(
+        patient=other,
+        invited_by=other.user,
+        email=f"{uuid.uuid4().hex}@example.org",
+        relationship="friend",
+        scopes=["letters"],
+        token_digest=uuid.uuid4().hex,
+        expires_at=timezone.now() + datetime.timedelta(days=1),
+    )
+    return {"invitation_id": invitation.public_id}
+
+
 def _hl7_message_naming(other: Any) -> dict[str, Any]:
     from django.utils import timezone
 
@@ -241,6 +267,12 @@ OBJECT_URLS: dict[str, ObjectUrlCase] = {
     "letters:export": ("get", _print_export_naming),
     "letters:export-download": ("get", _print_export_naming),
     "letters:export-printed": ("post", _print_export_naming),
+    # Who can act for a patient is the patient's own (tests/proxy/test_relationships.py adds proxies acting for the
+    # patient, children under 16 and the proxy's own "stop" page).
+    "proxy:relationship": ("get", _proxy_relationship_of),
+    "proxy:revoke": ("post", _proxy_relationship_of),
+    "proxy:stop": ("post", _proxy_relationship_of),
+    "proxy:invitation-cancel": ("post", _proxy_invitation_of),
 }
 
 # URLs with parameters that are not about a patient's objects, and why.
@@ -248,6 +280,9 @@ NOT_PATIENT_OBJECT_URLS: dict[str, str] = {
     "patients:email-confirm": "a single-use token emailed to a new address, not an object id: an unknown, used, "
     "expired or cancelled token, or one opened while signed in as someone else, changes nothing and says so "
     "(tests/patients/test_email_change.py)",
+    "proxy:invitation-link": "a single-use token emailed to an invitee, not an object id: an unknown, used, expired or "
+    "cancelled token, or one opened by the wrong account, changes nothing and says so (tests/proxy/"
+    "test_invitations.py)",
     "accounts:session-end": "a person's own sign-in session, not patient data: another person's session id gets 404 "
     "(tests/accounts/test_sessions.py)",
     "accounts:forget-trusted-device": "a person's own trusted browser, not patient data: another person's device id "

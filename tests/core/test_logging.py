@@ -18,7 +18,12 @@ from django.test import Client
 from django.urls import path
 
 from careportal.config import urls as project_urls
-from careportal.core.logging import build_logging_config, drop_query_string, format_exception_without_data
+from careportal.core.logging import (
+    build_logging_config,
+    drop_query_string,
+    drop_secret_path_segments,
+    format_exception_without_data,
+)
 from careportal.patients.models import Patient
 from tests.accounts.factories import TEST_PASSWORD
 from tests.patients.factories import PatientWithAccountFactory, nhs_number_for
@@ -215,6 +220,19 @@ def test_query_strings_are_cut_from_urls_in_any_logged_value():
         "referer": "https://portal.example.nhs.uk/sign-in/?[redacted]",
         "code": 200,
         "note": "Is this a question? Yes.",
+    }
+
+
+def test_the_tokens_of_single_use_links_are_cut_from_paths_in_any_logged_value():
+    event = {
+        "request": "GET /access-for-others/invitations/abc_DEF-123/",
+        "event": '"GET /your-details/email/confirm/tok3n HTTP/1.1" 302 0',
+        "other": "/access-for-others/invitation/",
+    }
+    assert drop_secret_path_segments(None, "info", event) == {
+        "request": "GET /access-for-others/invitations/[redacted]/",
+        "event": '"GET /your-details/email/confirm/[redacted] HTTP/1.1" 302 0',
+        "other": "/access-for-others/invitation/",
     }
 
 

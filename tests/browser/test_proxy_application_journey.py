@@ -84,6 +84,7 @@ def test_a_parent_applies_the_helpdesk_approves_and_the_parent_reads_the_childs_
     expect(main).to_contain_text("You asked to act for Maya")
     expect(main).to_contain_text("birth certificate")
     expect(page).to_have_url(re.compile(r"/access-for-others/apply/[0-9a-f-]{36}/$"))
+    screenshot(portal, "proxy-application-sent")
     when_they_sign_out(portal)
 
     # When the helpdesk agent signs in and opens the requests to act for someone

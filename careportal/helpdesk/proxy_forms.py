@@ -123,7 +123,8 @@ class ApplicationDecisionForm(forms.Form):
         self.fields["reason"].required = False
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         decision = cleaned.get("decision")
         if decision == Decide.APPROVE:
             if not cleaned.get("identity_evidence") and "identity_evidence" not in self.errors:

@@ -161,7 +161,8 @@ class ProxyApplicationForm(forms.Form):
         return self.cleaned_data["note"].strip()
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if (
             "nhs_number" not in self.errors
             and "hospital_number" not in self.errors

@@ -67,17 +67,16 @@ def waiting_text(created_at: datetime.datetime, *, today: datetime.date | None =
 
 
 def queue_table_rows(applications: list[ProxyRelationship], *, today: datetime.date | None = None) -> list[list[Cell]]:
-    """Received (with a link to the application), waiting, applicant, patient, date of birth, basis."""
+    """Received, waiting, applicant (linked to the application), patient, date of birth, basis."""
     return [
         [
+            {"text": format_date(r.created_at)},
+            {"text": waiting_text(r.created_at, today=today)},
             {
                 "html": link_html(
-                    reverse("helpdesk:proxy-request", kwargs={"relationship_id": r.public_id}),
-                    format_date(r.created_at),
+                    reverse("helpdesk:proxy-request", kwargs={"relationship_id": r.public_id}), r.proxy.audit_name
                 )
             },
-            {"text": waiting_text(r.created_at, today=today)},
-            {"html": bdi(r.proxy.audit_name)},
             {"html": bdi(r.patient.full_name)},
             {"text": format_date(r.patient.birth_date)},
             {"text": r.get_basis_display()},

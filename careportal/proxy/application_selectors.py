@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet
 
 from careportal.accounts.models import User
 from careportal.patients.models import Patient
-from careportal.proxy.models import LIVE_PROXY_STATUSES, ProxyRelationship, ProxyStatus
+from careportal.proxy.models import LIVE_PROXY_STATUSES, ProxyOrigin, ProxyRelationship, ProxyStatus
 
 
 def name_key(name: str) -> str:
@@ -40,6 +40,16 @@ def patient_matching(
 def live_relationship(*, proxy: User, patient: Patient) -> ProxyRelationship | None:
     """The requested or active relationship between these two, if any (there is at most one)."""
     return ProxyRelationship.objects.filter(proxy=proxy, patient=patient, status__in=LIVE_PROXY_STATUSES).first()
+
+
+def applications_of(*, user: User) -> QuerySet[ProxyRelationship]:
+    """The applications this person has made (any status), newest first, for their own pages: each opens at
+    `proxy:application` (/access-for-others/apply/<id>/), which shows the status and any decline reason."""
+    return (
+        ProxyRelationship.objects.filter(proxy=user, origin=ProxyOrigin.APPLICATION)
+        .select_related("patient")
+        .order_by("-created_at", "-pk")
+    )
 
 
 def applications_waiting() -> QuerySet[ProxyRelationship]:

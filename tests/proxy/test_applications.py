@@ -358,3 +358,14 @@ def test_a_relationship_that_did_not_begin_as_an_application_has_no_application_
     invited = ProxyRelationshipFactory(proxy=parent, patient=child, status="active", origin="invitation")
     url = reverse("proxy:application", kwargs={"application_id": invited.public_id})
     assert parent_client.get(url).status_code == 404
+
+
+def test_an_applicants_own_applications_are_listed_newest_first_for_their_pages(parent, child):
+    from careportal.proxy.application_selectors import applications_of
+
+    declined = ProxyRelationshipFactory(proxy=parent, patient=child, status="declined", origin="application")
+    waiting = ProxyRelationshipFactory(proxy=parent, patient=PatientFactory(), status="requested", origin="application")
+    ProxyRelationshipFactory(proxy=parent, patient=PatientFactory(), origin="invitation")
+    ProxyRelationshipFactory(patient=child, status="requested", origin="application")  # someone else's
+
+    assert list(applications_of(user=parent)) == [waiting, declined]

@@ -119,7 +119,6 @@ def request_rows(relationship: ProxyRelationship) -> list[Row]:
 
 def relationship_rows(relationship: ProxyRelationship) -> list[Row]:
     rows = [
-        Row("Status", relationship.get_status_display()),
         Row("How it began", relationship.get_origin_display()),
         Row("Relationship", relationship.relationship),
         Row("Why they can act", relationship.get_basis_display()),

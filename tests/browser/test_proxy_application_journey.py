@@ -133,3 +133,56 @@ def test_a_parent_applies_the_helpdesk_approves_and_the_parent_reads_the_childs_
     portal.click_and_wait(letters.get_by_role("link", name="Clinic letter"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Clinic letter")
     expect(page.get_by_role("main")).to_contain_text("Dr Amara Singh")
+
+
+def test_the_helpdesk_sets_up_access_with_consent_then_ends_it(portal):
+    page = portal.page
+
+    # Given the demo trust, and Eleanor's daughter has a CarePortal account of her own
+    given_the_demo_trust_is_loaded()
+    UserFactory(username="kate.hargreaves", first_name="Kate", last_name="Hargreaves", email="kate@example.org")
+
+    # When the helpdesk agent finds Eleanor and opens her patient page
+    when_staff_sign_in(portal, username="demo.helpdesk")
+    portal.goto("/staff/helpdesk/")
+    portal.click_and_wait(page.get_by_role("link", name="Find an account"))
+    page.get_by_label("Hospital number", exact=True).check()
+    page.get_by_label("Hospital number, NHS number or username").fill("40012345")
+    portal.click_and_wait(page.get_by_role("button", name="Search"))
+    portal.click_and_wait(page.get_by_role("table", name="Accounts found").get_by_role("link", name="demo.patient"))
+    portal.click_and_wait(page.get_by_role("link", name="Open the patient's page"))
+    expect(page.get_by_role("main")).to_contain_text("People who can act for this patient")
+    expect(page.get_by_role("main")).to_contain_text("Nobody acts for this patient in CarePortal")
+
+    # And sets up access for her daughter with the consent Eleanor gave in clinic
+    portal.click_and_wait(page.get_by_role("button", name="Set up access for someone"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Set up access for someone")
+    page.get_by_label("Their CarePortal username or email address").fill("kate@example.org")
+    page.get_by_label("Their relationship to the patient").fill("daughter")
+    page.get_by_label("Granted by the patient").check()
+    page.get_by_label("Appointments").check()
+    page.get_by_label("Letters").check()
+    page.get_by_label("How and when the patient gave consent").fill(
+        "Patient asked in the Haematology clinic on 3 December 2026, with the nurse present."
+    )
+    page.get_by_label("Photocard driving licence").check()
+    page.get_by_label("The patient's own consent, recorded by staff").check()
+    screenshot(portal, "proxy-set-up")
+    portal.click_and_wait(page.get_by_role("button", name="Set up access"))
+
+    # Then the access is active, with its history
+    expect(page.get_by_role("heading", level=1)).to_have_text("Access for Kate Hargreaves")
+    main = page.get_by_role("main")
+    expect(main).to_contain_text("Kate Hargreaves can now act for the patient")
+    expect(main).to_contain_text("Set up by staff with the patient's consent")
+    expect(page.get_by_role("table", name="Changes to this access, newest first")).to_contain_text("Set up by staff")
+    screenshot(portal, "proxy-relationship")
+
+    # When they end it, with a reason
+    page.get_by_label("Reason").fill("Eleanor asked us to stop it on the phone.")
+    portal.click_and_wait(page.get_by_role("button", name="End their access"))
+
+    # Then it is revoked, and the forms to change it are gone
+    expect(page.get_by_role("main")).to_contain_text("Kate Hargreaves can no longer act for the patient")
+    expect(page.get_by_role("main")).to_contain_text("Revoked")
+    expect(page.get_by_role("button", name="End their access")).to_have_count(0)

@@ -41,7 +41,7 @@ class ApplicationPage:
     first_name: str
     rows: list[dict[str, Cell]]
     documents: list[str]
-    decision_reason: str
+    decision_reason: list[list[str]]  # paragraphs of lines, as the helpdesk typed them
     helpdesk_phone: str
     helpdesk_hours: str
     response_days: int
@@ -54,6 +54,11 @@ TITLES = {
     ProxyStatus.REVOKED: "Your access has ended",
     ProxyStatus.ENDED: "Your access has ended",
 }
+
+
+def _paragraphs(text: str) -> list[list[str]]:
+    blocks = [block.strip("\n") for block in text.replace("\r\n", "\n").split("\n\n")]
+    return [block.split("\n") for block in blocks if block.strip()]
 
 
 def application_page(relationship: ProxyRelationship) -> ApplicationPage:
@@ -76,7 +81,9 @@ def application_page(relationship: ProxyRelationship) -> ApplicationPage:
             ]
         ),
         documents=DOCUMENTS.get(ProxyBasis(relationship.basis), []),
-        decision_reason=relationship.decision_reason if relationship.status == ProxyStatus.DECLINED else "",
+        decision_reason=_paragraphs(relationship.decision_reason)
+        if relationship.status == ProxyStatus.DECLINED
+        else [],
         helpdesk_phone=settings.CAREPORTAL_HELPDESK_PHONE,
         helpdesk_hours=settings.CAREPORTAL_HELPDESK_HOURS,
         response_days=settings.CAREPORTAL_HELPDESK_RESPONSE_TARGET_DAYS,

@@ -369,3 +369,17 @@ def test_an_applicants_own_applications_are_listed_newest_first_for_their_pages(
     ProxyRelationshipFactory(patient=child, status="requested", origin="application")  # someone else's
 
     assert list(applications_of(user=parent)) == [waiting, declined]
+
+
+def test_a_decline_reason_keeps_its_paragraphs_and_is_never_read_as_html(parent_client, parent, child):
+    declined = ProxyRelationshipFactory(
+        proxy=parent,
+        patient=child,
+        status="declined",
+        origin="application",
+        decision_reason="We could not check your ID.\n\nPlease bring a passport <b>to reception</b>.",
+    )
+    page = parent_client.get(reverse("proxy:application", kwargs={"application_id": declined.public_id}))
+    text = page.content.decode()
+    assert "<p>We could not check your ID.</p>" in text
+    assert "<p>Please bring a passport &lt;b&gt;to reception&lt;/b&gt;.</p>" in text

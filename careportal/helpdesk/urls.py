@@ -6,7 +6,7 @@ number or NHS number; searches are POSTed, so no identifier reaches a URL.
 
 from django.urls import path
 
-from careportal.helpdesk.views import accounts, notifications, support
+from careportal.helpdesk.views import accounts, notifications, proxy, support
 
 app_name = "helpdesk"
 urlpatterns = [
@@ -36,5 +36,24 @@ urlpatterns = [
         "staff/helpdesk/notifications/<uuid:notification_id>/retry/",
         notifications.notification_retry,
         name="notification-retry",
+    ),
+    # Proxy access: applications to decide, relationships, and set-up with the patient's consent (views/proxy.py).
+    path("staff/helpdesk/proxy-requests/", proxy.proxy_requests, name="proxy-requests"),
+    path("staff/helpdesk/proxy-requests/<uuid:relationship_id>/", proxy.proxy_request, name="proxy-request"),
+    path("staff/helpdesk/proxy-access/<uuid:relationship_id>/", proxy.proxy_relationship, name="proxy-relationship"),
+    path(
+        "staff/helpdesk/proxy-access/<uuid:relationship_id>/sensitive/",
+        proxy.proxy_relationship_sensitive,
+        name="proxy-relationship-sensitive",
+    ),
+    path(
+        "staff/helpdesk/proxy-access/<uuid:relationship_id>/end/",
+        proxy.proxy_relationship_end,
+        name="proxy-relationship-end",
+    ),
+    path(
+        "staff/helpdesk/patients/<uuid:patient_id>/proxy-access/new/",
+        proxy.patient_proxy_new,
+        name="patient-proxy-new",
     ),
 ]

@@ -227,6 +227,7 @@ class Application:
     name: str
     relationship: str
     applied: str
+    href: str
     reason: str = ""
 
 
@@ -273,7 +274,12 @@ def proxy_side(relationships: list[ProxyRelationship]) -> ProxySide:
             )
         elif status == ProxyStatus.REQUESTED:
             side.requested.append(
-                Application(patient.full_name, relationship.relationship, format_date(relationship.created_at))
+                Application(
+                    patient.full_name,
+                    relationship.relationship,
+                    format_date(relationship.created_at),
+                    reverse("proxy:application", args=[relationship.public_id]),
+                )
             )
         elif status == ProxyStatus.DECLINED:
             side.declined.append(
@@ -281,6 +287,7 @@ def proxy_side(relationships: list[ProxyRelationship]) -> ProxySide:
                     patient.full_name,
                     relationship.relationship,
                     format_date(relationship.created_at),
+                    reverse("proxy:application", args=[relationship.public_id]),
                     relationship.decision_reason,
                 )
             )

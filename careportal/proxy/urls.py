@@ -5,7 +5,7 @@ Relationships and invitations are addressed by their public ids; the invitation 
 
 from django.urls import path
 
-from careportal.proxy.views import hub, invitations, relationships
+from careportal.proxy.views import applications, hub, invitations, relationships
 
 app_name = "proxy"
 urlpatterns = [
@@ -22,4 +22,7 @@ urlpatterns = [
     path("access-for-others/invitation/", invitations.invitation, name="invitation"),
     path("access-for-others/invitations/<str:token>/", invitations.invitation_link, name="invitation-link"),
     path("access-for-others/create-account/", invitations.create_account, name="create-account"),
+    # Applying to act for a child, or for an adult who cannot manage their own care (views/applications.py).
+    path("access-for-others/apply/", applications.apply, name="apply"),
+    path("access-for-others/apply/<uuid:application_id>/", applications.application, name="application"),
 ]

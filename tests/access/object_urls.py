@@ -198,6 +198,28 @@ def _print_export_naming(other: Any) -> dict[str, Any]:
     return {"export_id": export.public_id}
 
 
+def _proxy_application_for(other: Any) -> dict[str, Any]:
+    from tests.proxy.factories import ProxyRelationshipFactory
+
+    return {
+        "relationship_id": ProxyRelationshipFactory(patient=other, status="requested", origin="application").public_id
+    }
+
+
+def _proxy_relationship_for(other: Any) -> dict[str, Any]:
+    from tests.proxy.factories import ProxyRelationshipFactory
+
+    return {"relationship_id": ProxyRelationshipFactory(patient=other).public_id}
+
+
+def _application_by_someone_for(other: Any) -> dict[str, Any]:
+    from tests.proxy.factories import ProxyRelationshipFactory
+
+    return {
+        "application_id": ProxyRelationshipFactory(patient=other, status="requested", origin="application").public_id
+    }
+
+
 OBJECT_URLS: dict[str, ObjectUrlCase] = {
     "home:act-for": ("post", lambda other: {"patient_id": other.public_id}),
     # The helpdesk console: the other patient's account, record, requests for help and emails are refused to
@@ -213,6 +235,14 @@ OBJECT_URLS: dict[str, ObjectUrlCase] = {
     "helpdesk:request-reply": ("post", _support_request_of),
     "helpdesk:request-close": ("post", _support_request_of),
     "helpdesk:notification-retry": ("post", _failed_notification_of),
+    # Proxy access in the helpdesk console (tests/helpdesk/test_proxy_*.py adds the helpdesk's own side).
+    "helpdesk:proxy-request": ("get", _proxy_application_for),
+    "helpdesk:proxy-relationship": ("get", _proxy_relationship_for),
+    "helpdesk:proxy-relationship-sensitive": ("post", _proxy_relationship_for),
+    "helpdesk:proxy-relationship-end": ("post", _proxy_relationship_for),
+    "helpdesk:patient-proxy-new": ("post", lambda other: {"patient_id": other.public_id}),
+    # An application to act for someone: only the applicant may open its page (tests/proxy/test_applications.py).
+    "proxy:application": ("get", _application_by_someone_for),
     # The clinicians' results inbox: only members of the report's care team may open a report or act on it;
     # tests/results/test_inbox.py adds the staff side (another team's clinician, the helpdesk get 404).
     "results:inbox-report": ("get", _inbox_report_of),

@@ -377,6 +377,11 @@ CAREPORTAL_RECOVERY_WINDOW_MINUTES = env.int("CAREPORTAL_RECOVERY_WINDOW_MINUTES
 CAREPORTAL_RECOVERY_ATTEMPTS_PER_ACCOUNT = env.int("CAREPORTAL_RECOVERY_ATTEMPTS_PER_ACCOUNT", default=5)
 CAREPORTAL_RECOVERY_ATTEMPTS_PER_IP = env.int("CAREPORTAL_RECOVERY_ATTEMPTS_PER_IP", default=30)
 
+# Applications to act for someone (careportal/proxy/application_services.py; docs/proxy-access-helpdesk.md): failed
+# patient look-ups in an hour, per account and per IP address, before the form stops checking for the rest of the hour.
+CAREPORTAL_PROXY_LOOKUP_FAILURES_PER_ACCOUNT = env.int("CAREPORTAL_PROXY_LOOKUP_FAILURES_PER_ACCOUNT", default=5)
+CAREPORTAL_PROXY_LOOKUP_FAILURES_PER_IP = env.int("CAREPORTAL_PROXY_LOOKUP_FAILURES_PER_IP", default=20)
+
 # Notifications: "django" sends email through EMAIL_URL; "notify" uses GOV.UK Notify.
 NOTIFICATIONS_BACKEND = env.str("NOTIFICATIONS_BACKEND", default="django")
 NOTIFY_API_KEY = env.str("NOTIFY_API_KEY", default="")

@@ -19,10 +19,11 @@ from careportal.accounts.models import User
 from careportal.accounts.security_selectors import email_status, two_step_status
 from careportal.audit.models import AccessAction
 from careportal.core.formatting import format_date, format_nhs_number
-from careportal.helpdesk import presenters, selectors, services
+from careportal.helpdesk import presenters, proxy_presenters, selectors, services
 from careportal.helpdesk.forms import AccountSearchForm, IdentityCheckedReasonForm, ReasonForm, SearchBy
 from careportal.patients.access import access_patient_as_staff
 from careportal.patients.models import Patient
+from careportal.proxy.application_selectors import applications_waiting_count, relationships_of_patient
 
 NO_RESULTS = {
     SearchBy.HOSPITAL_NUMBER: "No patient has the hospital number {term}. Check the number with the caller.",
@@ -48,7 +49,12 @@ def console_home(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     return render(
         request,
         "helpdesk/home.jinja",
-        {"page_title": "Helpdesk console", "viewer": viewer, "counts": selectors.console_counts()},
+        {
+            "page_title": "Helpdesk console",
+            "viewer": viewer,
+            "counts": selectors.console_counts(),
+            "proxy_requests_waiting": applications_waiting_count(),
+        },
     )
 
 
@@ -211,6 +217,7 @@ def patient(request: HttpRequest, viewer: Viewer, patient_id: UUID) -> HttpRespo
             "patient": found,
             "patient_rows": presenters.summary_list(presenters.patient_rows(found)),
             "activation_text": presenters.activation_code_text(selectors.latest_activation_code(patient=found)),
+            "proxy_rows": proxy_presenters.patient_relationship_table_rows(relationships_of_patient(patient=found)),
             "back_link": _back_to_search(),
         },
     )

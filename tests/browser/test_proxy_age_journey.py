@@ -83,11 +83,10 @@ def when_the_parent_signs_in(portal: PortalPage) -> None:
 
 
 def when_they_open_arjuns_record(portal: PortalPage) -> None:
-    """The parent has a record of their own, which opens first: they switch to Arjun's."""
+    """The parent has a record of their own too, so after signing in she chooses whose to open: Arjun's."""
     page = portal.page
-    expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Priya")
-    portal.click_and_wait(page.get_by_role("link", name="See a different person's record"))
-    portal.click_and_wait(page.get_by_role("button", name="Arjun Patel (mother)"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Whose record do you want to see?")
+    portal.click_and_wait(page.get_by_role("button", name="Arjun Patel (your child)"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Arjun Patel")
 
 
@@ -153,7 +152,7 @@ def test_a_parents_access_narrows_at_sixteen_and_ends_at_eighteen(portal) -> Non
 
         # Then she sees her own record only: there is no one else to switch to
         expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Priya")
-        expect(page.get_by_role("link", name="See a different person's record")).to_have_count(0)
+        expect(page.get_by_role("link", name="Switch to another person's record")).to_have_count(0)
         # And nothing of Arjun's record is found, appointments included
         for name in ("result", "letter", "letter file", "appointment"):
             then_the_page_is_not_found(portal, addresses[name])

@@ -99,7 +99,7 @@ def test_an_adult_invites_a_carer_who_creates_an_account_accepts_and_reads_a_res
     portal.click_and_wait(main.get_by_role("button", name="Accept the invitation"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Whose record do you want to see?")
     expect(main).to_contain_text("You can now act for Eleanor Hargreaves")
-    portal.click_and_wait(main.get_by_role("button", name="Eleanor Hargreaves (carer)"))
+    portal.click_and_wait(main.get_by_role("button", name="Eleanor Hargreaves (you are their carer)"))
 
     # Then they act for Eleanor, and read her released result
     expect(page.get_by_role("heading", level=1)).to_have_text("Eleanor Hargreaves")

@@ -19,32 +19,22 @@ from careportal.accounts.activation import CODE_LENGTH, normalise_code
 from careportal.accounts.activation_services import email_is_taken, normalise_postcode, username_is_taken
 from careportal.accounts.models import SecurityQuestion, User
 from careportal.accounts.security import hash_answer, normalise_answer
+from careportal.core.date_input import (
+    DATE_PARTS,
+    DayMonthYearWidget,
+    date_input_params,
+    missing_parts,
+    typed_parts,
+)
 
 # Date of birth --------------------------------------------------------------------------------------------------
 
-DATE_PARTS = ("day", "month", "year")
 EARLIEST_BIRTH_DATE = datetime.date(1900, 1, 1)
 _MONTHS = {
     **{name.casefold(): number for number, name in enumerate(calendar.month_name) if name},
     **{name.casefold(): number for number, name in enumerate(calendar.month_abbr) if name},
     "sept": 9,
 }
-
-
-class DateOfBirthWidget(forms.MultiWidget):
-    """Three text boxes, `<name>_day`, `<name>_month` and `<name>_year`, drawn by the NHS.UK date input."""
-
-    def __init__(self) -> None:
-        super().__init__(widgets={part: forms.TextInput() for part in DATE_PARTS})
-
-    def decompress(self, value: Any) -> list[Any]:
-        return _date_parts(value)
-
-
-def _date_parts(value: Any) -> list[Any]:
-    if isinstance(value, datetime.date):
-        return [value.day, value.month, value.year]
-    return [None, None, None]
 
 
 def _and(parts: list[str]) -> str:
@@ -57,7 +47,7 @@ class DateOfBirthField(forms.Field):
     After cleaning, `error_parts` names the boxes to mark as wrong (all three when the date as a whole is wrong).
     """
 
-    widget = DateOfBirthWidget
+    widget = DayMonthYearWidget
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -65,12 +55,9 @@ class DateOfBirthField(forms.Field):
 
     def clean(self, value: Any) -> datetime.date:
         self.error_parts = ()
-        texts = [
-            unicodedata.normalize("NFKC", str(part or "")).strip()[:20]
-            for part in (value if isinstance(value, list | tuple) else [None, None, None])
-        ]
+        texts = typed_parts(value, longest=20)
         day_text, month_text, year_text = texts
-        missing = [part for part, text in zip(DATE_PARTS, texts, strict=True) if not text]
+        missing = list(missing_parts(texts))
         if len(missing) == 3:
             self.error_parts = DATE_PARTS
             raise forms.ValidationError("Enter your date of birth", code="required")
@@ -106,38 +93,10 @@ class DateOfBirthField(forms.Field):
         return birth_date
 
 
-def date_input_params(bound_field: forms.BoundField, *, hint: str) -> dict[str, Any]:
-    """Parameters for the NHS.UK `dateInput` macro. The first box in error takes the field's id, so that the error
-    summary's link (to `#<id>`) moves focus straight to it."""
-    field: DateOfBirthField = bound_field.field  # type: ignore[assignment]
-    values = bound_field.value()
-    if not isinstance(values, list | tuple):
-        values = _date_parts(values)
-    errors = list(bound_field.errors)
-    error_parts = (field.error_parts or DATE_PARTS) if errors else ()
-    first = error_parts[0] if error_parts else "day"
-    items = []
-    for part, value in zip(DATE_PARTS, values, strict=True):
-        items.append(
-            {
-                "id": bound_field.auto_id if part == first else f"{bound_field.auto_id}_{part}",
-                "name": f"{bound_field.html_name}_{part}",
-                "label": part.capitalize(),
-                "value": "" if value is None else str(value),
-                "width": 4 if part == "year" else 2,
-                "error": part in error_parts,
-                "autocomplete": f"bday-{part}",
-            }
-        )
-    params: dict[str, Any] = {
-        "id": f"{bound_field.auto_id}_group",
-        "fieldset": {"legend": {"text": str(bound_field.label), "size": "s"}},
-        "hint": {"text": hint},
-        "items": items,
-    }
-    if errors:
-        params["errorMessage"] = {"text": str(errors[0])}
-    return params
+def date_of_birth_params(bound_field: forms.BoundField, *, hint: str) -> dict[str, Any]:
+    """The NHS.UK date input for the person's own date of birth: the browser may fill it in, and a month may be
+    typed as a word."""
+    return date_input_params(bound_field, hint=hint, autocomplete_prefix="bday", numeric=False)
 
 
 # Step 1: the letter's code, with date of birth and postcode -----------------------------------------------------
@@ -184,7 +143,7 @@ class ActivationCodeForm(forms.Form):
         return postcode
 
     def date_of_birth_input(self) -> dict[str, Any]:
-        return date_input_params(self["date_of_birth"], hint="For example, 15 3 1984")
+        return date_of_birth_params(self["date_of_birth"], hint="For example, 15 3 1984")
 
 
 # Step 2: email address ------------------------------------------------------------------------------------------

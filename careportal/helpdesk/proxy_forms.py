@@ -2,13 +2,11 @@
 changing the sensitive categories shared, and ending access. They check what was typed; the rules (evidence that
 fits the basis, the age rules, one live relationship) are the services' (careportal/proxy/)."""
 
-import datetime
-import re
 from typing import Any
 
 from django import forms
-from django.utils import timezone
 
+from careportal.core.date_input import OptionalFutureDateField, date_input_params
 from careportal.core.forms import reason_field, text_area_field
 from careportal.core.text import UserTextField
 from careportal.patients.models import SensitiveCategory
@@ -153,68 +151,6 @@ class ApplicationDecisionForm(forms.Form):
         )
 
 
-# A date typed in three boxes (the NHS.UK date input) ----------------------------------------------------------
-
-DATE_PARTS = ("day", "month", "year")
-
-
-class DayMonthYearWidget(forms.MultiWidget):
-    def __init__(self) -> None:
-        super().__init__(widgets={part: forms.TextInput() for part in DATE_PARTS})
-
-    def decompress(self, value: Any) -> list[Any]:
-        if isinstance(value, datetime.date):
-            return [value.day, value.month, value.year]
-        return [None, None, None]
-
-
-class EndDateField(forms.Field):
-    """An optional end date, today or later."""
-
-    widget = DayMonthYearWidget
-
-    def clean(self, value: Any) -> datetime.date | None:
-        parts = [str(p or "").strip() for p in (value if isinstance(value, list | tuple) else ["", "", ""])]
-        if not any(parts):
-            return None
-        if not all(re.fullmatch(r"[0-9]{1,4}", p) for p in parts) or len(parts[2]) != 4:
-            raise forms.ValidationError("End date must be a real date, like 31 3 2027")
-        try:
-            day = datetime.date(int(parts[2]), int(parts[1]), int(parts[0]))
-        except ValueError:
-            raise forms.ValidationError("End date must be a real date, like 31 3 2027") from None
-        if day < timezone.localdate():
-            raise forms.ValidationError("End date must be today or in the future")
-        return day
-
-
-def end_date_params(bound_field: forms.BoundField) -> dict[str, Any]:
-    """Parameters for the NHS.UK `dateInput` macro."""
-    values = bound_field.value()
-    if not isinstance(values, list | tuple):
-        values = DayMonthYearWidget().decompress(values)
-    errors = list(bound_field.errors)
-    params: dict[str, Any] = {
-        "id": f"{bound_field.auto_id}_group",
-        "fieldset": {"legend": {"text": str(bound_field.label), "size": "s"}},
-        "hint": {"text": "Leave empty for no end date. For example, 31 3 2027"},
-        "items": [
-            {
-                "id": bound_field.auto_id if part == "day" else f"{bound_field.auto_id}_{part}",
-                "name": f"{bound_field.html_name}_{part}",
-                "label": part.capitalize(),
-                "value": "" if value is None else str(value),
-                "width": 4 if part == "year" else 2,
-                "error": bool(errors),
-            }
-            for part, value in zip(DATE_PARTS, values, strict=True)
-        ],
-    }
-    if errors:
-        params["errorMessage"] = {"text": str(errors[0])}
-    return params
-
-
 class StaffSetUpForm(forms.Form):
     account = forms.CharField(
         label="Their CarePortal username or email address",
@@ -247,7 +183,7 @@ class StaffSetUpForm(forms.Form):
         },
     )
     scopes = _scopes_field()
-    valid_until = EndDateField(label="When their access ends (optional)", required=False)
+    valid_until = OptionalFutureDateField(label="When their access ends (optional)", example="31 3 2027")
     consent_note = text_area_field(
         label="How and when the patient gave consent",
         hint='For example "Patient asked in clinic on 3 December 2026, with the nurse present; signed form scanned to '
@@ -284,7 +220,7 @@ class StaffSetUpForm(forms.Form):
         return scopes
 
     def valid_until_input(self) -> dict[str, Any]:
-        return end_date_params(self["valid_until"])
+        return date_input_params(self["valid_until"], hint="Leave empty for no end date. For example, 31 3 2027")
 
     def set_up_value(self) -> StaffSetUp:
         data = self.cleaned_data

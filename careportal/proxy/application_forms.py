@@ -6,7 +6,8 @@ from typing import Any
 
 from django import forms
 
-from careportal.accounts.activation_forms import DateOfBirthField, date_input_params
+from careportal.accounts.activation_forms import DateOfBirthField
+from careportal.core.date_input import date_input_params
 from careportal.core.forms import text_area_field
 from careportal.core.text import UserTextField
 from careportal.patients.validators import normalise_nhs_number, validate_nhs_number
@@ -173,10 +174,8 @@ class ProxyApplicationForm(forms.Form):
         return cleaned
 
     def date_of_birth_input(self) -> dict[str, Any]:
-        params = date_input_params(self["date_of_birth"], hint="For example, 15 3 2019")
-        for item in params["items"]:
-            item.pop("autocomplete", None)  # someone else's date of birth: not the person typing it
-        return params
+        # Someone else's date of birth: the browser must not offer the person's own.
+        return date_input_params(self["date_of_birth"], hint="For example, 15 3 2019", numeric=False)
 
     def details(self) -> ApplicationDetails:
         data = self.cleaned_data

@@ -4,107 +4,19 @@ The account form reuses the activation journey's own forms (username and passwor
 validators; three security questions), so both ways of making an account follow the same rules.
 """
 
-import datetime
-import re
 import unicodedata
 from typing import Any
 
 from django import forms
-from django.utils import timezone
 
-from careportal.accounts.activation_forms import (
-    DATE_PARTS,
-    DateOfBirthWidget,
-    SecurityQuestionsForm,
-    UsernamePasswordForm,
-)
+from careportal.accounts.activation_forms import SecurityQuestionsForm, UsernamePasswordForm
 from careportal.accounts.models import User
+from careportal.core.date_input import OptionalFutureDateField, date_input_params
 from careportal.core.forms import without_maxlength
 from careportal.patients.models import Patient
 from careportal.proxy.models import ProxyScope
 from careportal.proxy.presenters import SCOPE_WORDS, sentence
 from careportal.proxy.selectors import invitation_problem
-
-LATEST_YEAR_AHEAD = 100
-
-
-class OptionalDateField(forms.Field):
-    """An optional day, month and year (the NHS.UK date input); blank means no date. Not in the past."""
-
-    widget = DateOfBirthWidget
-
-    def __init__(self, *, noun: str = "End date", **kwargs: Any) -> None:
-        kwargs.setdefault("required", False)
-        super().__init__(**kwargs)
-        self.noun = noun
-        self.error_parts: tuple[str, ...] = ()
-
-    def clean(self, value: Any) -> datetime.date | None:
-        self.error_parts = ()
-        texts = [
-            unicodedata.normalize("NFKC", str(part or "")).strip()[:10]
-            for part in (value if isinstance(value, list | tuple) else [None, None, None])
-        ]
-        missing = [part for part, text in zip(DATE_PARTS, texts, strict=True) if not text]
-        if len(missing) == 3:
-            return None
-        if missing:
-            self.error_parts = tuple(missing)
-            raise forms.ValidationError(f"{self.noun} must include a {' and a '.join(missing)}", code="incomplete")
-        wrong = tuple(
-            part
-            for part, text in zip(DATE_PARTS, texts, strict=True)
-            if not re.fullmatch(r"[0-9]{4}" if part == "year" else r"[0-9]{1,2}", text)
-        )
-        if wrong:
-            self.error_parts = wrong
-            raise forms.ValidationError(f"{self.noun} must be a real date, like 25 12 2027", code="invalid")
-        day_text, month_text, year_text = texts
-        try:
-            day = datetime.date(int(year_text), int(month_text), int(day_text))
-        except ValueError:
-            self.error_parts = DATE_PARTS
-            raise forms.ValidationError(f"{self.noun} must be a real date, like 25 12 2027", code="invalid") from None
-        today = timezone.localdate()
-        if day < today:
-            self.error_parts = DATE_PARTS
-            raise forms.ValidationError(f"{self.noun} must be today or in the future", code="past")
-        if day.year > today.year + LATEST_YEAR_AHEAD:
-            self.error_parts = ("year",)
-            raise forms.ValidationError(f"{self.noun} must be within {LATEST_YEAR_AHEAD} years", code="too_far")
-        return day
-
-
-def date_input(bound: forms.BoundField, *, hint: str) -> dict[str, Any]:
-    """Parameters for the NHS.UK `dateInput` macro; the first box in error takes the field's id, so the error
-    summary's link moves focus straight to it."""
-    field: OptionalDateField = bound.field  # type: ignore[assignment]
-    values = bound.value()
-    if not isinstance(values, list | tuple):
-        values = DateOfBirthWidget().decompress(values)
-    errors = list(bound.errors)
-    error_parts = (field.error_parts or DATE_PARTS) if errors else ()
-    first = error_parts[0] if error_parts else "day"
-    params: dict[str, Any] = {
-        "id": f"{bound.auto_id}_group",
-        "fieldset": {"legend": {"text": str(bound.label), "size": "s"}},
-        "hint": {"text": hint},
-        "items": [
-            {
-                "id": bound.auto_id if part == first else f"{bound.auto_id}_{part}",
-                "name": f"{bound.html_name}_{part}",
-                "label": part.capitalize(),
-                "value": "" if value is None else str(value),
-                "width": 4 if part == "year" else 2,
-                "error": part in error_parts,
-                "inputmode": "numeric",
-            }
-            for part, value in zip(DATE_PARTS, values, strict=True)
-        ],
-    }
-    if errors:
-        params["errorMessage"] = {"text": str(errors[0])}
-    return params
 
 
 def scope_field(*, label: str, help_text: str) -> forms.MultipleChoiceField:
@@ -152,7 +64,7 @@ class InviteForm(forms.Form):
         )
     )
     scopes = scope_field(label="What can they see and do for you?", help_text=SCOPES_HINT)
-    valid_until = OptionalDateField(label="When should their access end? (optional)")
+    valid_until = OptionalFutureDateField(label="When should their access end? (optional)")
 
     def __init__(self, *args: Any, patient: Patient, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -170,12 +82,12 @@ class InviteForm(forms.Form):
         return unicodedata.normalize("NFKC", self.cleaned_data["relationship"]).strip()
 
     def valid_until_input(self) -> dict[str, Any]:
-        return date_input(self["valid_until"], hint=END_DATE_HINT)
+        return date_input_params(self["valid_until"], hint=END_DATE_HINT)
 
 
 class RelationshipChangeForm(forms.Form):
     scopes = scope_field(label="What can they see and do for you?", help_text=SCOPES_HINT)
-    valid_until = OptionalDateField(label="When should their access end? (optional)")
+    valid_until = OptionalFutureDateField(label="When should their access end? (optional)")
 
     def __init__(self, *args: Any, scopes_editable: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -184,7 +96,7 @@ class RelationshipChangeForm(forms.Form):
             del self.fields["scopes"]
 
     def valid_until_input(self) -> dict[str, Any]:
-        return date_input(self["valid_until"], hint=END_DATE_HINT)
+        return date_input_params(self["valid_until"], hint=END_DATE_HINT)
 
 
 NAME_MAX_LENGTH = 150

@@ -7,6 +7,14 @@ from typing import Any
 
 from django import forms
 
+from careportal.core.date_input import (
+    DATE_PARTS,
+    DayMonthYearWidget,
+    date_input_params,
+    missing_parts,
+    not_numbers,
+    typed_parts,
+)
 from careportal.core.forms import code_input, without_maxlength
 from careportal.core.models import CalendarChange
 from careportal.results.models import ReleaseMode, ReleaseRule, ResultKind, SensitiveCategory
@@ -214,20 +222,7 @@ class ReleaseRuleForm(forms.Form):
 
 # Bank holidays -----------------------------------------------------------------------------------------------
 
-DATE_PARTS = ("day", "month", "year")
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
-
-
-class DayMonthYearWidget(forms.MultiWidget):
-    """Three text boxes, `<name>_day`, `<name>_month` and `<name>_year`, drawn by the NHS.UK date input."""
-
-    def __init__(self) -> None:
-        super().__init__(widgets={part: forms.TextInput() for part in DATE_PARTS})
-
-    def decompress(self, value: Any) -> list[Any]:
-        if isinstance(value, datetime.date):
-            return [value.day, value.month, value.year]
-        return [None, None, None]
 
 
 class BankHolidayDateField(forms.Field):
@@ -239,23 +234,16 @@ class BankHolidayDateField(forms.Field):
 
     def clean(self, value: Any) -> datetime.date:
         self.error_parts = ()
-        texts = [
-            unicodedata.normalize("NFKC", str(part or "")).strip()[:10]
-            for part in (value if isinstance(value, list | tuple) else [None, None, None])
-        ]
-        missing = [part for part, text in zip(DATE_PARTS, texts, strict=True) if not text]
+        texts = typed_parts(value)
+        missing = missing_parts(texts)
         if len(missing) == 3:
             self.error_parts = DATE_PARTS
             raise forms.ValidationError("Enter the date of the bank holiday", code="required")
         if missing:
-            self.error_parts = tuple(missing)
+            self.error_parts = missing
             raise forms.ValidationError(f"Date must include a {' and a '.join(missing)}", code="incomplete")
         day_text, month_text, year_text = texts
-        wrong = tuple(
-            part
-            for part, text in zip(DATE_PARTS, texts, strict=True)
-            if not re.fullmatch(r"[0-9]{4}" if part == "year" else r"[0-9]{1,2}", text)
-        )
+        wrong = not_numbers(texts)
         if wrong:
             self.error_parts = wrong
             raise forms.ValidationError("Date must be a real date, like 25 12 2026", code="invalid")
@@ -325,32 +313,5 @@ class BankHolidayForm(forms.Form):
         self.add_error("date", message)
 
     def date_input(self) -> dict[str, Any]:
-        """Parameters for the NHS.UK `dateInput` macro. The first box in error takes the field's id, so that the
-        error summary's link moves focus straight to it."""
-        bound = self["date"]
-        field: BankHolidayDateField = bound.field  # type: ignore[assignment]
-        values = bound.value()
-        if not isinstance(values, list | tuple):
-            values = DayMonthYearWidget().decompress(values)
-        errors = list(bound.errors)
-        error_parts = (field.error_parts or DATE_PARTS) if errors else ()
-        first = error_parts[0] if error_parts else "day"
-        params: dict[str, Any] = {
-            "id": f"{bound.auto_id}_group",
-            "fieldset": {"legend": {"text": "Date", "size": "s"}},
-            "hint": {"text": "For example, 25 12 2026"},
-            "items": [
-                {
-                    "id": bound.auto_id if part == first else f"{bound.auto_id}_{part}",
-                    "name": f"{bound.html_name}_{part}",
-                    "label": part.capitalize(),
-                    "value": "" if value is None else str(value),
-                    "width": 4 if part == "year" else 2,
-                    "error": part in error_parts,
-                }
-                for part, value in zip(DATE_PARTS, values, strict=True)
-            ],
-        }
-        if errors:
-            params["errorMessage"] = {"text": str(errors[0])}
-        return params
+        """Parameters for the NHS.UK `dateInput` macro."""
+        return date_input_params(self["date"], hint="For example, 25 12 2026", legend="Date")

@@ -52,6 +52,8 @@ class Viewer:
     care_team: CareTeamRecord | None = None
     ip_address: str | None = None
     request_id: str = ""
+    # The SMART on FHIR app the person is reading through (careportal/fhir/authentication.py); audited with it.
+    app_name: str = ""
 
     def can(self, scope: Scope) -> bool:
         return scope in self.scopes

@@ -61,6 +61,8 @@ class AccessEvent(models.Model):
     succeeded = models.BooleanField(default=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
+    # The SMART on FHIR app the person read through (careportal/fhir/), as registered; blank for the portal itself.
+    app_name = models.CharField(max_length=100, blank=True)
 
     objects = AccessEventQuerySet.as_manager()
 

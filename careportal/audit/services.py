@@ -92,4 +92,5 @@ def _event_fields(
         "succeeded": succeeded,
         "ip_address": viewer.ip_address,
         "request_id": viewer.request_id[:64],
+        "app_name": viewer.app_name[:100],
     }

@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("careportal.appointments.urls")),
     path("", include("careportal.letters.urls")),
     path("", include("careportal.proxy.urls")),
+    path("fhir/r4/", include("careportal.fhir.urls")),
     path("", include("careportal.core.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -78,6 +78,8 @@ INSTALLED_APPS = [
     "careportal.appointments",
     "careportal.video",
     "careportal.letters",
+    "careportal.fhir",
+    "oauth2_provider",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -553,3 +555,29 @@ LETTER_STORAGE = {
 LETTER_MAX_BYTES = env.int("LETTER_MAX_BYTES", default=5 * 1024 * 1024)
 # A print-room export of more letters than this is made in the background, with a progress page.
 LETTER_EXPORT_BACKGROUND_OVER = env.int("LETTER_EXPORT_BACKGROUND_OVER", default=200)
+
+# SMART on FHIR (careportal/fhir/, docs/fhir-api.md): django-oauth-toolkit's own models, named here because the
+# connected-apps models refer to them (Django resolves such references through these settings).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"  # noqa: S105 - a model name
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"  # noqa: S105 - a model name
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"  # noqa: S105 - a model name
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+# The OAuth 2.0 Security BCP (RFC 9700): no implicit or password grants, and PKCE with S256 only, for every client.
+# careportal/fhir/ builds the rest of the SMART configuration on this (scopes, OpenID Connect, token lifetimes).
+OAUTH2_PROVIDER = {
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    # Tokens only in the Authorization header (never in a URL), stored hashed, the issuer in every authorisation
+    # response, and a replayed refresh token revokes its whole family.
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # Apps' redirect addresses are https in production; a developer's app on this machine may use http://127.0.0.1.
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": IS_PRODUCTION,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if IS_PRODUCTION else ["http", "https"],
+}

@@ -1,0 +1,81 @@
+"""The bearer token decides who is reading which record, through which app, with which resource types."""
+
+import pytest
+from django.test import RequestFactory
+from django.utils import timezone
+
+from careportal.audit.models import ActorRole
+from careportal.fhir.authentication import FhirUnauthorized, caller_for_request, resource_grants
+from tests.fhir.factories import AppConnectionFactory, bearer_token
+from tests.patients.factories import PatientWithAccountFactory
+from tests.proxy.factories import ProxyRelationshipFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def request_with(token: str = ""):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+    return RequestFactory().get("/fhir/r4/Patient", **headers)
+
+
+def test_a_patients_token_reads_their_own_record_through_the_app() -> None:
+    patient = PatientWithAccountFactory()
+    connection = AppConnectionFactory(user=patient.user, patient=patient, application__name="My Health Diary")
+
+    caller = caller_for_request(request_with(bearer_token(connection)))
+
+    assert caller.viewer.patient == patient
+    assert caller.viewer.role == ActorRole.PATIENT
+    assert caller.app_name == "My Health Diary"
+    assert caller.may("Observation", "search") and caller.may("Patient", "read")
+
+
+def test_a_proxys_token_reads_within_the_relationships_scopes() -> None:
+    relationship = ProxyRelationshipFactory(scopes=["appointments"])
+    connection = AppConnectionFactory(user=relationship.proxy, patient=relationship.patient)
+
+    caller = caller_for_request(request_with(bearer_token(connection)))
+
+    assert caller.viewer.role == ActorRole.PROXY
+    assert caller.viewer.scopes == frozenset({"appointments"})
+
+
+@pytest.mark.parametrize(
+    "change", ["no token", "unknown token", "expired", "connection revoked", "relationship revoked"]
+)
+def test_a_token_that_gives_nothing_is_refused(change: str) -> None:
+    relationship = ProxyRelationshipFactory()
+    connection = AppConnectionFactory(user=relationship.proxy, patient=relationship.patient)
+    token = bearer_token(connection, expires_in=-60 if change == "expired" else 3600)
+    if change == "no token":
+        token = ""
+    elif change == "unknown token":
+        token = "not-a-token"
+    elif change == "connection revoked":
+        connection.revoked_at = timezone.now()
+        connection.save()
+    elif change == "relationship revoked":
+        relationship.status = "revoked"
+        relationship.save()
+
+    with pytest.raises(FhirUnauthorized):
+        caller_for_request(request_with(token))
+
+
+@pytest.mark.parametrize(
+    ("scope", "resource_type", "read", "search"),
+    [
+        ("patient/*.read", "Observation", True, True),
+        ("patient/*.rs", "Appointment", True, True),
+        ("patient/Observation.rs", "Observation", True, True),
+        ("patient/Observation.rs", "Appointment", False, False),
+        ("patient/Observation.r", "Observation", True, False),
+        ("patient/Observation.s", "Observation", False, True),
+        ("openid fhirUser launch/patient", "Patient", False, False),
+        ("user/*.read", "Observation", False, False),
+    ],
+)
+def test_smart_scopes_decide_which_resource_types_are_read_and_searched(scope, resource_type, read, search) -> None:
+    grants = resource_grants(scope)
+    assert any(g.resource_type in ("*", resource_type) and g.read for g in grants) is read
+    assert any(g.resource_type in ("*", resource_type) and g.search for g in grants) is search

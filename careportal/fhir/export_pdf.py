@@ -20,8 +20,8 @@ from careportal.fhir.export_selectors import RecordContents, is_withdrawn
 PAGE_WIDTH, PAGE_HEIGHT = 595, 842  # A4 in points
 MARGIN = 56
 BODY_SIZE, HEADING_SIZE, TITLE_SIZE = 10, 13, 18
-# Helvetica averages about half an em a character: 10 pt text across 483 pt fits about 92; keep some room.
-BODY_CHARS = 88
+# Helvetica averages well under half an em a character: 10 pt text across 483 pt fits about 100 in plain English.
+BODY_CHARS = 96
 WITHDRAWN_TEXT = "Withdrawn: the hospital withdrew this result after it was released. Its values are not shown."
 
 

@@ -149,12 +149,6 @@ def record_export_build(*, export_id: int) -> str:
     return RecordExportStatus.READY
 
 
-@transaction.atomic
-def record_export_retry(*, viewer: Viewer, export: RecordExport) -> tuple[RecordExport, bool]:
-    """Ask again after a copy failed or expired: a new copy with the viewer's parts as they are now."""
-    return record_export_request(viewer=viewer)
-
-
 def record_export_downloaded(*, export: RecordExport) -> None:
     """Note the first download (the access layer audited every one)."""
     if export.downloaded_at is None:

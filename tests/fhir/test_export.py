@@ -352,6 +352,24 @@ def test_a_proxy_whose_scopes_narrowed_can_no_longer_download_the_wider_copy(dja
     assert client.get(reverse("export:download-pdf", kwargs={"public_id": export.public_id})).status_code == 404
 
 
+def test_a_proxy_reads_whose_record_the_copy_is_of():
+    child = _child()
+    relationship = ProxyRelationshipFactory(patient=child, scopes=["appointments"], valid_from=child.birth_date)
+    export = RecordExportFactory(
+        patient=child, requested_by=relationship.proxy, requested_as="proxy", scopes=["appointments"], ready=True
+    )
+    client = Client()
+    client.force_login(relationship.proxy)
+
+    start = client.get(reverse("export:start")).content.decode()
+    detail = client.get(reverse("export:detail", kwargs={"public_id": export.public_id})).content.decode()
+
+    assert "Download a copy of Arjun&#39;s record" in start
+    assert "appointments, past and upcoming" in start and "test results" not in start
+    assert "the log of who has viewed" not in start
+    assert f"{child.full_name}" in detail and "Your copy is ready" in detail
+
+
 def test_an_expired_copy_has_a_clear_page_and_no_download(patient, patient_client):
     export = RecordExportFactory(patient=patient, requested_by=patient.user, ready=True)
     RecordExport.objects.filter(pk=export.pk).update(expires_at=timezone.now() - datetime.timedelta(minutes=1))

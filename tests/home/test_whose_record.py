@@ -69,7 +69,7 @@ NOT_PAGES = {
     "patients:email-cancel": "POST only, redirects",
     "audit:access-log": "the patient's own: a proxy gets 404; walked as the patient below",
     "export:request": "POST only, redirects",
-    "export:detail": "a copy the proxy asked for: its caption is tested in tests/fhir/test_export_pages.py",
+    "export:detail": "a copy the proxy asked for: its caption is tested in tests/fhir/test_export.py",
     "export:download-json": "a file download",
     "export:download-pdf": "a file download",
 }

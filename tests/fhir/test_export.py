@@ -2,6 +2,7 @@
 holds, the pages and downloads (another patient's copy is 404), the email, and expiry."""
 
 import datetime
+import io
 import json
 
 import pikepdf
@@ -43,7 +44,7 @@ def _private_files(settings, tmp_path) -> None:
 def pdf_text(data: bytes) -> str:
     """The text a PDF shows, from its content streams (the strings of its Tj operators), page by page."""
     words = []
-    with pikepdf.open(__import__("io").BytesIO(data)) as pdf:
+    with pikepdf.open(io.BytesIO(data)) as pdf:
         for page in pdf.pages:
             for operands, operator in pikepdf.parse_content_stream(page):
                 if str(operator) == "Tj":

@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("careportal.letters.urls")),
     path("", include("careportal.proxy.urls")),
     path("fhir/r4/", include("careportal.fhir.urls")),
+    path("", include("careportal.fhir.export_urls")),
     path("", include("careportal.core.urls")),
     path("admin/", admin.site.urls),
 ]

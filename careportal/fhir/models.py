@@ -46,3 +46,72 @@ class TokenContext(models.Model):
 
     def __str__(self) -> str:
         return f"Token context for {self.connection_id}"
+
+
+# "Download my record" (careportal/fhir/export_*.py, docs/download-your-record.md) -----------------------------------
+
+
+class RecordExportStatus(models.TextChoices):
+    QUEUED = "queued", "Waiting to start"
+    BUILDING = "building", "Being made"
+    READY = "ready", "Ready to download"
+    FAILED = "failed", "Could not be made"
+    EXPIRED = "expired", "No longer available"
+
+
+class RecordExportRole(models.TextChoices):
+    PATIENT = "patient", "The patient"
+    PROXY = "proxy", "Someone acting for the patient"
+
+
+class RecordExport(models.Model):
+    """A copy of a patient's record asked for by the patient or a proxy: a FHIR R4 Bundle (JSON) and a PDF summary,
+    made by a background task and kept for RECORD_EXPORT_DAYS days after it is ready.
+
+    `scopes` are the parts of the record the requester could see when they asked (a proxy's copy holds only theirs;
+    the access log only ever goes in the patient's own copy). The files live in the letter storage under random
+    names (careportal/fhir/export_storage.py) and leave only through access-checked views. `error` is plain words
+    for the requester, never patient data.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="record_exports")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    requested_as = models.CharField(max_length=10, choices=RecordExportRole.choices)
+    scopes = models.JSONField(default=list)
+    status = models.CharField(max_length=10, choices=RecordExportStatus.choices, default=RecordExportStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    step = models.CharField(max_length=100, blank=True)
+    bundle_name = models.CharField(max_length=32, blank=True)
+    pdf_name = models.CharField(max_length=32, blank=True)
+    bundle_size = models.PositiveIntegerField(default=0)
+    pdf_size = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    downloaded_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["requested_by", "patient", "-created_at"], name="record_export_person_idx"),
+            models.Index(fields=["status", "expires_at"], name="record_export_expiry_idx"),
+        ]
+        constraints = [
+            # One copy being made at a time per person per record (the service shows the existing one).
+            models.UniqueConstraint(
+                fields=["requested_by", "patient"],
+                condition=models.Q(status__in=["queued", "building"]),
+                name="one_record_export_in_progress",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Record export {self.public_id}"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in (RecordExportStatus.QUEUED, RecordExportStatus.BUILDING)

@@ -132,6 +132,15 @@ def home_cards(viewer: Viewer) -> list[HomeCard]:
                 href=reverse("audit:access-log"),
             )
         )
+    # "Download my record" (careportal/fhir/export_*.py): a copy of what this person can see of the record.
+    cards.append(
+        HomeCard(
+            heading="Download a copy of your record" if v.own else f"Download a copy of {v.possessive} record",
+            description="Get a copy to keep or to give to a health app: a summary you can read and a file in the "
+            "standard format for health records.",
+            href=reverse("export:start"),
+        )
+    )
     if viewer.role == ActorRole.PATIENT:
         # Who can act for the patient is theirs alone to see (careportal/proxy/access.py): never on a proxy's home.
         cards.append(

@@ -27,6 +27,7 @@ class Kind(StrEnum):
     PROXY_ACCESS_CHANGED = "proxy_access_changed"
     PROXY_APPLICATION_DECIDED = "proxy_application_decided"
     PROXY_AGE_NOTICE = "proxy_age_notice"
+    EXPORT_READY = "export_ready"
 
 
 @dataclass(frozen=True)
@@ -89,5 +90,9 @@ SPECS: dict[Kind, KindSpec] = {
     # The date only: "on 3 May 2031 access will change". Both sides get it, 30 days before and on the day.
     Kind.PROXY_AGE_NOTICE: KindSpec(
         "A change to access to a CarePortal record is coming", frozenset({"first_name", "change", "when"})
+    ),
+    # "Download my record" (careportal/fhir/export_services.py): that a copy is ready, never what it holds or whose.
+    Kind.EXPORT_READY: KindSpec(
+        "Your copy of a hospital record is ready to download in CarePortal", frozenset({"first_name"})
     ),
 }

@@ -64,6 +64,13 @@ def _inbox_attachment_of(other: Any) -> dict[str, Any]:
     return {"thread_id": message.thread.public_id, "attachment_id": attachment.public_id}
 
 
+def _record_export_of(other: Any) -> dict[str, Any]:
+    from tests.fhir.export_factories import RecordExportFactory
+
+    # The row is enough: the request is refused before any file is opened.
+    return {"public_id": RecordExportFactory(patient=other, requested_by=other.user, status="ready").public_id}
+
+
 def _proxy_relationship_of(other: Any) -> dict[str, Any]:
     from tests.proxy.factories import ProxyRelationshipFactory
 
@@ -286,6 +293,11 @@ OBJECT_URLS: dict[str, ObjectUrlCase] = {
     "appointments:calendar": ("get", _appointment_of),
     "appointments:join": ("get", _appointment_of),
     "appointments:change": ("get", _appointment_of),
+    # A copy of the record asked for by this person (tests/fhir/test_export.py adds a copy the patient's proxy asked
+    # for, and a proxy whose scopes narrowed since).
+    "export:detail": ("get", _record_export_of),
+    "export:download-json": ("get", _record_export_of),
+    "export:download-pdf": ("get", _record_export_of),
     # The patient's own letters (tests/letters/test_patient_pages.py adds proxies without the letters scope;
     # tests/letters/test_sensitive.py proxies without the grant of a sensitive team's category).
     "letters:letter": ("get", _letter_of),

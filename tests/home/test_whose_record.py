@@ -54,6 +54,7 @@ PAGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "patients:mobile-phone": lambda o: {},
     "patients:home-phone": lambda o: {},
     "patients:contact-preferences": lambda o: {},
+    "export:start": lambda o: {},
 }
 # Patient-area URLs that are not pages, or not pages a proxy may open (each has its own tests).
 NOT_PAGES = {
@@ -67,6 +68,10 @@ NOT_PAGES = {
     "patients:email-resend": "POST only, redirects",
     "patients:email-cancel": "POST only, redirects",
     "audit:access-log": "the patient's own: a proxy gets 404; walked as the patient below",
+    "export:request": "POST only, redirects",
+    "export:detail": "a copy the proxy asked for: its caption is tested in tests/fhir/test_export.py",
+    "export:download-json": "a file download",
+    "export:download-pdf": "a file download",
 }
 
 

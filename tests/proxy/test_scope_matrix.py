@@ -12,6 +12,7 @@ order and on several workers.
 
 import datetime
 import html
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,16 +24,20 @@ from django.urls import reverse
 from django.utils import timezone
 
 from careportal.access.layer import ACTING_FOR_SESSION_KEY
+from careportal.access.proxy_policy import effective_proxy_scopes
 from careportal.access.scopes import PROXY_GRANTABLE_SCOPES, Scope
 from careportal.appointments.services import appointments_sensitive_category_refresh
+from careportal.fhir.models import RecordExport
 from careportal.letters.services import letters_sensitive_category_refresh
 from careportal.messaging.attachments import CleanFile, attachments_store
 from careportal.messaging.models import Message, Thread
 from careportal.patients.models import Patient, PendingEmailChange
+from careportal.proxy.models import ProxyPolicy, ProxyRelationship
 from careportal.results.models import ReleaseRule, ResultPreference
 from tests.access.patient_area import patient_area_url_names
 from tests.accounts.factories import UserFactory
 from tests.appointments.factories import AppointmentFactory, ClinicFactory
+from tests.fhir.export_factories import RecordExportFactory
 from tests.letters.factories import LetterFactory
 from tests.messaging.factories import MessageFactory, ThreadFactory
 from tests.messaging.files import png
@@ -231,6 +236,24 @@ def _waiting_email_change(child: Patient) -> Built:
     return Built()
 
 
+def _record_export(child: Patient) -> Built:
+    """A ready copy of the child's record asked for by the child's proxy (made before the build in every cell),
+    holding the parts the proxy can see today (careportal/fhir/export_access.py serves a copy only while its
+    requester still sees every part of it)."""
+    relationship = ProxyRelationship.objects.filter(patient=child).order_by("-pk").first()
+    if relationship is None:
+        return Built(kwargs={"public_id": uuid.uuid4()})
+    scopes = effective_proxy_scopes(relationship, today=today(), policy=ProxyPolicy.current())
+    export = RecordExportFactory(
+        patient=child, requested_by=relationship.proxy, requested_as="proxy", scopes=sorted(scopes), ready=True
+    )
+    return Built(kwargs={"public_id": export.public_id}, shows="Your copy is ready")
+
+
+def _exports_of(child: Patient) -> Any:
+    return RecordExport.objects.filter(patient=child).count()
+
+
 # What a form posts, and what it would change ----------------------------------------------------------------------
 
 
@@ -349,6 +372,12 @@ PATIENT_URLS: dict[str, PatientUrl] = {
     "letters:letter": PatientUrl(Scope.LETTERS, _letter, sensitive=True),
     "letters:view": PatientUrl(Scope.LETTERS, _letter_file, sensitive=True),
     "letters:download": PatientUrl(Scope.LETTERS, _letter_file, sensitive=True),
+    # Download my record: a copy holds the parts the proxy can see, whichever they are.
+    "export:start": PatientUrl(ANY),
+    "export:request": PatientUrl(ANY, get=None, post=Post(data=lambda built: {}, ok=302, state=_exports_of)),
+    "export:detail": PatientUrl(ANY, _record_export),
+    "export:download-json": PatientUrl(ANY, _record_export),
+    "export:download-pdf": PatientUrl(ANY, _record_export),
     # Personal details.
     "patients:your-details": PatientUrl(Scope.DETAILS),
     "patients:address": PatientUrl(

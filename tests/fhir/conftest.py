@@ -28,9 +28,10 @@ class Api:
     token: str
     patient: Patient
 
-    def get(self, path: str, params: dict[str, Any] | None = None, **headers: str):
-        url = path if path.startswith("http") or path.startswith("/") else f"/fhir/r4/{path}"
-        return self.client.get(url, params or {}, headers={"Authorization": f"Bearer {self.token}", **headers})
+    def get(self, path: str, params: dict[str, Any] | None = None, **environ: str):
+        """GET a path under /fhir/r4/ (or a full URL from a link), with `HTTP_ACCEPT=...` and the like."""
+        url = path if path.startswith(("http", "/")) else f"/fhir/r4/{path}"
+        return self.client.get(url, params or {}, HTTP_AUTHORIZATION=f"Bearer {self.token}", **environ)
 
 
 def api_for(user, patient, *, scope: str = "", app_name: str = "My Health Diary") -> Api:

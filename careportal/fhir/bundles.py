@@ -33,20 +33,22 @@ def searchset(
             )
     elif self_url:
         links.append({"relation": "self", "url": self_url})
-    bundle = Bundle(
-        type="searchset",
-        timestamp=timezone.now().isoformat(),
-        total=total,
-        link=links or None,
-        entry=[
-            {
-                "fullUrl": f"{base_url}{resource.get_resource_type()}/{resource.id}",
-                "resource": resource,
-                "search": {"mode": "match"},
-            }
-            for resource in resources
-        ]
-        or None,
+    bundle = Bundle.model_validate(
+        {
+            "type": "searchset",
+            "timestamp": timezone.now().isoformat(),
+            "total": total,
+            "link": links or None,
+            "entry": [
+                {
+                    "fullUrl": f"{base_url}{resource.get_resource_type()}/{resource.id}",
+                    "resource": resource,
+                    "search": {"mode": "match"},
+                }
+                for resource in resources
+            ]
+            or None,
+        }
     )
     return bundle.model_dump(mode="json", exclude_none=True)
 

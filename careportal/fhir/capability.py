@@ -8,8 +8,8 @@ from django.conf import settings
 from django.utils import timezone
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
+from careportal.fhir.reads import KINDS
 from careportal.fhir.search import CONTROL_PARAMETERS
-from careportal.fhir.selectors import KINDS
 
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 _CONTROL_DOCS = {
@@ -40,45 +40,47 @@ def capability_statement(*, base_url: str) -> dict[str, Any]:
             ]
         resources.append(resource)
     resources.append({"type": "Binary", "interaction": [{"code": "read"}]})
-    statement = CapabilityStatement(
-        status="active",
-        date=timezone.now().isoformat(),
-        publisher=settings.CAREPORTAL_TRUST_NAME,
-        kind="instance",
-        software={"name": settings.CAREPORTAL_SERVICE_NAME},
-        implementation={"description": f"{settings.CAREPORTAL_SERVICE_NAME} FHIR R4 API", "url": base_url},
-        fhirVersion="4.0.1",
-        format=["json"],
-        rest=[
-            {
-                "mode": "server",
-                "documentation": "Read and search for patients and the people who act for them, through SMART on "
-                "FHIR apps (standalone patient launch).",
-                "security": {
-                    "cors": False,
-                    "service": [
-                        {
-                            "coding": [
-                                {
-                                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
-                                    "code": "SMART-on-FHIR",
-                                }
-                            ]
-                        }
-                    ],
-                    "extension": [
-                        {
-                            "url": OAUTH_URIS,
-                            "extension": [
-                                {"url": "authorize", "valueUri": f"{base_url}auth/authorize/"},
-                                {"url": "token", "valueUri": f"{base_url}auth/token/"},
-                                {"url": "revoke", "valueUri": f"{base_url}auth/revoke/"},
-                            ],
-                        }
-                    ],
-                },
-                "resource": resources,
-            }
-        ],
+    statement = CapabilityStatement.model_validate(
+        {
+            "status": "active",
+            "date": timezone.now().isoformat(),
+            "publisher": settings.CAREPORTAL_TRUST_NAME,
+            "kind": "instance",
+            "software": {"name": settings.CAREPORTAL_SERVICE_NAME},
+            "implementation": {"description": f"{settings.CAREPORTAL_SERVICE_NAME} FHIR R4 API", "url": base_url},
+            "fhirVersion": "4.0.1",
+            "format": ["json"],
+            "rest": [
+                {
+                    "mode": "server",
+                    "documentation": "Read and search for patients and the people who act for them, through SMART on "
+                    "FHIR apps (standalone patient launch).",
+                    "security": {
+                        "cors": False,
+                        "service": [
+                            {
+                                "coding": [
+                                    {
+                                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                        "code": "SMART-on-FHIR",
+                                    }
+                                ]
+                            }
+                        ],
+                        "extension": [
+                            {
+                                "url": OAUTH_URIS,
+                                "extension": [
+                                    {"url": "authorize", "valueUri": f"{base_url}auth/authorize/"},
+                                    {"url": "token", "valueUri": f"{base_url}auth/token/"},
+                                    {"url": "revoke", "valueUri": f"{base_url}auth/revoke/"},
+                                ],
+                            }
+                        ],
+                    },
+                    "resource": resources,
+                }
+            ],
+        }
     )
     return statement.model_dump(mode="json", exclude_none=True)

@@ -7,6 +7,7 @@ numbers, values or dates from anyone's record), since apps may log them.
 from typing import Any
 
 from django.http import HttpResponse
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from careportal.fhir.rendering import fhir_json_response
 
@@ -45,9 +46,9 @@ class NotFound(FhirError):
 
 
 def operation_outcome(*, code: str, diagnostics: str, severity: str = "error") -> dict[str, Any]:
-    from fhir.resources.R4B.operationoutcome import OperationOutcome
-
-    outcome = OperationOutcome(issue=[{"severity": severity, "code": code, "diagnostics": diagnostics}])
+    outcome = OperationOutcome.model_validate(
+        {"issue": [{"severity": severity, "code": code, "diagnostics": diagnostics}]}
+    )
     return outcome.model_dump(mode="json", exclude_none=True)
 
 

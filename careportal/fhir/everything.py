@@ -14,8 +14,8 @@ from django.conf import settings
 from careportal.access.layer import Viewer
 from careportal.fhir.authentication import FhirCaller
 from careportal.fhir.bundles import searchset
+from careportal.fhir.reads import KINDS, audit_list_read, may_read_kind, search
 from careportal.fhir.search import SearchQuery
-from careportal.fhir.selectors import KINDS, audit_list_read, may_read_kind, search
 
 
 def everything_bundle(caller_or_viewer: FhirCaller | Viewer, *, base_url: str = "") -> dict[str, Any]:

@@ -299,16 +299,18 @@ def communication_resource(message: Message) -> FhirCommunication:
     sender: dict[str, Any] = {"display": message.author_display} if from_team else {**patient}
     if not from_team:
         sender["display"] = message.author_display
-    return FhirCommunication(
-        id=str(message.public_id),
-        status="completed",
-        subject=patient,
-        topic={"text": thread.subject},
-        sent=_instant(message.created_at),
-        sender=sender,
-        recipient=[patient if from_team else team],
-        payload=[{"contentString": message.body}],
-        identifier=[{"system": system_uri("careportal-thread"), "value": str(thread.public_id)}],
+    return FhirCommunication.model_validate(
+        {
+            "id": str(message.public_id),
+            "status": "completed",
+            "subject": patient,
+            "topic": {"text": thread.subject},
+            "sent": _instant(message.created_at),
+            "sender": sender,
+            "recipient": [patient if from_team else team],
+            "payload": [{"contentString": message.body}],
+            "identifier": [{"system": system_uri("careportal-thread"), "value": str(thread.public_id)}],
+        }
     )
 
 
@@ -403,13 +405,15 @@ def audit_event_resource(event: AccessEvent) -> FhirAuditEvent:
     if event.app_name:
         agents.append({"who": {"display": event.app_name}, "requestor": False, "type": {"text": "App"}})
     entity: dict[str, Any] = {"what": {"display": event.object_label}}
-    return FhirAuditEvent(
-        id=str(event.pk),
-        type={"system": AUDIT_EVENT_TYPE, "code": "rest", "display": "RESTful Operation"},
-        action=_AUDIT_ACTION.get(event.action, "E"),  # type: ignore[call-overload]
-        recorded=_instant(event.occurred_at),
-        outcome="0" if event.succeeded else "4",
-        agent=agents,
-        source={"observer": {"display": settings.CAREPORTAL_SERVICE_NAME}},
-        entity=[entity],
+    return FhirAuditEvent.model_validate(
+        {
+            "id": str(event.pk),
+            "type": {"system": AUDIT_EVENT_TYPE, "code": "rest", "display": "RESTful Operation"},
+            "action": _AUDIT_ACTION.get(event.action, "E"),  # type: ignore[call-overload]
+            "recorded": _instant(event.occurred_at),
+            "outcome": "0" if event.succeeded else "4",
+            "agent": agents,
+            "source": {"observer": {"display": settings.CAREPORTAL_SERVICE_NAME}},
+            "entity": [entity],
+        }
     )

@@ -2,7 +2,7 @@
 
 Every parameter of a search is checked against the resource type's list (`SearchSpec.params`); anything unknown,
 repeated where it may not be, or malformed is a 400 OperationOutcome naming the parameter. The parsed values are
-plain data (`DateBound`, `Token`) that `careportal/fhir/selectors.py` turns into query filters.
+plain data (`DateBound`, `Token`) that `careportal/fhir/reads.py` turns into query filters.
 """
 
 import datetime

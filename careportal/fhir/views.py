@@ -1,5 +1,5 @@
 """The FHIR R4 read/search API's views: parse the request, find the caller, check the app's scopes, read through
-`careportal/fhir/selectors.py`, answer FHIR JSON. Every failure is an OperationOutcome (`fhir_endpoint`)."""
+`careportal/fhir/reads.py`, answer FHIR JSON. Every failure is an OperationOutcome (`fhir_endpoint`)."""
 
 import functools
 from collections.abc import Callable
@@ -8,7 +8,7 @@ import structlog
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from careportal.fhir import selectors
+from careportal.fhir import reads
 from careportal.fhir.authentication import FhirCaller, FhirUnauthorized, caller_for_request
 from careportal.fhir.bundles import searchset
 from careportal.fhir.capability import capability_statement
@@ -75,8 +75,8 @@ def _caller(request: HttpRequest, resource_type: str, interaction: str) -> FhirC
     return caller
 
 
-def _kind(resource_type: str) -> selectors.Kind:
-    kind = selectors.KINDS.get(resource_type)
+def _kind(resource_type: str) -> reads.Kind:
+    kind = reads.KINDS.get(resource_type)
     if kind is None:
         raise NotFound(f"The resource type '{resource_type[:40]}' is not supported by this server.")
     return kind
@@ -98,7 +98,7 @@ def type_search(request: HttpRequest, resource_type: str) -> HttpResponse:
         reference_targets=kind.reference_targets,
     )
     base = base_url(request)
-    page = selectors.search(viewer=caller.viewer, kind=kind, query=query, base_url=base)
+    page = reads.search(viewer=caller.viewer, kind=kind, query=query, base_url=base)
     return fhir_json_response(
         searchset(
             base_url=base,
@@ -116,7 +116,7 @@ def instance_read(request: HttpRequest, resource_type: str, resource_id: str) ->
     kind = _kind(resource_type)
     caller = _caller(request, kind.name, "read")
     _only_format(request)
-    resource = selectors.read(viewer=caller.viewer, kind=kind, resource_id=resource_id, base_url=base_url(request))
+    resource = reads.read(viewer=caller.viewer, kind=kind, resource_id=resource_id, base_url=base_url(request))
     return fhir_json_response(to_json(resource))
 
 
@@ -126,7 +126,7 @@ def patient_everything(request: HttpRequest, resource_id: str) -> HttpResponse:
     _only_format(request)
     patient = caller.viewer.patient
     if patient is None or str(patient.public_id) != resource_id:
-        selectors.read(viewer=caller.viewer, kind=selectors.KINDS["Patient"], resource_id=resource_id, base_url="")
+        reads.read(viewer=caller.viewer, kind=reads.KINDS["Patient"], resource_id=resource_id, base_url="")
     return fhir_json_response(everything_bundle(caller, base_url=base_url(request)))
 
 
@@ -146,7 +146,7 @@ def binary_read(request: HttpRequest, resource_id: str) -> HttpResponse:
     pdf = _wants_pdf(request)
     if not pdf and not wants_json(request):
         raise FhirError("Ask for application/pdf or application/fhir+json.", status=406, code="not-supported")
-    letter = selectors.letter_pdf_for_app(viewer=caller.viewer, resource_id=resource_id)
+    letter = reads.letter_pdf_for_app(viewer=caller.viewer, resource_id=resource_id)
     with letter_file_open(letter.stored_name) as handle:
         data = handle.read()
     if pdf:

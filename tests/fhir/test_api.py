@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from careportal.audit.models import AccessEvent
-from careportal.fhir import selectors
+from careportal.fhir import reads
 from careportal.fhir.coding import LOINC, NHS_NUMBER_SYSTEM
 from tests.appointments.factories import AppointmentFactory
 from tests.fhir.conftest import api_for
@@ -118,7 +118,7 @@ def test_metadata_lists_exactly_what_is_implemented_without_a_token(client: Clie
 
 def test_metadata_search_parameters_match_what_searches_accept() -> None:
     """The statement is built from the table the searches use: every parameter listed is one a search takes."""
-    for kind in selectors.KINDS.values():
+    for kind in reads.KINDS.values():
         assert kind.params  # something to search by
 
 
@@ -397,7 +397,9 @@ def test_unknown_ids_types_and_paths_are_404_operation_outcomes(api, path) -> No
 @pytest.mark.parametrize("path", ["Observation", "Patient/x", "metadata", "Binary/x"])
 def test_the_api_is_read_only(api, method, path) -> None:
     call = getattr(api.client, method)
-    response = call(f"/fhir/r4/{path}", data="{}", content_type="application/fhir+json", HTTP_AUTHORIZATION=f"Bearer {api.token}")
+    response = call(
+        f"/fhir/r4/{path}", data="{}", content_type="application/fhir+json", HTTP_AUTHORIZATION=f"Bearer {api.token}"
+    )
 
     outcome(response, 405)
     assert response["Allow"] == "GET, HEAD"
@@ -413,7 +415,7 @@ def test_something_unforeseen_is_a_500_operation_outcome_without_details(api, mo
     def broken(**kwargs):
         raise RuntimeError("Eleanor Hargreaves 9990000018")
 
-    monkeypatch.setattr(selectors, "search", broken)
+    monkeypatch.setattr(reads, "search", broken)
 
     issue = outcome(api.get("Observation"), 500)
 

@@ -482,7 +482,7 @@ def _audit_kind(viewer: Viewer, kind: Kind) -> None:
 def audit_list_read(viewer: Viewer, kind: Kind) -> None:
     if kind.scope is None:
         # The Patient resource: everyone reading the record sees whose it is; audited like any read.
-        scope = Scope.DETAILS if viewer.can(Scope.DETAILS) else next(iter(viewer.scopes), Scope.DETAILS)
+        scope = Scope.DETAILS if viewer.can(Scope.DETAILS) else min(viewer.scopes, default=Scope.DETAILS)
         access_patient_record(viewer=viewer, scope=scope, object_label=kind.label)
     else:
         _audit_kind(viewer, kind)

@@ -1,18 +1,18 @@
 """The FHIR R4 API and the SMART on FHIR authorisation server, under /fhir/r4/ (docs/fhir-api.md)."""
 
-from django.urls import URLPattern, path, re_path
+from django.urls import URLPattern, re_path
 
 from careportal.fhir import views
 
 app_name = "fhir"
 urlpatterns: list[URLPattern] = [
     # The FHIR read/search API (careportal/fhir/views.py).
-    path("metadata", views.metadata, name="metadata"),
+    re_path(r"^metadata/?$", views.metadata, name="metadata"),
     re_path(r"^Binary/(?P<resource_id>[^/]+)/?$", views.binary_read, name="binary"),
     re_path(r"^Patient/(?P<resource_id>[^/]+)/\$everything/?$", views.patient_everything, name="everything"),
     re_path(r"^(?P<resource_type>[A-Z][A-Za-z]*)/?$", views.type_search, name="search"),
     re_path(r"^(?P<resource_type>[A-Z][A-Za-z]*)/(?P<resource_id>[^/]+)/?$", views.instance_read, name="read"),
-    # Anything else that looks like a FHIR path (a capital letter first; the authorisation server's addresses
-    # are lower case) is an OperationOutcome 404, never an HTML page.
-    re_path(r"^(?P<path>[A-Z$_].*)$", views.unknown, name="unknown"),
+    # Anything else is an OperationOutcome 404, never an HTML page; except the SMART authorisation server's
+    # addresses (auth/, .well-known/), whichever order their patterns are listed in.
+    re_path(r"^(?!auth/|\.well-known/)(?P<path>.*)$", views.unknown, name="unknown"),
 ]

@@ -116,6 +116,19 @@ def test_metadata_lists_exactly_what_is_implemented_without_a_token(client: Clie
     assert rest["security"]["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
 
 
+def test_the_authorisation_servers_addresses_are_left_to_it(client: Client) -> None:
+    """The catch-all 404 never answers for auth/ or .well-known/ (the SMART authorisation server's), whichever
+    order the URL patterns are merged in."""
+    from django.urls import Resolver404, resolve
+
+    for path in ("/fhir/r4/auth/authorize/", "/fhir/r4/.well-known/smart-configuration"):
+        try:
+            match = resolve(path)
+        except Resolver404:
+            continue
+        assert match.url_name != "unknown"
+
+
 def test_metadata_search_parameters_match_what_searches_accept() -> None:
     """The statement is built from the table the searches use: every parameter listed is one a search takes."""
     for kind in reads.KINDS.values():
@@ -387,6 +400,10 @@ def test_smart_scopes_not_granted_are_403(fhir_patient, scope, path, status) -> 
         "Medication/1",
         "Observation/1/_history/2",
         "$export",
+        "metadata/extra",
+        "observation",
+        "something/else",
+        "/fhir/r4/",
     ],
 )
 def test_unknown_ids_types_and_paths_are_404_operation_outcomes(api, path) -> None:

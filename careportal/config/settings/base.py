@@ -581,3 +581,14 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": IS_PRODUCTION,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if IS_PRODUCTION else ["http", "https"],
 }
+
+# The FHIR R4 API (careportal/fhir/, docs/fhir-api.md): the trust's identifier system for its hospital numbers
+# (UK Core: a URI the trust owns) and the base of the code systems for local codes (a lab's own test codes).
+CAREPORTAL_FHIR_HOSPITAL_NUMBER_SYSTEM = env.str(
+    "CAREPORTAL_FHIR_HOSPITAL_NUMBER_SYSTEM", default="https://fhir.example-trust.nhs.uk/Id/hospital-number"
+)
+CAREPORTAL_FHIR_LOCAL_CODE_SYSTEM_BASE = env.str(
+    "CAREPORTAL_FHIR_LOCAL_CODE_SYSTEM_BASE", default="https://fhir.example-trust.nhs.uk/CodeSystem"
+)
+# The FHIR base address apps see, for resources built outside a request (a record download's Bundle).
+CAREPORTAL_FHIR_BASE_URL = env.str("CAREPORTAL_FHIR_BASE_URL", default="http://127.0.0.1:8000/fhir/r4/")

@@ -12,7 +12,11 @@ urlpatterns = [
     path("token/", dot.TokenView.as_view(), name="token"),
     path("revoke/", dot.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", SmartIntrospectView.as_view(), name="introspect"),
-    re_path(r"^\.well-known/openid-configuration$", dot.ConnectDiscoveryInfoView.as_view(), name="oidc-connect-discovery-info"),
+    re_path(
+        r"^\.well-known/openid-configuration$",
+        dot.ConnectDiscoveryInfoView.as_view(),
+        name="oidc-connect-discovery-info",
+    ),
     path(".well-known/oauth-authorization-server", dot.OAuthServerMetadataView.as_view(), name="oauth-server-metadata"),
     path(".well-known/jwks.json", dot.JwksInfoView.as_view(), name="jwks-info"),
     path("userinfo/", dot.UserInfoView.as_view(), name="user-info"),

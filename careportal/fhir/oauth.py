@@ -11,12 +11,12 @@ import hashlib
 from typing import Any
 
 from django.db import transaction
-from oauthlib.common import Request
-from oauthlib.oauth2.rfc6749 import errors
 from oauth2_provider.models import AbstractApplication, get_access_token_model, get_grant_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import BaseScopes
 from oauth2_provider.settings import oauth2_settings
+from oauthlib.common import Request
+from oauthlib.oauth2.rfc6749 import errors
 
 from careportal.access.layer import patient_choices
 from careportal.fhir import smart

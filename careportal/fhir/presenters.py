@@ -51,7 +51,12 @@ def consent_radio_items(options: list[ConsentOption], selected: str | None) -> l
         if option.withheld:
             hint += f" Not {listed(option.withheld)}: you cannot see them."
         items.append(
-            {"value": option.public_id, "text": option.label, "hint": {"text": hint}, "checked": selected == option.public_id}
+            {
+                "value": option.public_id,
+                "text": option.label,
+                "hint": {"text": hint},
+                "checked": selected == option.public_id,
+            }
         )
     return items
 

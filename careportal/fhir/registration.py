@@ -25,9 +25,9 @@ def redirect_uri_problems(uris: list[str]) -> list[str]:
         parts = urlsplit(uri)
         if parts.fragment or "#" in uri:
             problems.append(f"{uri}: a redirect address cannot have a fragment (#...).")
-        elif parts.scheme == "https" and parts.hostname:
-            continue
-        elif parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS and not settings.IS_PRODUCTION:
+        elif (parts.scheme == "https" and parts.hostname) or (
+            parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS and not settings.IS_PRODUCTION
+        ):
             continue
         elif parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
             problems.append(f"{uri}: http://127.0.0.1 redirect addresses are for development only; use https.")

@@ -55,9 +55,9 @@ class AuthorizeView(BaseAuthorizationView):
         application = Application.objects.get(client_id=credentials["client_id"])
         problem = self._smart_problem(request, credentials)
         if problem:
-            error = errors.InvalidRequestError(description=problem, state=credentials.get("state"))
+            invalid = errors.InvalidRequestError(description=problem, state=credentials.get("state"))
             return self.error_response(
-                OAuthToolkitError(error=error, redirect_uri=credentials["redirect_uri"]), application
+                OAuthToolkitError(error=invalid, redirect_uri=credentials["redirect_uri"]), application
             )
         request_id = secrets.token_urlsafe(16)
         stored = _requests(request)
@@ -73,7 +73,9 @@ class AuthorizeView(BaseAuthorizationView):
         request_id = request.POST.get("request_id", "")
         stored = _requests(request).get(request_id)
         if stored is None:
-            return render(request, "fhir/authorize_expired.jinja", {"page_title": "This request has expired"}, status=400)
+            return render(
+                request, "fhir/authorize_expired.jinja", {"page_title": "This request has expired"}, status=400
+            )
         credentials = dict(stored["credentials"])
         application = Application.objects.get(client_id=credentials["client_id"])
         choices = self._choices()
@@ -170,7 +172,9 @@ class SmartIntrospectView(IntrospectTokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         token_value = request.POST.get("token")
         if not token_value:
-            return JsonResponse({"error": "invalid_request", "error_description": "Token parameter is missing."}, 400)
+            return JsonResponse(
+                {"error": "invalid_request", "error_description": "Token parameter is missing."}, status=400
+            )
         client_id = _client_id(request)
         token = (
             get_access_token_model()

@@ -2,8 +2,8 @@
 consent form and the token exchange."""
 
 import base64
-import re
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode, urlsplit

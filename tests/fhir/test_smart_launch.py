@@ -2,7 +2,7 @@
 token's record, refresh, revocation, and every way a request is refused."""
 
 import json
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client, RequestFactory

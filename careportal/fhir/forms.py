@@ -18,7 +18,8 @@ class ConsentForm(forms.Form):
     def __init__(self, *args, choices: list[PatientChoice], **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.choices = choices
-        self.fields["record"].choices = [  # type: ignore[attr-defined](str(c.patient.public_id), str(c.patient.public_id)) for c in choices]
+        record: forms.ChoiceField = self.fields["record"]  # type: ignore[assignment]
+        record.choices = [(str(c.patient.public_id), str(c.patient.public_id)) for c in choices]
         if len(choices) == 1:
             self.fields["record"].initial = str(choices[0].patient.public_id)
 

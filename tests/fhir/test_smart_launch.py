@@ -278,3 +278,8 @@ def test_the_smart_configuration() -> None:
     discovery = Client().get("/fhir/r4/auth/.well-known/openid-configuration").json()
     assert discovery["issuer"] == data["issuer"]
     assert discovery["jwks_uri"] == data["jwks_uri"]
+
+
+def test_the_security_page_links_to_connected_apps() -> None:
+    patient = PatientWithAccountFactory()
+    assert 'href="/your-apps/"' in signed_in(patient.user).get("/account/security/").content.decode()

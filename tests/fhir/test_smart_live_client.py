@@ -61,6 +61,7 @@ def test_requests_oauthlib_completes_a_standalone_launch(live_server, insecure_t
     assert consent.status_code == 302
     callback = consent.headers["Location"]
     assert callback.startswith(REDIRECT_URI)
+    assert f"state={state}" in callback
 
     token = app.fetch_token(config["token_endpoint"], authorization_response=callback, client_secret=secret)
 

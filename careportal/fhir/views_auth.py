@@ -12,7 +12,7 @@ import hashlib
 import secrets
 import time
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlsplit
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -131,7 +131,7 @@ class AuthorizeView(BaseAuthorizationView):
         status: int = 200,
     ) -> HttpResponse:
         options = consent_options(form.choices, stored["scopes"])
-        return render(
+        response = render(
             request,
             "fhir/authorize.jinja",
             {
@@ -147,6 +147,10 @@ class AuthorizeView(BaseAuthorizationView):
             },
             status=status,
         )
+        # The form's answer redirects to the app: browsers apply the page's form-action policy to that redirect.
+        redirect_to = urlsplit(stored["credentials"]["redirect_uri"])
+        response._csp_update = {"form-action": [f"{redirect_to.scheme}://{redirect_to.netloc}"]}  # type: ignore[attr-defined]
+        return response
 
     def error_response(self, error: OAuthToolkitError, application: Any, **kwargs: Any) -> HttpResponse:
         redirect, response = super(BaseAuthorizationView, self).error_response(error, **kwargs)

@@ -283,3 +283,18 @@ def test_the_smart_configuration() -> None:
 def test_the_security_page_links_to_connected_apps() -> None:
     patient = PatientWithAccountFactory()
     assert 'href="/your-apps/"' in signed_in(patient.user).get("/account/security/").content.decode()
+
+
+def test_the_oauth_server_metadata_names_the_same_issuer() -> None:
+    data = Client().get("/fhir/r4/auth/.well-known/oauth-authorization-server").json()
+    assert data["issuer"] == "http://testserver/fhir/r4/auth"
+    assert data["code_challenge_methods_supported"] == ["S256"]
+    assert data["response_types_supported"] == ["code"]
+    assert data["grant_types_supported"] == ["authorization_code", "refresh_token"]
+
+
+def test_the_authorisation_response_names_the_issuer(app) -> None:
+    patient = PatientWithAccountFactory()
+    launch = Launch(signed_in(patient.user), app.client_id)
+    response = launch.consent(launch.authorize())
+    assert error_of(response)["iss"] == "http://testserver/fhir/r4/auth"

@@ -1,6 +1,8 @@
 """The signed-in person's connected apps (/your-apps/): see each app, whose record it reads and what, and
 disconnect it. Only the person's own connections: another person's connection id is 404."""
 
+from uuid import UUID
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -8,6 +10,7 @@ from django.shortcuts import redirect, render
 
 from careportal.access.layer import viewer_for_request
 from careportal.fhir import selectors, services
+from careportal.fhir.access import access_connection
 from careportal.fhir.presenters import connection_rows
 from careportal.home.presenters import patient_navigation
 
@@ -25,8 +28,8 @@ def connected_apps(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def disconnect(request: HttpRequest, connection_id: str) -> HttpResponse:
-    connection = selectors.connection_of(user=request.user, public_id=connection_id)  # type: ignore[arg-type]
+def disconnect(request: HttpRequest, connection_id: UUID) -> HttpResponse:
+    connection = access_connection(user=request.user, public_id=connection_id)  # type: ignore[arg-type]
     (row,) = connection_rows([connection], user_id=request.user.pk)  # type: ignore[arg-type]
     if request.method == "POST":
         services.app_connection_revoke(connection=connection)

@@ -25,7 +25,10 @@ urlpatterns = [
     path("", include("careportal.appointments.urls")),
     path("", include("careportal.letters.urls")),
     path("", include("careportal.proxy.urls")),
-    path("fhir/r4/", include("careportal.fhir.urls")),
+    # The SMART authorisation server under django-oauth-toolkit's URL names (it reverses them), then the "fhir"
+    # namespace: the FHIR API at /fhir/r4/ (careportal/fhir/urls.py) and the connected-apps pages at /your-apps/.
+    path("fhir/r4/auth/", include("careportal.fhir.auth_urls")),
+    path("", include("careportal.fhir.site_urls")),
     path("", include("careportal.fhir.export_urls")),
     path("", include("careportal.core.urls")),
     path("admin/", admin.site.urls),

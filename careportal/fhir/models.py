@@ -48,6 +48,18 @@ class TokenContext(models.Model):
         return f"Token context for {self.connection_id}"
 
 
+class GrantConnection(models.Model):
+    """Which connection an authorisation code (DOT's `Grant`, deleted when exchanged) was issued for, so that the
+    token endpoint ties the access token it issues to that connection. A separate row rather than the Grant's
+    `claims` field, which holds the OpenID Connect claims request and is read back as such."""
+
+    grant = models.OneToOneField(oauth2_settings.GRANT_MODEL, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(AppConnection, on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self) -> str:
+        return f"Grant for {self.connection_id}"
+
+
 # "Download my record" (careportal/fhir/export_*.py, docs/download-your-record.md) -----------------------------------
 
 

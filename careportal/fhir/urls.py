@@ -1,11 +1,13 @@
 """The FHIR R4 API and the SMART on FHIR authorisation server, under /fhir/r4/ (docs/fhir-api.md)."""
 
-from django.urls import URLPattern, re_path
+from django.urls import URLPattern, path, re_path
 
-from careportal.fhir import views
+from careportal.fhir import smart, views
 
 app_name = "fhir"
 urlpatterns: list[URLPattern] = [
+    # SMART on FHIR: how apps discover the authorisation server (careportal/fhir/smart.py; docs/smart-on-fhir.md).
+    path(".well-known/smart-configuration", smart.smart_configuration, name="smart-configuration"),
     # The FHIR read/search API (careportal/fhir/views.py).
     re_path(r"^metadata/?$", views.metadata, name="metadata"),
     re_path(r"^Binary/(?P<resource_id>[^/]+)/?$", views.binary_read, name="binary"),

@@ -12,6 +12,12 @@ from typing import Any
 ObjectUrlCase = tuple[str, Callable[[Any], dict[str, Any]]]
 
 
+def _app_connection_of(other: Any) -> dict[str, Any]:
+    from tests.fhir.factories import AppConnectionFactory
+
+    return {"connection_id": AppConnectionFactory(user=other.user, patient=other).public_id}
+
+
 def _support_request_of(other: Any) -> dict[str, Any]:
     from tests.helpdesk.factories import SupportRequestFactory
 
@@ -229,6 +235,8 @@ def _application_by_someone_for(other: Any) -> dict[str, Any]:
 
 OBJECT_URLS: dict[str, ObjectUrlCase] = {
     "home:act-for": ("post", lambda other: {"patient_id": other.public_id}),
+    # Connected apps (SMART on FHIR): another person's connection, to look at or disconnect.
+    "fhir:disconnect": ("get", _app_connection_of),
     # The helpdesk console: the other patient's account, record, requests for help and emails are refused to
     # anyone but the helpdesk (an audited 404). tests/helpdesk/test_access.py adds the staff side: clinicians get
     # 404 on every helpdesk URL, and the helpdesk gets 404 for ids that do not exist.

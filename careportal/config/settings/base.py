@@ -592,3 +592,41 @@ CAREPORTAL_FHIR_LOCAL_CODE_SYSTEM_BASE = env.str(
 )
 # The FHIR base address apps see, for resources built outside a request (a record download's Bundle).
 CAREPORTAL_FHIR_BASE_URL = env.str("CAREPORTAL_FHIR_BASE_URL", default="http://127.0.0.1:8000/fhir/r4/")
+
+# SMART on FHIR: the authorisation server (careportal/fhir/oauth.py; docs/smart-on-fhir.md) ---------------------
+# The key that signs ID tokens: OIDC_RSA_PRIVATE_KEY (PEM; "\n" may stand for line breaks) or a file named by
+# OIDC_RSA_PRIVATE_KEY_FILE. Retired keys stay published (so ID tokens already issued still verify) while listed in
+# OIDC_RSA_PRIVATE_KEYS_INACTIVE (or its _FILE). Production without a key serves no OpenID Connect; development and
+# tests generate one and keep it under var/private/.
+from careportal.fhir.keys import cached_development_key, pem_blocks  # noqa: E402
+
+
+def _pem_setting(name: str) -> str:
+    path = env.str(f"{name}_FILE", default="")
+    return Path(path).read_text() if path else env.str(name, default="")
+
+
+_oidc_keys = pem_blocks(_pem_setting("OIDC_RSA_PRIVATE_KEY"))
+if not _oidc_keys and not IS_PRODUCTION:
+    _oidc_keys = [cached_development_key(BASE_DIR / "var" / "private" / "oidc-rsa-private-key.pem")]
+OAUTH2_PROVIDER.update(
+    {
+        "OAUTH2_VALIDATOR_CLASS": "careportal.fhir.oauth.SmartValidator",
+        "SCOPES_BACKEND_CLASS": "careportal.fhir.oauth.SmartScopes",
+        "APPLICATION_ADMIN_CLASS": "careportal.fhir.admin.SmartApplicationAdmin",
+        "OIDC_ENABLED": bool(_oidc_keys),
+        "OIDC_RSA_PRIVATE_KEY": _oidc_keys[0] if _oidc_keys else "",
+        "OIDC_RSA_PRIVATE_KEYS_INACTIVE": pem_blocks(_pem_setting("OIDC_RSA_PRIVATE_KEYS_INACTIVE")),
+        "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+        "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+        "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+        # Every authorisation shows the consent page: the person chooses whose record, every time.
+        "REQUEST_APPROVAL_PROMPT": "force",
+        "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+        "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("FHIR_ACCESS_TOKEN_SECONDS", default=60 * 60),
+        "ID_TOKEN_EXPIRE_SECONDS": env.int("FHIR_ACCESS_TOKEN_SECONDS", default=60 * 60),
+        # A refresh token (offline_access) lapses this long after its last access token expired, unless used.
+        "REFRESH_TOKEN_EXPIRE_SECONDS": env.int("FHIR_REFRESH_TOKEN_DAYS", default=90) * 24 * 60 * 60,
+        "ROTATE_REFRESH_TOKEN": True,
+    }
+)

@@ -148,13 +148,20 @@ def test_only_released_results_and_a_withdrawn_one_without_values(patient, djang
 
     assert "Not yet released test" not in text and "Not yet released test" not in json.dumps(bundle)
     assert "Ferritin" in text and "Withdrawn" in text
-    assert "987" not in text and "Ferritin level" not in json.dumps(bundle)
+    # The withdrawn result is named, as the API names it, but carries no value (987 ug/L) anywhere.
+    assert "987 ug/L" not in text and '"value": 987' not in json.dumps(bundle)
     reports = {
         e["resource"]["code"]["text"]: e["resource"]
         for e in bundle["entry"]
         if e["resource"]["resourceType"] == "DiagnosticReport"
     }
     assert reports["Ferritin"]["status"] == "entered-in-error"
+    withdrawn = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation" and e["resource"]["status"] == "entered-in-error"
+    ]
+    assert withdrawn and not any("valueQuantity" in o or "valueString" in o for o in withdrawn)
 
 
 def test_internal_notes_are_never_in_a_copy(patient, django_capture_on_commit_callbacks):

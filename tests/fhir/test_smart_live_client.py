@@ -14,6 +14,7 @@ from requests_oauthlib import OAuth2Session
 from careportal.fhir.authentication import FhirUnauthorized, caller_for_request
 from careportal.fhir.registration import smart_app_register
 from tests.patients.factories import PatientWithAccountFactory
+from tests.results.factories import DiagnosticReportFactory, ObservationFactory
 
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
@@ -36,6 +37,10 @@ def browser_signed_in_as(user, live_server) -> requests.Session:
 @pytest.mark.django_db(transaction=True)
 def test_requests_oauthlib_completes_a_standalone_launch(live_server, insecure_transport_allowed) -> None:
     patient = PatientWithAccountFactory()
+    own_report = DiagnosticReportFactory(patient=patient, released=True)
+    ObservationFactory(report=own_report, code="HB", name="Haemoglobin", value_numeric=131, unit="g/L")
+    someone_else = DiagnosticReportFactory(patient=PatientWithAccountFactory(), released=True)
+    ObservationFactory(report=someone_else, code="HB", name="Haemoglobin", value_numeric=99, unit="g/L")
     registered = smart_app_register(name="Health Diary", redirect_uris=[REDIRECT_URI], confidential=True)
     client_id, secret = registered.application.client_id, registered.client_secret
     config = requests.get(f"{live_server.url}/fhir/r4/.well-known/smart-configuration", timeout=10).json()
@@ -78,6 +83,16 @@ def test_requests_oauthlib_completes_a_standalone_launch(live_server, insecure_t
     assert caller.viewer.patient == patient and caller.app_name == "Health Diary"
     assert caller.may("Observation", "search") and not caller.may("Appointment", "read")
 
+    # The app reads the patient's Observations from the live FHIR API with its token
+    fhir = f"{live_server.url}/fhir/r4"
+    found = app.get(f"{fhir}/Observation", params={"patient": str(patient.public_id)}, timeout=10)
+    assert found.status_code == 200 and found.headers["Content-Type"].startswith("application/fhir+json")
+    observations = [entry["resource"] for entry in found.json()["entry"]]
+    assert [o["valueQuantity"]["value"] for o in observations] == [131]
+    # And never another patient's: their observation is "not found", and a search for them finds nothing of theirs
+    assert app.get(f"{fhir}/Observation/{someone_else.public_id}-1", timeout=10).status_code == 404
+    assert app.get(f"{fhir}/Appointment", timeout=10).status_code == 403  # a scope the app was not given
+
     refreshed = app.refresh_token(config["token_endpoint"], auth=(client_id, secret))
     assert refreshed["patient"] == str(patient.public_id)
 
@@ -95,6 +110,10 @@ def test_requests_oauthlib_completes_a_standalone_launch(live_server, insecure_t
     request = RequestFactory().get("/fhir/r4/Observation", HTTP_AUTHORIZATION=f"Bearer {refreshed['access_token']}")
     with pytest.raises(FhirUnauthorized):
         caller_for_request(request)
+    refused = requests.get(
+        f"{fhir}/Observation", headers={"Authorization": f"Bearer {refreshed['access_token']}"}, timeout=10
+    )
+    assert refused.status_code == 401 and refused.json()["resourceType"] == "OperationOutcome"
 
 
 @pytest.mark.django_db(transaction=True)

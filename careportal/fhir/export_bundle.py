@@ -38,7 +38,8 @@ def bundle_from_contents(contents: RecordContents, *, now: datetime.datetime | N
     patient: Any = viewer.patient
     resources: list[Resource] = [patient_resource(patient, with_contact_details=viewer.can(Scope.DETAILS))]
     # Every row is the patient's own: give each the patient already loaded, not one query per row.
-    for row in [*contents.reports, *contents.appointments, *contents.letters, *(c.thread for c in contents.threads)]:
+    rows: list[Any] = [*contents.reports, *contents.appointments, *contents.letters]
+    for row in rows + [copy.thread for copy in contents.threads]:
         row.patient = patient
     for report in contents.reports:
         observations = list(report.observations.all())

@@ -66,7 +66,11 @@ def access_log_entry(event: AccessEvent, *, patient: Patient, names: EventNames 
         label = _what(event, names=names)
         return AccessLogEntry(when=when, sentence=f"{label[0].upper()}{label[1:]} on {when}")
     action = event.get_action_display()
-    sentence = f"{_who(event, patient=patient, names=names)} {action} {_what(event, names=names)} on {when}"
+    who = _who(event, patient=patient, names=names)
+    if event.app_name:
+        # Read through an app the person connected (careportal/fhir/): "You, through Health Diary, viewed ...".
+        who = f"{who.rstrip(',')}, through {event.app_name},"
+    sentence = f"{who} {action} {_what(event, names=names)} on {when}"
     return AccessLogEntry(when=when, sentence=sentence)
 
 

@@ -57,6 +57,34 @@ def test_a_proxys_view_says_they_acted_for_the_patient(patient):
     )
 
 
+def test_a_read_through_a_connected_app_names_the_app(patient):
+    own = _event_at(
+        "2026-11-03T09:00:00+00:00",
+        actor=patient.user,
+        actor_role="patient",
+        patient=patient,
+        object_label="test results",
+        app_name="Health Diary",
+    )
+    assert access_log_entry(own, patient=patient).sentence == (
+        "You, through Health Diary, viewed your test results on 3 November 2026 at 09:00"
+    )
+    relationship = ProxyRelationshipFactory(patient=patient, proxy__display_name="Sam Jones")
+    proxys = _event_at(
+        "2026-11-03T09:05:00+00:00",
+        actor=relationship.proxy,
+        actor_name="Sam Jones",
+        actor_role="proxy",
+        patient=patient,
+        on_behalf_of=patient,
+        object_label="test results",
+        app_name="Health Diary",
+    )
+    assert access_log_entry(proxys, patient=patient).sentence.startswith(
+        "Sam Jones, on your behalf, through Health Diary, viewed your test results"
+    )
+
+
 def test_the_access_log_page_lists_the_patients_own_events_newest_first(patient_client, patient, other_patient):
     _event_at(
         "2026-11-01T10:00:00+00:00",

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 
 from careportal.access.layer import viewer_for_request
 from careportal.fhir import selectors, services
-from careportal.fhir.access import access_connection
+from careportal.fhir.access import access_connection, connection_viewer
 from careportal.fhir.presenters import connection_rows
 from careportal.home.presenters import patient_navigation
 
@@ -32,7 +32,7 @@ def disconnect(request: HttpRequest, connection_id: UUID) -> HttpResponse:
     connection = access_connection(user=request.user, public_id=connection_id)  # type: ignore[arg-type]
     (row,) = connection_rows([connection], user_id=request.user.pk)  # type: ignore[arg-type]
     if request.method == "POST":
-        services.app_connection_revoke(connection=connection)
+        services.app_connection_revoke(connection=connection, by=connection_viewer(request, connection))
         messages.success(request, f"{row.app_name} is disconnected. It can no longer read {row.whose.lower()}.")
         return redirect("fhir:connected-apps")
     return _page(request, "fhir/disconnect.jinja", {"page_title": f"Disconnect {row.app_name}?", "row": row})

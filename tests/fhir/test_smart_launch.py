@@ -9,6 +9,8 @@ from django.test import Client, RequestFactory
 from jwcrypto import jwk, jwt
 from oauth2_provider.models import AccessToken, Application, RefreshToken
 
+from careportal.audit.models import AccessEvent
+from careportal.audit.presenters import access_log_entry
 from careportal.fhir.authentication import FhirUnauthorized, caller_for_request
 from careportal.fhir.models import AppConnection, TokenContext
 from tests.fhir.factories import ApplicationFactory
@@ -125,6 +127,12 @@ def test_disconnecting_ends_every_token_and_refresh(app) -> None:
     connection.refresh_from_db()
     assert connection.revoked_at is not None
     assert not AccessToken.objects.exists()
+    # Both the connecting and the disconnecting are in the patient's own access log, by the patient, naming the app
+    changes = AccessEvent.objects.filter(patient=patient, object_type="fhir.appconnection").order_by("id")
+    assert [(e.action, e.actor_id) for e in changes] == [("create", patient.user.pk), ("delete", patient.user.pk)]
+    log = [access_log_entry(e, patient=patient).sentence for e in changes]
+    assert log[0].startswith(f"You added the app {app.name}'s access to your record on ")
+    assert log[1].startswith(f"You removed the app {app.name}'s access to your record on ")
     with pytest.raises(FhirUnauthorized):
         caller(body["access_token"])
     refresh = Client().post(

@@ -6,11 +6,13 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
+from oauth2_provider.models import Application
 
 from careportal.accounts.activation import code_digest
 from careportal.accounts.models import ActivationCode, SecurityAnswer, User
 from careportal.accounts.security import hash_answer
 from careportal.demo import data
+from careportal.fhir.registration import smart_app_register
 from careportal.hl7.interface_admin import INTEGRATION_GROUP, integration_group_ensure
 from careportal.hl7.interfaces import interfaces_cache_clear
 from careportal.hl7.models import InboundInterface
@@ -86,6 +88,21 @@ def _demo_proxy_relationship(proxy: Mapping[str, object]) -> None:
         )
 
 
+DEMO_APP_CLIENT_ID = "careportal-demo-app"
+
+
+def _demo_smart_app() -> None:
+    """A public SMART on FHIR app with a known client id, so a newcomer can try a standalone launch at once
+    (docs/smart-on-fhir.md): its redirect address is on this machine, where nothing listens unless they run one."""
+    if Application.objects.filter(client_id=DEMO_APP_CLIENT_ID).exists():
+        return
+    registered = smart_app_register(
+        name="CarePortal demo app", redirect_uris=["http://127.0.0.1:8765/callback"], confidential=False
+    )
+    registered.application.client_id = DEMO_APP_CLIENT_ID
+    registered.application.save(update_fields=["client_id"])
+
+
 def demo_interfaces_load() -> int:
     """The inbound interfaces the demo's sample messages come through; kept as they are when they exist (an
     administrator may have changed them). Returns how many were added."""
@@ -159,5 +176,6 @@ def demo_trust_load() -> dict[str, int]:
 
     for proxy in data.PROXIES:
         _demo_proxy_relationship(proxy)
+    _demo_smart_app()
     created["users"] = User.objects.count() - users_before
     return created

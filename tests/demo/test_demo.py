@@ -1,6 +1,7 @@
 import datetime
 
 import pytest
+from oauth2_provider.models import Application
 
 from careportal.accounts.models import User
 from careportal.demo.data import DEMO_PASSWORD
@@ -221,3 +222,12 @@ def test_the_demo_has_a_proxy_with_its_history_and_an_application_for_the_helpde
     application = ProxyRelationship.objects.get(proxy__username="demo.carer")
     assert (application.status, application.origin) == (ProxyStatus.REQUESTED, ProxyOrigin.APPLICATION)
     assert [e.kind for e in application.events.all()] == [ProxyEventKind.APPLIED]
+
+
+def test_the_demo_registers_a_public_smart_app_once() -> None:
+    demo_trust_load()
+    demo_trust_load()
+
+    app = Application.objects.get(client_id="careportal-demo-app")
+    assert app.client_type == Application.CLIENT_PUBLIC
+    assert app.redirect_uris == "http://127.0.0.1:8765/callback"

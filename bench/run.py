@@ -7,9 +7,13 @@ side with their ratios, and writes the summary to bench/results/summary.md:
 - HL7 ingestion: 20,000 ORU^R01 messages over 4 MLLP connections, in messages per second, against a minimal server
   on the same database that stores the raw message, commits and acknowledges (the ceiling), with a bare MLLP server
   and a listener doing no database work as references;
-- the release job on 1,000,000 due reports on PostgreSQL, in reports per second, one worker and several at once.
+- the release job on 1,000,000 due reports on PostgreSQL, in reports per second, one worker and several at once;
+- the FHIR API's Observation search on 1,000,000 observations (20,000 patients) on PostgreSQL, in requests per
+  second with p50/p95 latency, against one SQL query for the same page plus json.dumps (the ceiling), and its
+  query count per request.
 
-Set BENCH_MLLP_MESSAGES or BENCH_RELEASE_REPORTS for a quicker run; `make bench ONLY=mllp` runs one benchmark.
+Set BENCH_MLLP_MESSAGES, BENCH_RELEASE_REPORTS or BENCH_FHIR_PATIENTS for a quicker run; `make bench ONLY=mllp`
+runs one benchmark.
 """
 
 import importlib
@@ -55,6 +59,22 @@ def summary_rows() -> list[tuple[str, str, str, str]]:
                     f"{row['reports_per_second'] / baseline:.2f} × one worker",
                 )
             )
+    fhir = RESULTS / "fhir.json"
+    if fhir.exists():
+        data = json.loads(fhir.read_text())
+        for row in data["rows"]:
+            rows.append(
+                (
+                    f"FHIR API on PostgreSQL: {row['workload']}",
+                    f"{data['observations']:,} observations, {row['requests']:,} requests",
+                    f"{row['per_second']:,.0f} requests/s (p50 {row['p50_ms']:.1f} ms, p95 {row['p95_ms']:.1f} ms)",
+                    f"{row['ratio']:.3f} of the ceiling" if row["ceiling"] else "ceiling",
+                )
+            )
+        counts = ", ".join(
+            f"{q['first_page_queries']} for {q['observations']:,} observations" for q in data["query_counts"]
+        )
+        rows.append(("FHIR API: queries per Observation search request", "first page", counts, "constant"))
     return rows
 
 

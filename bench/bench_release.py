@@ -52,27 +52,28 @@ FILL_SQL = [
     # account that has not been activated: nobody signs in here.
     """
     INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active,
-        date_joined, public_id, display_name, is_helpdesk, two_step_method)
+        date_joined, public_id, display_name, is_helpdesk, two_step_method, recovery_questions_round)
     SELECT '!', false, 'bench' || g, 'Name' || g, 'Bench', 'bench' || g || '@example.org', false, true,
-        now(), gen_random_uuid(), '', false, ''
+        now(), gen_random_uuid(), '', false, '', 0
     FROM generate_series(1, %(accounts)s) AS g
     """,
     """
     INSERT INTO patients_patient (public_id, hospital_number, nhs_number, given_name, family_name, birth_date,
         address_line_1, address_line_2, town, postcode, email, mobile_phone, home_phone, contact_preference,
-        created_at, updated_at, user_id)
+        created_at, updated_at, notify_by_email, notify_by_sms, user_id)
     SELECT gen_random_uuid(), 'B' || lpad(g::text, 9, '0'), NULL, 'Given', 'Family', date '1970-01-01' + (g %% 20000),
-        '1 Bench Street', '', 'London', 'N1 9GU', '', '', '', 'portal', now(), now(),
+        '1 Bench Street', '', 'London', 'N1 9GU', '', '', '', 'portal', now(), now(), true, false,
         CASE WHEN g %% 5 < 3 THEN (SELECT min(id) FROM accounts_user) + (g / 5) * 3 + (g %% 5) ELSE NULL END
     FROM generate_series(0, %(patients)s - 1) AS g
     """,
     # Proxies (granted by the adult patient, results scope) for 5% of patients, using the accounts after those of
     # the patients.
     """
-    INSERT INTO proxy_proxyrelationship (public_id, relationship, basis, scopes, sensitive_categories_granted, status,
-        valid_from, created_at, patient_id, proxy_id)
-    SELECT gen_random_uuid(), 'carer', 'granted', '["results", "appointments"]'::jsonb, '[]'::jsonb, 'active',
-        date '2025-01-01', now(), p.id,
+    INSERT INTO proxy_proxyrelationship (public_id, relationship, basis, origin, scopes, sensitive_categories_granted,
+        status, valid_from, created_at, applicant_note, identity_evidence, relationship_evidence, evidence_note,
+        consent_note, decision_reason, patient_id, proxy_id)
+    SELECT gen_random_uuid(), 'carer', 'granted', 'invitation', '["results", "appointments"]'::jsonb, '[]'::jsonb,
+        'active', date '2025-01-01', now(), '', '', '', '', '', '', p.id,
         (SELECT min(id) FROM accounts_user) + %(patient_accounts)s + row_number() OVER (ORDER BY p.id) - 1
     FROM patients_patient p WHERE p.id %% 20 = 0
     """,

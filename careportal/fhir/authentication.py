@@ -10,6 +10,7 @@ SMART scopes (SMART App Launch 2.0) narrow further: `patient/*.read` or `patient
 `r` gives read and `s` search.
 """
 
+import datetime
 import re
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -22,6 +23,7 @@ from careportal.access.layer import Viewer, patient_choices, request_facts
 from careportal.fhir.models import AppConnection, TokenContext
 
 Interaction = Literal["read", "search"]
+LAST_USED_RESOLUTION = datetime.timedelta(minutes=5)
 
 _PATIENT_SCOPE = re.compile(r"^patient/(?P<type>\*|[A-Z][A-Za-z]+)\.(?P<perms>read|[cruds]+)(\?.*)?$")
 
@@ -98,5 +100,9 @@ def caller_for_request(request: HttpRequest) -> FhirCaller:
         **request_facts(request),
     )
     viewer = replace(viewer, app_name=connection.application.name or "An app")
-    AppConnection.objects.filter(pk=connection.pk).update(last_used_at=timezone.now())
+    # "Last used" on the connected-apps page needs minutes, not every request: an app paging through a record
+    # would otherwise write to the database on every read.
+    now = timezone.now()
+    if connection.last_used_at is None or now - connection.last_used_at >= LAST_USED_RESOLUTION:
+        AppConnection.objects.filter(pk=connection.pk).update(last_used_at=now)
     return FhirCaller(viewer=viewer, connection=connection, grants=resource_grants(token.scope))

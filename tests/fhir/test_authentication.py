@@ -1,5 +1,7 @@
 """The bearer token decides who is reading which record, through which app, with which resource types."""
 
+import datetime
+
 import pytest
 from django.test import RequestFactory
 from django.utils import timezone
@@ -79,3 +81,24 @@ def test_smart_scopes_decide_which_resource_types_are_read_and_searched(scope, r
     grants = resource_grants(scope)
     assert any(g.resource_type in ("*", resource_type) and g.read for g in grants) is read
     assert any(g.resource_type in ("*", resource_type) and g.search for g in grants) is search
+
+
+def test_last_used_is_written_at_most_every_few_minutes() -> None:
+    patient = PatientWithAccountFactory()
+    connection = AppConnectionFactory(user=patient.user, patient=patient)
+    token = bearer_token(connection)
+
+    caller_for_request(request_with(token))
+    connection.refresh_from_db()
+    first = connection.last_used_at
+    assert first is not None
+
+    caller_for_request(request_with(token))  # a moment later: not written again
+    connection.refresh_from_db()
+    assert connection.last_used_at == first
+
+    connection.last_used_at = first - datetime.timedelta(minutes=6)
+    connection.save(update_fields=["last_used_at"])
+    caller_for_request(request_with(token))
+    connection.refresh_from_db()
+    assert connection.last_used_at > first

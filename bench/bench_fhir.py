@@ -25,36 +25,25 @@ The work runs in a child process with its own Django settings. Prints a table an
 import datetime
 import json
 import os
-import platform
 import random
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+# Run as a script (`python bench/bench_<name>.py`, and its child process) or imported by bench/run.py.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.pg_support import machine, run_child_on_fresh_database, server_url, server_version
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 DATABASE_NAME = "careportal_bench_fhir"
-DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 REPORTS_PER_PATIENT = 10
 OBSERVATIONS_PER_REPORT = 5
 BIG_PATIENT_REPORTS = 100
 PAGE = 50
 WALK_PAGE = 10
-
-
-def _database_url(server_url: str, name: str) -> str:
-    parts = urlsplit(server_url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _connect(url: str):  # type: ignore[no-untyped-def]
-    import psycopg
-
-    return psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True, connect_timeout=3)
 
 
 # The child process: fill the database and time the API ----------------------------------------------------------
@@ -433,30 +422,13 @@ def main() -> int:
     patients = int(os.environ.get("BENCH_FHIR_PATIENTS", "20000"))
     requests = int(os.environ.get("BENCH_FHIR_REQUESTS", "500"))
     walks = int(os.environ.get("BENCH_FHIR_WALKS", "100"))
-    server_url = os.environ.get("BENCH_POSTGRES_URL", DEFAULT_SERVER_URL)
     print(f"== FHIR API: Observation search, {patients:,} patients on PostgreSQL ==")
-    try:
-        admin = _connect(server_url)
-    except Exception as error:  # any failure to connect means "skip", with the reason printed
-        print(f"SKIPPED: PostgreSQL is not reachable at {server_url} ({type(error).__name__}).")
-        print("Start PostgreSQL (user postgres, trust auth) or set BENCH_POSTGRES_URL.")
-        return 0
-    with admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DATABASE_NAME}")
-        admin.execute(f"CREATE DATABASE {DATABASE_NAME}")
-    env = {**os.environ, "DATABASE_URL": _database_url(server_url, DATABASE_NAME)}
-    completed = subprocess.run(  # noqa: S603 - our own script, with our own arguments
-        [sys.executable, __file__, "--child", str(patients), str(requests), str(walks)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+    outcome = run_child_on_fresh_database(
+        script=__file__, database=DATABASE_NAME, args=[str(patients), str(requests), str(walks)], drop_env=()
     )
-    if completed.returncode != 0:
-        print(completed.stdout[-2000:], completed.stderr[-4000:], sep="\n")
-        return completed.returncode
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    if isinstance(outcome, int):
+        return outcome
+    result = outcome
     print(
         f"(filled {result['patients']:,} patients, {result['observations']:,} observations "
         f"in {result['fill_seconds']} s)"
@@ -466,8 +438,8 @@ def main() -> int:
         {
             "benchmark": "fhir observation search",
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-            "postgres": _server_version(server_url),
+            "machine": machine(),
+            "postgres": server_version(server_url()),
             "page_size": PAGE,
         }
     )
@@ -484,12 +456,6 @@ def main() -> int:
         f"Run: `BENCH_FHIR_PATIENTS={patients} python bench/bench_fhir.py`\n\n{table}\n"
     )
     return 0
-
-
-def _server_version(server_url: str) -> str:
-    with _connect(server_url) as admin:
-        row = admin.execute("SHOW server_version").fetchone()
-    return str(row[0]).split()[0] if row else "unknown"
 
 
 if __name__ == "__main__":

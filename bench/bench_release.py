@@ -17,31 +17,20 @@ production uses) never mix with another benchmark's. Prints a table and writes b
 import datetime
 import json
 import os
-import platform
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+# Run as a script (`python bench/bench_<name>.py`, and its child process) or imported by bench/run.py.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.pg_support import machine, run_child_on_fresh_database, server_url, server_version
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 DATABASE_NAME = "careportal_bench_release"
-DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 REPORTS_PER_PATIENT = 5
-
-
-def _database_url(server_url: str, name: str) -> str:
-    parts = urlsplit(server_url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _connect(url: str):  # type: ignore[no-untyped-def]
-    import psycopg
-
-    return psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True, connect_timeout=3)
 
 
 # The child process: fill the database and time the job ---------------------------------------------------------
@@ -233,39 +222,24 @@ def main() -> int:
     reports = int(os.environ.get("BENCH_RELEASE_REPORTS", "1000000"))
     batch_size = int(os.environ.get("BENCH_RELEASE_BATCH", "500"))
     workers = int(os.environ.get("BENCH_RELEASE_WORKERS", "2"))
-    server_url = os.environ.get("BENCH_POSTGRES_URL", DEFAULT_SERVER_URL)
     print(f"== Release job: {reports:,} due reports on PostgreSQL ==")
-    try:
-        admin = _connect(server_url)
-    except Exception as error:  # any failure to connect means "skip", with the reason printed
-        print(f"SKIPPED: PostgreSQL is not reachable at {server_url} ({type(error).__name__}).")
-        print("Start PostgreSQL (user postgres, trust auth) or set BENCH_POSTGRES_URL.")
-        return 0
-    with admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DATABASE_NAME}")
-        admin.execute(f"CREATE DATABASE {DATABASE_NAME}")
-    env = {**os.environ, "DATABASE_URL": _database_url(server_url, DATABASE_NAME)}
-    env.pop("TASKS_BACKEND", None)  # production's database task backend: enqueueing is part of the cost
-    completed = subprocess.run(  # noqa: S603 - our own script, with our own arguments
-        [sys.executable, __file__, "--child", str(reports), str(batch_size), str(workers)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+    outcome = run_child_on_fresh_database(
+        script=__file__,
+        database=DATABASE_NAME,
+        args=[str(reports), str(batch_size), str(workers)],
+        drop_env=("TASKS_BACKEND",),
     )
-    if completed.returncode != 0:
-        print(completed.stdout[-2000:], completed.stderr[-4000:], sep="\n")
-        return completed.returncode
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    if isinstance(outcome, int):
+        return outcome
+    result = outcome
     print(f"(filled {reports:,} due reports for {result['patients']:,} patients in {result['fill_seconds']} s)")
     table = _print_table(result["rows"])
     result.update(
         {
             "benchmark": "release job",
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-            "postgres": _server_version(server_url),
+            "machine": machine(),
+            "postgres": server_version(server_url()),
             "due_reports": reports,
             "batch_size": batch_size,
         }
@@ -280,12 +254,6 @@ def main() -> int:
         f"Run: `BENCH_RELEASE_REPORTS={reports} python bench/bench_release.py`\n\n{table}\n"
     )
     return 0
-
-
-def _server_version(server_url: str) -> str:
-    with _connect(server_url) as admin:
-        row = admin.execute("SHOW server_version").fetchone()
-    return str(row[0]).split()[0] if row else "unknown"
 
 
 if __name__ == "__main__":

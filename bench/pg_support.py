@@ -1,0 +1,76 @@
+"""What the PostgreSQL benchmarks share: the server to use, a fresh database for each run, and a child process
+that does the work with its own Django settings (so one benchmark's settings never mix with another's).
+
+A benchmark module calls `run_child_on_fresh_database(...)` from `main()`, and answers `--child <args>` by doing
+its work and printing one line of JSON, which comes back here as a dict.
+"""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def server_url() -> str:
+    return os.environ.get("BENCH_POSTGRES_URL", DEFAULT_SERVER_URL)
+
+
+def database_url(server: str, name: str) -> str:
+    parts = urlsplit(server)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def connect(url: str):  # type: ignore[no-untyped-def]
+    import psycopg
+
+    return psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True, connect_timeout=3)
+
+
+def server_version(server: str) -> str:
+    with connect(server) as admin:
+        row = admin.execute("SHOW server_version").fetchone()
+    return str(row[0]).split()[0] if row else "unknown"
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def run_child_on_fresh_database(
+    *, script: str, database: str, args: list[str], drop_env: tuple[str, ...] = ()
+) -> dict[str, Any] | int:
+    """Drop and create `database` on the benchmark server, run `script --child <args>` against it, and return the
+    JSON it printed last; or an exit code: 0 when PostgreSQL is not reachable (the benchmark is skipped, with the
+    reason printed), the child's own when it failed (its output printed)."""
+    server = server_url()
+    try:
+        admin = connect(server)
+    except Exception as error:  # any failure to connect means "skip", with the reason printed
+        print(f"SKIPPED: PostgreSQL is not reachable at {server} ({type(error).__name__}).")
+        print("Start PostgreSQL (user postgres, trust auth) or set BENCH_POSTGRES_URL.")
+        return 0
+    with admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {database}")
+        admin.execute(f"CREATE DATABASE {database}")
+    env = {**os.environ, "DATABASE_URL": database_url(server, database)}
+    for name in drop_env:
+        env.pop(name, None)
+    completed = subprocess.run(  # noqa: S603 - our own script, with our own arguments
+        [sys.executable, script, "--child", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        print(completed.stdout[-2000:], completed.stderr[-4000:], sep="\n")
+        return completed.returncode
+    return dict(json.loads(completed.stdout.strip().splitlines()[-1]))

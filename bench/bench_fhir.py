@@ -34,6 +34,7 @@ from pathlib import Path
 # Run as a script (`python bench/bench_<name>.py`, and its child process) or imported by bench/run.py.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.pg_support import machine, run_child_on_fresh_database, server_url, server_version
+from bench.summary import Row
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -178,25 +179,10 @@ def _stats(label: str, latencies: list[float], *, requests: int, resources: int,
     }
 
 
-def _child(patients: int, requests: int, walks: int) -> dict:
-    sys.path.insert(0, str(ROOT))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "careportal.config.settings.base"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ["ALLOWED_HOSTS"] = "testserver"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+def fill_database(patients: int) -> tuple[int, float]:
+    """Fill the (migrated) database with FILL_SQL; returns the number of observations and the seconds it took."""
     from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
-    from django.utils import timezone
-    from oauth2_provider.models import AccessToken, Application
 
-    from careportal.fhir.models import AppConnection, TokenContext
-    from careportal.patients.models import Patient
-
-    call_command("migrate", verbosity=0)
     started = time.perf_counter()
     with connection.cursor() as cursor:
         for statement in FILL_SQL:
@@ -211,29 +197,64 @@ def _child(patients: int, requests: int, walks: int) -> dict:
             )
         cursor.execute("SELECT count(*) FROM results_observation")
         observations = cursor.fetchone()[0]
-    fill_seconds = time.perf_counter() - started
+    return observations, time.perf_counter() - started
 
-    application = Application.objects.create(
+
+def bench_application():  # type: ignore[no-untyped-def]
+    """A public SMART app, as registered by an admin."""
+    from oauth2_provider.models import Application
+
+    return Application.objects.create(
         name="Bench app",
         client_type=Application.CLIENT_PUBLIC,
         authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
         redirect_uris="http://127.0.0.1:8765/callback",
     )
+
+
+def bearer_token_for(application, patient, expires: datetime.datetime) -> str:  # type: ignore[no-untyped-def]
+    """A bearer token for `patient`'s own record, with its connection, as after a SMART standalone launch."""
+    from oauth2_provider.models import AccessToken
+
+    from careportal.fhir.models import AppConnection, TokenContext
+
+    connection_row = AppConnection.objects.create(
+        user_id=patient.user_id,
+        application=application,
+        patient=patient,
+        scopes="launch/patient openid fhirUser patient/*.read",
+    )
+    value = f"bench-{patient.pk}-{random.getrandbits(64):x}"
+    token = AccessToken.objects.create(
+        user_id=patient.user_id, application=application, token=value, scope=connection_row.scopes, expires=expires
+    )
+    TokenContext.objects.create(access_token=token, connection=connection_row)
+    return value
+
+
+def _child(patients: int, requests: int, walks: int) -> dict:
+    sys.path.insert(0, str(ROOT))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "careportal.config.settings.base"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["ALLOWED_HOSTS"] = "testserver"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from careportal.patients.models import Patient
+
+    call_command("migrate", verbosity=0)
+    observations, fill_seconds = fill_database(patients)
+    application = bench_application()
     expires = timezone.now() + datetime.timedelta(hours=4)
 
     def token_for(patient: Patient) -> str:
-        connection_row = AppConnection.objects.create(
-            user_id=patient.user_id,
-            application=application,
-            patient=patient,
-            scopes="launch/patient openid fhirUser patient/*.read",
-        )
-        value = f"bench-{patient.pk}-{random.getrandbits(64):x}"
-        token = AccessToken.objects.create(
-            user_id=patient.user_id, application=application, token=value, scope=connection_row.scopes, expires=expires
-        )
-        TokenContext.objects.create(access_token=token, connection=connection_row)
-        return value
+        return bearer_token_for(application, patient, expires)
 
     ids = list(Patient.objects.order_by("pk").values_list("pk", flat=True))
     big_id = ids.pop()
@@ -392,6 +413,31 @@ def _child(patients: int, requests: int, walks: int) -> dict:
 
 
 # The parent process -----------------------------------------------------------------------------------------
+
+
+def summary(result: dict) -> list[Row]:
+    """Rows for `make bench`'s table (bench/summary.py): the API in-process against one SQL query per page."""
+    rows = []
+    for api_row, ceiling_row in ((result["rows"][1], result["rows"][0]), (result["rows"][3], result["rows"][2])):
+        rows.append(
+            Row(
+                workload=f"FHIR API in-process on PostgreSQL: {api_row['workload']}",
+                size=f"{result['observations']:,} observations, {api_row['requests']:,} requests",
+                figure=f"{api_row['per_second']:,.0f} requests/s (p95 {api_row['p95_ms']:.1f} ms)",
+                against=f"{ceiling_row['per_second']:,.0f} requests/s (one SQL query + json.dumps)",
+                ratio=f"{api_row['ratio']:.3f}",
+            )
+        )
+    counts = [q["first_page_queries"] for q in result["query_counts"]]
+    rows.append(
+        Row(
+            workload="FHIR API: SQL queries per Observation search request",
+            size=", ".join(f"{q['observations']:,} observations" for q in result["query_counts"]),
+            figure=" and ".join(str(count) for count in counts),
+            ratio="constant" if len(set(counts)) == 1 else "grows with the data",
+        )
+    )
+    return rows
 
 
 def _tables(result: dict) -> str:

@@ -468,3 +468,29 @@ if __name__ == "__main__":
         _noop_listener(int(sys.argv[2]))
     else:
         main()
+
+
+def summary(result: dict) -> list:  # list[bench.summary.Row]
+    """Rows for `make bench`'s table (bench/summary.py): CarePortal's listener against the minimal server that
+    stores, commits and acknowledges on the same database (the ceiling)."""
+    from bench.summary import Row as SummaryRow
+    from bench.summary import Target
+
+    rows = []
+    by_name = {row["workload"]: row for row in result["rows"]}
+    for row in result["rows"]:
+        if not row.get("ceiling") or row["workload"] == row["ceiling"]:
+            continue  # the ceilings themselves, and the references without a database, appear beside their rows
+        ceiling = by_name[row["ceiling"]]
+        rows.append(
+            SummaryRow(
+                workload=f"HL7 over MLLP, {result['connections']} connections: {row['workload']}",
+                size=f"{row['messages']:,} ORU messages",
+                figure=f"{row['per_second']:,.0f} messages/s",
+                against=f"{ceiling['per_second']:,.0f} messages/s ({row['ceiling']})",
+                ratio=f"{row['ratio']:.3f}",
+                target=Target("durable ingestion ≥ 0.5 of the ceiling", 0.5),
+                measured=row["ratio"],
+            )
+        )
+    return rows

@@ -1,19 +1,19 @@
-"""Run every benchmark under bench/ and print one summary table; `make bench` calls this.
+"""Run every benchmark under bench/ and print one table; `make bench` calls this (`make bench ONLY=web` runs one).
 
-Each bench/bench_*.py module's `main()` runs its workloads, prints its own table and writes it to bench/results/
-(<name>.md and <name>.json). This script then reads those JSON files and prints the two headline numbers side by
-side with their ratios, and writes the summary to bench/results/summary.md:
+Each bench/bench_<name>.py module's `main()` runs its workloads, prints its own detailed table and writes
+bench/results/<name>.md and <name>.json; its `summary(result)` turns that JSON into rows of the one table
+(bench/summary.py): the workload, its figure, the ceiling or peer measured in the same run, the ratio, and issue 15's
+target, met or missed by how much. The table is printed and written to bench/results/latest.md, with the latest
+results of every benchmark (not only those run this time).
 
-- HL7 ingestion: 20,000 ORU^R01 messages over 4 MLLP connections, in messages per second, against a minimal server
-  on the same database that stores the raw message, commits and acknowledges (the ceiling), with a bare MLLP server
-  and a listener doing no database work as references;
-- the release job on 1,000,000 due reports on PostgreSQL, in reports per second, one worker and several at once;
-- the FHIR API's Observation search on 1,000,000 observations (20,000 patients) on PostgreSQL, in requests per
-  second with p50/p95 latency, against one SQL query for the same page plus json.dumps (the ceiling), and its
-  query count per request.
-
-Set BENCH_MLLP_MESSAGES, BENCH_RELEASE_REPORTS or BENCH_FHIR_PATIENTS for a quicker run; `make bench ONLY=mllp`
-runs one benchmark.
+The benchmarks and their quick-run settings:
+- bench_mllp: HL7 ingestion over 4 MLLP connections against a minimal store-commit-ACK server on the same database
+  (BENCH_MLLP_MESSAGES);
+- bench_release: the release job on 1,000,000 due reports against one bulk UPDATE (BENCH_RELEASE_REPORTS);
+- bench_fhir: the FHIR Observation search in-process against one SQL query per page (BENCH_FHIR_PATIENTS);
+- bench_web: the results page and the FHIR search through gunicorn with 16 locust clients against a bare view, at
+  100,000 and 20,000,000 observations, and sign-in under credential stuffing (BENCH_WEB_PATIENTS,
+  BENCH_WEB_SECONDS).
 """
 
 import importlib
@@ -23,69 +23,27 @@ import pkgutil
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.summary import Row
+from bench.summary import table as summary_table
+
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results"
 
 
-def summary_rows() -> list[tuple[str, str, str, str]]:
-    """(workload, size, rate, ratio) rows from the latest results of each benchmark."""
-    rows: list[tuple[str, str, str, str]] = []
-    mllp = RESULTS / "mllp.json"
-    if mllp.exists():
-        data = json.loads(mllp.read_text())
-        for row in data["rows"]:
-            rows.append(
-                (
-                    f"HL7 ingestion over {data['connections']} connections: {row['workload']}",
-                    f"{row['messages']:,} messages",
-                    f"{row['per_second']:,.0f} msgs/s",
-                    (
-                        f"{row['ratio']:.3f} of the {row['ceiling'].split(':')[0]}"
-                        if row.get("ceiling")
-                        else "reference: no database"
-                    ),
-                )
-            )
-    release = RESULTS / "release.json"
-    if release.exists():
-        data = json.loads(release.read_text())
-        baseline = data["rows"][0]["reports_per_second"]
-        for row in data["rows"]:
-            rows.append(
-                (
-                    f"Release job on PostgreSQL: {row['workload']}",
-                    f"{row['reports']:,} due reports",
-                    f"{row['reports_per_second']:,} reports/s",
-                    f"{row['reports_per_second'] / baseline:.2f} × one worker",
-                )
-            )
-    fhir = RESULTS / "fhir.json"
-    if fhir.exists():
-        data = json.loads(fhir.read_text())
-        for row in data["rows"]:
-            rows.append(
-                (
-                    f"FHIR API on PostgreSQL: {row['workload']}",
-                    f"{data['observations']:,} observations, {row['requests']:,} requests",
-                    f"{row['per_second']:,.0f} requests/s (p50 {row['p50_ms']:.1f} ms, p95 {row['p95_ms']:.1f} ms)",
-                    f"{row['ratio']:.3f} of the ceiling" if row["ceiling"] else "ceiling",
-                )
-            )
-        counts = ", ".join(
-            f"{q['first_page_queries']} for {q['observations']:,} observations" for q in data["query_counts"]
-        )
-        rows.append(("FHIR API: queries per Observation search request", "first page", counts, "constant"))
+def summary_rows(names: list[str]) -> list[Row]:
+    """The rows of every benchmark in `names` that has results in bench/results/ (bench_<name>.py writes
+    <name>.json; its `summary(result)` turns that into rows)."""
+    rows: list[Row] = []
+    for name in names:
+        results = RESULTS / f"{name.removeprefix('bench_')}.json"
+        module = importlib.import_module(f"bench.{name}")
+        if results.exists() and hasattr(module, "summary"):
+            rows += module.summary(json.loads(results.read_text()))
     return rows
 
 
-def summary_table(rows: list[tuple[str, str, str, str]]) -> str:
-    lines = ["| workload | size | rate | ratio |", "| --- | ---: | ---: | ---: |"]
-    lines += [f"| {w} | {s} | {r} | {q} |" for w, s, r, q in rows]
-    return "\n".join(lines) + "\n"
-
-
 def main() -> int:
-    sys.path.insert(0, str(BENCH_DIR.parent))
     only = os.environ.get("ONLY", "")
     names = sorted(m.name for m in pkgutil.iter_modules([str(BENCH_DIR)]) if m.name.startswith("bench_"))
     if only:
@@ -93,11 +51,17 @@ def main() -> int:
     for name in names:
         module = importlib.import_module(f"bench.{name}")
         module.main()
-    table = summary_table(summary_rows())
-    print("\n== Summary (latest results in bench/results/) ==\n")
+    all_names = sorted(m.name for m in pkgutil.iter_modules([str(BENCH_DIR)]) if m.name.startswith("bench_"))
+    table = summary_table(summary_rows(all_names))
+    print("\n== Summary (latest results of every benchmark, in bench/results/) ==\n")
     print(table)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "summary.md").write_text("# Benchmark summary\n\n" + table)
+    (RESULTS / "latest.md").write_text(
+        "# Benchmarks: latest results\n\n"
+        "Written by `make bench` (bench/run.py) from each benchmark's latest run (bench/results/<name>.md has its "
+        "date, machine and exact command). Each row's ceiling or peer was measured in the same run as its figure; "
+        "targets are issue 15's.\n\n" + table
+    )
     return 0
 
 

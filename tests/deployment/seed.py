@@ -7,12 +7,18 @@ Prints one line of JSON: what the test needs to send results and sign in.
 
 import json
 
+from django.core.management import call_command
+
 from careportal.results.models import ReleaseMode, ReleaseRule
 from tests.hl7.interfaces import configure_test_interfaces
 from tests.patients.factories import CareTeamMembershipFactory, PatientWithAccountFactory
 
 
 def seed(*, patients: int) -> dict[str, object]:
+    # As on every upgrade; it also creates the database cache's table (careportal/core/apps.py).
+    call_command("migrate", interactive=False, verbosity=0)
+    # The database may be a copy of pytest's, holding whatever the tests before left: start from empty tables.
+    call_command("flush", interactive=False, verbosity=0)
     configure_test_interfaces()
     ReleaseRule.objects.update_or_create(
         test_code="FBC",

@@ -42,10 +42,14 @@ from django.db import connection
 from tests.hl7.mllp_client import MLLPClient, ack_code, control_id
 from tests.smtp import SMTPServer
 
-pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="scale-out runs several processes on one shared PostgreSQL database (set DATABASE_URL=postgres://...)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="scale-out runs several processes on one shared PostgreSQL database (set DATABASE_URL=postgres://...)",
+    ),
+    # pytest's own test database is set up only for tests that ask for one: this test copies it (scale_database).
+    pytest.mark.django_db(transaction=True),
+]
 
 ROOT = Path(settings.BASE_DIR)
 FBC = (ROOT / "tests" / "hl7" / "samples" / "oru_r01_fbc_final.hl7").read_bytes()
@@ -89,14 +93,17 @@ class Child:
             [sys.executable, *args], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
         )
 
-    def stop(self) -> None:
+    def ask_to_stop(self) -> None:
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+
+    def stop(self) -> None:
+        self.ask_to_stop()
+        try:
+            self.popen.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
         self._log.close()
 
     def tail(self, lines: int = 40) -> str:
@@ -128,16 +135,27 @@ def fbc_for(*, n: int, hospital_number: str) -> bytes:
 
 
 @pytest.fixture
-def scale_database() -> Iterator[str]:
-    """A database of this test's own on pytest's PostgreSQL server, dropped afterwards."""
+def scale_database(django_db_blocker: Any) -> Iterator[str]:
+    """A database of this test's own on pytest's PostgreSQL server, dropped afterwards.
+
+    It starts as a copy of pytest's test database (already migrated: copying takes a second where migrating from
+    nothing takes tens), which PostgreSQL can copy only while no one is connected to it, so this process lets go of
+    its connection first. Should the copy be refused all the same, it starts empty; `migrate` then runs in full.
+    """
     database = connection.settings_dict
-    name = f"{database['NAME']}_scale"[:63]
+    template = database["NAME"]
+    name = f"{template}_scale"[:63]
     password = f":{quote(database['PASSWORD'], safe='')}" if database.get("PASSWORD") else ""
     host = f"{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}"
     server = f"{quote(database['USER'], safe='')}{password}@{host}"
+    with django_db_blocker.unblock():
+        connection.close()
     with psycopg.connect(f"postgresql://{server}/postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        except psycopg.errors.ObjectInUse:
+            admin.execute(f'CREATE DATABASE "{name}"')
     yield f"postgres://{server}/{name}"
     with psycopg.connect(f"postgresql://{server}/postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -155,6 +173,8 @@ def smtp() -> Iterator[SMTPServer]:
 def children(tmp_path: Path) -> Iterator[list[Child]]:
     started: list[Child] = []
     yield started
+    for child in started:  # all at once: each may take a few seconds to finish what it is doing
+        child.ask_to_stop()
     for child in started:
         child.stop()
     # Shown by pytest only when the test failed: what each process logged last.
@@ -181,13 +201,20 @@ def test_two_web_processes_two_workers_and_two_listeners_share_the_work(
         "WEB_PROCESSES": "1",
         "WEB_THREADS": "4",
     }
-    run(["migrate", "--no-input", "--verbosity", "0"], env=env)
+    # How long each part took, printed at the end (shown with -s, or when the test fails): figures, not assertions.
+    started = time.monotonic()
+    phases: list[tuple[str, float]] = []
+
+    def phase(name: str) -> None:
+        phases.append((name, time.monotonic() - started - sum(seconds for _, seconds in phases)))
+
     seeded = json.loads(
         run(
             ["shell", "--no-imports", "-c", f"from tests.deployment.seed import main; main({PATIENTS})"], env=env
         ).splitlines()[-1]
     )
 
+    phase("migrate and seed")
     web_ports, hl7_ports = [free_port(), free_port()], [free_port(), free_port()]
     for i, port in enumerate(web_ports, 1):
         children.append(
@@ -223,6 +250,7 @@ def test_two_web_processes_two_workers_and_two_listeners_share_the_work(
     for port in hl7_ports:
         wait_until(f"listener on {port}", lambda port=port: accepts(port), timeout=START_SECONDS, processes=children)
 
+    phase("processes started")
     # --- Results through both listeners --------------------------------------------------------------------------
     patients = seeded["patients"]
     messages = [fbc_for(n=n, hospital_number=p["hospital_number"]) for n, p in enumerate(patients)]
@@ -255,6 +283,7 @@ def test_two_web_processes_two_workers_and_two_listeners_share_the_work(
     assert {code for _, code, _ in acks} == {"AA"}
     assert {listener for listener, _, _ in acks} == {0, 1}
 
+    phase("results sent and acknowledged")
     # --- Release by both workers -------------------------------------------------------------------------------
     # The scheduler enqueues the release job every 5 minutes; here the job is queued four times at once, so both
     # workers run it at the same moment over the same due reports.
@@ -325,6 +354,7 @@ def test_two_web_processes_two_workers_and_two_listeners_share_the_work(
         assert {status for _, status in notifications} == {"sent"}
         assert Counter(result_emails()) == dict.fromkeys(addresses, 1)
 
+    phase("released and notified")
     # --- One session, both web processes ---------------------------------------------------------------------
     web1, web2 = (f"http://127.0.0.1:{port}" for port in web_ports)
     clinician = seeded["clinician"]
@@ -373,3 +403,5 @@ def test_two_web_processes_two_workers_and_two_listeners_share_the_work(
             page = browser.get(f"{web}/staff/")
             assert page.status_code == 302, f"{web}: still signed in"
             assert page.headers["location"].startswith("/sign-in/")
+    phase("signed in across both web processes")
+    print(" ".join(f"{name}: {seconds:.1f}s;" for name, seconds in phases))

@@ -91,6 +91,8 @@ if not IS_PRODUCTION:
     INSTALLED_APPS.append("careportal.demo")
 
 MIDDLEWARE = [
+    # First: every later layer (rate limits, lockouts, audit, logs) must see the client's address, not the proxy's.
+    "careportal.core.middleware.ForwardedClientIPMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -218,6 +220,27 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Sessions live in the database by default, so every web process on every machine sees every sign-in;
+# "cached_db" also keeps them in the shared cache (CACHE_URL, e.g. Redis), saving a query on each request.
+_SESSION_STORES = {
+    "db": "django.contrib.sessions.backends.db",
+    "cached_db": "django.contrib.sessions.backends.cached_db",
+}
+SESSION_STORE = env.str("SESSION_STORE", default="db")
+if SESSION_STORE not in _SESSION_STORES:
+    raise ImproperlyConfigured(f"SESSION_STORE must be db or cached_db (it is {SESSION_STORE!r})")
+SESSION_ENGINE = _SESSION_STORES[SESSION_STORE]
+
+# Behind a reverse proxy (docs/deployment.md): how many proxies of our own append to X-Forwarded-For, so that the
+# client's address is the entry that many from the right (careportal.core.middleware.ForwardedClientIPMiddleware).
+# 0, the default, ignores the header: without a proxy in front, a client could write anything in it.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more")
+# Request logs (django-structlog, through django-ipware) read the same address as everything else.
+IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+# Take the host name from the proxy's X-Forwarded-Host rather than Host; only for a proxy that sets it itself.
+USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
 if IS_PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -264,7 +287,15 @@ TASKS = {
 # Finished task results (and their tracebacks) are deleted this many days after they finish (careportal.core.jobs).
 CAREPORTAL_TASK_RESULT_RETENTION_DAYS = env.int("CAREPORTAL_TASK_RESULT_RETENTION_DAYS", default=14)
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# The cache holds counters that must be the same for every web process: sign-in rate limits (allauth), the
+# activation, recovery and two-step code throttles (careportal/core/throttle.py) and used authenticator-app codes
+# (so one cannot be replayed). A cache inside each process would let each of N processes count on its own, so
+# production defaults to a table in the database, which every process on every machine shares (`migrate` creates
+# it); Redis (redis://host:6379/1) takes that load off the database for a large trust. Development runs one web
+# process, so its cache stays in memory.
+CACHES = {
+    "default": env.cache("CACHE_URL", default="dbcache://careportal_cache" if IS_PRODUCTION else "locmemcache://")
+}
 
 # Logs: structlog, one JSON object per line in production, readable lines in development. django-structlog adds a
 # request_id to every line of a request. No patient data is ever passed to a logger (tests/core/test_logging.py).

@@ -20,6 +20,7 @@ from django.utils import timezone
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 
 from careportal.access.layer import Viewer, patient_choices, request_facts
+from careportal.fhir import smart
 from careportal.fhir.models import AppConnection, TokenContext
 
 Interaction = Literal["read", "search"]
@@ -91,6 +92,11 @@ def caller_for_request(request: HttpRequest) -> FhirCaller:
     choice = next((c for c in patient_choices(user) if c.patient.pk == connection.patient_id), None)
     if choice is None:
         raise FhirUnauthorized("The person who connected this app can no longer see this record.")
+    # A proxy whose access narrowed (the patient or staff took a part away, or the child turned 16) no longer
+    # sees everything they let the app read: the connection stops, rather than quietly reading less, so that the
+    # app, the proxy and the patient all see that it must be connected again for what the proxy may share now.
+    if not smart.record_scopes_needed(connection.scopes.split()) <= choice.scopes:
+        raise FhirUnauthorized("The person who connected this app can no longer see all it was allowed to read.")
     viewer = Viewer(
         user=user,
         role=choice.role,

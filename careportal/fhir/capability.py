@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
+from careportal.fhir.everything import EVERYTHING_DEFAULT_COUNT, EVERYTHING_MAX_COUNT
 from careportal.fhir.reads import KINDS
 from careportal.fhir.search import CONTROL_PARAMETERS
 
@@ -36,7 +37,15 @@ def capability_statement(*, base_url: str) -> dict[str, Any]:
         }
         if kind.name == "Patient":
             resource["operation"] = [
-                {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}
+                {
+                    "name": "everything",
+                    "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+                    "documentation": (
+                        f"GET only, for the token's own patient. Pages: _count (default {EVERYTHING_DEFAULT_COUNT}, "
+                        f"at most {EVERYTHING_MAX_COUNT}) and the opaque _cursor of the 'next' link; total counts "
+                        "the whole record. _since, start, end and _type are not supported (400)."
+                    ),
+                }
             ]
         resources.append(resource)
     resources.append({"type": "Binary", "interaction": [{"code": "read"}]})

@@ -1,13 +1,15 @@
 """The readable part of "download my record": a plain-English PDF summary, made with pikepdf (already used for
 letters; no PDF-drawing library is installed). Text only, in the standard Helvetica fonts every PDF reader has,
-A4 pages, wrapped at a width that fits: headings, short paragraphs and lines. No active content of any kind.
+A4 pages: headings, short paragraphs and lines, each wrapped by its printed width (Helvetica's metrics) so that
+nothing runs off the page, flowing onto as many pages as the record needs, with "Page N of M" at the foot and no
+heading left alone at the bottom of a page. Every section the copy holds is there even when empty ("None.").
+No active content of any kind.
 """
 
 from __future__ import annotations
 
 import datetime
 import io
-import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +21,61 @@ from careportal.fhir.export_selectors import RecordContents, is_withdrawn
 
 PAGE_WIDTH, PAGE_HEIGHT = 595, 842  # A4 in points
 MARGIN = 56
+COLUMN = PAGE_WIDTH - 2 * MARGIN  # the width every line must fit in, so nothing runs off the page
 BODY_SIZE, HEADING_SIZE, TITLE_SIZE = 10, 13, 18
-# Helvetica averages well under half an em a character: 10 pt text across 483 pt fits about 100 in plain English.
-BODY_CHARS = 96
+INDENT = 12  # points per indent step
 WITHDRAWN_TEXT = "Withdrawn: the hospital withdrew this result after it was released. Its values are not shown."
+NONE_TEXT = "None."
+
+# Helvetica's advance widths (thousandths of an em, from Adobe's Helvetica AFM) for printable ASCII, so that lines
+# are wrapped by how wide they print, not by how many characters they have ("WWW" is four times "iii").
+_HELVETICA = dict(
+    zip(
+        " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~",
+        [
+            278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278,
+            556, 556, 556, 556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556,
+            1015, 667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778,
+            667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 278, 278, 278, 469, 556,
+            333, 556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556,
+            556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584,
+        ],
+        strict=True,
+    )
+)  # fmt: skip
+_OTHER = 1000  # an accented or other Latin-1 letter: never wider than an em
+_BOLD = 1.25  # Helvetica-Bold is at most a quarter wider than Helvetica, character for character
+
+
+def text_width(text: str, *, size: int, bold: bool = False) -> float:
+    """How wide `text` prints in Helvetica (or, at most, Helvetica-Bold) at `size` points."""
+    em = sum(_HELVETICA.get(c, _OTHER) for c in text) / 1000 * size
+    return em * _BOLD if bold else em
+
+
+def wrap(text: str, *, width: float, size: int, bold: bool = False) -> list[str]:
+    """`text` in lines that each print within `width` points, broken between words (a word too long for a line
+    on its own, such as a long web address, is broken between characters). Never loses a character."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}" if current else word
+        if text_width(candidate, size=size, bold=bold) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+            current = ""
+        while text_width(word, size=size, bold=bold) > width:
+            cut = len(word) - 1
+            while cut > 1 and text_width(word[:cut], size=size, bold=bold) > width:
+                cut -= 1
+            lines.append(word[:cut])
+            word = word[cut:]
+        current = word
+    if current or not lines:
+        lines.append(current)
+    return lines
 
 
 @dataclass(frozen=True)
@@ -31,6 +84,8 @@ class Line:
     size: int = BODY_SIZE
     bold: bool = False
     space_before: int = 0
+    indent: int = 0  # points from the left margin
+    keep_with_next: bool = False  # a heading: never the last line of a page
 
 
 def _latin1(text: str) -> bytes:
@@ -45,20 +100,33 @@ class Writer:
     def __init__(self) -> None:
         self.lines: list[Line] = []
 
+    def _add(self, text: str, *, size: int = BODY_SIZE, bold: bool = False, space_before: int = 0, indent: int = 0,
+             keep_with_next: bool = False) -> None:  # fmt: skip
+        printable = _latin1(text).decode("latin-1")
+        for number, line in enumerate(wrap(printable, width=COLUMN - indent, size=size, bold=bold)):
+            self.lines.append(
+                Line(
+                    line,
+                    size=size,
+                    bold=bold,
+                    space_before=space_before if number == 0 else 0,
+                    indent=indent,
+                    keep_with_next=keep_with_next,
+                )
+            )
+
     def title(self, text: str) -> None:
-        self.lines.append(Line(text, size=TITLE_SIZE, bold=True))
+        self._add(text, size=TITLE_SIZE, bold=True)
 
     def heading(self, text: str) -> None:
-        self.lines.append(Line(text, size=HEADING_SIZE, bold=True, space_before=14))
+        self._add(text, size=HEADING_SIZE, bold=True, space_before=14, keep_with_next=True)
 
     def subheading(self, text: str) -> None:
-        self.lines.append(Line(text, bold=True, space_before=6))
+        self._add(text, bold=True, space_before=6, keep_with_next=True)
 
     def para(self, text: str, *, indent: int = 0) -> None:
         for paragraph in (text or "").splitlines() or [""]:
-            width = BODY_CHARS - indent
-            for wrapped in textwrap.wrap(paragraph, width=width, break_long_words=True) or [""]:
-                self.lines.append(Line(" " * indent + wrapped))
+            self._add(paragraph, indent=indent * INDENT // 2)
 
     def render(self) -> bytes:
         pdf = pikepdf.new()
@@ -82,9 +150,14 @@ class Writer:
         )
         pages: list[list[Line]] = [[]]
         y: float = PAGE_HEIGHT - MARGIN
-        for line in self.lines:
+        for index, line in enumerate(self.lines):
             needed = line.space_before + line.size * 1.4
-            if y - needed < MARGIN:
+            if line.keep_with_next and index + 1 < len(self.lines):
+                following = self.lines[index + 1]
+                needed_here = needed + following.space_before + following.size * 1.4
+            else:
+                needed_here = needed
+            if y - needed_here < MARGIN and pages[-1]:
                 pages.append([])
                 y = PAGE_HEIGHT - MARGIN
             pages[-1].append(line)
@@ -99,7 +172,7 @@ class Writer:
                 instructions += [
                     ([], pikepdf.Operator("BT")),
                     ([font, line.size], pikepdf.Operator("Tf")),
-                    ([MARGIN, round(y, 2)], pikepdf.Operator("Td")),
+                    ([MARGIN + line.indent, round(y, 2)], pikepdf.Operator("Td")),
                     ([pikepdf.String(_latin1(line.text))], pikepdf.Operator("Tj")),
                     ([], pikepdf.Operator("ET")),
                 ]
@@ -156,7 +229,7 @@ def summary_pdf(contents: RecordContents, *, made_at: datetime.datetime) -> byte
     if viewer.can(Scope.RESULTS):
         w.heading("Test results")
         if not contents.reports:
-            w.para("No test results have been released yet.")
+            w.para(f"{NONE_TEXT} No test results have been released yet.")
         for report in contents.reports:
             when = format_date(report.collected_at or report.reported_at or report.released_at)
             w.subheading(f"{report.test_name}, sample taken {when}" if when else report.test_name)
@@ -181,7 +254,7 @@ def summary_pdf(contents: RecordContents, *, made_at: datetime.datetime) -> byte
     if viewer.can(Scope.APPOINTMENTS):
         w.heading("Appointments")
         if not contents.appointments:
-            w.para("No appointments.")
+            w.para(NONE_TEXT)
         for appointment in contents.appointments:
             what = appointment.service_name or (appointment.clinic.name if appointment.clinic else "") or "Appointment"
             where = appointment.location_name or (appointment.clinic.site_name if appointment.clinic else "")
@@ -193,7 +266,7 @@ def summary_pdf(contents: RecordContents, *, made_at: datetime.datetime) -> byte
     if viewer.can(Scope.LETTERS):
         w.heading("Letters")
         if not contents.letters:
-            w.para("No letters.")
+            w.para(NONE_TEXT)
         else:
             w.para("The letters themselves can be downloaded from the Letters page in CarePortal.")
         for letter in contents.letters:
@@ -203,7 +276,7 @@ def summary_pdf(contents: RecordContents, *, made_at: datetime.datetime) -> byte
     if viewer.can(Scope.MESSAGES):
         w.heading("Messages")
         if not contents.threads:
-            w.para("No messages.")
+            w.para(NONE_TEXT)
         for copy in contents.threads:
             w.subheading(f"{copy.thread.subject} (with {copy.thread.care_team.name})")
             for message in copy.messages:
@@ -213,7 +286,7 @@ def summary_pdf(contents: RecordContents, *, made_at: datetime.datetime) -> byte
     if viewer.can(Scope.ACCESS_LOG) and not viewer.is_proxy:
         w.heading("Who has viewed your record")
         if not contents.access_log:
-            w.para("Nobody has viewed your record in CarePortal yet.")
+            w.para(f"{NONE_TEXT} Nobody has viewed your record in CarePortal yet.")
         for entry in contents.access_log:
             w.para(entry.sentence)
     return w.render()

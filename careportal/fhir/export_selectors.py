@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Prefetch
 
-from careportal.access.layer import Viewer, scoped_to_patient, without_ungranted_sensitive
+from careportal.access.layer import Viewer
 from careportal.access.scopes import Scope
 from careportal.appointments.access import visible_appointments
 from careportal.appointments.models import Appointment
@@ -22,6 +22,7 @@ from careportal.fhir.models import RecordExport, RecordExportStatus
 from careportal.letters.access import visible_letters
 from careportal.letters.models import Letter
 from careportal.messaging.models import Message, Thread
+from careportal.messaging.selectors import visible_threads
 from careportal.results.access import visible_reports
 from careportal.results.models import DiagnosticReport, Observation, ReportStatus
 
@@ -82,16 +83,17 @@ def _reports(viewer: Viewer) -> list[DiagnosticReport]:
 
 
 def _threads(viewer: Viewer) -> list[ThreadCopy]:
-    # As careportal/messaging/selectors.py: the patient's threads, less for a proxy any of a sensitive team or
-    # subject not granted to them; staff's internal notes are never the patient's.
-    threads = scoped_to_patient(viewer=viewer, queryset=Thread.objects.all(), scope=Scope.MESSAGES)
-    threads = without_ungranted_sensitive(viewer=viewer, queryset=threads, field="care_team__sensitive_category")
-    threads = without_ungranted_sensitive(viewer=viewer, queryset=threads, field="sensitive_category")
-    rows = threads.select_related("care_team").prefetch_related(
-        Prefetch(
-            "messages",
-            queryset=Message.objects.filter(is_internal_note=False).order_by("created_at", "pk"),
-            to_attr="copy_messages",
+    # The threads the messages pages show this viewer (a proxy never sees an ungranted sensitive one); staff's
+    # internal notes are never the patient's.
+    rows = (
+        visible_threads(viewer=viewer)
+        .select_related("care_team")
+        .prefetch_related(
+            Prefetch(
+                "messages",
+                queryset=Message.objects.filter(is_internal_note=False).order_by("created_at", "pk"),
+                to_attr="copy_messages",
+            )
         )
     )
     return [ThreadCopy(thread=t, messages=list(t.copy_messages)) for t in rows.order_by("-created_at", "-pk")]

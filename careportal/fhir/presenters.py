@@ -6,7 +6,9 @@ from careportal.access.layer import PatientChoice
 from careportal.audit.models import ActorRole
 from careportal.fhir import smart
 from careportal.fhir.models import AppConnection
+from careportal.fhir.selectors import ConnectionState
 from careportal.home.presenters import choice_label
+from careportal.proxy.presenters import person_name
 
 
 def listed(words: list[str]) -> str:
@@ -65,10 +67,13 @@ def consent_radio_items(options: list[ConsentOption], selected: str | None) -> l
 class ConnectionRow:
     public_id: str
     app_name: str
-    whose: str
+    whose: str  # "Your record", "Arjun Patel's record"
+    whose_in_sentence: str  # "your record", "Arjun Patel's record"
+    connected_by: str  # "You", "Priya Patel, on your behalf"
     sees: str
     connected: str
     last_used: str
+    stopped: str  # why the app can no longer read the record, or "" while it works
 
 
 def _date(value) -> str:  # type: ignore[no-untyped-def]
@@ -77,19 +82,35 @@ def _date(value) -> str:  # type: ignore[no-untyped-def]
     return timezone.localtime(value).strftime("%-d %B %Y at %-I:%M%p").replace("AM", "am").replace("PM", "pm")
 
 
-def connection_rows(connections: list[AppConnection], *, user_id: int) -> list[ConnectionRow]:
+def _stopped(connection: AppConnection, *, by_me: bool) -> str:
+    if by_me:
+        return (
+            "Stopped: you can no longer see everything this app was allowed to read. "
+            "Connect it again to share what you can see now."
+        )
+    return f"Stopped: {person_name(connection.user)} can no longer see everything this app was allowed to read."
+
+
+def connection_rows(states: list[ConnectionState], *, user_id: int) -> list[ConnectionRow]:
+    """Rows for /your-apps/: the person's own record's apps first, then each record they act for."""
     rows = []
-    for connection in connections:
+    ordered = sorted(states, key=lambda s: s.connection.patient.user_id != user_id)  # stable: newest first within
+    for state in ordered:
+        connection = state.connection
         own = connection.patient.user_id == user_id
+        by_me = connection.user_id == user_id
         sees = listed(smart.words_for(connection.scopes.split()))
         rows.append(
             ConnectionRow(
                 public_id=str(connection.public_id),
                 app_name=connection.application.name or "An app",
                 whose="Your record" if own else f"{connection.patient.full_name}'s record",
+                whose_in_sentence="your record" if own else f"{connection.patient.full_name}'s record",
+                connected_by="You" if by_me else f"{person_name(connection.user)}, on your behalf",
                 sees=(sees[0].upper() + sees[1:]) if sees else "Who you are only, nothing from the record",
                 connected=_date(connection.created_at),
                 last_used=_date(connection.last_used_at) if connection.last_used_at else "Not used yet",
+                stopped="" if state.working else _stopped(connection, by_me=by_me),
             )
         )
     return rows

@@ -474,6 +474,12 @@ def may_read_kind(viewer: Viewer, kind: Kind) -> bool:
     return kind.scope is None or viewer.can(kind.scope)
 
 
+def count_rows(viewer: Viewer, kind: Kind) -> int:
+    """How many `kind` resources of the record the viewer may read (for Patient/$everything's `total`): one query,
+    none without that part of the record. Not audited: no resource is read."""
+    return kind.rows(viewer).count() if may_read_kind(viewer, kind) else 0
+
+
 def _audit_kind(viewer: Viewer, kind: Kind) -> None:
     """Record the read of a list of `kind` (Http404, audited, when the viewer lacks its part of the record)."""
     access_patient_record(viewer=viewer, scope=kind.scope or Scope.DETAILS, object_label=f"{kind.label} (list)")

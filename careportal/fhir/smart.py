@@ -119,6 +119,12 @@ def withheld_words(requested: Iterable[str], granted: Iterable[str]) -> list[str
     return [words for words in words_for(requested) if words not in given]
 
 
+def record_scopes_needed(scopes: Iterable[str]) -> frozenset[Scope]:
+    """The parts of the record (as the portal names them) that reading everything these SMART scopes allow needs.
+    A connection whose person no longer sees all of them stops working (careportal/fhir/authentication.py)."""
+    return frozenset(rt.scope for rt in _types_in(scopes))
+
+
 def asks_for_data(scopes: Iterable[str]) -> bool:
     return any(_READ_SCOPE.match(s) for s in scopes)
 

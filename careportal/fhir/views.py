@@ -21,7 +21,7 @@ from careportal.fhir.errors import (
     outcome_response,
     unauthorized_response,
 )
-from careportal.fhir.everything import everything_bundle
+from careportal.fhir.everything import everything_page
 from careportal.fhir.rendering import accepted_media_types, fhir_json_response, wants_json
 from careportal.fhir.resources import binary_resource, to_json
 from careportal.fhir.search import parse_search
@@ -123,11 +123,10 @@ def instance_read(request: HttpRequest, resource_type: str, resource_id: str) ->
 @fhir_endpoint
 def patient_everything(request: HttpRequest, resource_id: str) -> HttpResponse:
     caller = _caller(request, "Patient", "read")
-    _only_format(request)
     patient = caller.viewer.patient
     if patient is None or str(patient.public_id) != resource_id:
         reads.read(viewer=caller.viewer, kind=reads.KINDS["Patient"], resource_id=resource_id, base_url="")
-    return fhir_json_response(everything_bundle(caller, base_url=base_url(request)))
+    return fhir_json_response(everything_page(caller, params=request.GET, base_url=base_url(request)))
 
 
 def _wants_pdf(request: HttpRequest) -> bool:

@@ -49,7 +49,10 @@ def _without_ungranted_sensitive(*, viewer: Viewer, queryset: QuerySet[ModelT], 
     return without_ungranted_sensitive(viewer=viewer, queryset=queryset, field=f"{prefix}sensitive_category")
 
 
-def _visible_threads(*, viewer: Viewer) -> QuerySet[Thread]:
+def visible_threads(*, viewer: Viewer) -> QuerySet[Thread]:
+    """The threads of the patient in view that this viewer may see: none without the messages scope, and for a
+    proxy none of a sensitive team or subject that staff have not granted them. Not audited (as `scoped_to_patient`):
+    the caller reads them through the access layer, which is. "Download my record" reads through this too."""
     threads = scoped_to_patient(viewer=viewer, queryset=Thread.objects.all(), scope=Scope.MESSAGES)
     return _without_ungranted_sensitive(viewer=viewer, queryset=threads)
 
@@ -74,7 +77,7 @@ def threads_for_list(*, viewer: Viewer) -> QuerySet[Thread]:
         Coalesce("last_patient_message_at", "created_at"), Coalesce("last_team_message_at", "created_at")
     )
     threads = (
-        _visible_threads(viewer=viewer)
+        visible_threads(viewer=viewer)
         .select_related("care_team", "correction_request")
         .annotate(last_activity_at=last_activity)
         .order_by("-last_activity_at", "-pk")
@@ -86,7 +89,7 @@ def threads_for_list(*, viewer: Viewer) -> QuerySet[Thread]:
 
 def thread_counts(*, viewer: Viewer) -> tuple[int, int]:
     """(threads, unread threads) for the home page card, in one query: counts only, never what anyone wrote."""
-    counts = _with_read_at(_visible_threads(viewer=viewer), viewer=viewer).aggregate(
+    counts = _with_read_at(visible_threads(viewer=viewer), viewer=viewer).aggregate(
         total=Count("pk"), unread=Count("pk", filter=UNREAD)
     )
     return counts["total"], counts["unread"]
@@ -101,7 +104,7 @@ def thread_for_page(*, viewer: Viewer, public_id: UUID) -> Thread:
         .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("pk")))
     )
     queryset = (
-        _visible_threads(viewer=viewer)
+        visible_threads(viewer=viewer)
         .select_related("care_team", "correction_request")
         .prefetch_related(
             Prefetch("messages", queryset=messages, to_attr="patient_messages"),
@@ -121,7 +124,7 @@ def thread_by_id(*, viewer: Viewer, public_id: UUID) -> Thread:
     """One thread with its care team, for a page that shows no messages; Http404 (audited) otherwise."""
     return access_object(
         viewer=viewer,
-        queryset=_visible_threads(viewer=viewer).select_related("care_team"),
+        queryset=visible_threads(viewer=viewer).select_related("care_team"),
         public_id=public_id,
         scope=Scope.MESSAGES,
         object_label=LABEL_THREAD,

@@ -92,6 +92,49 @@ def test_parent_connects_an_app_to_their_childs_record_then_disconnects_it(porta
     portal.click_and_wait(page.get_by_role("main").get_by_role("button", name="Disconnect"))
 
     # Then it is gone
-    expect(page.get_by_role("main")).to_contain_text("You have not connected any apps.")
+    expect(page.get_by_role("main")).to_contain_text("No apps are connected.")
     connection.refresh_from_db()
     assert connection.revoked_at is not None
+
+
+def test_patient_sees_and_disconnects_an_app_connected_on_their_behalf(portal):
+    from careportal.patients.models import Patient
+    from tests.accounts.factories import UserFactory
+    from tests.fhir.factories import AppConnectionFactory
+    from tests.proxy.factories import ProxyRelationshipFactory
+
+    page = portal.page
+
+    # Given someone acting for the demo patient connected an app to their record, and a second one whose access
+    # (that person's) has since been taken away
+    given_the_demo_trust_is_loaded()
+    patient = Patient.objects.get(user__username="demo.patient")
+    helper = UserFactory(first_name="Priya", last_name="Shah")
+    ProxyRelationshipFactory(proxy=helper, patient=patient, basis="granted", relationship="daughter")
+    appointments = "launch/patient patient/Appointment.read"
+    AppConnectionFactory(user=helper, patient=patient, application__name="Care Planner", scopes=appointments)
+    former = UserFactory(first_name="Sam", last_name="Jones")
+    ProxyRelationshipFactory(proxy=former, patient=patient, basis="granted", status="revoked")
+    stopped = AppConnectionFactory(user=former, patient=patient, application__name="Old Organiser", scopes=appointments)
+
+    # When the patient opens Connected apps
+    when_they_sign_in(portal, username="demo.patient")
+    portal.goto("/your-apps/")
+
+    # Then both apps are listed, each saying who connected it, and the one that stopped says so
+    main = page.get_by_role("main")
+    expect(main).to_contain_text("Priya Shah, on your behalf")
+    expect(main).to_contain_text("Sam Jones, on your behalf")
+    expect(main).to_contain_text("This app has stopped")
+
+    # When they disconnect the stopped one
+    portal.click_and_wait(main.get_by_role("link", name="Disconnect Old Organiser from your record"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Disconnect Old Organiser?")
+    portal.click_and_wait(page.get_by_role("main").get_by_role("button", name="Disconnect"))
+
+    # Then it is gone and the other stays
+    expect(page.get_by_role("main")).to_contain_text("Old Organiser is disconnected")
+    expect(page.get_by_role("main").get_by_role("heading", name="Care Planner")).to_be_visible()
+    expect(page.get_by_role("main").get_by_role("heading", name="Old Organiser")).to_have_count(0)
+    stopped.refresh_from_db()
+    assert stopped.revoked_at is not None

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from careportal.access.scopes import Scope
+from careportal.fhir import smart
 from careportal.patients.models import Patient
 from tests.fhir.factories import AppConnectionFactory, bearer_token
 from tests.patients.factories import PatientWithAccountFactory
@@ -34,8 +36,12 @@ class Api:
         return self.client.get(url, params or {}, HTTP_AUTHORIZATION=f"Bearer {self.token}", **environ)
 
 
-def api_for(user, patient, *, scope: str = "", app_name: str = "My Health Diary") -> Api:
-    connection = AppConnectionFactory(user=user, patient=patient, application__name=app_name)
+def api_for(user, patient, *, scope: str = "", app_name: str = "My Health Diary", granted: str = "") -> Api:
+    """An app's token for `patient`'s record: the connection holds `granted` (what the person allowed; by default
+    everything), the token `scope` (by default the same)."""
+    connection = AppConnectionFactory(
+        user=user, patient=patient, application__name=app_name, **({"scopes": granted} if granted else {})
+    )
     return Api(client=Client(), token=bearer_token(connection, scope=scope), patient=patient)
 
 
@@ -53,10 +59,16 @@ def api(fhir_patient) -> Api:
 
 @pytest.fixture
 def proxy_api(db):
-    """A parent's app, for their child's record: results and appointments only."""
+    """A parent's app, for their child's record, within `scopes`. The connection holds what the consent page would
+    have granted them for `patient/*.read`; the token claims all of `patient/*.read` unless `scope` says otherwise,
+    so that the tests show the proxy's own access, not only the token, narrowing what the app reads."""
 
     def make(scopes: list[str], *, sensitive: list[str] | None = None, scope: str = "") -> Api:
         relationship = ProxyRelationshipFactory(scopes=scopes, sensitive_categories_granted=sensitive or [])
-        return api_for(relationship.proxy, relationship.patient, scope=scope)
+        record_scopes = frozenset(Scope(s) for s in scopes)
+        granted = " ".join(smart.granted_scopes(["launch/patient", "patient/*.read"], record_scopes=record_scopes))
+        return api_for(
+            relationship.proxy, relationship.patient, scope=scope or "launch/patient patient/*.read", granted=granted
+        )
 
     return make

@@ -32,9 +32,17 @@ def test_a_patients_token_reads_their_own_record_through_the_app() -> None:
     assert caller.may("Observation", "search") and caller.may("Patient", "read")
 
 
+PROXY_GRANT = "launch/patient patient/Patient.read patient/Observation.read patient/Appointment.read"
+
+
+def proxy_connection(relationship, scopes: str = PROXY_GRANT):
+    """What the consent page grants a proxy (never `patient/*`: that needs the patient's own access log)."""
+    return AppConnectionFactory(user=relationship.proxy, patient=relationship.patient, scopes=scopes)
+
+
 def test_a_proxys_token_reads_within_the_relationships_scopes() -> None:
     relationship = ProxyRelationshipFactory(scopes=["appointments"])
-    connection = AppConnectionFactory(user=relationship.proxy, patient=relationship.patient)
+    connection = proxy_connection(relationship, "launch/patient patient/Appointment.read")
 
     caller = caller_for_request(request_with(bearer_token(connection)))
 
@@ -43,11 +51,24 @@ def test_a_proxys_token_reads_within_the_relationships_scopes() -> None:
 
 
 @pytest.mark.parametrize(
-    "change", ["no token", "unknown token", "expired", "connection revoked", "relationship revoked"]
+    "change",
+    [
+        "no token",
+        "unknown token",
+        "expired",
+        "connection revoked",
+        "relationship revoked",
+        "relationship ended by the proxy",
+        "relationship past its end date",
+        "proxy account deactivated",
+        "scope the app was given taken away",
+        "child turned 16",
+    ],
 )
 def test_a_token_that_gives_nothing_is_refused(change: str) -> None:
     relationship = ProxyRelationshipFactory()
-    connection = AppConnectionFactory(user=relationship.proxy, patient=relationship.patient)
+    connection = proxy_connection(relationship)
+    assert caller_for_request(request_with(bearer_token(connection))).viewer.is_proxy  # it worked before the change
     token = bearer_token(connection, expires_in=-60 if change == "expired" else 3600)
     if change == "no token":
         token = ""
@@ -59,6 +80,42 @@ def test_a_token_that_gives_nothing_is_refused(change: str) -> None:
     elif change == "relationship revoked":
         relationship.status = "revoked"
         relationship.save()
+    elif change == "relationship ended by the proxy":
+        relationship.status = "ended"
+        relationship.save()
+    elif change == "relationship past its end date":
+        relationship.valid_until = timezone.localdate() - datetime.timedelta(days=1)
+        relationship.save()
+    elif change == "proxy account deactivated":
+        relationship.proxy.is_active = False
+        relationship.proxy.save()
+    elif change == "scope the app was given taken away":
+        relationship.scopes = ["appointments", "details", "messages", "letters"]  # results gone: Observation was given
+        relationship.save()
+    elif change == "child turned 16":
+        patient = relationship.patient
+        patient.birth_date = timezone.localdate().replace(year=timezone.localdate().year - 16) - datetime.timedelta(
+            days=1
+        )
+        patient.save()
+
+    with pytest.raises(FhirUnauthorized):
+        caller_for_request(request_with(token))
+
+
+def test_a_proxys_app_keeps_working_when_a_scope_it_was_not_given_goes() -> None:
+    relationship = ProxyRelationshipFactory()
+    connection = proxy_connection(relationship, "launch/patient patient/Appointment.read")
+    token = bearer_token(connection)
+    relationship.scopes = ["appointments"]
+    relationship.save()
+
+    assert caller_for_request(request_with(token)).viewer.scopes == frozenset({"appointments"})
+
+
+def test_a_proxys_app_given_everything_is_refused_since_a_proxy_never_sees_the_access_log() -> None:
+    relationship = ProxyRelationshipFactory()
+    token = bearer_token(proxy_connection(relationship, "launch/patient patient/*.read"))
 
     with pytest.raises(FhirUnauthorized):
         caller_for_request(request_with(token))

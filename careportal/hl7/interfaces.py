@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from careportal.hl7.models import ErrorKind, InboundInterface, MessageSource
+from careportal.hl7.models import AckMode, ErrorKind, InboundInterface, MessageSource
 from careportal.hl7.parsing import (
     ERR_TABLE_VALUE_NOT_FOUND,
     ERR_UNSUPPORTED_EVENT,
@@ -48,6 +48,7 @@ class InterfaceRule:
     message_types: frozenset[str]
     networks: tuple[IPNetwork, ...]
     hospital_number_authority: str
+    ack_mode: str = AckMode.AFTER_APPLY
 
     def allows_type(self, header: MessageHeader) -> bool:
         return f"{header.message_code}^{header.trigger_event}" in self.message_types
@@ -88,6 +89,7 @@ def rule_from(interface: InboundInterface) -> InterfaceRule:
         message_types=frozenset(str(t).upper() for t in interface.message_types or []),
         networks=tuple(networks),
         hospital_number_authority=interface.hospital_number_authority.strip().upper(),
+        ack_mode=interface.ack_mode,
     )
 
 

@@ -134,6 +134,8 @@ class MessageHeader:
     processing_id: str = ""
     version: str = ""
     charset: str = ""
+    # MSH-15: present (AL, NE, ER, SU) when the sender uses HL7's enhanced acknowledgement mode (commit ACKs).
+    accept_ack_type: str = ""
 
     @property
     def message_type(self) -> str:
@@ -528,6 +530,7 @@ def _header_from_fields(fields: list[str], encoding: Encoding) -> MessageHeader:
         control_id=get(10),
         processing_id=get(11),
         version=get(12),
+        accept_ack_type=get(15).upper(),
         charset=get(18),
     )
 

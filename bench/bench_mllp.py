@@ -2,7 +2,7 @@
 
 1. The real listener (`manage.py hl7_listen`, in its own process) on a fresh database (PostgreSQL when reachable,
    a database named careportal_bench that this drops and re-creates; and always a SQLite file in a temporary
-   directory), with five patients: BENCH_MLLP_MESSAGES (default 20,000) ORU^R01 messages made from the FBC sample,
+   directory), with 100 patients: BENCH_MLLP_MESSAGES (default 20,000) ORU^R01 messages made from the FBC sample,
    each with its own control id and filler order number, sent over 4 concurrent connections, each waiting for the
    ACK before sending the next message, as MLLP senders do. Every ACK must be AA for its own control id, and every
    message must then be in the database as applied.
@@ -56,7 +56,9 @@ from tests.hl7.mllp_client import MLLPClient, ack_code  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SAMPLE = ROOT / "tests" / "hl7" / "samples" / "oru_r01_fbc_final.hl7"
-PATIENTS = 5
+# Spread over 100 patients: the after-store workers apply one patient's messages in order, so patients are the unit
+# of their parallelism (a laboratory's day of results is for thousands).
+PATIENTS = 100
 BENCH_DATABASE = "careportal_bench"
 
 

@@ -16,6 +16,7 @@ listener) within that many seconds.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import threading
@@ -134,6 +135,7 @@ def interface_for(header: MessageHeader, *, fresh: bool = False) -> InterfaceRul
 # --- The check -----------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def peer_address(peer: str) -> IPAddress | None:
     """The IP address in the listener's peer label, or None: "10.0.0.5:40122" and "[2001:db8::5]:40122" (see
     `listener._peer_label`), or a bare address. An IPv4 address in IPv6 form (::ffff:10.0.0.5, from a dual-stack

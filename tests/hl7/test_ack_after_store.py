@@ -458,3 +458,41 @@ def test_replaying_a_message_still_waiting_to_be_applied_is_refused(db: None) ->
     assert not is_replayable(waiting)
     with pytest.raises(MessageNotReplayed):
         message_replay(message=waiting, patient=PatientFactory(), by=UserFactory())
+
+
+# --- The header read before the ACK -------------------------------------------------------------------------------
+
+
+def test_the_first_segment_header_matches_the_full_read_for_every_sample() -> None:
+    from careportal.hl7.parsing import read_first_header, read_header
+
+    for path in sorted(SAMPLES.glob("*.hl7")):
+        raw = path.read_bytes()
+        quick = read_first_header(raw)
+        assert quick is not None, path.name
+        assert quick[0] == read_header(raw), path.name
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"PID|1||123\r",
+        b"MSH",
+        b"MSH|^~\\&|A|B|C|D|2026||ORU^R01|1|P|2.4|||AL|NE||UNKNOWN-CHARSET\rPID|1\r",
+        b"MSH|^~\\&|A|B|C|D|2026||ORU^R01|1|P|2.4|||AL|NE||UNICODE UTF-8\xff\xfe\r",
+        b"MSHA^~\\&|A|B\r",
+    ],
+)
+def test_an_unusual_first_segment_is_left_to_the_full_parser(raw: bytes) -> None:
+    from careportal.hl7.parsing import read_first_header
+
+    assert read_first_header(raw) is None
+
+
+def test_a_declared_latin_1_header_is_read_in_latin_1() -> None:
+    from careportal.hl7.parsing import read_first_header
+
+    raw = "MSH|^~\\&|LABÖ|B|C|D|2026||ORU^R01|1|P|2.4|||||GBR|8859/1\rPID|1\r".encode("latin-1")
+    quick = read_first_header(raw)
+    assert quick is not None and quick[0].sending_application == "LABÖ" and quick[1] == "latin-1"

@@ -2,7 +2,7 @@
 
 1. The real listener (`manage.py hl7_listen`, in its own process) on a fresh database (PostgreSQL when reachable,
    a database named careportal_bench that this drops and re-creates; and always a SQLite file in a temporary
-   directory), with five patients: BENCH_MLLP_MESSAGES (default 20,000) ORU^R01 messages made from the FBC sample,
+   directory), with 100 patients: BENCH_MLLP_MESSAGES (default 20,000) ORU^R01 messages made from the FBC sample,
    each with its own control id and filler order number, sent over 4 concurrent connections, each waiting for the
    ACK before sending the next message, as MLLP senders do. Every ACK must be AA for its own control id, and every
    message must then be in the database as applied.
@@ -11,15 +11,22 @@
    journal, commits, and only then answers AA: the essential work of durable ingestion, on the same database with
    the same durability settings (SQLite in WAL mode with synchronous=NORMAL, as CarePortal's settings; PostgreSQL
    as configured). The listener's ratio is its rate over this ceiling's rate on the same database.
-3. For reference, what no database costs: a bare asyncio MLLP server that reads each frame, splits out the MSH
+3. The real listener again, its interface set to acknowledge after store (docs/hl7.md, "When the ACK is sent"): each
+   message is checked, stored raw as waiting, committed and acknowledged (CA: the sample's MSH-15 is AL, enhanced
+   mode), no worker running meanwhile; then BENCH_MLLP_WORKERS `manage.py hl7_apply_worker --until-empty`
+   processes (default 2 on PostgreSQL; SQLite has one writer, so 1) apply every stored message, timed from their
+   start until the last exits. Two rows: the store-and-acknowledge rate (its ratio to the ceiling is the target),
+   and the rate at which the workers drained the queue.
+4. For reference, what no database costs: a bare asyncio MLLP server that reads each frame, splits out the MSH
    control id and answers AA; and the real listener with a handler that does no database work (framing, the hop
    to a worker thread and back, one log line per message).
 
 Prints a table (workload, messages, seconds, messages/second, ratio to the ceiling) and writes it to
 bench/results/mllp.md and bench/results/mllp.json. `bench/run.py` (`make bench`) calls main().
 
-Environment: BENCH_MLLP_MESSAGES, BENCH_MLLP_CONNECTIONS (default 4), BENCH_POSTGRES_URL (default
-postgres://postgres@127.0.0.1:5432/postgres: the server to create careportal_bench on).
+Environment: BENCH_MLLP_MESSAGES (default 20000; 2000 for a quick run), BENCH_MLLP_CONNECTIONS (default 4),
+BENCH_MLLP_WORKERS, BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres: the server to create
+careportal_bench on).
 """
 
 from __future__ import annotations
@@ -49,7 +56,9 @@ from tests.hl7.mllp_client import MLLPClient, ack_code  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SAMPLE = ROOT / "tests" / "hl7" / "samples" / "oru_r01_fbc_final.hl7"
-PATIENTS = 5
+# Spread over 100 patients: the after-store workers apply one patient's messages in order, so patients are the unit
+# of their parallelism (a laboratory's day of results is for thousands).
+PATIENTS = 100
 BENCH_DATABASE = "careportal_bench"
 
 
@@ -263,8 +272,9 @@ def running(command: list[str], port: int, env: dict[str, str]) -> Iterator[None
                 process.wait()
 
 
-def drive(port: int, messages: list[tuple[str, bytes]], connections: int) -> float:
-    """Send the messages over `connections` connections, each waiting for every ACK; the seconds taken."""
+def drive(port: int, messages: list[tuple[str, bytes]], connections: int, expected: str = "AA") -> float:
+    """Send the messages over `connections` connections, each waiting for every ACK (`expected`, for its own
+    control id); the seconds taken."""
     shares = [messages[i::connections] for i in range(connections)]
     failures: list[str] = []
     start = threading.Barrier(connections + 1)
@@ -275,7 +285,7 @@ def drive(port: int, messages: list[tuple[str, bytes]], connections: int) -> flo
                 start.wait()
                 for control, message in share:
                     code, acknowledged = ack_code(client.request(message))
-                    if (code, acknowledged) != ("AA", control):
+                    if (code, acknowledged) != (expected, control):
                         failures.append(f"{control}: {code} for {acknowledged}")
         except Exception as exc:
             failures.append(repr(exc))
@@ -290,7 +300,7 @@ def drive(port: int, messages: list[tuple[str, bytes]], connections: int) -> flo
         thread.join()
     seconds = time.perf_counter() - began
     if failures:
-        raise RuntimeError(f"{len(failures)} messages not acknowledged AA, first: {failures[0]}")
+        raise RuntimeError(f"{len(failures)} messages not acknowledged {expected}, first: {failures[0]}")
     return seconds
 
 
@@ -343,7 +353,7 @@ def manage(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def prepare_database(env: dict[str, str]) -> None:
+def prepare_database(env: dict[str, str], ack_mode: str = "after_apply") -> None:
     manage(env, "migrate", "--no-input")
     code = (
         "import datetime; from careportal.patients.models import Patient\n"
@@ -354,15 +364,15 @@ def prepare_database(env: dict[str, str]) -> None:
         "from careportal.hl7.models import InboundInterface\n"
         "InboundInterface.objects.create(name='Bench laboratory', sending_application='WINPATH',"
         " sending_facility='RRV_LAB', message_types=['ORU^R01'], source_networks=['127.0.0.1/32', '::1/128'],"
-        " hospital_number_authority='RRV')\n"
+        f" hospital_number_authority='RRV', ack_mode={ack_mode!r})\n"
     )
     manage(env, "shell", "-c", code)
 
 
-def applied_count(env: dict[str, str]) -> int:
+def applied_count(env: dict[str, str], status: str = "applied") -> int:
     code = (
         "from careportal.hl7.models import InboundMessage\n"
-        "print(InboundMessage.objects.filter(status='applied', control_id__startswith='BENCH').count())"
+        f"print(InboundMessage.objects.filter(status={status!r}, control_id__startswith='BENCH').count())"
     )
     return int(manage(env, "shell", "-c", code).strip().splitlines()[-1])
 
@@ -377,6 +387,44 @@ def bench_listener(label: str, database_url: str, messages: list[tuple[str, byte
     if stored != len(messages):
         raise RuntimeError(f"{label}: {stored} messages applied in the database, expected {len(messages)}")
     return Row(label, len(messages), seconds, len(messages) / seconds)
+
+
+def bench_after_store(
+    label: str, database_url: str, messages: list[tuple[str, bytes]], connections: int, workers: int
+) -> tuple[Row, Row]:
+    """Store and acknowledge every message (no worker running), then drain the queue with `workers` workers."""
+    env = django_env(database_url)
+    prepare_database(env, ack_mode="after_store")
+    port = free_port()
+    with running([sys.executable, "manage.py", "hl7_listen", "--host", "127.0.0.1", "--port", str(port)], port, env):
+        seconds = drive(port, messages, connections, expected="CA")
+    stored = applied_count(env, status="stored")
+    if stored != len(messages):
+        raise RuntimeError(f"{label}: {stored} messages stored and waiting, expected {len(messages)}")
+    command = [sys.executable, "manage.py", "hl7_apply_worker", "--until-empty", "--poll", "0.05"]
+    began = time.perf_counter()
+    processes = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
+        for _ in range(workers)
+    ]
+    errors = [process.communicate()[1] for process in processes]
+    drained = time.perf_counter() - began
+    if any(process.returncode for process in processes):
+        sys.stderr.write(b"\n".join(errors).decode(errors="replace")[-4000:])
+        raise RuntimeError(f"{label}: a worker failed")
+    applied = applied_count(env)
+    if applied != len(messages):
+        raise RuntimeError(f"{label}: {applied} messages applied by the workers, expected {len(messages)}")
+    store_label = f"{label} (store, commit, CA; workers not running)"
+    store_row = Row(store_label, len(messages), seconds, len(messages) / seconds)
+    workers_label = f"{workers} worker{'s' if workers > 1 else ''}"
+    drain_row = Row(
+        f"{label}: {workers_label} applying the stored messages (hl7_apply_worker, from start to empty queue)",
+        len(messages),
+        drained,
+        len(messages) / drained,
+    )
+    return store_row, drain_row
 
 
 def bench_bare(messages: list[tuple[str, bytes]], connections: int) -> Row:
@@ -428,12 +476,23 @@ def main() -> None:
         postgres_bench_drop()
         postgres_url = postgres_bench_url()
         assert postgres_url is not None
-        label = "CarePortal listener → PostgreSQL (store, apply, commit, AA)"
+        label = "CarePortal listener → PostgreSQL, after apply (store, apply, commit, AA)"
         listener = bench_listener(label, postgres_url, messages, connections)
         postgres_bench_drop()
+        postgres_url = postgres_bench_url()
+        assert postgres_url is not None
+        stored, drained = bench_after_store(
+            "CarePortal listener → PostgreSQL, after store",
+            postgres_url,
+            messages,
+            connections,
+            int(os.environ.get("BENCH_MLLP_WORKERS", "2")),
+        )
+        postgres_bench_drop()
         ceiling.ratio, ceiling.ceiling = 1.0, ceiling.workload
-        listener.ratio, listener.ceiling = listener.per_second / ceiling.per_second, ceiling.workload
-        rows += [ceiling, listener]
+        for row in (listener, stored, drained):
+            row.ratio, row.ceiling = row.per_second / ceiling.per_second, ceiling.workload
+        rows += [ceiling, listener, stored, drained]
     with tempfile.TemporaryDirectory() as tmp:
         ceiling = bench_durable(
             "SQLite ceiling: minimal server storing the raw message, commit, AA",
@@ -442,14 +501,22 @@ def main() -> None:
             connections,
         )
         listener = bench_listener(
-            "CarePortal listener → SQLite file (store, apply, commit, AA)",
+            "CarePortal listener → SQLite file, after apply (store, apply, commit, AA)",
             f"sqlite:///{tmp}/bench.sqlite3",
             messages,
             connections,
         )
+        stored, drained = bench_after_store(
+            "CarePortal listener → SQLite file, after store",
+            f"sqlite:///{tmp}/stored.sqlite3",
+            messages,
+            connections,
+            1,
+        )
         ceiling.ratio, ceiling.ceiling = 1.0, ceiling.workload
-        listener.ratio, listener.ceiling = listener.per_second / ceiling.per_second, ceiling.workload
-        rows += [ceiling, listener]
+        for row in (listener, stored, drained):
+            row.ratio, row.ceiling = row.per_second / ceiling.per_second, ceiling.workload
+        rows += [ceiling, listener, stored, drained]
     table = render(rows, connections)
     print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)

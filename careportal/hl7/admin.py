@@ -70,6 +70,7 @@ class InboundInterfaceAdminForm(forms.ModelForm):
             "message_types",
             "source_networks",
             "hospital_number_authority",
+            "ack_mode",
             "is_active",
         ]
 
@@ -91,6 +92,7 @@ class InboundInterfaceAdminForm(forms.ModelForm):
                 "message_types": lines(cleaned.get("message_types")),
                 "source_networks": lines(cleaned.get("source_networks")),
                 "hospital_number_authority": cleaned.get("hospital_number_authority", ""),
+                "ack_mode": cleaned.get("ack_mode", ""),
             },
             interface=self.instance if self.instance.pk else None,
         )
@@ -119,8 +121,8 @@ class InboundInterfaceAdmin(admin.ModelAdmin):
     """Also at /staff/hl7/interfaces/. Changes made here are recorded in the interface's history too."""
 
     form = InboundInterfaceAdminForm
-    list_display = ("name", "sending_application", "sending_facility", "is_active", "updated_at")
-    list_filter = ("is_active",)
+    list_display = ("name", "sending_application", "sending_facility", "ack_mode", "is_active", "updated_at")
+    list_filter = ("is_active", "ack_mode")
     search_fields = ("name", "sending_application", "sending_facility")
     inlines = [InboundInterfaceChangeInline]
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from careportal.accounts.models import User
 from careportal.hl7.interfaces import interfaces_cache_clear
-from careportal.hl7.models import InboundInterface, InboundInterfaceChange, InterfaceChangeAction
+from careportal.hl7.models import AckMode, InboundInterface, InboundInterfaceChange, InterfaceChangeAction
 
 logger = structlog.get_logger(__name__)
 
@@ -32,6 +32,7 @@ TRACKED_FIELDS = {
     "message_types": "Message types",
     "source_networks": "Source networks",
     "hospital_number_authority": "Assigning authority for hospital numbers",
+    "ack_mode": "When messages are acknowledged",
     "is_active": "Active",
 }
 
@@ -118,6 +119,7 @@ class InterfaceValues:
     message_types: list[str]
     source_networks: list[str]
     hospital_number_authority: str
+    ack_mode: str = AckMode.AFTER_APPLY
 
 
 def _snapshot(interface: InboundInterface) -> dict[str, Any]:
@@ -170,7 +172,9 @@ def interface_save(*, interface: InboundInterface | None, by: User, values: Inte
     created = interface is None
     before = None if interface is None else _snapshot(interface)
     interface = interface or InboundInterface()
-    for field in ("name", "sending_application", "sending_facility", "hospital_number_authority"):
+    if values.ack_mode not in AckMode.values:
+        raise InterfaceError("Choose when messages are acknowledged", field="ack_mode")
+    for field in ("name", "sending_application", "sending_facility", "hospital_number_authority", "ack_mode"):
         setattr(interface, field, getattr(values, field))
     interface.message_types = list(values.message_types)
     interface.source_networks = list(values.source_networks)

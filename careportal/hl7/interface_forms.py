@@ -14,7 +14,7 @@ from careportal.core.forms import code_input, without_maxlength
 from careportal.hl7.handlers import KNOWN_MESSAGE_TYPES
 from careportal.hl7.interface_admin import InterfaceValues, name_taken, sender_taken_by
 from careportal.hl7.interfaces import MESSAGE_TYPE_PATTERN
-from careportal.hl7.models import InboundInterface
+from careportal.hl7.models import AckMode, InboundInterface
 
 # HD namespace ids (MSH-3, MSH-4) as senders configure them: no HL7 delimiters, no spaces.
 SENDER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_.\-]*$")
@@ -94,6 +94,23 @@ class InterfaceForm(forms.Form):
         )
     )
 
+    ack_mode = forms.ChoiceField(
+        label="When should CarePortal acknowledge its messages?",
+        help_text="Acknowledging after storing is much faster; a message that then cannot be applied waits in the "
+        "unmatched messages queue instead of being refused in its ACK. See the HL7 guide (docs/hl7.md).",
+        choices=[
+            (AckMode.AFTER_APPLY, "After applying each message: the ACK says whether it was applied (AA or AE)"),
+            (AckMode.AFTER_STORE, "As soon as each message is safely stored: workers apply it just after"),
+        ],
+        initial=AckMode.AFTER_APPLY,
+        # Not chosen (a form posted by a script, the admin's own check): the interface keeps what it has.
+        required=False,
+        widget=forms.RadioSelect,
+        error_messages={
+            "invalid_choice": "Choose when CarePortal acknowledges this system's messages",
+        },
+    )
+
     def __init__(self, *args: Any, interface: InboundInterface | None = None, **kwargs: Any) -> None:
         self.interface = interface
         if interface is not None and "initial" not in kwargs:
@@ -104,6 +121,7 @@ class InterfaceForm(forms.Form):
                 "message_types": "\n".join(interface.message_types),
                 "source_networks": "\n".join(interface.source_networks),
                 "hospital_number_authority": interface.hospital_number_authority,
+                "ack_mode": interface.ack_mode,
             }
         super().__init__(*args, **kwargs)
 
@@ -131,6 +149,12 @@ class InterfaceForm(forms.Form):
 
     def clean_hospital_number_authority(self) -> str:
         return self._code("hospital_number_authority", "Assigning authority", "RRV", AUTHORITY_PATTERN)
+
+    def clean_ack_mode(self) -> str:
+        value = self.cleaned_data["ack_mode"]
+        if not value:
+            return self.interface.ack_mode if self.interface is not None else AckMode.AFTER_APPLY
+        return str(value)
 
     def clean_message_types(self) -> list[str]:
         items = [unicodedata.normalize("NFKC", item).upper() for item in _items(self.cleaned_data["message_types"])]
@@ -211,4 +235,5 @@ class InterfaceForm(forms.Form):
             message_types=data["message_types"],
             source_networks=data["source_networks"],
             hospital_number_authority=data["hospital_number_authority"],
+            ack_mode=data["ack_mode"],
         )

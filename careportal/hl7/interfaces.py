@@ -16,6 +16,7 @@ listener) within that many seconds.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import threading
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from careportal.hl7.models import ErrorKind, InboundInterface, MessageSource
+from careportal.hl7.models import AckMode, ErrorKind, InboundInterface, MessageSource
 from careportal.hl7.parsing import (
     ERR_TABLE_VALUE_NOT_FOUND,
     ERR_UNSUPPORTED_EVENT,
@@ -48,6 +49,7 @@ class InterfaceRule:
     message_types: frozenset[str]
     networks: tuple[IPNetwork, ...]
     hospital_number_authority: str
+    ack_mode: str = AckMode.AFTER_APPLY
 
     def allows_type(self, header: MessageHeader) -> bool:
         return f"{header.message_code}^{header.trigger_event}" in self.message_types
@@ -88,6 +90,7 @@ def rule_from(interface: InboundInterface) -> InterfaceRule:
         message_types=frozenset(str(t).upper() for t in interface.message_types or []),
         networks=tuple(networks),
         hospital_number_authority=interface.hospital_number_authority.strip().upper(),
+        ack_mode=interface.ack_mode,
     )
 
 
@@ -132,6 +135,7 @@ def interface_for(header: MessageHeader, *, fresh: bool = False) -> InterfaceRul
 # --- The check -----------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def peer_address(peer: str) -> IPAddress | None:
     """The IP address in the listener's peer label, or None: "10.0.0.5:40122" and "[2001:db8::5]:40122" (see
     `listener._peer_label`), or a bare address. An IPv4 address in IPv6 form (::ffff:10.0.0.5, from a dual-stack

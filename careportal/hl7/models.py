@@ -22,6 +22,9 @@ class MessageStatus(models.TextChoices):
     REPLAYED = "replayed", "Replayed by staff"
     DISMISSED = "dismissed", "Dismissed by staff"
     IGNORED = "ignored", "Acknowledged: a message type CarePortal does not use"
+    # Interfaces acknowledging after store (AckMode.AFTER_STORE): committed and acknowledged, not applied yet. A
+    # worker (careportal/hl7/stored_services.py) takes it from here to one of the statuses above.
+    STORED = "stored", "Stored: waiting to be applied"
 
 
 class ErrorKind(models.TextChoices):
@@ -85,6 +88,9 @@ class InboundMessage(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     resolution_note = models.CharField(max_length=500, blank=True)
+    # Whose record the message is about, as the sender names it ("MSH-3^MSH-4|PID-3"), read when it is stored: the
+    # workers that apply STORED messages keep each key's messages in arrival order (stored_services.stored_claim).
+    patient_key = models.CharField(max_length=100, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-pk"]
@@ -102,6 +108,10 @@ class InboundMessage(models.Model):
         indexes = [
             models.Index(fields=["status", "-received_at"], name="hl7_status_idx"),
             models.Index(fields=["sending_application", "control_id"], name="hl7_control_id_idx"),
+            # The waiting messages only (few at any time, however long the journal): the workers' claim, oldest
+            # first, and its check for older messages of the same patient held by another worker.
+            models.Index(fields=["id"], condition=Q(status="stored"), name="hl7_stored_idx"),
+            models.Index(fields=["patient_key", "id"], condition=Q(status="stored"), name="hl7_stored_patient_idx"),
         ]
 
     def __str__(self) -> str:
@@ -117,6 +127,13 @@ class InboundMessage(models.Model):
     def needs_reuse_check(self) -> bool:
         """Applied under a control id the sender had used for another message, and nobody has checked it yet."""
         return self.control_id_reused and self.status == MessageStatus.APPLIED and self.resolved_at is None
+
+
+class AckMode(models.TextChoices):
+    """When CarePortal acknowledges an interface's messages (docs/hl7.md, "When the ACK is sent")."""
+
+    AFTER_APPLY = "after_apply", "After applying the message (AA, or AE with the reason)"
+    AFTER_STORE = "after_store", "After storing the message, applied by workers just after (AA or CA)"
 
 
 class InboundInterface(models.Model):
@@ -136,6 +153,12 @@ class InboundInterface(models.Model):
         max_length=20,
         blank=True,
         help_text="PID-3 component 4 on the sender's hospital numbers, for example RRV. Blank: it sends none.",
+    )
+    ack_mode = models.CharField(
+        max_length=20,
+        choices=AckMode.choices,
+        default=AckMode.AFTER_APPLY,
+        help_text="When its messages are acknowledged: after they are applied, or as soon as they are stored.",
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

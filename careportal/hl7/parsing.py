@@ -134,6 +134,8 @@ class MessageHeader:
     processing_id: str = ""
     version: str = ""
     charset: str = ""
+    # MSH-15: present (AL, NE, ER, SU) when the sender uses HL7's enhanced acknowledgement mode (commit ACKs).
+    accept_ack_type: str = ""
 
     @property
     def message_type(self) -> str:
@@ -528,6 +530,7 @@ def _header_from_fields(fields: list[str], encoding: Encoding) -> MessageHeader:
         control_id=get(10),
         processing_id=get(11),
         version=get(12),
+        accept_ack_type=get(15).upper(),
         charset=get(18),
     )
 
@@ -566,6 +569,41 @@ def read_header(raw: bytes) -> MessageHeader | None:
     if encoding is None:
         return None
     return _header_from_fields(segments[0].split(encoding.field), encoding)
+
+
+_FIRST_LINE_END = re.compile(rb"[\r\n]")
+
+
+def read_first_header(raw: bytes) -> tuple[MessageHeader, str] | None:
+    """(MSH fields, codec) read from the message's first segment only, when it is an MSH in its declared
+    character set (UTF-8 when it declares none, or ASCII); None otherwise, and for anything unusual, which the
+    callers leave to `parse_message`. For the after-store path, which reads nothing else before the ACK."""
+    start = 0
+    while start < len(raw) and raw[start] in b"\x0b \t\r\n":
+        start += 1
+    if raw[start : start + 3] != b"MSH":
+        return None
+    match = _FIRST_LINE_END.search(raw, start)
+    line = raw[start : match.start() if match else len(raw)]
+    if len(line) > 17 and line.count(line[3:4]) >= 17:
+        separator = line[3:4].decode("latin-1")
+        fields = line.decode("latin-1").split(separator)
+        declared = fields[17].split(fields[1][1:2] or "~")[0].split(fields[1][:1] or "^")[0].strip()
+    else:
+        declared = ""
+    codec = _codec_for(declared) if declared else "utf-8"
+    if codec is None or codec == "ascii":
+        codec = "utf-8" if not declared or codec == "ascii" else None
+    if codec is None:
+        return None
+    try:
+        text = line.decode(codec).strip(" \t")
+    except UnicodeDecodeError:
+        return None
+    encoding = _msh_encoding(text, codec)
+    if encoding is None:
+        return None
+    return _header_from_fields(text.split(encoding.field), encoding), codec
 
 
 def _check_header(header: MessageHeader, codec: str) -> None:

@@ -9,6 +9,7 @@ from django.urls import reverse
 from careportal.core.formatting import format_date, format_datetime, format_nhs_number
 from careportal.core.table_rows import Cell, format_markup, link_html, status_tag_html
 from careportal.hl7.models import (
+    AckMode,
     ErrorKind,
     InboundInterface,
     InboundInterfaceChange,
@@ -49,6 +50,7 @@ STATUS_COLOURS = {
     MessageStatus.REPLAYED: "blue",
     MessageStatus.DISMISSED: "grey",
     MessageStatus.IGNORED: "grey",
+    MessageStatus.STORED: "yellow",
 }
 STATUS_SHORT = {
     MessageStatus.APPLIED: "Applied",
@@ -58,6 +60,7 @@ STATUS_SHORT = {
     MessageStatus.REPLAYED: "Replayed",
     MessageStatus.DISMISSED: "Dismissed",
     MessageStatus.IGNORED: "Not used",
+    MessageStatus.STORED: "Waiting to be applied",
 }
 
 
@@ -182,6 +185,7 @@ class InterfaceRow:
     message_types: str
     networks: str
     authority: str
+    acknowledged: str
     status: Tag
     updated: str
 
@@ -203,6 +207,7 @@ def interface_rows(interfaces: list[InboundInterface]) -> list[InterfaceRow]:
                 message_types=", ".join(interface.message_types) or "None",
                 networks=", ".join(interface.source_networks) or "None: every message is refused",
                 authority=interface.hospital_number_authority or "None",
+                acknowledged="After storing" if interface.ack_mode == AckMode.AFTER_STORE else "After applying",
                 status=Tag("Active", "green") if interface.is_active else Tag("Inactive", "grey"),
                 updated=f"{format_datetime(interface.updated_at)}{' by ' + who if who else ''}",
             )
@@ -277,6 +282,7 @@ def interface_table_rows(rows: list[InterfaceRow]) -> list[list[Cell]]:
             {"text": r.message_types},
             {"text": r.networks},
             {"text": r.authority},
+            {"text": r.acknowledged},
             {"html": status_tag_html(r.status)},
             {
                 "html": format_markup(

@@ -26,11 +26,15 @@ Durability: the ACK is built only after the transaction that stored the message 
 from __future__ import annotations
 
 import datetime
+import hashlib
+import re
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -44,8 +48,15 @@ from careportal.hl7.handlers import (
     handler_for,
     is_known_message_type,
 )
-from careportal.hl7.interfaces import Refusal, interface_check
-from careportal.hl7.models import INTERFACE_REFUSALS, ErrorKind, InboundMessage, MessageSource, MessageStatus
+from careportal.hl7.interfaces import Refusal, interface_check, interface_for
+from careportal.hl7.models import (
+    INTERFACE_REFUSALS,
+    AckMode,
+    ErrorKind,
+    InboundMessage,
+    MessageSource,
+    MessageStatus,
+)
 from careportal.hl7.parsing import (
     ERR_APPLICATION,
     ERR_DUPLICATE_KEY,
@@ -55,8 +66,10 @@ from careportal.hl7.parsing import (
     ParsedMessage,
     content_hash,
     parse_message,
+    read_first_header,
     read_header,
 )
+from careportal.hl7.parsing import _check_header as check_header
 from careportal.patients.models import Patient
 
 logger = structlog.get_logger(__name__)
@@ -229,22 +242,34 @@ _WAITING = frozenset({MessageStatus.ERROR, MessageStatus.REJECTED})
 def _apply(*, ctx: ApplyContext, fields: dict[str, str], record: InboundMessage, resolve_earlier: bool) -> ApplyOutcome:
     """Apply and store the APPLIED row in one transaction (a savepoint when the caller has one open): if anything
     fails, nothing of the application is left. When the row breaks hl7_applied_once, another connection applied
-    the same message first (_AppliedMeanwhile)."""
+    the same message first (_AppliedMeanwhile).
+
+    A new `record` is inserted; a row already stored (a STORED message a worker applies, stored_services.py) is
+    updated in place to APPLIED, and keeps its earlier status if anything fails."""
     handler = handler_for(ctx.header)
     if handler is None:
         raise AssertionError("callers route message types without a handler elsewhere")
+    in_place = not record._state.adding
+    status_before = record.status
     for attempt in (1, 2):
         try:
             with transaction.atomic():
                 outcome = handler(ctx)
                 record.patient = outcome.patient
                 record.applied_at = timezone.now()
-                record.save(force_insert=True)
+                if in_place:
+                    record.status = MessageStatus.APPLIED
+                    record.save(update_fields=["status", "patient", "applied_at", "control_id_reused", "error_kind"])
+                else:
+                    record.save(force_insert=True)
                 if resolve_earlier:
                     _resolve_earlier_failures(fields, record)
                 return outcome
         except IntegrityError:
-            record.pk, record._state.adding = None, True
+            if in_place:
+                record.status, record.patient, record.applied_at = status_before, None, None
+            else:
+                record.pk, record._state.adding = None, True
             if _already_applied(fields):
                 raise _AppliedMeanwhile from None
             # Another connection created the same report or patient at the same moment: now that it has
@@ -416,11 +441,131 @@ def _resolve_earlier_failures(fields: dict[str, str], record: InboundMessage) ->
     )
 
 
+# --- Acknowledging after store (AckMode.AFTER_STORE) -------------------------------------------------------------
+
+STORED_TEXT = "Stored: CarePortal will apply it shortly"
+_PID = re.compile(rb"(?:^|[\r\n])PID(.)([^\r\n]*)")
+PATIENT_KEY_LENGTH = 100
+
+
+def patient_key(raw: bytes, header: MessageHeader) -> str:
+    """Whose record a message is about, as its sender names it: "MSH-3^MSH-4|ID^authority" from the first
+    repetition of PID-3, read from the bytes without parsing the message; just the sender when there is no PID. The
+    workers keep each key's messages in the order they arrived. A key too long for its column is hashed."""
+    key = f"{header.sending_application.upper()}^{header.sending_facility.upper()}|"
+    match = _PID.search(raw)
+    if match is not None:
+        separator = match.group(1)
+        fields = match.group(2).split(separator)  # fields[0] is PID-1
+        if len(fields) > 2:
+            encoding = raw[4:8] if raw[:3] == b"MSH" else b"^~\\&"
+            component, repetition = encoding[0:1] or b"^", encoding[1:2] or b"~"
+            parts = fields[2].split(repetition)[0].split(component)
+            identifier = parts[0].strip()
+            authority = parts[3].strip() if len(parts) > 3 else b""
+            key += (identifier + b"^" + authority).decode("latin-1").upper()
+    if len(key) > PATIENT_KEY_LENGTH:
+        key = "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return key
+
+
+# Every column of a new row: those not given take the model's default ("" or NULL, False).
+_STORED_DEFAULTS: dict[str, object] = {
+    "error_kind": "",
+    "error_text": "",
+    "resolution_note": "",
+    "control_id_reused": False,
+    "patient_id": None,
+    "applied_at": None,
+    "replay_of_id": None,
+    "resolved_at": None,
+    "resolved_by_id": None,
+}
+_insert_sql: dict[str, tuple[str, list[str]]] = {}
+
+
+def _insert_stored(values: dict[str, object]) -> None:
+    """INSERT one InboundMessage row with a statement built once per database: the after-store path's only query.
+    `Model.objects.create` spends about as long building the same statement as the database spends storing it
+    (bench/bench_mllp.py); this converts only the two values that need it (the UUID and the time) as the ORM
+    would, and asks for nothing back."""
+    db = connections["default"]
+    built = _insert_sql.get(db.vendor)
+    if built is None:
+        meta = InboundMessage._meta
+        fields = [f for f in meta.concrete_fields if not f.primary_key]
+        names = [f.attname for f in fields]
+        table = db.ops.quote_name(meta.db_table)
+        columns = ", ".join(db.ops.quote_name(str(f.column)) for f in fields)
+        placeholders = ", ".join(["%s"] * len(names))
+        built = (f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", names)  # noqa: S608 - our own names
+        _insert_sql[db.vendor] = built
+    sql, names = built
+    row: dict[str, Any] = {**_STORED_DEFAULTS, **values}
+    row["public_id"] = InboundMessage._meta.get_field("public_id").get_db_prep_save(row["public_id"], db)
+    row["received_at"] = InboundMessage._meta.get_field("received_at").get_db_prep_save(row["received_at"], db)
+    with db.cursor() as cursor:
+        cursor.execute(sql, [row[name] for name in names])
+
+
+def _receive_stored(
+    raw: bytes, *, header: MessageHeader, codec: str, peer: str, source: str, received_at: datetime.datetime
+) -> bytes | None:
+    """After store: check the message as far as its header allows (the interface was checked by the caller), store
+    it as STORED with one INSERT (committed: there is no transaction around it) and return its ACK; a worker
+    applies it (careportal/hl7/stored_services.py). None for a message this path does not take (an unreadable or
+    incomplete header, a type CarePortal refuses or does not apply, a refusal by the interface): the full path
+    answers it as in after-apply mode, so refusals stay AR, stored with their reason.
+
+    The ACK is AA in original mode; CA (commit accept) when MSH-15 is present, meaning the sender uses enhanced
+    mode. Either way it says the message is safely stored, not that it was applied."""
+    try:
+        check_header(header, codec)
+    except MalformedMessage:
+        return None
+    if b"\x00" in raw or not is_known_message_type(header) or handler_for(header) is None:
+        return None
+    rule, refusal = interface_check(header, peer=peer, source=source)
+    if refusal is not None or rule is None:
+        return None
+    code = "CA" if header.accept_ack_type else "AA"
+    _insert_stored(
+        {
+            "public_id": uuid.uuid4(),
+            "received_at": received_at,
+            "source": source,
+            "peer": _clean(peer, 100),
+            "raw": raw,
+            "status": MessageStatus.STORED.value,
+            "ack_code": code,
+            "content_hash": content_hash(raw),
+            "patient_key": patient_key(raw, header),
+            **_header_fields(header),
+        }
+    )
+    from careportal.hl7.stored_services import stored_apply_wake
+
+    stored_apply_wake()
+    return ack_build(header=header, code=code, text=STORED_TEXT, codec=codec, charset=header.charset)
+
+
 def message_receive(raw: bytes, *, peer: str = "", source: str = MessageSource.MLLP) -> bytes:
     """Store the message raw, apply it, commit, and only then return the ACK (an HL7 message, bytes, no MLLP
-    framing, segments ending in \\r, encoded in the message's character set)."""
+    framing, segments ending in \\r, encoded in the message's character set).
+
+    From an interface that acknowledges after store, a message that passes the checks is only stored and
+    committed before its ACK (`_receive_stored`); workers apply it just after."""
     raw = bytes(raw)
     received_at = timezone.now()
+    quick = read_first_header(raw)
+    if quick is not None:
+        rule = interface_for(quick[0])
+        if rule is not None and rule.ack_mode == AckMode.AFTER_STORE:
+            stored_ack = _receive_stored(
+                raw, header=quick[0], codec=quick[1], peer=peer, source=source, received_at=received_at
+            )
+            if stored_ack is not None:
+                return stored_ack
     header: MessageHeader | None
     codec, charset = "utf-8", ""
     # No transaction around the whole: a rejected or failed message is stored by one INSERT, an applied one in

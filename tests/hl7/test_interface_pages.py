@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from careportal.hl7.interface_admin import INTEGRATION_GROUP
-from careportal.hl7.models import InboundInterface, InboundInterfaceChange, InterfaceChangeAction
+from careportal.hl7.models import AckMode, InboundInterface, InboundInterfaceChange, InterfaceChangeAction
 from careportal.patients.models import Patient
 from tests.accounts.factories import UserFactory
 from tests.hl7.test_adt import adt
@@ -243,6 +243,7 @@ def test_the_django_admin_validates_and_records_changes(db) -> None:
         "message_types": '["ORU^R01"]',
         "source_networks": '["not-a-network"]',
         "hospital_number_authority": "",
+        "ack_mode": "after_apply",
         "is_active": "on",
         "changes-TOTAL_FORMS": "0",
         "changes-INITIAL_FORMS": "0",
@@ -254,3 +255,47 @@ def test_the_django_admin_validates_and_records_changes(db) -> None:
     interface = InboundInterface.objects.get(name="Admin added")
     assert interface.source_networks == ["10.0.0.1/32"]
     assert InboundInterfaceChange.objects.get(interface=interface).changed_by == superuser
+
+
+def _edit_form(interface: InboundInterface, **changes: str) -> dict[str, str]:
+    return {
+        "name": interface.name,
+        "sending_application": interface.sending_application,
+        "sending_facility": interface.sending_facility,
+        "message_types": "\n".join(interface.message_types),
+        "source_networks": "\n".join(interface.source_networks),
+        "hospital_number_authority": interface.hospital_number_authority,
+        **changes,
+    }
+
+
+def test_choosing_acknowledgement_after_store_is_recorded_and_shown(admin_client) -> None:
+    interface = InboundInterface.objects.get(sending_application="WINPATH", sending_facility="RRV_LAB")
+    url = reverse("hl7:interface-edit", kwargs={"pk": interface.pk})
+    assert "When should CarePortal acknowledge its messages?" in _text(admin_client.get(url))
+
+    assert admin_client.post(url, _edit_form(interface, ack_mode="after_store")).status_code == 302
+
+    interface.refresh_from_db()
+    assert interface.ack_mode == AckMode.AFTER_STORE
+    change = InboundInterfaceChange.objects.get(interface=interface)
+    assert change.changes == {"ack_mode": {"from": "after_apply", "to": "after_store"}}
+    assert "When messages are acknowledged: after_apply → after_store" in _text(admin_client.get(url))
+    assert "After storing" in _text(admin_client.get(LIST))
+    # Posted without a choice (a script), the interface keeps its mode.
+    assert admin_client.post(url, _edit_form(interface)).status_code == 302
+    interface.refresh_from_db()
+    assert interface.ack_mode == AckMode.AFTER_STORE
+
+
+def test_an_unknown_acknowledgement_mode_is_refused_and_nothing_changes(admin_client) -> None:
+    interface = InboundInterface.objects.get(sending_application="WINPATH", sending_facility="RRV_LAB")
+    url = reverse("hl7:interface-edit", kwargs={"pk": interface.pk})
+
+    response = admin_client.post(url, _edit_form(interface, ack_mode="whenever", source_networks="10.9.9.0/24"))
+
+    assert response.status_code == 400
+    assert "Choose when CarePortal acknowledges this system" in _text(response)
+    interface.refresh_from_db()
+    assert interface.ack_mode == AckMode.AFTER_APPLY and "10.9.9.0/24" not in interface.source_networks
+    assert not InboundInterfaceChange.objects.exists()

@@ -408,3 +408,13 @@ def test_the_staff_page_links_to_the_inbox_and_the_queue_for_those_who_may(
     helpdesk = _text(helpdesk_client.get(reverse("staff:home")))
     assert f'href="{reverse("results:inbox")}"' not in helpdesk
     assert UNMATCHED not in helpdesk
+
+
+def test_messages_waiting_to_be_applied_are_listed_by_their_status_and_not_in_the_queue(operator_client):
+    _stored(message_type="ORU^R01", status=MessageStatus.STORED, ack_code="CA", error_kind="", error_text="")
+    _stored(message_type="SIU^S12", status=MessageStatus.APPLIED, error_kind="", error_text="")
+
+    waiting = _text(operator_client.get(RECENT, {"status": "stored"}))
+
+    assert "ORU^R01" in waiting and "SIU^S12" not in waiting and "Waiting to be applied" in waiting
+    assert "ORU^R01" not in _text(operator_client.get(reverse("hl7:unmatched")))

@@ -455,6 +455,13 @@ HL7_SHUTDOWN_GRACE_SECONDS = env.float("HL7_SHUTDOWN_GRACE_SECONDS", default=30)
 # Inbound interfaces (/staff/hl7/interfaces/): each process keeps the active ones for this long before reading them
 # again, so a change reaches a running listener within this many seconds (at once in the process that made it).
 HL7_INTERFACE_CACHE_SECONDS = env.float("HL7_INTERFACE_CACHE_SECONDS", default=10)
+# Interfaces that acknowledge after store (docs/hl7.md, "When the ACK is sent"): workers apply stored messages in
+# batches of this many, one transaction each. The receiving path enqueues the task that applies them at most once
+# every HL7_STORED_WAKE_SECONDS per process (0: never; the scheduler's minute job and `manage.py hl7_apply_stored`
+# remain); one run of the task applies batches for at most HL7_STORED_TASK_SECONDS, then enqueues itself again.
+HL7_STORED_BATCH_SIZE = env.int("HL7_STORED_BATCH_SIZE", default=200)
+HL7_STORED_WAKE_SECONDS = env.float("HL7_STORED_WAKE_SECONDS", default=1)
+HL7_STORED_TASK_SECONDS = env.float("HL7_STORED_TASK_SECONDS", default=30)
 # TLS for MLLP (docs/hl7.md, "TLS"): both set, or neither (plain TCP). With a CA file, senders must present a client
 # certificate signed by it. The listener refuses to start when a file is missing or cannot be read.
 HL7_TLS_CERT_FILE = env.str("HL7_TLS_CERT_FILE", default="")

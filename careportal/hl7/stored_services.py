@@ -1,0 +1,300 @@
+"""Applying messages that were acknowledged as soon as they were stored (InboundInterface.ack_mode "after_store").
+
+The listener stores such a message as STORED, commits and acknowledges it (services._receive_stored); from here on
+the sender has nothing more to do with it, so nothing may lose it:
+
+- `stored_apply_batch` claims the oldest waiting messages in one transaction, applies them (`stored_batch_apply`)
+  and commits. A worker that dies mid-batch holds nothing once its connection is gone: the transaction rolls back
+  and every message of the batch is STORED again, claimable by the next worker.
+- Several workers at once (PostgreSQL): the claim is `SELECT … FOR UPDATE SKIP LOCKED`, so no two take the same
+  message, and a worker keeps a message only when no older waiting message of the same patient (`patient_key`:
+  sender + PID-3) is held by another worker: one patient's messages are applied in the order they arrived, whatever
+  the number of workers. SQLite has one writer at a time (BEGIN IMMEDIATE): workers simply take turns.
+- A message that cannot be applied ends ERROR (or REJECTED when it turns out unreadable), with its reason, in the
+  unmatched-messages queue (/staff/hl7/unmatched/), exactly as a message answered AE in after-apply mode; a message
+  sent again is applied once (the second copy becomes DUPLICATE).
+
+Waking the workers: the receiving path enqueues the task `apply_stored_messages` at most once every
+HL7_STORED_WAKE_SECONDS per process (never one task per message), the scheduler enqueues it every minute in case a
+task was lost, and `manage.py hl7_apply_stored` runs a dedicated loop that polls every few hundred milliseconds, for
+trusts whose volume deserves workers of their own. Each run drains what it finds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import structlog
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Min
+
+from careportal.hl7.handlers import ApplyContext, ApplyError, handler_for
+from careportal.hl7.interfaces import interface_for
+from careportal.hl7.models import ErrorKind, InboundMessage, MessageStatus
+from careportal.hl7.parsing import MalformedMessage, content_hash, parse_message
+from careportal.hl7.services import (
+    REUSE_APPLIED_TEXT,
+    REUSE_ERROR_TEXT,
+    _AppliedMeanwhile,
+    _apply,
+    _clean,
+    _earlier_copies,
+    _header_fields,
+    _internal_error,
+)
+
+logger = structlog.get_logger(__name__)
+
+
+@dataclass
+class StoredBatchResult:
+    """What one batch did: how many messages ended in each status."""
+
+    applied: int = 0
+    duplicates: int = 0
+    waiting: int = 0  # could not be applied: ERROR or REJECTED, in the unmatched queue with the reason
+    ignored: int = 0  # a type CarePortal no longer applies (its handler was removed since): kept as IGNORED
+    claimed: int = 0  # rows taken by the claim, including those left for the worker holding older ones
+    statuses: dict[int, str] = field(default_factory=dict)  # pk → new status
+
+    @property
+    def done(self) -> int:
+        return self.applied + self.duplicates + self.waiting + self.ignored
+
+    def add(self, other: StoredBatchResult) -> None:
+        self.applied += other.applied
+        self.duplicates += other.duplicates
+        self.waiting += other.waiting
+        self.ignored += other.ignored
+        self.claimed += other.claimed
+        self.statuses.update(other.statuses)
+
+
+# --- Applying -----------------------------------------------------------------------------------------------------
+
+
+def _fail(record: InboundMessage, *, status: MessageStatus, kind: str, text: str, reused: bool = False) -> None:
+    record.status = status
+    record.error_kind = kind
+    record.error_text = _clean(text, 500)
+    record.patient = None
+    record.applied_at = None
+    record.control_id_reused = reused
+    record.save(update_fields=["status", "error_kind", "error_text", "patient", "applied_at", "control_id_reused"])
+
+
+def _stored_apply_one(record: InboundMessage) -> MessageStatus:
+    """Apply one STORED message in place, through the same checks and handlers as a message applied before its
+    ACK (services._receive_parsed), and return its new status."""
+    raw = bytes(record.raw)
+    try:
+        parsed = parse_message(raw)
+    except MalformedMessage as exc:
+        # Only its header was read when it was stored: the rest turns out unreadable. It waits for staff to
+        # dismiss it; the sending system must send it again, corrected.
+        kind = ErrorKind.UNSUPPORTED if exc.unsupported else ErrorKind.MALFORMED
+        _fail(record, status=MessageStatus.REJECTED, kind=kind, text=exc.reason)
+        return MessageStatus.REJECTED
+    header = parsed.header
+    if handler_for(header) is None:
+        record.status = MessageStatus.IGNORED
+        record.save(update_fields=["status"])
+        return MessageStatus.IGNORED
+    fields = {**_header_fields(header), "content_hash": record.content_hash or content_hash(raw)}
+    earlier = _earlier_copies(fields)
+    if earlier.applied:
+        record.status = MessageStatus.DUPLICATE
+        record.save(update_fields=["status"])
+        return MessageStatus.DUPLICATE
+    reused = earlier.applied_other
+    if reused and settings.HL7_CONTROL_ID_REUSE != "apply":
+        _fail(record, status=MessageStatus.ERROR, kind=ErrorKind.CONTROL_ID_REUSED, text=REUSE_ERROR_TEXT, reused=True)
+        return MessageStatus.ERROR
+    record.control_id_reused = reused
+    record.error_kind = ErrorKind.CONTROL_ID_REUSED if reused else ""
+    # The interface was checked when the message was stored; its assigning authority is read as it is now.
+    rule = interface_for(header)
+    ctx = ApplyContext(
+        message=parsed,
+        received_at=record.received_at,
+        hospital_number_authority=rule.hospital_number_authority if rule else "",
+    )
+    try:
+        _apply(ctx=ctx, fields=fields, record=record, resolve_earlier=earlier.waiting)
+    except _AppliedMeanwhile:
+        record.status = MessageStatus.DUPLICATE
+        record.save(update_fields=["status"])
+        return MessageStatus.DUPLICATE
+    except ApplyError as exc:
+        _fail(record, status=MessageStatus.ERROR, kind=exc.kind, text=exc.text, reused=reused)
+        return MessageStatus.ERROR
+    except Exception:
+        failure = _internal_error(header)
+        _fail(record, status=MessageStatus.ERROR, kind=failure.error_kind, text=failure.text, reused=reused)
+        return MessageStatus.ERROR
+    if reused:
+        # As the AA of after-apply mode says in MSA-3: applied, and listed for staff to check.
+        logger.info("hl7_stored_applied_reused_control_id", message_id=record.pk, note=REUSE_APPLIED_TEXT)
+    return MessageStatus.APPLIED
+
+
+def stored_batch_apply(messages: Sequence[InboundMessage]) -> StoredBatchResult:
+    """Apply claimed STORED messages, in the order given, each in its own savepoint.
+
+    The contract (a faster bulk applier may replace this one with the same):
+    - called inside the transaction that claimed `messages` (rows locked, status STORED, `raw` loaded), in arrival
+      order; one patient's messages are never split between two concurrent calls (`stored_claim` sees to it);
+    - each row leaves STORED, updated in place: APPLIED (with patient and applied_at), DUPLICATE (this content was
+      applied before, or earlier in the same batch), IGNORED, ERROR (error_kind and error_text: in the unmatched
+      queue) or REJECTED (unreadable, in the queue); what was applied for an ERROR row is rolled back;
+    - a message's content never makes it raise; a database failure does, and the caller's transaction then rolls
+      the whole batch back, every row STORED again.
+    """
+    result = StoredBatchResult()
+    for record in messages:
+        status = _stored_apply_one(record)
+        result.statuses[record.pk] = str(status)
+        if status == MessageStatus.APPLIED:
+            result.applied += 1
+        elif status == MessageStatus.DUPLICATE:
+            result.duplicates += 1
+        elif status == MessageStatus.IGNORED:
+            result.ignored += 1
+        else:
+            result.waiting += 1
+    return result
+
+
+# --- Claiming -----------------------------------------------------------------------------------------------------
+
+
+def stored_claim(*, limit: int) -> tuple[list[InboundMessage], int]:
+    """The oldest waiting messages this worker may apply now, locked until the caller's transaction ends, and how
+    many rows the claim took in all. Must run inside a transaction.
+
+    A claimed message is kept only when no older STORED message of its patient key is outside the claim: such a
+    message is locked by another worker (SKIP LOCKED passed over it), which must apply it first. Those rows are
+    left for later (still locked by this transaction, so no third worker takes them meanwhile)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("stored_claim must run inside a transaction: the claim lasts until it ends")
+    waiting = InboundMessage.objects.filter(status=MessageStatus.STORED).order_by("pk")
+    if connection.features.has_select_for_update_skip_locked:
+        waiting = waiting.select_for_update(skip_locked=True)
+    rows = list(waiting[:limit])
+    if not rows or not connection.features.has_select_for_update_skip_locked:
+        # SQLite: the transaction (BEGIN IMMEDIATE) is the only writer, nothing is held elsewhere.
+        return rows, len(rows)
+    mine = [row.pk for row in rows]
+    keys = {row.patient_key for row in rows}
+    held_elsewhere = dict(
+        InboundMessage.objects.filter(status=MessageStatus.STORED, patient_key__in=keys)
+        .exclude(pk__in=mine)
+        .order_by()
+        .values("patient_key")
+        .annotate(first=Min("pk"))
+        .values_list("patient_key", "first")
+    )
+    kept = [row for row in rows if row.patient_key not in held_elsewhere or row.pk < held_elsewhere[row.patient_key]]
+    return kept, len(rows)
+
+
+def stored_apply_batch(*, limit: int | None = None) -> StoredBatchResult:
+    """Claim up to `limit` waiting messages, apply them and commit: one transaction."""
+    limit = limit or settings.HL7_STORED_BATCH_SIZE
+    with transaction.atomic():
+        messages, claimed = stored_claim(limit=limit)
+        result = stored_batch_apply(messages) if messages else StoredBatchResult()
+    result.claimed = claimed
+    if messages:
+        logger.info(
+            "hl7_stored_batch_applied",
+            applied=result.applied,
+            duplicates=result.duplicates,
+            waiting=result.waiting,
+            left_for_another_worker=claimed - len(messages),
+        )
+    return result
+
+
+@dataclass
+class DrainReport:
+    result: StoredBatchResult
+    batches: int
+    more: bool  # stopped by its time limit with messages still waiting
+
+
+def stored_apply_pending(*, max_seconds: float, limit: int | None = None) -> DrainReport:
+    """Apply batches until no message waits (or only ones another worker must apply first), or `max_seconds`."""
+    total = StoredBatchResult()
+    batches = 0
+    deadline = time.monotonic() + max_seconds
+    while True:
+        result = stored_apply_batch(limit=limit)
+        total.add(result)
+        if result.done == 0:
+            return DrainReport(total, batches, more=False)
+        batches += 1
+        if time.monotonic() >= deadline:
+            return DrainReport(total, batches, more=stored_waiting_count() > 0)
+
+
+# --- Watching ---------------------------------------------------------------------------------------------------
+
+
+def stored_waiting_count() -> int:
+    return InboundMessage.objects.filter(status=MessageStatus.STORED).count()
+
+
+@dataclass(frozen=True)
+class WaitingSummary:
+    count: int
+    oldest_received_at: object  # datetime | None
+
+
+def stored_waiting_summary() -> WaitingSummary:
+    """How many messages wait to be applied, and since when: what operators watch (docs/hl7.md)."""
+    waiting = InboundMessage.objects.filter(status=MessageStatus.STORED).order_by()
+    oldest = waiting.aggregate(oldest=Min("received_at"))["oldest"]
+    return WaitingSummary(count=waiting.count(), oldest_received_at=oldest)
+
+
+# --- Waking the workers -------------------------------------------------------------------------------------------
+
+_wake_lock = threading.Lock()
+_last_wake = float("-inf")
+
+
+def stored_apply_wake_reset() -> None:
+    """Forget when the task was last enqueued (tests)."""
+    global _last_wake
+    with _wake_lock:
+        _last_wake = float("-inf")
+
+
+def _enqueue_quietly() -> None:
+    from careportal.hl7.tasks import apply_stored_messages
+
+    try:
+        apply_stored_messages.enqueue()
+    except Exception:
+        # The message is stored and its ACK must go: the scheduler's job enqueues the task within a minute.
+        logger.exception("hl7_stored_wake_failed")
+
+
+def stored_apply_wake() -> None:
+    """Ask a worker to apply stored messages: at most once every HL7_STORED_WAKE_SECONDS in this process (0: never,
+    left to the scheduler and `manage.py hl7_apply_stored`), after the current transaction commits."""
+    global _last_wake
+    interval = settings.HL7_STORED_WAKE_SECONDS
+    if interval <= 0:
+        return
+    now = time.monotonic()
+    with _wake_lock:
+        if now - _last_wake < interval:
+            return
+        _last_wake = now
+    transaction.on_commit(_enqueue_quietly, robust=True)

@@ -544,6 +544,7 @@ def summary(result: dict) -> list:  # list[bench.summary.Row]
     from bench.summary import Target
 
     rows = []
+    durable = Target("durable ingestion ≥ 0.5 of the ceiling", 0.5)
     by_name = {row["workload"]: row for row in result["rows"]}
     for row in result["rows"]:
         if not row.get("ceiling") or row["workload"] == row["ceiling"]:
@@ -556,7 +557,8 @@ def summary(result: dict) -> list:  # list[bench.summary.Row]
                 figure=f"{row['per_second']:,.0f} messages/s",
                 against=f"{ceiling['per_second']:,.0f} messages/s ({row['ceiling']})",
                 ratio=f"{row['ratio']:.3f}",
-                target=Target("durable ingestion ≥ 0.5 of the ceiling", 0.5),
+                # The draining rows measure the workers behind the ACK, not ingestion: no target of their own.
+                target=None if "applying the stored messages" in row["workload"] else durable,
                 measured=row["ratio"],
             )
         )

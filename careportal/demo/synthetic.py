@@ -37,7 +37,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
-from django.db.models import Model, Q
+from django.db.models import Model
 from django.utils import timezone
 
 SYNTHETIC_PASSWORD = "CarePortal-synthetic-1"  # noqa: S105 - published on purpose: synthetic accounts only
@@ -63,32 +63,282 @@ class GenerateRefused(Exception):
 
 # Made-up people --------------------------------------------------------------------------------------------------
 
-GIVEN_NAMES_FEMALE = (
-    "Olivia Amelia Isla Ava Mia Grace Sophia Lily Freya Emily Ivy Ella Rosie Evie Florence Poppy Charlotte Aisha "
-    "Fatima Maryam Zara Priya Ananya Chloe Ruby Sienna Hannah Eleanor Margaret Patricia Susan Janet Linda Helen "
-    "Karen Sarah Emma Rachel Joanne Nicola Claire Lucy Siobhan Niamh Aoife Ngozi Chiamaka Adaeze Wei Mei Yasmin "
-    "Zainab Hana Agnieszka Katarzyna Ioana Maria Sofia Amara Kemi Dorothy Joan Irene Elsie Beryl Pauline"
-).split()
-GIVEN_NAMES_MALE = (
-    "Oliver George Noah Arthur Muhammad Leo Harry Oscar Archie Jack Henry Charlie Freddie Theo Alfie Jacob Thomas "
-    "James William Daniel Samuel Joseph David Michael John Peter Paul Robert Richard Stephen Mark Andrew Christopher "
-    "Ahmed Ali Omar Yusuf Ibrahim Hassan Arjun Rohan Vikram Sanjay Ravi Chidi Emeka Tunde Kwame Kofi Wei Jun Hao "
-    "Piotr Tomasz Andrei Mihai Luca Marco Sean Ciaran Declan Conor Malcolm Kenneth Derek Trevor Leslie Dennis"
-).split()
-FAMILY_NAMES = (
-    "Smith Jones Williams Taylor Brown Davies Evans Wilson Thomas Johnson Roberts Robinson Thompson Wright Walker "
-    "White Edwards Hughes Green Hall Lewis Harris Clarke Patel Jackson Wood Turner Martin Cooper Hill Ward Morris "
-    "Moore Clark Lee King Baker Harrison Morgan Allen James Scott Phillips Watson Davis Parker Price Bennett Young "
-    "Griffiths Mitchell Kelly Cook Carter Richardson Bailey Collins Bell Shaw Murphy Miller Cox Richards Khan Marshall "
-    "Anderson Simpson Ellis Adams Singh Begum Wright Chapman Mason Ali Hussain Ahmed Shah Akhtar Kaur Sharma Gill "
-    "Okafor Adeyemi Mensah Owusu Nwosu Chen Wang Li Zhang Nguyen Kowalski Nowak Popescu Rossi O'Brien O'Connor "
-    "Murray Campbell Stewart Reid MacDonald Fraser Hargreaves Ramsbottom Whitfield Pemberton Ashworth"
-).split()
-STREETS = (
-    "High Street|Station Road|Church Lane|Mill Lane|Victoria Road|Park Avenue|Green Lane|Manor Road|Kings Road|"
-    "Queens Road|The Crescent|Albert Street|New Road|Grove Road|Elm Court|Cranbrook Road|Hornsey Lane|Chestnut Close|"
-    "Orchard Way|Riverside Walk|Willow Drive|Beech Grove|St John's Road|Highfield Road|Springfield Avenue"
-).split("|")
+GIVEN_NAMES_FEMALE = [
+    "Olivia",
+    "Amelia",
+    "Isla",
+    "Ava",
+    "Mia",
+    "Grace",
+    "Sophia",
+    "Lily",
+    "Freya",
+    "Emily",
+    "Ivy",
+    "Ella",
+    "Rosie",
+    "Evie",
+    "Florence",
+    "Poppy",
+    "Charlotte",
+    "Aisha",
+    "Fatima",
+    "Maryam",
+    "Zara",
+    "Priya",
+    "Ananya",
+    "Chloe",
+    "Ruby",
+    "Sienna",
+    "Hannah",
+    "Eleanor",
+    "Margaret",
+    "Patricia",
+    "Susan",
+    "Janet",
+    "Linda",
+    "Helen",
+    "Karen",
+    "Sarah",
+    "Emma",
+    "Rachel",
+    "Joanne",
+    "Nicola",
+    "Claire",
+    "Lucy",
+    "Siobhan",
+    "Niamh",
+    "Aoife",
+    "Ngozi",
+    "Chiamaka",
+    "Adaeze",
+    "Wei",
+    "Mei",
+    "Yasmin",
+    "Zainab",
+    "Hana",
+    "Agnieszka",
+    "Katarzyna",
+    "Ioana",
+    "Maria",
+    "Sofia",
+    "Amara",
+    "Kemi",
+    "Dorothy",
+    "Joan",
+    "Irene",
+    "Elsie",
+    "Beryl",
+    "Pauline",
+]
+GIVEN_NAMES_MALE = [
+    "Oliver",
+    "George",
+    "Noah",
+    "Arthur",
+    "Muhammad",
+    "Leo",
+    "Harry",
+    "Oscar",
+    "Archie",
+    "Jack",
+    "Henry",
+    "Charlie",
+    "Freddie",
+    "Theo",
+    "Alfie",
+    "Jacob",
+    "Thomas",
+    "James",
+    "William",
+    "Daniel",
+    "Samuel",
+    "Joseph",
+    "David",
+    "Michael",
+    "John",
+    "Peter",
+    "Paul",
+    "Robert",
+    "Richard",
+    "Stephen",
+    "Mark",
+    "Andrew",
+    "Christopher",
+    "Ahmed",
+    "Ali",
+    "Omar",
+    "Yusuf",
+    "Ibrahim",
+    "Hassan",
+    "Arjun",
+    "Rohan",
+    "Vikram",
+    "Sanjay",
+    "Ravi",
+    "Chidi",
+    "Emeka",
+    "Tunde",
+    "Kwame",
+    "Kofi",
+    "Wei",
+    "Jun",
+    "Hao",
+    "Piotr",
+    "Tomasz",
+    "Andrei",
+    "Mihai",
+    "Luca",
+    "Marco",
+    "Sean",
+    "Ciaran",
+    "Declan",
+    "Conor",
+    "Malcolm",
+    "Kenneth",
+    "Derek",
+    "Trevor",
+    "Leslie",
+    "Dennis",
+]
+FAMILY_NAMES = [
+    "Smith",
+    "Jones",
+    "Williams",
+    "Taylor",
+    "Brown",
+    "Davies",
+    "Evans",
+    "Wilson",
+    "Thomas",
+    "Johnson",
+    "Roberts",
+    "Robinson",
+    "Thompson",
+    "Wright",
+    "Walker",
+    "White",
+    "Edwards",
+    "Hughes",
+    "Green",
+    "Hall",
+    "Lewis",
+    "Harris",
+    "Clarke",
+    "Patel",
+    "Jackson",
+    "Wood",
+    "Turner",
+    "Martin",
+    "Cooper",
+    "Hill",
+    "Ward",
+    "Morris",
+    "Moore",
+    "Clark",
+    "Lee",
+    "King",
+    "Baker",
+    "Harrison",
+    "Morgan",
+    "Allen",
+    "James",
+    "Scott",
+    "Phillips",
+    "Watson",
+    "Davis",
+    "Parker",
+    "Price",
+    "Bennett",
+    "Young",
+    "Griffiths",
+    "Mitchell",
+    "Kelly",
+    "Cook",
+    "Carter",
+    "Richardson",
+    "Bailey",
+    "Collins",
+    "Bell",
+    "Shaw",
+    "Murphy",
+    "Miller",
+    "Cox",
+    "Richards",
+    "Khan",
+    "Marshall",
+    "Anderson",
+    "Simpson",
+    "Ellis",
+    "Adams",
+    "Singh",
+    "Begum",
+    "Wright",
+    "Chapman",
+    "Mason",
+    "Ali",
+    "Hussain",
+    "Ahmed",
+    "Shah",
+    "Akhtar",
+    "Kaur",
+    "Sharma",
+    "Gill",
+    "Okafor",
+    "Adeyemi",
+    "Mensah",
+    "Owusu",
+    "Nwosu",
+    "Chen",
+    "Wang",
+    "Li",
+    "Zhang",
+    "Nguyen",
+    "Kowalski",
+    "Nowak",
+    "Popescu",
+    "Rossi",
+    "O'Brien",
+    "O'Connor",
+    "Murray",
+    "Campbell",
+    "Stewart",
+    "Reid",
+    "MacDonald",
+    "Fraser",
+    "Hargreaves",
+    "Ramsbottom",
+    "Whitfield",
+    "Pemberton",
+    "Ashworth",
+]
+STREETS = [
+    "High Street",
+    "Station Road",
+    "Church Lane",
+    "Mill Lane",
+    "Victoria Road",
+    "Park Avenue",
+    "Green Lane",
+    "Manor Road",
+    "Kings Road",
+    "Queens Road",
+    "The Crescent",
+    "Albert Street",
+    "New Road",
+    "Grove Road",
+    "Elm Court",
+    "Cranbrook Road",
+    "Hornsey Lane",
+    "Chestnut Close",
+    "Orchard Way",
+    "Riverside Walk",
+    "Willow Drive",
+    "Beech Grove",
+    "St John's Road",
+    "Highfield Road",
+    "Springfield Avenue",
+]
 # Towns with the postcode districts they use: synthetic postcodes in the right format (BS 7666) and area.
 TOWNS = (
     ("London", "N", 22),
@@ -413,7 +663,9 @@ def real_patient_count() -> int:
 def generate_check(*, not_production: bool, force: bool) -> None:
     """Refuse a database that must not be filled. Raises GenerateRefused with the reason and the way out."""
     if getattr(settings, "IS_PRODUCTION", False):
-        raise GenerateRefused("This is a production configuration (CAREPORTAL_ENV=production): synthetic patients are never added to it.")
+        raise GenerateRefused(
+            "This is a production configuration (CAREPORTAL_ENV=production): synthetic patients are never added to it."
+        )
     if not settings.DEBUG and not not_production:
         raise GenerateRefused(
             "DEBUG is off, so this may be a live server. If this database is only for testing, run again with "
@@ -465,55 +717,230 @@ class _Batch:
     access_events: list[tuple] = field(default_factory=list)
 
 
-USER_FIELDS = (
-    "id password is_superuser username first_name last_name email is_staff is_active date_joined public_id "
-    "display_name is_helpdesk two_step_method recovery_questions_round"
-).split()
-EMAIL_FIELDS = "id user email verified primary".split()
-PATIENT_FIELDS = (
-    "id public_id user hospital_number nhs_number given_name family_name birth_date address_line_1 address_line_2 "
-    "town postcode email mobile_phone home_phone contact_preference notify_by_email notify_by_sms created_at "
-    "updated_at"
-).split()
-RELATIONSHIP_FIELDS = "patient care_team reason started_at".split()
-REPORT_FIELDS = (
-    "id public_id patient care_team source_system placer_order_number filler_order_number test_code test_name "
-    "test_coding_system category specimen collected_at specimen_received_at reported_at ordering_clinician "
-    "ordering_clinician_code status lab_comment version is_amended is_abnormal is_critical result_kind "
-    "sensitive_category arrived_at updated_at release_mode release_rule_description release_due_at released_at "
-    "release_notified_at reviewed_at held_at hold_reason retraction_reason clinician_comment"
-).split()
-OBSERVATION_FIELDS = (
-    "report sequence code name coding_system value_type value_text value_numeric value_comparator value_code "
-    "value_code_system unit reference_range reference_low reference_high interpretation status observed_at comment "
-    "attachment attachment_content_type"
-).split()
-APPOINTMENT_FIELDS = (
-    "public_id patient care_team clinic sensitive_category source_system external_id status kind start end "
-    "service_name location_name site_code clinician_name cancellation_reason booked_at last_message_at last_event "
-    "sequence created_at updated_at video_provider video_external_id video_join_url video_meeting_status "
-    "video_meeting_error video_meeting_attempts"
-).split()
-LETTER_FIELDS = (
-    "public_id patient care_team sensitive_category source source_system document_id version document_type "
-    "document_type_code author letter_date version_at status stored_name size sha256 received_sha256 page_count "
-    "active_content_removed delivery arrived_at updated_at patient_notified_at print_listed_on printed_at"
-).split()
-THREAD_FIELDS = (
-    "id public_id patient care_team topic subject status started_by_staff created_at last_patient_message_at "
-    "last_team_message_at reply_due_on closed_at sensitive_category"
-).split()
-MESSAGE_FIELDS = "public_id thread author author_role author_display body is_internal_note created_at".split()
-PROXY_FIELDS = (
-    "id public_id proxy patient relationship basis origin scopes sensitive_categories_granted status valid_from "
-    "valid_until applicant_note identity_evidence relationship_evidence evidence_note consent_note decision_reason "
-    "verified_at created_at"
-).split()
-PROXY_EVENT_FIELDS = "relationship occurred_at kind actor_name scopes_before scopes_after note".split()
-ACCESS_EVENT_FIELDS = (
-    "occurred_at actor_name actor_role care_team patient action object_label object_type object_id succeeded "
-    "request_id app_name"
-).split()
+USER_FIELDS = [
+    "id",
+    "password",
+    "is_superuser",
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "is_staff",
+    "is_active",
+    "date_joined",
+    "public_id",
+    "display_name",
+    "is_helpdesk",
+    "two_step_method",
+    "recovery_questions_round",
+]
+EMAIL_FIELDS = ["id", "user", "email", "verified", "primary"]
+PATIENT_FIELDS = [
+    "id",
+    "public_id",
+    "user",
+    "hospital_number",
+    "nhs_number",
+    "given_name",
+    "family_name",
+    "birth_date",
+    "address_line_1",
+    "address_line_2",
+    "town",
+    "postcode",
+    "email",
+    "mobile_phone",
+    "home_phone",
+    "contact_preference",
+    "notify_by_email",
+    "notify_by_sms",
+    "created_at",
+    "updated_at",
+]
+RELATIONSHIP_FIELDS = ["patient", "care_team", "reason", "started_at"]
+REPORT_FIELDS = [
+    "id",
+    "public_id",
+    "patient",
+    "care_team",
+    "source_system",
+    "placer_order_number",
+    "filler_order_number",
+    "test_code",
+    "test_name",
+    "test_coding_system",
+    "category",
+    "specimen",
+    "collected_at",
+    "specimen_received_at",
+    "reported_at",
+    "ordering_clinician",
+    "ordering_clinician_code",
+    "status",
+    "lab_comment",
+    "version",
+    "is_amended",
+    "is_abnormal",
+    "is_critical",
+    "result_kind",
+    "sensitive_category",
+    "arrived_at",
+    "updated_at",
+    "release_mode",
+    "release_rule_description",
+    "release_due_at",
+    "released_at",
+    "release_notified_at",
+    "reviewed_at",
+    "held_at",
+    "hold_reason",
+    "retraction_reason",
+    "clinician_comment",
+]
+OBSERVATION_FIELDS = [
+    "report",
+    "sequence",
+    "code",
+    "name",
+    "coding_system",
+    "value_type",
+    "value_text",
+    "value_numeric",
+    "value_comparator",
+    "value_code",
+    "value_code_system",
+    "unit",
+    "reference_range",
+    "reference_low",
+    "reference_high",
+    "interpretation",
+    "status",
+    "observed_at",
+    "comment",
+    "attachment",
+    "attachment_content_type",
+]
+APPOINTMENT_FIELDS = [
+    "public_id",
+    "patient",
+    "care_team",
+    "clinic",
+    "sensitive_category",
+    "source_system",
+    "external_id",
+    "status",
+    "kind",
+    "start",
+    "end",
+    "service_name",
+    "location_name",
+    "site_code",
+    "clinician_name",
+    "cancellation_reason",
+    "booked_at",
+    "last_message_at",
+    "last_event",
+    "sequence",
+    "created_at",
+    "updated_at",
+    "video_provider",
+    "video_external_id",
+    "video_join_url",
+    "video_meeting_status",
+    "video_meeting_error",
+    "video_meeting_attempts",
+]
+LETTER_FIELDS = [
+    "public_id",
+    "patient",
+    "care_team",
+    "sensitive_category",
+    "source",
+    "source_system",
+    "document_id",
+    "version",
+    "document_type",
+    "document_type_code",
+    "author",
+    "letter_date",
+    "version_at",
+    "status",
+    "stored_name",
+    "size",
+    "sha256",
+    "received_sha256",
+    "page_count",
+    "active_content_removed",
+    "delivery",
+    "arrived_at",
+    "updated_at",
+    "patient_notified_at",
+    "print_listed_on",
+    "printed_at",
+]
+THREAD_FIELDS = [
+    "id",
+    "public_id",
+    "patient",
+    "care_team",
+    "topic",
+    "subject",
+    "status",
+    "started_by_staff",
+    "created_at",
+    "last_patient_message_at",
+    "last_team_message_at",
+    "reply_due_on",
+    "closed_at",
+    "sensitive_category",
+]
+MESSAGE_FIELDS = [
+    "public_id",
+    "thread",
+    "author",
+    "author_role",
+    "author_display",
+    "body",
+    "is_internal_note",
+    "created_at",
+]
+PROXY_FIELDS = [
+    "id",
+    "public_id",
+    "proxy",
+    "patient",
+    "relationship",
+    "basis",
+    "origin",
+    "scopes",
+    "sensitive_categories_granted",
+    "status",
+    "valid_from",
+    "valid_until",
+    "applicant_note",
+    "identity_evidence",
+    "relationship_evidence",
+    "evidence_note",
+    "consent_note",
+    "decision_reason",
+    "verified_at",
+    "created_at",
+]
+PROXY_EVENT_FIELDS = ["relationship", "occurred_at", "kind", "actor_name", "scopes_before", "scopes_after", "note"]
+ACCESS_EVENT_FIELDS = [
+    "occurred_at",
+    "actor_name",
+    "actor_role",
+    "care_team",
+    "patient",
+    "action",
+    "object_label",
+    "object_type",
+    "object_id",
+    "succeeded",
+    "request_id",
+    "app_name",
+]
 
 
 @dataclass(frozen=True)
@@ -711,7 +1138,9 @@ class _Generator:
                 collected = min(collected, reported - datetime.timedelta(hours=1))
             abnormal = critical = False
             for sequence, analyte in enumerate(panel.analytes, start=1):
-                flag = self.observation(batch, report_id, sequence, analyte, panel, collected, female, conditions, personal)
+                flag = self.observation(
+                    batch, report_id, sequence, analyte, panel, collected, female, conditions, personal
+                )
                 abnormal = abnormal or flag in {"L", "H", "LL", "HH"}
                 critical = critical or flag in {"LL", "HH"}
             rule = self.rules[panel.code]
@@ -759,8 +1188,29 @@ class _Generator:
         if panel.value_type == "TX":
             text = rng.choice(IMAGING_TEXT if panel.category == "RAD" else HISTOLOGY_TEXT)
             batch.observations.append(
-                (report_id, sequence, analyte.code, analyte.name, "LN", "TX", text, None, "", "", "", "", "")
-                + (None, None, "", "F", collected, "", "", "")
+                (
+                    report_id,
+                    sequence,
+                    analyte.code,
+                    analyte.name,
+                    "LN",
+                    "TX",
+                    text,
+                    None,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    None,
+                    None,
+                    "",
+                    "F",
+                    collected,
+                    "",
+                    "",
+                    "",
+                )
             )
             return ""
         low, high, mean = analyte.low, analyte.high, analyte.mean
@@ -787,8 +1237,29 @@ class _Generator:
         else:
             reference = f"<{high:g}"
         batch.observations.append(
-            (report_id, sequence, analyte.code, analyte.name, "LN", "NM", text, value, "", "", "", analyte.unit)
-            + (reference, low, high, flag, "F", collected, "", "", "")
+            (
+                report_id,
+                sequence,
+                analyte.code,
+                analyte.name,
+                "LN",
+                "NM",
+                text,
+                value,
+                "",
+                "",
+                "",
+                analyte.unit,
+                reference,
+                low,
+                high,
+                flag,
+                "F",
+                collected,
+                "",
+                "",
+                "",
+            )
         )
         return flag
 
@@ -836,7 +1307,9 @@ class _Generator:
         if written > self.now:
             written = self.now - datetime.timedelta(hours=1)
         post = rng.random() < 0.4
-        printed = written + datetime.timedelta(days=1) if post and written < self.now - datetime.timedelta(days=3) else None
+        printed = (
+            written + datetime.timedelta(days=1) if post and written < self.now - datetime.timedelta(days=3) else None
+        )
         sha = self.hex64()
         batch.letters.append(
             (
@@ -886,11 +1359,17 @@ class _Generator:
     def proxy(self, batch: _Batch, ids: _Ids, patient_id: int, age: int, family: str, index: int) -> None:
         rng = self.rng
         if age < 16 and rng.random() < 0.5:
-            relationship, basis, scopes = rng.choice(("mother", "father")), "parental", list(
-                ("appointments", "results", "messages", "letters", "details")
+            relationship, basis, scopes = (
+                rng.choice(("mother", "father")),
+                "parental",
+                ["appointments", "results", "messages", "letters", "details"],
             )
         elif age >= 75 and rng.random() < 0.15:
-            relationship, basis, scopes = rng.choice(("daughter", "son", "carer")), "granted", ["appointments", "letters"]
+            relationship, basis, scopes = (
+                rng.choice(("daughter", "son", "carer")),
+                "granted",
+                ["appointments", "letters"],
+            )
         else:
             return
         user_id = ids.take("user")
@@ -920,8 +1399,20 @@ class _Generator:
             team = self.teams[rng.choice(sorted(teams_seen) or ["General Medicine"])]
             label = rng.choice(("your test results", "your letters", "your appointments", "your contact details"))
             batch.access_events.append(
-                (self.moment(rng.uniform(0, 700)), rng.choice(CLINICIANS), "clinician", team.pk, patient_id, "view")
-                + (label, "", "", True, "", "")
+                (
+                    self.moment(rng.uniform(0, 700)),
+                    rng.choice(CLINICIANS),
+                    "clinician",
+                    team.pk,
+                    patient_id,
+                    "view",
+                    label,
+                    "",
+                    "",
+                    True,
+                    "",
+                    "",
+                )
             )
 
 
@@ -1028,9 +1519,7 @@ def trust_generate(
     if observations_per_patient < 0:
         raise ValueError("observations_per_patient must not be negative")
     with transaction.atomic():
-        generator = _Generator(
-            seed=seed, observations_per_patient=observations_per_patient, now=now or timezone.now()
-        )
+        generator = _Generator(seed=seed, observations_per_patient=observations_per_patient, now=now or timezone.now())
         taken = Patient.objects.filter(nhs_number__isnull=False).values_list("nhs_number", flat=True)
         next_nhs_number = nhs_numbers_from_test_range(seed=seed, taken=list(taken))
         ids = _Ids(
@@ -1074,4 +1563,3 @@ def trust_generate(
                 for table in writer.written:
                     cursor.execute(f"ANALYZE {table}")
     return GenerateResult(patients=patients, rows=dict(writer.written), without_nhs_number=without_nhs_number)
-

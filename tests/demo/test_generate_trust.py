@@ -99,7 +99,9 @@ def test_values_sit_around_their_reference_ranges_and_are_flagged_as_a_lab_would
     trust_generate(patients=200, seed=11, now=NOW)
     numeric = Observation.objects.filter(value_type="NM")
     flags = {"N": 0, "L": 0, "H": 0}
-    for value, low, high, flag in numeric.values_list("value_numeric", "reference_low", "reference_high", "interpretation"):
+    for value, low, high, flag in numeric.values_list(
+        "value_numeric", "reference_low", "reference_high", "interpretation"
+    ):
         assert value is not None
         if flag in {"LL", "HH"}:
             continue

@@ -83,4 +83,6 @@ class Command(BaseCommand):
                 f"{result.without_nhs_number:,} patients have no NHS number: the 999 test range has about 909,000 "
                 "valid numbers."
             )
-        self.stdout.write(f"Synthetic accounts (usernames syn.<hospital number>) share the password {SYNTHETIC_PASSWORD}.")
+        self.stdout.write(
+            f"Synthetic accounts (usernames syn.<hospital number>) share the password {SYNTHETIC_PASSWORD}."
+        )

@@ -109,3 +109,47 @@ def test_the_fhir_observation_search_reads_observations_and_reports_through_inde
             big = [s for s in scans if s[1] in {"results_observation", "results_diagnosticreport"}]
             assert big, scans
             assert all(kind != "Seq Scan" for kind, _ in big), scans
+
+
+def _plan(sql: str) -> list[tuple[str, str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
+        plan = cursor.fetchone()[0][0]["Plan"]
+
+    def walk(node: dict) -> list[tuple[str, str, str]]:
+        found = [(node["Node Type"], node.get("Relation Name", ""), node.get("Index Name", ""))]
+        for child in node.get("Plans", []):
+            found += walk(child)
+        return found
+
+    return walk(plan)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="query plans are PostgreSQL's")
+def test_a_long_results_list_and_the_fhir_report_search_read_one_page_from_their_index(patient, patient_client):
+    from careportal.demo.synthetic import trust_generate
+
+    trust_generate(patients=300, seed=8)
+    for _ in range(80):
+        DiagnosticReportFactory(patient=patient, released=True)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE results_diagnosticreport")
+    patient_client.get("/test-results/")
+    with CaptureQueriesContext(connection) as page:
+        assert patient_client.get("/test-results/").status_code == 200
+    token = _token_for(patient)
+    with CaptureQueriesContext(connection) as search:
+        response = Client().get(
+            f"/fhir/r4/DiagnosticReport?patient={patient.public_id}&_sort=-date&_count=10",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
+    assert response.status_code == 200
+    listed = [
+        q["sql"] for q in page.captured_queries if "LIMIT" in q["sql"] and 'FROM "results_diagnosticreport"' in q["sql"]
+    ]
+    searched = [q["sql"] for q in search.captured_queries if "COALESCE" in q["sql"] and "LIMIT" in q["sql"]]
+    assert listed and searched
+    for sql, index in ((listed[0], "report_patient_list_idx"), (searched[0], "report_patient_fhir_date_idx")):
+        plan = _plan(sql)
+        assert any(name == index for _, _, name in plan), plan
+        assert not any(kind == "Sort" for kind, _, _ in plan), plan  # the index gives the order: no sort of all rows

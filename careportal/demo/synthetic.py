@@ -25,6 +25,7 @@ password is `SYNTHETIC_PASSWORD`, published here because these accounts hold no 
 """
 
 import datetime
+import hashlib
 import json
 import queue
 import random
@@ -55,6 +56,16 @@ NHS_TEST_PREFIX_START = 999_000_000
 NHS_TEST_PREFIX_COUNT = 1_000_000
 # A multiplier prime to 10^6 walks every 9-digit prefix of the range once, in an order that looks random.
 _NHS_STRIDE = 387_419
+
+
+# The PDF every synthetic letter holds when its file is written (`letter_files`): one page, no patient details.
+LETTER_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Contents 4 0 R/Resources<</Font<</F1 5 0 R>>>>>>endobj\n"
+    b"4 0 obj<</Length 54>>stream\nBT /F1 14 Tf 72 770 Td (Synthetic clinic letter) Tj ET\nendstream endobj\n"
+    b"5 0 obj<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+LETTER_PDF_SHA256 = hashlib.sha256(LETTER_PDF).hexdigest()
 
 
 class GenerateRefused(Exception):
@@ -715,6 +726,7 @@ class _Batch:
     proxies: list[tuple] = field(default_factory=list)
     proxy_events: list[tuple] = field(default_factory=list)
     access_events: list[tuple] = field(default_factory=list)
+    letter_files: list[str] = field(default_factory=list)
 
 
 USER_FIELDS = [
@@ -1310,12 +1322,13 @@ class _Generator:
         printed = (
             written + datetime.timedelta(days=1) if post and written < self.now - datetime.timedelta(days=3) else None
         )
-        sha = self.hex64()
+        stored_name = self.uuid()
+        batch.letter_files.append(stored_name)
         batch.letters.append(
             (
                 *(self.uuid(), patient_id, team.pk, team.sensitive, "hl7", SOURCE_SYSTEM_EDM, f"SYN-DOC-{letter_id}"),
-                *(1, "Clinic letter", "CL", rng.choice(CLINICIANS), written, written, "current", self.uuid()),
-                *(rng.randrange(20_000, 90_000), sha, sha, rng.randrange(1, 4), False),
+                *(1, "Clinic letter", "CL", rng.choice(CLINICIANS), written, written, "current", stored_name),
+                *(len(LETTER_PDF), LETTER_PDF_SHA256, LETTER_PDF_SHA256, 1, False),
                 *("post" if post else "portal", written, written, None if post else written),
                 *(printed.date() if printed else None, printed),
             )
@@ -1416,7 +1429,7 @@ class _Generator:
             )
 
 
-def _write_batch(writer: _Writer, batch: _Batch) -> int:
+def _write_batch(writer: _Writer, batch: _Batch, *, letter_files: bool) -> int:
     from allauth.account.models import EmailAddress
 
     from careportal.accounts.models import User
@@ -1447,6 +1460,12 @@ def _write_batch(writer: _Writer, batch: _Batch) -> int:
     for model, fields, batch_rows in plan:
         writer.write(model, fields, batch_rows)
         rows += len(batch_rows)
+    if letter_files:
+        from careportal.letters.storage import letter_file_stage
+
+        # In this (the writing) thread, whose transaction is the rows': each file is placed when they commit.
+        for stored_name in batch.letter_files:
+            letter_file_stage(stored_name=stored_name, data=LETTER_PDF)
     return rows
 
 
@@ -1499,10 +1518,13 @@ def trust_generate(
     batch_size: int = 5000,
     now: datetime.datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    letter_files: bool = False,
 ) -> GenerateResult:
     """Add `patients` synthetic patients with their records, in one transaction. Call `generate_check` first.
 
-    `progress` is called with the number of patients written after each batch.
+    `progress` is called with the number of patients written after each batch. `letter_files` writes each
+    letter's PDF (one small file per letter, placed on commit); without it a synthetic letter's page works but its
+    PDF cannot be opened, which is fine for load tests of lists and searches and saves a file per letter.
     """
     from allauth.account.models import EmailAddress
 
@@ -1555,7 +1577,7 @@ def trust_generate(
                 yield batch, end - start
 
         for batch, size in _overlapped(batches(), overlap=writer.postgresql):
-            _write_batch(writer, batch)
+            _write_batch(writer, batch, letter_files=letter_files)
             if progress is not None:
                 progress(size)
         _move_sequences([User, EmailAddress, Patient, DiagnosticReport, Thread, ProxyRelationship])

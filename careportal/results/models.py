@@ -207,7 +207,8 @@ class DiagnosticReport(models.Model):
             models.Index(fields=["patient", "-collected_at"], name="report_patient_idx"),
             models.Index(fields=["care_team", "reviewed_at"], name="report_inbox_idx"),
             # The patient's results list in its own order (selectors.reports_for_list), so that a page reads its 20
-            # rows from the index instead of sorting all of the patient's reports (docs/data-at-scale.md).
+            # rows from the index instead of sorting all of the patient's reports (docs/data-at-scale.md). Made on
+            # PostgreSQL only (its migration says why).
             models.Index(
                 F("patient"),
                 F("collected_at").desc(nulls_last=True),

@@ -272,3 +272,15 @@ def test_the_service_refuses_bad_sizes():
         with pytest.raises(ValueError):
             trust_generate(**kwargs)  # type: ignore[arg-type]
     assert not Patient.objects.exists()
+
+
+def test_with_letter_files_a_synthetic_letter_opens(settings, tmp_path):
+    settings.LETTER_ROOT = tmp_path
+    trust_generate(patients=40, seed=6, now=NOW, letter_files=True)
+    letter = Letter.objects.filter(patient__user__isnull=False).select_related("patient__user").first()
+    assert letter is not None
+    client = Client()
+    client.force_login(letter.patient.user)
+    response = client.get(f"/letters/{letter.public_id}/download/")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(b"%PDF-1.4")

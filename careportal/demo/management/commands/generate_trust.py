@@ -40,6 +40,11 @@ class Command(BaseCommand):
             "--batch-size", type=_positive_int, default=5000, help="Patients made and written at a time (default 5000)."
         )
         parser.add_argument(
+            "--letter-files",
+            action="store_true",
+            help="Write each letter's PDF too (one small file per letter), so that letters can be opened.",
+        )
+        parser.add_argument(
             "--i-know-this-is-not-production",
             action="store_true",
             dest="not_production",
@@ -66,6 +71,7 @@ class Command(BaseCommand):
                 observations_per_patient=float(options["observations_per_patient"]),  # type: ignore[arg-type]
                 batch_size=int(options["batch_size"]),  # type: ignore[call-overload]
                 progress=bar.update,
+                letter_files=bool(options["letter_files"]),
             )
         seconds = time.perf_counter() - started
         if not show:

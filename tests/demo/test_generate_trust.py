@@ -274,9 +274,10 @@ def test_the_service_refuses_bad_sizes():
     assert not Patient.objects.exists()
 
 
-def test_with_letter_files_a_synthetic_letter_opens(settings, tmp_path):
+def test_with_letter_files_a_synthetic_letter_opens(settings, tmp_path, django_capture_on_commit_callbacks):
     settings.LETTER_ROOT = tmp_path
-    trust_generate(patients=40, seed=6, now=NOW, letter_files=True)
+    with django_capture_on_commit_callbacks(execute=True):  # the files are placed when the rows commit
+        trust_generate(patients=40, seed=6, now=NOW, letter_files=True)
     letter = Letter.objects.filter(patient__user__isnull=False).select_related("patient__user").first()
     assert letter is not None
     client = Client()

@@ -1563,6 +1563,9 @@ def trust_generate(
             with connection.cursor() as cursor:
                 # Nothing here needs to survive a crash until the commit.
                 cursor.execute("SET LOCAL synchronous_commit = off")
+                # Check each batch's foreign keys as it is copied, while the next batch is being made, rather than
+                # all of them at the commit (Django's are deferred), which would run alone after everything else.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         without_nhs_number = 0
 
         def batches() -> Iterator[tuple[_Batch, int]]:

@@ -2,6 +2,7 @@
 
 from uuid import UUID
 
+import structlog
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -20,6 +21,7 @@ from careportal.letters.storage import letter_file_open
 from careportal.patients.voice import voice_for
 
 LETTERS_PER_PAGE = 20
+logger = structlog.get_logger(__name__)
 
 
 @patient_area
@@ -63,15 +65,31 @@ def letter_detail(request: HttpRequest, viewer: Viewer, public_id: UUID) -> Http
     )
 
 
-def _pdf_response(request: HttpRequest, viewer: Viewer, public_id: UUID, *, as_attachment: bool) -> FileResponse:
+def _pdf_response(request: HttpRequest, viewer: Viewer, public_id: UUID, *, as_attachment: bool) -> HttpResponse:
     letter = access_letter(
         viewer=viewer,
         public_id=public_id,
         object_label="a letter (downloaded)" if as_attachment else "a letter (opened)",
         action=AccessAction.DOWNLOAD,
     )
+    try:
+        stored_file = letter_file_open(letter.stored_name)
+    except OSError:
+        # The record says there is a letter but the storage has no file (a restore that missed the files, a
+        # storage outage): tell the patient plainly, and the operators through the log (the letter's internal id,
+        # nothing about the patient).
+        logger.error("letter_file_unavailable", letter_id=letter.pk)
+        return render(
+            request,
+            "letters/patient/file_unavailable.jinja",
+            {
+                "page_title": "Sorry, we cannot open this letter at the moment",
+                "back_link": {"href": reverse("letters:list"), "text": "Back to letters"},
+            },
+            status=503,
+        )
     response = FileResponse(
-        letter_file_open(letter.stored_name),
+        stored_file,
         as_attachment=as_attachment,
         filename=presenters.download_name(letter),
         content_type="application/pdf",
@@ -88,10 +106,10 @@ def _pdf_response(request: HttpRequest, viewer: Viewer, public_id: UUID, *, as_a
 @patient_area
 def letter_view(request: HttpRequest, viewer: Viewer, public_id: UUID) -> HttpResponse:
     """The PDF, for the browser to show (Content-Disposition: inline)."""
-    return _pdf_response(request, viewer, public_id, as_attachment=False)  # type: ignore[return-value]
+    return _pdf_response(request, viewer, public_id, as_attachment=False)
 
 
 @patient_area
 def letter_download(request: HttpRequest, viewer: Viewer, public_id: UUID) -> HttpResponse:
     """The PDF, to save (Content-Disposition: attachment)."""
-    return _pdf_response(request, viewer, public_id, as_attachment=True)  # type: ignore[return-value]
+    return _pdf_response(request, viewer, public_id, as_attachment=True)

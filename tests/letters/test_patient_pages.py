@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from careportal.audit.models import AccessEvent
 from careportal.letters.models import LetterStatus
+from careportal.letters.storage import letter_file_name, letter_storage
 from tests.letters.factories import LetterFactory
 from tests.letters.helpers import sha256, stored_letter
 from tests.patients.factories import CareTeamFactory, PatientWithAccountFactory
@@ -184,3 +185,20 @@ def test_a_second_patients_letters_never_appear(patient_client, patient):
     LetterFactory(patient=PatientWithAccountFactory(), document_type="Someone else's letter")
 
     assert "Someone else" not in patient_client.get(reverse("letters:list")).content.decode()
+
+
+@pytest.mark.parametrize("url_name", ["letters:view", "letters:download"])
+def test_a_letter_whose_file_is_missing_gets_a_plain_page_not_an_error(patient_client, patient, url_name, caplog):
+    letter = LetterFactory(patient=patient, letter_date=_when(6))
+    letter_storage().delete(letter_file_name(letter.stored_name))
+
+    response = patient_client.get(reverse(url_name, kwargs={"public_id": letter.public_id}))
+
+    text = response.content.decode()
+    assert response.status_code == 503
+    assert "Sorry, we cannot open this letter at the moment" in text
+    assert "contact the department that sent it" in text
+    assert response["Content-Type"].startswith("text/html")
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "letter_file_unavailable" in logged
+    assert patient.family_name not in logged, logged

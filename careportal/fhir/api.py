@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import URLPattern, URLResolver
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.decorators import decorate_view
@@ -44,9 +45,6 @@ from careportal.fhir.search import parse_search
 from careportal.letters.storage import letter_file_open
 
 logger = structlog.get_logger(__name__)
-
-# Answered 405 with `Allow: GET, HEAD` (before any token or format check, as a read-only API should).
-OTHER_METHODS = ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 class FhirJsonRenderer(BaseRenderer):
@@ -135,12 +133,28 @@ def _json_only(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return negotiated
 
 
-def _read_only(request: HttpRequest) -> HttpResponse:
-    raise ReadOnly()
+def _read_only_first(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """405 with `Allow: GET, HEAD` for any other method, whatever it is, before any token or format check (ninja
+    answers a method an address has no operation for with a plain-text 405 of its own)."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            return fhir_api.on_exception(request, ReadOnly())
+        return view(request, *args, **kwargs)
+
+    return guarded
 
 
-def _read_only_id(request: HttpRequest, resource_id: str) -> HttpResponse:
-    raise ReadOnly()
+def api_urls() -> tuple[list[URLPattern | URLResolver], str, str]:
+    """The API's URL patterns (for careportal/fhir/urls.py), each behind the read-only guard."""
+    patterns, app_name, namespace = fhir_api.urls
+    guarded: list[URLPattern | URLResolver] = [
+        URLPattern(p.pattern, _read_only_first(p.callback), p.default_args, p.name) if isinstance(p, URLPattern) else p
+        for p in patterns
+    ]
+    return guarded, app_name, namespace
 
 
 # The OpenAPI document ----------------------------------------------------------------------------------------------
@@ -238,16 +252,14 @@ def _address(
     json_only: bool = True,
     **documented: Any,
 ) -> None:
-    """GET (in the OpenAPI document) and HEAD at `route`, 405 for any other method; and the same at `route/`, as
-    the API has always taken a trailing slash."""
+    """GET (in the OpenAPI document) and HEAD at `route`, and the same at `route/`, as the API has always taken a
+    trailing slash."""
     if json_only:
         view = decorate_view(_json_only)(view)
-    read_only = _read_only_id if "{resource_id}" in route else _read_only
     for path, url_name, shown in ((route, name, True), (f"{route}/", f"{name}-slash", False)):
         extra = documented if shown else {}
         fhir_api.api_operation(["GET"], path, auth=auth, url_name=url_name, include_in_schema=shown, **extra)(view)
         fhir_api.api_operation(["HEAD"], path, auth=auth, url_name=url_name, include_in_schema=False)(view)
-        fhir_api.api_operation(OTHER_METHODS, path, url_name=url_name, include_in_schema=False)(read_only)
 
 
 def metadata(request: HttpRequest) -> HttpResponse:

@@ -12,7 +12,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # would answer an HTML 404.
     path("", api.unknown),
     # The FHIR read/search API, one NinjaAPI (careportal/fhir/api.py), and its OpenAPI document at openapi.json.
-    path("", api.fhir_api.urls),
+    path("", api.api_urls()),
     # Anything else is an OperationOutcome 404, never an HTML page; except the SMART authorisation server's
     # addresses (auth/, .well-known/), whichever order their patterns are listed in.
     re_path(r"^(?!auth/|\.well-known/)(?P<path>.*)$", api.unknown, name="unknown"),

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from django.test import Client, RequestFactory
-from ninja.errors import ValidationError
+from ninja.errors import AuthenticationError, ValidationError
 
 from careportal.audit.models import AccessEvent
 from careportal.fhir.api import fhir_api
@@ -132,3 +132,30 @@ def test_ninjas_own_parameter_check_is_a_400_operation_outcome_naming_the_parame
     assert response["Content-Type"].startswith("application/fhir+json")
     issue = json.loads(response.content)["issue"][0]
     assert issue["code"] == "invalid" and "'_count'" in issue["diagnostics"]
+
+
+def test_ninjas_own_refusal_of_a_missing_caller_is_the_401_with_a_bearer_challenge() -> None:
+    response = fhir_api.on_exception(RequestFactory().get(f"{BASE}Observation"), AuthenticationError())
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer ")
+    assert json.loads(response.content)["issue"][0]["code"] == "login"
+
+
+@pytest.mark.parametrize("method", ["TRACE", "QUERY", "PROPFIND", "OPTIONS"])
+@pytest.mark.parametrize("path", ["metadata", "Observation", "Observation/x", "Binary/x", "openapi.json", "nothing"])
+def test_any_method_but_get_and_head_is_405_whatever_it_is(client: Client, method, path) -> None:
+    response = client.generic(method, f"{BASE}{path}")
+
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    assert json.loads(response.content)["resourceType"] == "OperationOutcome"
+
+
+def test_head_and_a_trailing_slash_are_served_as_before(api) -> None:
+    head = api.client.head(f"{BASE}Patient", HTTP_AUTHORIZATION=f"Bearer {api.token}")
+    slash = api.get("Patient/")
+
+    assert head.status_code == 200 and head["Content-Type"].startswith("application/fhir+json")
+    assert slash.status_code == 200
+    assert json.loads(slash.content)["entry"][0]["resource"]["id"] == str(api.patient.public_id)

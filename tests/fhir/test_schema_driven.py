@@ -31,14 +31,29 @@ from tests.patients.factories import PatientWithAccountFactory
 from tests.proxy.factories import ProxyRelationshipFactory
 from tests.results.factories import DiagnosticReportFactory, ObservationFactory
 
-pytestmark = pytest.mark.django_db
+# Real transactions: Django's WSGI handler closes the connection after each request, as a server's would, which a
+# test wrapped in one transaction would not survive on PostgreSQL.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 # Of the methods the document does not list, a few kinds: a write, a removal, and two answered by no view.
 CONFIG = schemathesis.Config.from_dict(
     {"phases": {"coverage": {"unexpected-methods": ["post", "delete", "trace", "query"]}}}
 )
 schema = schemathesis.openapi.from_dict(fhir_api.get_openapi_schema(path_prefix="/fhir/r4/"), config=CONFIG)
-WSGI = get_wsgi_application()
+DJANGO = get_wsgi_application()
+
+
+def WSGI(environ, start_response):
+    """Django's WSGI application, its response closed at once: closing sends `request_finished`, which must
+    happen while the test has `close_old_connections` disconnected (below), not whenever the response is
+    collected, when it would close the connection of whatever test then runs."""
+    response = DJANGO(environ, start_response)
+    try:
+        return [b"".join(response)]
+    finally:
+        response.close()
+
+
 CALLS = {"with a token": 0, "without a token": 0}
 
 

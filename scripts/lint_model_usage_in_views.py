@@ -4,7 +4,8 @@ domain app.
 Views must read patient data through the access layer (the shared primitives in careportal/access/, and each app's
 own lookups in careportal/<app>/access.py), which scopes every query to what the viewer may see and writes the
 audit event. This lint finds `<Model>.objects` and `<Model>._default_manager` in
-view modules (careportal/*/views.py, careportal/*/*_views.py and careportal/*/views/*.py) for every model that
+view modules (careportal/*/views.py, careportal/*/*_views.py, careportal/*/views/*.py, and careportal/*/api.py for
+the JSON APIs' operations) for every model that
 holds patient data: any model with a foreign key to Patient, the Patient model itself, and the audit log. The NHS
 breast-screening service runs the same kind of check (scripts/lint_model_usage_in_views.py there).
 
@@ -48,7 +49,9 @@ def patient_data_model_names() -> set[str]:
 
 def view_modules() -> list[Path]:
     base = ROOT / "careportal"
-    return sorted([*base.glob("*/views.py"), *base.glob("*/*_views.py"), *base.glob("*/views/*.py")])
+    return sorted(
+        [*base.glob("*/views.py"), *base.glob("*/*_views.py"), *base.glob("*/views/*.py"), *base.glob("*/api.py")]
+    )
 
 
 def offences(path: Path, model_names: set[str]) -> list[str]:

@@ -17,6 +17,7 @@ class FhirError(Exception):
 
     status = 400
     code = "invalid"
+    headers: dict[str, str] = {}  # read-only; a subclass gives its own
 
     def __init__(self, diagnostics: str, *, status: int | None = None, code: str | None = None) -> None:
         super().__init__(diagnostics)
@@ -45,6 +46,24 @@ class NotFound(FhirError):
     code = "not-found"
 
 
+class ReadOnly(FhirError):
+    """405: any method but GET and HEAD."""
+
+    status = 405
+    code = "not-supported"
+    headers = {"Allow": "GET, HEAD"}
+
+    def __init__(self) -> None:
+        super().__init__("This API is read-only: use GET.")
+
+
+class NotAcceptable(FhirError):
+    """406: the request accepts neither FHIR JSON nor (for Binary) a PDF."""
+
+    status = 406
+    code = "not-supported"
+
+
 def operation_outcome(*, code: str, diagnostics: str, severity: str = "error") -> dict[str, Any]:
     outcome = OperationOutcome.model_validate(
         {"issue": [{"severity": severity, "code": code, "diagnostics": diagnostics}]}
@@ -62,7 +81,7 @@ def outcome_response(
 
 
 def error_response(error: FhirError) -> HttpResponse:
-    return outcome_response(status=error.status, code=error.code, diagnostics=error.diagnostics)
+    return outcome_response(status=error.status, code=error.code, diagnostics=error.diagnostics, headers=error.headers)
 
 
 def unauthorized_response(diagnostics: str) -> HttpResponse:

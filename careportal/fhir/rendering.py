@@ -6,13 +6,17 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 FHIR_JSON = "application/fhir+json"
-_JSON_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
+JSON_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
 _JSON_ACCEPT = {"application/fhir+json", "application/json", "application/json+fhir", "*/*", "application/*", ""}
+
+
+def dumps(body: Any) -> str:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
 def fhir_json_response(body: dict[str, Any], *, status: int = 200) -> HttpResponse:
     response = HttpResponse(
-        json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        dumps(body),
         status=status,
         content_type=f"{FHIR_JSON}; charset=utf-8",
     )
@@ -31,5 +35,5 @@ def wants_json(request: HttpRequest) -> bool:
     a missing Accept, `*/*` or any JSON type is fine. XML is not served."""
     fmt = request.GET.get("_format")
     if fmt is not None:
-        return fmt.strip().lower() in _JSON_FORMATS
+        return fmt.strip().lower() in JSON_FORMATS
     return any(media in _JSON_ACCEPT for media in accepted_media_types(request))

@@ -406,6 +406,9 @@ def _receive_parsed(
     else:
         text = REUSE_APPLIED_TEXT if reused else "Applied"
         return _Outcome(status=MessageStatus.APPLIED, ack_code="AA", text=text, patient=applied.patient), record
+    if not stored_before:
+        # A new row whose application was undone is stored afresh, not under the id its undone INSERT took.
+        record.pk, record._state.adding = None, True
     # A reused control id whose message then failed to apply waits in the queue for its own reason, flagged too.
     return outcome, _store(
         raw=raw,
@@ -416,8 +419,7 @@ def _receive_parsed(
         outcome=outcome,
         digest=digest,
         control_id_reused=reused and outcome.status != MessageStatus.DUPLICATE,
-        # A new row whose application was undone is stored afresh, not under the id its undone INSERT took.
-        record=record if stored_before else None,
+        record=record,
     )
 
 
@@ -487,14 +489,7 @@ def message_receive(raw: bytes, *, peer: str = "", source: str = MessageSource.M
     except MalformedMessage as exc:
         header, codec = exc.header, exc.codec
         charset = header.charset if header else ""
-        segment, sequence, field_position = exc.location or ("", None, None)
-        outcome = _Outcome(
-            status=MessageStatus.REJECTED,
-            ack_code="AR",
-            text=exc.reason,
-            error_kind=ErrorKind.UNSUPPORTED if exc.unsupported else ErrorKind.MALFORMED,
-            error=AckError(code=exc.code, text=exc.reason, segment=segment, sequence=sequence, field=field_position),
-        )
+        outcome = _unreadable(exc)
         _store(raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome)
     except Exception:
         header = _safe_header(raw)
@@ -506,6 +501,17 @@ def message_receive(raw: bytes, *, peer: str = "", source: str = MessageSource.M
     # Committed: only now may the sender be told.
     return ack_build(
         header=header, code=outcome.ack_code, text=outcome.text, error=outcome.error, codec=codec, charset=charset
+    )
+
+
+def _unreadable(exc: MalformedMessage) -> _Outcome:
+    segment, sequence, field_position = exc.location or ("", None, None)
+    return _Outcome(
+        status=MessageStatus.REJECTED,
+        ack_code="AR",
+        text=exc.reason,
+        error_kind=ErrorKind.UNSUPPORTED if exc.unsupported else ErrorKind.MALFORMED,
+        error=AckError(code=exc.code, text=exc.reason, segment=segment, sequence=sequence, field=field_position),
     )
 
 

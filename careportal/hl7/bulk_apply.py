@@ -460,12 +460,17 @@ def _one_by_one(batch: _Batch, slot: _Slot) -> MessageOutcome:
         record=record,
     )
     batch.settled(slot, outcome.status)
-    handler = handler_for(slot.parsed.header)
-    if handler is not oru.apply_oru:
+    if handler_for(slot.parsed.header) is not oru.apply_oru:
         # Patient registrations and merges (ADT) change who the next messages name: read again when needed.
-        batch.patients = None
-    # The reports this message may have created, read again with the next message applied in memory.
-    batch.reports = None
+        batch.patients, batch.reports = None, None
+    elif batch.reports is not None:
+        # The reports it may have created count as existing (more than it did is safe: those go one by one too).
+        source = _fit(DiagnosticReport, "source_system", slot.parsed.header.sending_application)
+        batch.reports.update(
+            (source, _fit(DiagnosticReport, "filler_order_number", obr.value(3) or obr.value(2)))
+            for obr in slot.parsed.segments
+            if obr.name == "OBR"
+        )
     return _outcome(outcome)
 
 

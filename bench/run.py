@@ -12,7 +12,12 @@ side with their ratios, and writes the summary to bench/results/summary.md:
   second with p50/p95 latency, against one SQL query for the same page plus json.dumps (the ceiling), and its
   query count per request.
 
-Set BENCH_MLLP_MESSAGES, BENCH_RELEASE_REPORTS or BENCH_FHIR_PATIENTS for a quicker run; `make bench ONLY=mllp`
+- HL7 parse to visible (bench_ingest.py): ORU^R01 messages applied one by one and in batches, against python-hl7's
+  raw parse rate on the same messages, and a backfill of 1,000,000 messages with `manage.py hl7_import`, on SQLite
+  and PostgreSQL.
+
+Set BENCH_MLLP_MESSAGES, BENCH_RELEASE_REPORTS, BENCH_FHIR_PATIENTS or BENCH_INGEST_MESSAGES and
+BENCH_INGEST_BACKFILL for a quicker run; `make bench ONLY=mllp`
 runs one benchmark.
 """
 
@@ -75,6 +80,19 @@ def summary_rows() -> list[tuple[str, str, str, str]]:
             f"{q['first_page_queries']} for {q['observations']:,} observations" for q in data["query_counts"]
         )
         rows.append(("FHIR API: queries per Observation search request", "first page", counts, "constant"))
+    ingest = RESULTS / "ingest.json"
+    if ingest.exists():
+        data = json.loads(ingest.read_text())
+        for database, result in data["results"].items():
+            for row in result["rows"]:
+                rows.append(
+                    (
+                        f"HL7 without the network on {database}: {row['workload']}",
+                        f"{row['messages']:,} messages",
+                        f"{row['per_second']:,.0f} msgs/s",
+                        f"{row['ratio_to_raw_parse']:.3f} of raw hl7.parse",
+                    )
+                )
     return rows
 
 

@@ -144,7 +144,9 @@ def world(db):
     team = CareTeamFactory()
     ResultRouting.objects.create(match=ResultRoutingMatch.CATEGORY, code="HM", care_team=team)
     ReleaseRule.objects.get_or_create(
-        test_code="UE", category="", defaults={"mode": ReleaseMode.AFTER_WORKING_DAYS, "working_days": 2, "description": "U&E"}
+        test_code="UE",
+        category="",
+        defaults={"mode": ReleaseMode.AFTER_WORKING_DAYS, "working_days": 2, "description": "U&E"},
     )
 
 

@@ -14,9 +14,10 @@ How (docs/hl7.md, "Backfill speed and batching"):
   per table when the batch ends (or before the next message that is not applied that way);
 - anything else (an update or correction of a report, a report the batch already holds, an unknown patient, a
   merged record, an NHS number to check against another record, a message that fails a check, another message
-  type, a message an earlier copy of which waits in the queue) first writes what is pending, then goes through the
-  one-by-one path (`_receive_parsed`), so it sees every earlier message of the batch as it would have one by one.
-  Messages are thus applied in the order they arrived, and a patient's messages in their order.
+  type, a message an earlier copy of which waits in the queue) goes through the one-by-one path (`_receive_parsed`),
+  after what is pending has been written whenever it could see any of it (another message type, or a result message
+  naming a pending order or control id), so it sees every earlier message of the batch as it would have one by one.
+  Messages are thus applied with the outcome of the order they arrived in, and a patient's messages in their order.
 
 A message that cannot be applied spoils nothing: the one-by-one path applies it in a savepoint and stores it for
 the unmatched queue with its reason. If a bulk INSERT fails (another connection created the same report at the same
@@ -130,6 +131,9 @@ class _Batch:
         self.pending_slots: list[tuple[_Slot, services._Outcome, bool]] = []
         self.pending_reports: list[_NewReport] = []
         self.pending_relationships: set[tuple[int, int]] = set()
+        # What the pending rows name: a message applied one by one that names none of it need not wait for them.
+        self.pending_orders: set[tuple[str, str]] = set()
+        self.pending_controls: set[_Key] = set()
 
     # --- reads for the whole batch ------------------------------------------------------------------------------
 
@@ -164,9 +168,11 @@ class _Batch:
             ),
         )
 
-    def settled(self, slot: _Slot, status: str) -> None:
+    def settled(self, slot: _Slot, status: str, *, pending: bool) -> None:
+        f = slot.fields
+        if pending:
+            self.pending_controls.add((f["sending_application"], f["sending_facility"], f["control_id"]))
         if status in services._EARLIER_STATUSES:
-            f = slot.fields
             self.copies[(f["sending_application"], f["sending_facility"], f["control_id"])].append(
                 (slot.record.pk or 0, status, None, f["content_hash"])
             )
@@ -257,10 +263,24 @@ class _Batch:
             )
             self.known_reports.add((report.source_system, report.filler_order_number))
             self.pending_reports.append(_NewReport(report, data.observations, received_at))
+            self.pending_orders.add((report.source_system, report.filler_order_number))
             if team is not None:
                 self.pending_relationships.add((patient.pk, team))
         outcome = services._Outcome(status=MessageStatus.APPLIED, ack_code="AA", text="Applied", patient=planned[0][0])
         self.pending_slots.append((slot, outcome, True))
+
+    def must_flush_before(self, slot: _Slot) -> bool:
+        """Whether the one-by-one path must see the pending rows before it applies this message: always, but for a
+        result message that names none of their orders and none of their control ids (it reads and writes
+        nothing they hold: its care relationship is inserted with ON CONFLICT DO NOTHING, as the batch's are)."""
+        if not self.pending_slots:
+            return False
+        if slot.parsed is None or handler_for(slot.parsed.header) is not oru.apply_oru:
+            return True
+        f = slot.fields
+        if (f["sending_application"], f["sending_facility"], f["control_id"]) in self.pending_controls:
+            return True
+        return bool(_orders_named(slot.parsed) & self.pending_orders)
 
     def _care_team(self, data: ReportData) -> int | None:
         key = ("routing", data.service, data.location, data.ordering_clinician_code, data.category)
@@ -282,6 +302,7 @@ class _Batch:
             return None
         slots, reports, relationships = self.pending_slots, self.pending_reports, self.pending_relationships
         self.pending_slots, self.pending_reports, self.pending_relationships = [], [], set()
+        self.pending_orders, self.pending_controls = set(), set()
         try:
             with transaction.atomic():
                 self._write(slots, reports, relationships)
@@ -424,7 +445,7 @@ def _one(batch: _Batch, slot: _Slot, index: int) -> MessageOutcome:
     )
     if checked.outcome is not None:
         batch.pending_slots.append((slot, checked.outcome, False))
-        batch.settled(slot, checked.outcome.status)
+        batch.settled(slot, checked.outcome.status, pending=True)
         return _outcome(checked.outcome)
     if handler_for(header) is oru.apply_oru and not checked.reused and not checked.earlier.waiting:
         ctx = ApplyContext(
@@ -436,11 +457,11 @@ def _one(batch: _Batch, slot: _Slot, index: int) -> MessageOutcome:
         planned = batch.plan(ctx, index)
         if planned is not None:
             batch.add(slot, planned, record.received_at)
-            batch.settled(slot, MessageStatus.APPLIED)
+            batch.settled(slot, MessageStatus.APPLIED, pending=True)
             return MessageOutcome(status=MessageStatus.APPLIED, ack_code="AA", text="Applied", bulk=True)
-    failed = batch.flush()
-    for earlier_slot, _ in failed or []:
-        _one_by_one(batch, earlier_slot)
+    if batch.must_flush_before(slot):
+        for earlier_slot, _ in batch.flush() or []:
+            _one_by_one(batch, earlier_slot)
     return _one_by_one(batch, slot)
 
 
@@ -459,19 +480,24 @@ def _one_by_one(batch: _Batch, slot: _Slot) -> MessageOutcome:
         received_at=record.received_at,
         record=record,
     )
-    batch.settled(slot, outcome.status)
+    batch.settled(slot, outcome.status, pending=False)
     if handler_for(slot.parsed.header) is not oru.apply_oru:
         # Patient registrations and merges (ADT) change who the next messages name: read again when needed.
         batch.patients, batch.reports = None, None
     elif batch.reports is not None:
         # The reports it may have created count as existing (more than it did is safe: those go one by one too).
-        source = _fit(DiagnosticReport, "source_system", slot.parsed.header.sending_application)
-        batch.reports.update(
-            (source, _fit(DiagnosticReport, "filler_order_number", obr.value(3) or obr.value(2)))
-            for obr in slot.parsed.segments
-            if obr.name == "OBR"
-        )
+        batch.reports.update(_orders_named(slot.parsed))
     return _outcome(outcome)
+
+
+def _orders_named(message: ParsedMessage) -> set[tuple[str, str]]:
+    """(source system, filler order number) of every OBR, as the report columns keep them."""
+    source = _fit(DiagnosticReport, "source_system", message.header.sending_application)
+    return {
+        (source, _fit(DiagnosticReport, "filler_order_number", obr.value(3) or obr.value(2)))
+        for obr in message.segments
+        if obr.name == "OBR"
+    }
 
 
 def _outcome(outcome: services._Outcome) -> MessageOutcome:

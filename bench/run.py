@@ -9,6 +9,9 @@ results of every benchmark (not only those run this time).
 The benchmarks and their quick-run settings:
 - bench_mllp: HL7 ingestion over 4 MLLP connections against a minimal store-commit-ACK server on the same database
   (BENCH_MLLP_MESSAGES);
+- bench_ingest: HL7 parse-to-visible (one by one and in batches) against python-hl7's raw parse rate on the same
+  messages, and a `manage.py hl7_import` backfill, on SQLite and PostgreSQL (BENCH_INGEST_MESSAGES,
+  BENCH_INGEST_BACKFILL);
 - bench_release: the release job on 1,000,000 due reports against one bulk UPDATE (BENCH_RELEASE_REPORTS);
 - bench_fhir: the FHIR Observation search in-process against one SQL query per page (BENCH_FHIR_PATIENTS);
 - bench_web: the results page and the FHIR search through gunicorn with 16 locust clients against a bare view, at

@@ -29,6 +29,7 @@ import datetime
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +49,7 @@ from careportal.hl7.handlers import (
     handler_for,
     is_known_message_type,
 )
-from careportal.hl7.interfaces import Refusal, interface_check, interface_for
+from careportal.hl7.interfaces import InterfaceRule, Refusal, interface_check, interface_for
 from careportal.hl7.models import (
     INTERFACE_REFUSALS,
     AckMode,
@@ -215,24 +216,54 @@ def _store(
     replay_of: InboundMessage | None = None,
     digest: str | None = None,
     control_id_reused: bool = False,
+    record: InboundMessage | None = None,
 ) -> InboundMessage:
-    record = InboundMessage(
-        received_at=received_at,
-        source=source,
-        peer=_clean(peer, 100),
+    record = _record_fill(
+        record or InboundMessage(),
         raw=raw,
-        status=outcome.status,
-        ack_code=outcome.ack_code,
-        error_kind=outcome.error_kind,
-        error_text=_clean(outcome.text if outcome.status in _WAITING else "", 500),
-        patient=outcome.patient,
-        applied_at=timezone.now() if outcome.status == MessageStatus.APPLIED else None,
+        peer=peer,
+        source=source,
+        received_at=received_at,
+        header=header,
+        outcome=outcome,
         replay_of=replay_of,
-        content_hash=content_hash(raw) if digest is None else digest,
+        digest=digest,
         control_id_reused=control_id_reused,
-        **_header_fields(header),
     )
     record.save()
+    return record
+
+
+def _record_fill(
+    record: InboundMessage,
+    *,
+    raw: bytes,
+    peer: str,
+    source: str,
+    received_at: datetime.datetime,
+    header: MessageHeader | None,
+    outcome: _Outcome,
+    replay_of: InboundMessage | None = None,
+    digest: str | None = None,
+    control_id_reused: bool = False,
+) -> InboundMessage:
+    """The journal row of a message that was not applied, or is applied now: a new row, or a row stored before it
+    was applied (careportal/hl7/bulk_apply.py), which gets the same values. Not saved."""
+    record.received_at = received_at
+    record.source = source
+    record.peer = _clean(peer, 100)
+    record.raw = raw
+    record.status = outcome.status
+    record.ack_code = outcome.ack_code
+    record.error_kind = outcome.error_kind
+    record.error_text = _clean(outcome.text if outcome.status in _WAITING else "", 500)
+    record.patient = outcome.patient
+    record.applied_at = timezone.now() if outcome.status == MessageStatus.APPLIED else None
+    record.replay_of = replay_of
+    record.content_hash = content_hash(raw) if digest is None else digest
+    record.control_id_reused = control_id_reused
+    for name, value in _header_fields(header).items():
+        setattr(record, name, value)
     return record
 
 
@@ -249,7 +280,8 @@ def _apply(*, ctx: ApplyContext, fields: dict[str, str], record: InboundMessage,
     handler = handler_for(ctx.header)
     if handler is None:
         raise AssertionError("callers route message types without a handler elsewhere")
-    in_place = not record._state.adding
+    # A new row is inserted; a row stored before it was applied (after-store mode, a batch) is updated in place.
+    new_row = record._state.adding
     status_before = record.status
     for attempt in (1, 2):
         try:
@@ -257,19 +289,16 @@ def _apply(*, ctx: ApplyContext, fields: dict[str, str], record: InboundMessage,
                 outcome = handler(ctx)
                 record.patient = outcome.patient
                 record.applied_at = timezone.now()
-                if in_place:
-                    record.status = MessageStatus.APPLIED
-                    record.save(update_fields=["status", "patient", "applied_at", "control_id_reused", "error_kind"])
-                else:
-                    record.save(force_insert=True)
+                record.status = MessageStatus.APPLIED
+                record.save(force_insert=new_row)
                 if resolve_earlier:
                     _resolve_earlier_failures(fields, record)
                 return outcome
         except IntegrityError:
-            if in_place:
-                record.status, record.patient, record.applied_at = status_before, None, None
-            else:
+            if new_row:
                 record.pk, record._state.adding = None, True
+            else:
+                record.status, record.patient, record.applied_at = status_before, None, None
             if _already_applied(fields):
                 raise _AppliedMeanwhile from None
             # Another connection created the same report or patient at the same moment: now that it has
@@ -279,6 +308,60 @@ def _apply(*, ctx: ApplyContext, fields: dict[str, str], record: InboundMessage,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """What the checks before applying found: `outcome` when the message is settled without applying it."""
+
+    outcome: _Outcome | None
+    rule: InterfaceRule | None = None
+    earlier: _EarlierCopies = _EarlierCopies()
+    reused: bool = False
+
+
+_UNSUPPORTED_TEXT = "MSH-9: CarePortal does not accept this message type"
+
+
+def _receive_checks(
+    header: MessageHeader, *, peer: str, source: str, earlier_copies: Callable[[], _EarlierCopies]
+) -> _Checked:
+    """The checks a readable message passes before it is applied, in order: a type HL7 defines, a sender and type
+    its interface accepts, a type CarePortal applies, not applied before (`earlier_copies` is asked only then: the
+    database for one message, what a batch read for many), and no control id reuse refused by HL7_CONTROL_ID_REUSE.
+    """
+    if not is_known_message_type(header):
+        return _Checked(
+            _Outcome(
+                status=MessageStatus.REJECTED,
+                ack_code="AR",
+                text=_UNSUPPORTED_TEXT,
+                error_kind=ErrorKind.UNSUPPORTED,
+                error=AckError(
+                    code=ERR_UNSUPPORTED_MESSAGE_TYPE, text=_UNSUPPORTED_TEXT, segment="MSH", sequence=1, field=9
+                ),
+            )
+        )
+    # A type HL7 defines, from a sender CarePortal may not accept it from (AR, careportal/hl7/interfaces.py).
+    rule, refusal = interface_check(header, peer=peer, source=source)
+    if refusal is not None:
+        return _Checked(_refused(refusal), rule)
+    if handler_for(header) is None:
+        return _Checked(
+            _Outcome(
+                status=MessageStatus.IGNORED,
+                ack_code="AA",
+                text="Accepted and kept: CarePortal does not use this message type yet",
+            ),
+            rule,
+        )
+    earlier = earlier_copies()
+    if earlier.applied:
+        return _Checked(_Outcome(status=MessageStatus.DUPLICATE, ack_code="AA", text="Already applied"), rule, earlier)
+    reused = earlier.applied_other
+    if reused and settings.HL7_CONTROL_ID_REUSE != "apply":
+        return _Checked(_reuse_error(), rule, earlier, reused=True)
+    return _Checked(None, rule, earlier, reused)
+
+
 def _receive_parsed(
     *,
     message: ParsedMessage,
@@ -286,81 +369,49 @@ def _receive_parsed(
     peer: str,
     source: str,
     received_at: datetime.datetime,
+    record: InboundMessage | None = None,
 ) -> tuple[_Outcome, InboundMessage]:
+    """Check and apply a readable message, and store its row: a new one, or `record` (a row stored before it was
+    applied), which then gets the same values a new row would."""
     header = message.header
     digest = content_hash(raw)
     fields = {**_header_fields(header), "content_hash": digest}
-    if not is_known_message_type(header):
-        outcome = _Outcome(
-            status=MessageStatus.REJECTED,
-            ack_code="AR",
-            text="MSH-9: CarePortal does not accept this message type",
-            error_kind=ErrorKind.UNSUPPORTED,
-            error=AckError(
-                code=ERR_UNSUPPORTED_MESSAGE_TYPE,
-                text="MSH-9: CarePortal does not accept this message type",
-                segment="MSH",
-                sequence=1,
-                field=9,
-            ),
-        )
-        return outcome, _store(
-            raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome, digest=digest
-        )
-    # A type HL7 defines, from a sender CarePortal may not accept it from (AR, careportal/hl7/interfaces.py).
-    rule, refusal = interface_check(header, peer=peer, source=source)
-    if refusal is not None:
-        outcome = _refused(refusal)
-        return outcome, _store(
-            raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome, digest=digest
-        )
-    if handler_for(header) is None:
-        outcome = _Outcome(
-            status=MessageStatus.IGNORED,
-            ack_code="AA",
-            text="Accepted and kept: CarePortal does not use this message type yet",
-        )
-        return outcome, _store(
-            raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome, digest=digest
-        )
-    earlier = _earlier_copies(fields)
-    if earlier.applied:
-        outcome = _Outcome(status=MessageStatus.DUPLICATE, ack_code="AA", text="Already applied")
-        return outcome, _store(
-            raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome, digest=digest
-        )
-    reused = earlier.applied_other
-    if reused and settings.HL7_CONTROL_ID_REUSE != "apply":
-        outcome = _reuse_error()
-        return outcome, _store(
+    stored_before = record is not None and not record._state.adding
+    checked = _receive_checks(header, peer=peer, source=source, earlier_copies=lambda: _earlier_copies(fields))
+    reused = checked.reused
+    if checked.outcome is not None:
+        return checked.outcome, _store(
             raw=raw,
             peer=peer,
             source=source,
             received_at=received_at,
             header=header,
-            outcome=outcome,
+            outcome=checked.outcome,
             digest=digest,
-            control_id_reused=True,
+            control_id_reused=reused,
+            record=record,
         )
 
-    record = InboundMessage(
-        received_at=received_at,
-        source=source,
-        peer=_clean(peer, 100),
+    record = _record_fill(
+        record or InboundMessage(),
         raw=raw,
-        status=MessageStatus.APPLIED,
-        ack_code="AA",
+        peer=peer,
+        source=source,
+        received_at=received_at,
+        header=header,
+        outcome=_Outcome(status=MessageStatus.APPLIED, ack_code="AA", text=""),
+        digest=digest,
         control_id_reused=reused,
-        error_kind=ErrorKind.CONTROL_ID_REUSED if reused else "",
-        **fields,
     )
+    record.error_kind = ErrorKind.CONTROL_ID_REUSED if reused else ""
+    record.applied_at = None
     ctx = ApplyContext(
         message=message,
         received_at=received_at,
-        hospital_number_authority=rule.hospital_number_authority if rule else "",
+        hospital_number_authority=checked.rule.hospital_number_authority if checked.rule else "",
     )
     try:
-        applied = _apply(ctx=ctx, fields=fields, record=record, resolve_earlier=earlier.waiting)
+        applied = _apply(ctx=ctx, fields=fields, record=record, resolve_earlier=checked.earlier.waiting)
     except _AppliedMeanwhile:
         outcome = _Outcome(status=MessageStatus.DUPLICATE, ack_code="AA", text="Already applied")
     except ApplyError as exc:
@@ -376,6 +427,9 @@ def _receive_parsed(
     else:
         text = REUSE_APPLIED_TEXT if reused else "Applied"
         return _Outcome(status=MessageStatus.APPLIED, ack_code="AA", text=text, patient=applied.patient), record
+    if not stored_before:
+        # A new row whose application was undone is stored afresh, not under the id its undone INSERT took.
+        record.pk, record._state.adding = None, True
     # A reused control id whose message then failed to apply waits in the queue for its own reason, flagged too.
     return outcome, _store(
         raw=raw,
@@ -386,6 +440,7 @@ def _receive_parsed(
         outcome=outcome,
         digest=digest,
         control_id_reused=reused and outcome.status != MessageStatus.DUPLICATE,
+        record=record,
     )
 
 
@@ -575,14 +630,7 @@ def message_receive(raw: bytes, *, peer: str = "", source: str = MessageSource.M
     except MalformedMessage as exc:
         header, codec = exc.header, exc.codec
         charset = header.charset if header else ""
-        segment, sequence, field_position = exc.location or ("", None, None)
-        outcome = _Outcome(
-            status=MessageStatus.REJECTED,
-            ack_code="AR",
-            text=exc.reason,
-            error_kind=ErrorKind.UNSUPPORTED if exc.unsupported else ErrorKind.MALFORMED,
-            error=AckError(code=exc.code, text=exc.reason, segment=segment, sequence=sequence, field=field_position),
-        )
+        outcome = _unreadable(exc)
         _store(raw=raw, peer=peer, source=source, received_at=received_at, header=header, outcome=outcome)
     except Exception:
         header = _safe_header(raw)
@@ -594,6 +642,17 @@ def message_receive(raw: bytes, *, peer: str = "", source: str = MessageSource.M
     # Committed: only now may the sender be told.
     return ack_build(
         header=header, code=outcome.ack_code, text=outcome.text, error=outcome.error, codec=codec, charset=charset
+    )
+
+
+def _unreadable(exc: MalformedMessage) -> _Outcome:
+    segment, sequence, field_position = exc.location or ("", None, None)
+    return _Outcome(
+        status=MessageStatus.REJECTED,
+        ack_code="AR",
+        text=exc.reason,
+        error_kind=ErrorKind.UNSUPPORTED if exc.unsupported else ErrorKind.MALFORMED,
+        error=AckError(code=exc.code, text=exc.reason, segment=segment, sequence=sequence, field=field_position),
     )
 
 

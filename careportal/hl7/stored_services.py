@@ -32,20 +32,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Min
 
-from careportal.hl7.handlers import ApplyContext, ApplyError, handler_for
-from careportal.hl7.interfaces import interface_for
-from careportal.hl7.models import ErrorKind, InboundMessage, MessageStatus
-from careportal.hl7.parsing import MalformedMessage, content_hash, parse_message
-from careportal.hl7.services import (
-    REUSE_APPLIED_TEXT,
-    REUSE_ERROR_TEXT,
-    _AppliedMeanwhile,
-    _apply,
-    _clean,
-    _earlier_copies,
-    _header_fields,
-    _internal_error,
-)
+from careportal.hl7.bulk_apply import messages_apply_in_batch
+from careportal.hl7.models import InboundMessage, MessageStatus
 
 logger = structlog.get_logger(__name__)
 
@@ -77,86 +65,30 @@ class StoredBatchResult:
 # --- Applying -----------------------------------------------------------------------------------------------------
 
 
-def _fail(record: InboundMessage, *, status: MessageStatus, kind: str, text: str, reused: bool = False) -> None:
-    record.status = status
-    record.error_kind = kind
-    record.error_text = _clean(text, 500)
-    record.patient = None
-    record.applied_at = None
-    record.control_id_reused = reused
-    record.save(update_fields=["status", "error_kind", "error_text", "patient", "applied_at", "control_id_reused"])
-
-
-def _stored_apply_one(record: InboundMessage) -> MessageStatus:
-    """Apply one STORED message in place, through the same checks and handlers as a message applied before its
-    ACK (services._receive_parsed), and return its new status."""
-    raw = bytes(record.raw)
-    try:
-        parsed = parse_message(raw)
-    except MalformedMessage as exc:
-        # Only its header was read when it was stored: the rest turns out unreadable. It waits for staff to
-        # dismiss it; the sending system must send it again, corrected.
-        kind = ErrorKind.UNSUPPORTED if exc.unsupported else ErrorKind.MALFORMED
-        _fail(record, status=MessageStatus.REJECTED, kind=kind, text=exc.reason)
-        return MessageStatus.REJECTED
-    header = parsed.header
-    if handler_for(header) is None:
-        record.status = MessageStatus.IGNORED
-        record.save(update_fields=["status"])
-        return MessageStatus.IGNORED
-    fields = {**_header_fields(header), "content_hash": record.content_hash or content_hash(raw)}
-    earlier = _earlier_copies(fields)
-    if earlier.applied:
-        record.status = MessageStatus.DUPLICATE
-        record.save(update_fields=["status"])
-        return MessageStatus.DUPLICATE
-    reused = earlier.applied_other
-    if reused and settings.HL7_CONTROL_ID_REUSE != "apply":
-        _fail(record, status=MessageStatus.ERROR, kind=ErrorKind.CONTROL_ID_REUSED, text=REUSE_ERROR_TEXT, reused=True)
-        return MessageStatus.ERROR
-    record.control_id_reused = reused
-    record.error_kind = ErrorKind.CONTROL_ID_REUSED if reused else ""
-    # The interface was checked when the message was stored; its assigning authority is read as it is now.
-    rule = interface_for(header)
-    ctx = ApplyContext(
-        message=parsed,
-        received_at=record.received_at,
-        hospital_number_authority=rule.hospital_number_authority if rule else "",
-    )
-    try:
-        _apply(ctx=ctx, fields=fields, record=record, resolve_earlier=earlier.waiting)
-    except _AppliedMeanwhile:
-        record.status = MessageStatus.DUPLICATE
-        record.save(update_fields=["status"])
-        return MessageStatus.DUPLICATE
-    except ApplyError as exc:
-        _fail(record, status=MessageStatus.ERROR, kind=exc.kind, text=exc.text, reused=reused)
-        return MessageStatus.ERROR
-    except Exception:
-        failure = _internal_error(header)
-        _fail(record, status=MessageStatus.ERROR, kind=failure.error_kind, text=failure.text, reused=reused)
-        return MessageStatus.ERROR
-    if reused:
-        # As the AA of after-apply mode says in MSA-3: applied, and listed for staff to check.
-        logger.info("hl7_stored_applied_reused_control_id", message_id=record.pk, note=REUSE_APPLIED_TEXT)
-    return MessageStatus.APPLIED
-
-
 def stored_batch_apply(messages: Sequence[InboundMessage]) -> StoredBatchResult:
-    """Apply claimed STORED messages, in the order given, each in its own savepoint.
+    """Apply claimed STORED messages, in the order given, with the bulk applier (careportal/hl7/bulk_apply.py): new
+    reports in bulk INSERTs, everything else one by one through the same checks and handlers, each in a savepoint.
 
-    The contract (a faster bulk applier may replace this one with the same):
+    The contract:
     - called inside the transaction that claimed `messages` (rows locked, status STORED, `raw` loaded), in arrival
       order; one patient's messages are never split between two concurrent calls (`stored_claim` sees to it);
     - each row leaves STORED, updated in place: APPLIED (with patient and applied_at), DUPLICATE (this content was
       applied before, or earlier in the same batch), IGNORED, ERROR (error_kind and error_text: in the unmatched
       queue) or REJECTED (unreadable, in the queue); what was applied for an ERROR row is rolled back;
+    - the row keeps the ACK code it was acknowledged with when it was stored: the sender was told then;
     - a message's content never makes it raise; a database failure does, and the caller's transaction then rolls
       the whole batch back, every row STORED again.
     """
+    sent = {record.pk: record.ack_code for record in messages}
+    batch = messages_apply_in_batch(messages)
     result = StoredBatchResult()
-    for record in messages:
-        status = _stored_apply_one(record)
+    for record, outcome in zip(messages, batch.outcomes, strict=True):
+        if record.ack_code != sent[record.pk]:
+            # The applier writes the ACK this message would have had before it was stored; the journal keeps the
+            # one actually sent.
+            record.ack_code = sent[record.pk]
+            record.save(update_fields=["ack_code"])
+        status = MessageStatus(outcome.status)
         result.statuses[record.pk] = str(status)
         if status == MessageStatus.APPLIED:
             result.applied += 1

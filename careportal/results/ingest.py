@@ -27,6 +27,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from careportal.patients.models import CareRelationship, CareRelationshipReason, Patient
 from careportal.results.models import (
@@ -249,34 +250,37 @@ def _comparable(observations: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 def _new_observations(report: DiagnosticReport, observations: list[ObservationData]) -> None:
     _store_attachments(observations)
-    Observation.objects.bulk_create(
-        [
-            Observation(
-                report=report,
-                sequence=obs.sequence,
-                code=_fit(Observation, "code", obs.code),
-                name=_fit(Observation, "name", obs.name),
-                coding_system=_fit(Observation, "coding_system", obs.coding_system),
-                value_type=obs.value_type,
-                value_text=obs.value_text,
-                value_numeric=obs.value_numeric,
-                value_comparator=obs.value_comparator,
-                value_code=_fit(Observation, "value_code", obs.value_code),
-                value_code_system=_fit(Observation, "value_code_system", obs.value_code_system),
-                unit=_fit(Observation, "unit", obs.unit),
-                reference_range=_fit(Observation, "reference_range", obs.reference_range),
-                reference_low=obs.reference_low,
-                reference_high=obs.reference_high,
-                interpretation=obs.interpretation,
-                status=obs.status[:2],
-                observed_at=obs.observed_at,
-                comment=obs.comment,
-                attachment=obs.attachment,
-                attachment_content_type=_fit(Observation, "attachment_content_type", obs.attachment_content_type),
-            )
-            for obs in observations
-        ]
-    )
+    Observation.objects.bulk_create(observation_rows(report, observations))
+
+
+def observation_rows(report: DiagnosticReport, observations: list[ObservationData]) -> list[Observation]:
+    """The Observation rows of a report, not saved (attachments already in storage)."""
+    return [
+        Observation(
+            report=report,
+            sequence=obs.sequence,
+            code=_fit(Observation, "code", obs.code),
+            name=_fit(Observation, "name", obs.name),
+            coding_system=_fit(Observation, "coding_system", obs.coding_system),
+            value_type=obs.value_type,
+            value_text=obs.value_text,
+            value_numeric=obs.value_numeric,
+            value_comparator=obs.value_comparator,
+            value_code=_fit(Observation, "value_code", obs.value_code),
+            value_code_system=_fit(Observation, "value_code_system", obs.value_code_system),
+            unit=_fit(Observation, "unit", obs.unit),
+            reference_range=_fit(Observation, "reference_range", obs.reference_range),
+            reference_low=obs.reference_low,
+            reference_high=obs.reference_high,
+            interpretation=obs.interpretation,
+            status=obs.status[:2],
+            observed_at=obs.observed_at,
+            comment=obs.comment,
+            attachment=obs.attachment,
+            attachment_content_type=_fit(Observation, "attachment_content_type", obs.attachment_content_type),
+        )
+        for obs in observations
+    ]
 
 
 def _flags(observations: list[ObservationData]) -> tuple[bool, bool]:
@@ -378,21 +382,9 @@ def _create(
     *, patient: Patient, data: ReportData, received_at: datetime.datetime, cache: dict[Any, Any]
 ) -> DiagnosticReport:
     status = data.status
-    report = DiagnosticReport(
-        patient=patient,
-        care_team_id=care_team_for(data),
-        source_system=_fit(DiagnosticReport, "source_system", data.source_system),
-        filler_order_number=_fit(DiagnosticReport, "filler_order_number", data.filler_order_number),
-        status=status,
-        arrived_at=received_at,
-        # A correction that arrives before its original: the amended state is known only once the original comes.
-        is_amended=False,
+    report = report_new(
+        patient=patient, data=data, received_at=received_at, cache=cache, care_team_id=care_team_for(data)
     )
-    _set_header(report, data)
-    rule = _rule(report.test_code, report.category, cache)
-    _copy_rule(report, rule)
-    if status in RELEASABLE:
-        report.release_due_at = release_due_at_for(rule, final_at=data.reported_at or received_at)
     report.save()
     _new_observations(report, data.observations)
     if report.care_team_id is not None:
@@ -401,6 +393,46 @@ def _create(
         report=report, kind=ReportActionKind.ARRIVED, actor=None, at=received_at, note=_status_note(status)
     )
     return report
+
+
+def report_new(
+    *,
+    patient: Patient,
+    data: ReportData,
+    received_at: datetime.datetime,
+    cache: dict[Any, Any],
+    care_team_id: int | None,
+) -> DiagnosticReport:
+    """A new report as `data` describes it, with its release rule and due time; not saved. `care_team_id` is
+    `care_team_for(data)`: applying many messages at once (careportal/hl7/bulk_apply.py) reads each routing once."""
+    report = DiagnosticReport(
+        patient=patient,
+        care_team_id=care_team_id,
+        source_system=_fit(DiagnosticReport, "source_system", data.source_system),
+        filler_order_number=_fit(DiagnosticReport, "filler_order_number", data.filler_order_number),
+        status=data.status,
+        arrived_at=received_at,
+        # A correction that arrives before its original: the amended state is known only once the original comes.
+        is_amended=False,
+    )
+    _set_header(report, data)
+    rule = _rule(report.test_code, report.category, cache)
+    _copy_rule(report, rule)
+    if data.status in RELEASABLE:
+        report.release_due_at = _due_at(rule, data.reported_at or received_at, cache)
+    return report
+
+
+def _due_at(rule: ReleaseRule | None, final_at: datetime.datetime, cache: dict[Any, Any]) -> datetime.datetime | None:
+    """release_due_at_for, read once per rule and day of the final report: the bank holidays it reads are the
+    same for every report that became final that day."""
+    if rule is None or rule.mode == ReleaseMode.AFTER_REVIEW or rule.working_days == 0:
+        return release_due_at_for(rule, final_at=final_at)
+    day = timezone.localtime(final_at, timezone.get_default_timezone()).date()
+    key = ("release_due_at", rule.pk, rule.working_days, day)
+    if key not in cache:
+        cache[key] = release_due_at_for(rule, final_at=final_at)
+    return cache[key]  # type: ignore[no-any-return]
 
 
 def _care_relationship_ensure(*, patient: Patient, care_team_id: int) -> None:

@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 
-from careportal.hl7 import stored_services
+from careportal.hl7 import bulk_apply
 from careportal.hl7.interfaces import interfaces_cache_clear
 from careportal.hl7.models import AckMode, ErrorKind, InboundInterface, InboundMessage, MessageSource, MessageStatus
 from careportal.hl7.parsing import MessageHeader
@@ -255,24 +255,24 @@ def test_a_message_unreadable_past_its_header_is_stored_then_rejected_into_the_q
 def test_a_worker_that_crashes_mid_batch_leaves_every_message_claimable(monkeypatch: pytest.MonkeyPatch) -> None:
     for n in range(3):
         message_receive(fbc(n), peer=LOCAL_PEER)
-    real = stored_services._stored_apply_one
+    real_flush = bulk_apply._Batch.flush
     calls: list[int] = []
 
-    def crash_on_the_third(record: InboundMessage) -> MessageStatus:
-        calls.append(record.pk)
-        if len(calls) == 3:
-            raise ConnectionError("worker lost its database connection")
-        return real(record)
+    def write_then_crash(batch: bulk_apply._Batch) -> list:
+        # The batch's reports are written, then the worker dies before its transaction commits.
+        real_flush(batch)
+        calls.append(DiagnosticReport.objects.count())
+        raise ConnectionError("worker lost its database connection")
 
-    monkeypatch.setattr(stored_services, "_stored_apply_one", crash_on_the_third)
+    monkeypatch.setattr(bulk_apply._Batch, "flush", write_then_crash)
     with pytest.raises(ConnectionError):
         stored_apply_batch()
-    assert len(calls) == 3
-    # The two applied before the crash were rolled back with the claim.
+    assert calls == [3]  # written inside the claim's transaction...
+    # ...and rolled back with it: all three are waiting again, nothing applied.
     assert stored_waiting_count() == 3
     assert not DiagnosticReport.objects.exists()
 
-    monkeypatch.setattr(stored_services, "_stored_apply_one", real)
+    monkeypatch.setattr(bulk_apply._Batch, "flush", real_flush)
     assert stored_apply_batch().applied == 3
     assert DiagnosticReport.objects.filter(filler_order_number__startswith="S").count() == 3
 

@@ -299,3 +299,48 @@ def test_ack_is_encoded_in_the_message_character_set() -> None:
     raw = ack_build(header=header, code="AA", codec="latin-1", charset="8859/1")
     assert "É1".encode("latin-1") in raw
     assert "É1".encode() not in raw
+
+
+# --- Splitting without python-hl7 (parsing._split_message) --------------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from careportal.hl7 import parsing  # noqa: E402
+
+_SEGMENT_TEXT = st.text(alphabet="ab ^~\\&|\x0c\u2003", max_size=30)
+_ENCODINGS = st.sampled_from(["|^~\\&", "#$%!*"])
+
+
+def _python_hl7_trees(segments: list[str]) -> list[list[parsing.RawField]]:
+    return [[parsing._field_tree(item) for item in segment] for segment in hl7.parse("\r".join(segments))]
+
+
+@given(
+    separators=_ENCODINGS,
+    msh_rest=_SEGMENT_TEXT,
+    others=st.lists(st.tuples(st.sampled_from(["PID", "OBX", "NTE"]), _SEGMENT_TEXT), max_size=4),
+)
+def test_the_splitter_gives_the_field_trees_python_hl7_gives(separators: str, msh_rest: str, others) -> None:
+    field = separators[0]
+    translate = str.maketrans("|^~\\&", separators)
+    msh = f"MSH{separators}{field}" + msh_rest.translate(translate)
+    segments = [msh, *(f"{name}{field}{text.translate(translate)}" for name, text in others)]
+    encoding = parsing._msh_encoding(msh, "utf-8")
+    assert encoding is not None
+    assert parsing._split_message(segments, encoding) == _python_hl7_trees(segments)
+
+
+def test_the_splitter_gives_python_hl7_s_trees_for_every_sample() -> None:
+    for path in sorted(SAMPLES.rglob("*.hl7")):
+        raw = path.read_bytes()
+        try:
+            message = parsing.parse_message(raw)
+        except parsing.MalformedMessage:
+            continue
+        text = parsing.decode(raw)[0]
+        segments = [line for line in parsing._split_segments(text) if line[:3] not in parsing._BATCH_SEGMENTS]
+        first, end = segments[0], segments[0].find(message.encoding.field, 4)
+        if end - 4 == 5:
+            segments[0] = first[:8] + first[9:]
+        assert [segment.fields for segment in message.segments] == _python_hl7_trees(segments), path.name

@@ -70,11 +70,12 @@ def test_search_parameters_in_the_openapi_document_are_the_capability_statements
         assert all(p["in"] == "query" and not p["required"] for p in declared)
 
 
-def test_reads_declare_only_format(openapi) -> None:
+def test_reads_declare_only_format_and_everything_its_paging(openapi) -> None:
     for path, methods in openapi["paths"].items():
         if "{resource_id}" in path and not path.endswith("Binary/{resource_id}"):
             query = [p["name"] for p in methods["get"]["parameters"] if p["in"] == "query"]
-            assert query == ["_format"], path
+            expected = ["_format", "_count", "_cursor"] if path.endswith("/$everything") else ["_format"]
+            assert query == expected, path
 
 
 def _other_patients_ids(other) -> dict[str, str]:

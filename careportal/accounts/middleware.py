@@ -8,6 +8,7 @@ stay signed in (careportal/core/static/careportal/session-timeout.mjs), which ca
 import time
 from collections.abc import Callable
 
+from allauth.account.internal.flows.login import AUTHENTICATION_METHODS_SESSION_KEY
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -63,3 +64,37 @@ class IdleTimeoutMiddleware:
             if request.headers.get("X-CarePortal-Session-Poll") != "1":
                 session[LAST_ACTIVITY_KEY] = now
         return self.get_response(request)
+
+
+class ReauthenticationNewSessionIdMiddleware:
+    """A new session id whenever someone confirms who they are again (password, authenticator code or passkey)
+    before a sensitive change (OWASP ASVS 5.0, 7.2.4). Django already gives a new id at sign-in; allauth's
+    reauthentication only appends to the session's list of authentication methods, with `reauthenticated` set, so a
+    growth of that list with such an entry during a POST is the signal. Must sit after SessionMiddleware, so that the
+    new id is the one written to the cookie.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST" or not request.user.is_authenticated:
+            return self.get_response(request)
+        methods_before = len(request.session.get(AUTHENTICATION_METHODS_SESSION_KEY, []))
+        response = self.get_response(request)
+        if request.user.is_authenticated:
+            added = request.session.get(AUTHENTICATION_METHODS_SESSION_KEY, [])[methods_before:]
+            if any(method.get("reauthenticated") for method in added):
+                session_id_renew(request)
+        return response
+
+
+def session_id_renew(request: HttpRequest) -> None:
+    """Give this session a new id, keep its contents, end the old id, and keep the "where you are signed in" list
+    pointing at it."""
+    from allauth.usersessions.models import UserSession
+
+    old_key = request.session.session_key
+    request.session.cycle_key()
+    if old_key:
+        UserSession.objects.filter(session_key=old_key).update(session_key=request.session.session_key)

@@ -9,6 +9,9 @@ from typing import Any
 
 from allauth.mfa.models import Authenticator
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.db.models.signals import post_save
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -88,10 +91,27 @@ def on_password_changed(sender: Any, request: HttpRequest, user: User, **kwargs:
 
 
 def _authenticator_event(request: HttpRequest | None, user: User, authenticator: Authenticator, change: str) -> None:
+    """Record the change and, as after a password change, sign out every other device: whoever else is signed in
+    may be the reason the person is changing how they sign in (OWASP ASVS 5.0, 7.4.3)."""
+    from careportal.accounts.security_services import sessions_end_others
+
     name = AUTHENTICATOR_NAMES.get(authenticator.type, "two-step method")
     account_event_record(
         user=user, kind=AccountEventKind.TWO_STEP_CHANGED, ip_address=_ip(request), detail=f"{name} {change}"
     )
+    signed_in_here = request is not None and getattr(request, "user", None) == user and hasattr(request, "session")
+    if signed_in_here and sessions_end_others(request=request, user=user):
+        messages.info(request, "We have signed you out on every other device.")
+
+
+def on_user_saved(sender: Any, instance: User, **kwargs: Any) -> None:
+    """post_save of the user model: an account made inactive (by staff, in the admin) is signed out everywhere at
+    once, rather than left with sessions that merely stop working (OWASP ASVS 5.0, 7.4.2)."""
+    if instance.is_active or instance.pk is None:
+        return
+    from careportal.accounts.security_services import user_sessions_end
+
+    user_sessions_end(user=instance)
 
 
 def on_authenticator_added(
@@ -125,3 +145,4 @@ def connect() -> None:
     authenticator_added.connect(on_authenticator_added, dispatch_uid="careportal.accounts.authenticator_added")
     authenticator_removed.connect(on_authenticator_removed, dispatch_uid="careportal.accounts.authenticator_removed")
     authenticator_reset.connect(on_authenticator_reset, dispatch_uid="careportal.accounts.authenticator_reset")
+    post_save.connect(on_user_saved, sender=get_user_model(), dispatch_uid="careportal.accounts.user_saved")

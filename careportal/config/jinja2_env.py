@@ -63,7 +63,7 @@ def environment(**options: Any) -> Environment:
     options["undefined"] = ChainableUndefined
     # HTML is escaped; plain-text emails (.txt) are not, or "D'Arcy" would arrive as "D&#39;Arcy".
     options["autoescape"] = select_autoescape(disabled_extensions=("txt",), default_for_string=True, default=True)
-    env = Environment(**options)  # noqa: S701 - autoescape is set just above
+    env = Environment(**options)  # noqa: S701 - autoescape is set just above  # nosec B701
     env.globals.update(
         {
             "static": static,

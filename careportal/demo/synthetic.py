@@ -590,7 +590,7 @@ class _Writer:
             marks = ", ".join("?" * len(fields))
             cursor = self.raw.cursor()
             try:
-                cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608 - our own names
+                cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608 - our own names  # nosec B608
             finally:
                 cursor.close()
         self.written[table] = self.written.get(table, 0) + len(rows)
@@ -609,7 +609,7 @@ def _move_sequences(models: Iterable[type[Model]]) -> None:
         for model in models:
             table = model._meta.db_table
             cursor.execute(
-                f"SELECT setval(pg_get_serial_sequence(%s, 'id'), (SELECT COALESCE(max(id), 1) FROM {table}))",  # noqa: S608
+                f"SELECT setval(pg_get_serial_sequence(%s, 'id'), (SELECT COALESCE(max(id), 1) FROM {table}))",  # noqa: S608  # nosec B608
                 [table],
             )
 
@@ -630,7 +630,7 @@ def nhs_numbers_from_test_range(*, seed: int, taken: Iterable[str] = ()) -> Call
     """Valid NHS numbers from the 999 test range, each once, in an order fixed by `seed`, skipping `taken`; then
     None when the range is used up (a trust's records include patients without an NHS number)."""
     skip = set(taken)
-    offset = random.Random(seed).randrange(NHS_TEST_PREFIX_COUNT)  # noqa: S311 - not for security
+    offset = random.Random(seed).randrange(NHS_TEST_PREFIX_COUNT)  # noqa: S311 - not for security  # nosec B311
     state = {"k": 0}
 
     def next_number() -> str | None:
@@ -969,7 +969,7 @@ class _Generator:
         from careportal.core.working_days import bank_holidays
         from careportal.results.release_rules import release_rule_for
 
-        self.rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
+        self.rng = random.Random(seed)  # noqa: S311 - synthetic data, not security  # nosec B311
         self.now = now.astimezone(datetime.UTC).replace(tzinfo=None, microsecond=0)  # naive UTC, as stored
         self.today = self.now.date()
         self.postgresql = connection.vendor == "postgresql"

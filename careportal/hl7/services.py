@@ -553,7 +553,7 @@ def _insert_stored(values: dict[str, object]) -> None:
         table = db.ops.quote_name(meta.db_table)
         columns = ", ".join(db.ops.quote_name(str(f.column)) for f in fields)
         placeholders = ", ".join(["%s"] * len(names))
-        built = (f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", names)  # noqa: S608 - our own names
+        built = (f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", names)  # noqa: S608 - our own names  # nosec B608
         _insert_sql[db.vendor] = built
     sql, names = built
     row: dict[str, Any] = {**_STORED_DEFAULTS, **values}

@@ -94,6 +94,7 @@ MIDDLEWARE = [
     # First: every later layer (rate limits, lockouts, audit, logs) must see the client's address, not the proxy's.
     "careportal.core.middleware.ForwardedClientIPMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -104,6 +105,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # After MessageMiddleware: it tells the person why they were signed out.
     "careportal.accounts.middleware.IdleTimeoutMiddleware",
+    "careportal.accounts.middleware.ReauthenticationNewSessionIdMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -270,6 +272,29 @@ CONTENT_SECURITY_POLICY = {
         "base-uri": ["'self'"],
         "object-src": ["'none'"],
     }
+}
+
+# Permissions-Policy (django-permissions-policy): every powerful browser feature off, but the camera and microphone
+# for this site's own pages (the video-visit camera check) and passkeys (WebAuthn) for this site.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    "accelerometer": [],
+    "autoplay": [],
+    "browsing-topics": [],
+    "camera": ["self"],
+    "display-capture": [],
+    "encrypted-media": [],
+    "geolocation": [],
+    "gyroscope": [],
+    "magnetometer": [],
+    "microphone": ["self"],
+    "midi": [],
+    "payment": [],
+    "publickey-credentials-create": ["self"],
+    "publickey-credentials-get": ["self"],
+    "screen-wake-lock": [],
+    "serial": [],
+    "usb": [],
+    "xr-spatial-tracking": [],
 }
 
 # Email: console in development, SMTP in production (see docs/configuration.md).

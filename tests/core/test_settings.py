@@ -93,6 +93,7 @@ def test_development_works_over_plain_http(tmp_path):
     assert result.stdout.split() == ["False", "False", "False", "False", "0"]
 
 
+@pytest.mark.database_independent
 def test_collectstatic_in_production_hashes_files_and_rewrites_module_imports(tmp_path):
     static_root = tmp_path / "static"
     result = manage("collectstatic", "--noinput", env=production_environment(tmp_path, STATIC_ROOT=str(static_root)))

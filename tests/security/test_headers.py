@@ -83,6 +83,7 @@ def test_signed_in_pages_are_not_stored_by_the_browser_or_a_proxy(patient_client
     assert "no-store" in response["Cache-Control"]
 
 
+@pytest.mark.database_independent
 def test_no_template_has_an_inline_script_without_the_nonce_or_an_inline_handler():
     """The rendered pages above are a sample; this reads every template, so a new page cannot add inline script."""
     problems = []
@@ -97,6 +98,7 @@ def test_no_template_has_an_inline_script_without_the_nonce_or_an_inline_handler
     assert problems == []
 
 
+@pytest.mark.database_independent
 def test_bandit_finds_nothing_in_the_code():
     """bandit over careportal/ with the project's configuration ([tool.bandit] in pyproject.toml): every finding is
     either fixed or reviewed with a `# nosec` and a reason beside ruff's matching `noqa`."""

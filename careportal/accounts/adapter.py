@@ -61,7 +61,10 @@ class AccountAdapter(DefaultAccountAdapter):
         "incorrect_code": "That code is not right. Check the email we sent you and try again.",
         # allauth's per-minute limits (ACCOUNT_RATE_LIMITS). Wrong two-step codes have their own, truthful, messages
         # (careportal/accounts/views/signin.py, security_presenters.codes_paused_message).
-        "too_many_login_attempts": "You have tried too many times. Wait a minute, then try again.",
+        "too_many_login_attempts": (
+            "You have tried too many times. Wait a few minutes, then try again. If you have forgotten your password, "
+            "you can reset it."
+        ),
         "enter_current_password": "Enter your current password",
         "incorrect_password": "That password is not right. Try again.",
         "invalid_or_expired_key": "This link has expired or has already been used. Ask for a new one.",

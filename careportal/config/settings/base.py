@@ -380,10 +380,12 @@ ACCOUNT_LOGIN_BY_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
 ACCOUNT_LOGIN_BY_CODE_TRUST_ENABLED = True
 ACCOUNT_RATE_LIMITS = {
     # Per-IP flood protection stays with allauth; per-account lockout is django-axes's (username + IP, so an
-    # attacker elsewhere cannot lock a patient out). allauth's own per-account "login_failed" limit is off for that
-    # reason.
+    # attacker elsewhere cannot lock a patient out), so allauth's failures are counted per address only, never per
+    # account. Both limits answer before the password hasher runs: credential stuffing from one address reaches it
+    # at most 10 times a minute and 100 times an hour. A trust whose users sign in from behind one shared address
+    # (a hospital network) may raise CAREPORTAL_SIGN_IN_FAILURES_PER_ADDRESS (docs/configuration.md).
     "login": "30/m/ip",
-    "login_failed": False,
+    "login_failed": env.str("CAREPORTAL_SIGN_IN_FAILURES_PER_ADDRESS", default="10/m/ip,100/h/ip"),
     "request_login_code": "20/m/ip,3/m/key",
     "confirm_email": "1/3m/key",
     "reset_password": "20/m/ip,5/m/key",

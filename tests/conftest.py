@@ -109,13 +109,23 @@ pytest_plugins = ["tests.smtp"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`make test` runs the suite twice, on SQLite and on PostgreSQL. A test marked database_independent (a static
-    scan, collectstatic) would prove nothing new the second time, so the PostgreSQL half skips it."""
+    """`make test` runs the suite twice, on SQLite and on PostgreSQL. The PostgreSQL half skips what would prove
+    nothing new there, to keep the whole run inside CI's time:
+    - a test marked database_independent (a static scan, collectstatic);
+    - the browser journeys (tests/browser/), which check pages, focus and accessibility through a live server: every
+      database behaviour under them (locking, SKIP LOCKED claims, constraints, bulk COPY) has its own test outside
+      tests/browser/, which runs on both databases. A journey marked every_database still runs on both, so the
+      portal is driven end to end on PostgreSQL too.
+    """
     from django.db import connection
 
     if connection.vendor == "sqlite":
         return
-    skip = pytest.mark.skip(reason="database_independent: ran in the SQLite half of make test")
+    independent = pytest.mark.skip(reason="database_independent: ran in the SQLite half of make test")
+    journey = pytest.mark.skip(reason="browser journey: ran in the SQLite half of make test")
+    browser_tests = Path(__file__).parent / "browser"
     for item in items:
         if item.get_closest_marker("database_independent"):
-            item.add_marker(skip)
+            item.add_marker(independent)
+        elif browser_tests in Path(item.path).parents and not item.get_closest_marker("every_database"):
+            item.add_marker(journey)

@@ -13,6 +13,7 @@ from tests.browser.steps import given_the_demo_trust_is_loaded, when_they_sign_i
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.every_database
 def test_patient_signs_in_reads_every_page_checks_the_access_log_and_signs_out(portal):
     page = portal.page
 

@@ -59,6 +59,7 @@ def given_every_sample_message_was_sent_to_the_listener() -> None:
             assert ack_code(client.request(raw)) == ("AA", control_id(raw)), name
 
 
+@pytest.mark.every_database
 def test_every_sample_message_over_mllp_is_then_read_in_the_browser(portal):
     page = portal.page
 

@@ -17,7 +17,9 @@ would have: tests/fhir/factories.py) and checks the other patient's data never c
 Each test counts its probes and checks the count against a floor, so that a matrix that silently shrinks fails.
 """
 
+import re
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -25,10 +27,12 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from careportal import notifications
 from careportal.access.layer import patient_choices
 from careportal.audit.models import AccessEvent
 from careportal.fhir import smart
 from careportal.fhir.models import AppConnection
+from careportal.notifications.kinds import SPECS, Kind
 from tests.access.object_urls import EXCLUDED_NAMESPACES, NOT_PATIENT_OBJECT_URLS, OBJECT_URLS
 from tests.appointments.factories import AppointmentFactory
 from tests.fhir.conftest import api_for
@@ -74,6 +78,27 @@ def test_the_matrix_covers_every_address_with_an_object_id() -> None:
     missing = sorted(found - set(OBJECT_URLS) - set(NOT_PATIENT_OBJECT_URLS))
     assert not missing, f"Add a builder to tests/access/object_urls.py for: {missing}"
     assert set(REACHABLE) <= set(OBJECT_URLS)
+
+
+# The notifications whose text carries a link, and the address it opens: each a single-use token, not an object id
+# (tests/access/object_urls.py NOT_PATIENT_OBJECT_URLS says where each is tested).
+NOTIFICATION_LINKS = {
+    Kind.EMAIL_VERIFICATION: "an allauth email confirmation key, or patients:email-confirm",
+    Kind.PASSWORD_RESET: "an allauth password reset key",
+    Kind.PROXY_INVITATION: "proxy:invitation-link",
+}
+
+
+def test_notifications_link_to_no_object() -> None:
+    """A notification may link only to a single-use token: a new kind with a link, or a template with an address of
+    its own, fails here, so that its address joins the matrix."""
+    with_links = {kind for kind, spec in SPECS.items() if "link" in spec.personalisation}
+    assert with_links == set(NOTIFICATION_LINKS)
+    templates = Path(notifications.__file__).parent / "jinja2" / "notifications"
+    for template in templates.rglob("*.txt"):
+        text = template.read_text()
+        assert not re.search(r"https?://|/[a-z-]+/", text), f"{template.name} holds an address of its own"
+        assert "{{ link }}" not in text or template.stem in set(NOTIFICATION_LINKS), template.name
 
 
 def _unknown(kwargs: dict[str, Any]) -> dict[str, Any]:

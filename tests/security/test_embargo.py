@@ -3,10 +3,11 @@ shows nothing of itself on any surface the patient (or their proxy) reaches: the
 count, the FHIR API (read, search, Patient/$everything), the downloaded copy of the record (JSON bundle and PDF) and
 the notifications.
 
-Every report carries values no other page holds (a text value, an NTE comment, a lab comment, a clinician's comment,
-a number, and for the held one its hold reason), so finding one anywhere can only mean the embargo leaked. The
-control: a report the release job releases during the test carries the same kinds of values, and they must show on
-every surface that shows values, so that a surface that shows nothing at all cannot pass.
+The held and the withdrawn reports are held and withdrawn by a clinician in the team's results inbox, as in real
+use. Every report carries values no other page holds (a text value, an NTE comment, a lab comment, a clinician's
+comment, a number, and for the held one its hold reason), so finding one anywhere can only mean the embargo leaked.
+The control: a report the release job releases during the test carries the same kinds of values, and they must show
+on every surface that shows values, so that a surface that shows nothing at all cannot pass.
 
 A withdrawn report may say that it was withdrawn and a pending one that the test was done (DESIGN.md, Results):
 their test names are not checked, only their values.
@@ -30,7 +31,7 @@ from careportal.notifications.models import Notification
 from careportal.results.release_job import results_release_due
 from tests.fhir.conftest import api_for
 from tests.fhir.test_export import pdf_text
-from tests.patients.factories import PatientWithAccountFactory
+from tests.patients.factories import CareTeamFactory, CareTeamMembershipFactory, PatientWithAccountFactory
 from tests.proxy.factories import ProxyRelationshipFactory
 from tests.results.factories import DiagnosticReportFactory, ObservationFactory
 from tests.security.world import body_of
@@ -41,20 +42,17 @@ NOW = timezone.now()
 
 # Each state: the report's fields, and the number its value carries (unique to it).
 EMBARGOED: dict[str, dict[str, Any]] = {
-    "held": {
-        "release_due_at": NOW - datetime.timedelta(days=2),
-        "held_at": NOW - datetime.timedelta(days=3),
-        "hold_reason": "Qzheldwhy: to discuss in clinic first",
-    },
+    # Held by a clinician in the team's inbox once due (below), with this reason.
+    "held": {"release_due_at": NOW - datetime.timedelta(days=2)},
+    # Released, then withdrawn by a clinician in the team's inbox (below).
     "retracted": {
         "released_at": NOW - datetime.timedelta(days=5),
         "release_notified_at": NOW - datetime.timedelta(days=5),
-        "retracted_at": NOW - datetime.timedelta(days=4),
-        "retraction_reason": "Sample mislabelled",
     },
     "notdue": {"release_due_at": NOW + datetime.timedelta(days=3)},
     "review": {"release_mode": "after_review", "release_due_at": None, "release_rule_description": "After review"},
 }
+HOLD_REASON = "Qzheldwhy: to discuss in clinic first"
 NUMBERS = {"held": "7101.25", "retracted": "7202.25", "notdue": "7303.25", "review": "7404.25", "due": "7505.25"}
 
 
@@ -62,10 +60,11 @@ def _markers(state: str) -> list[str]:
     return [f"Qz{state}value", f"Qz{state}note", f"Qz{state}lab", f"Qz{state}doctor", NUMBERS[state]]
 
 
-def _report(patient: Any, state: str, fields: dict[str, Any]) -> Any:
+def _report(patient: Any, state: str, fields: dict[str, Any], team: Any) -> Any:
     value, note, lab, doctor, number = _markers(state)
     report = DiagnosticReportFactory(
         patient=patient,
+        care_team=team,
         test_name=f"Embargo test {state}",
         test_code=f"EMB{state.upper()}",
         collected_at=NOW - datetime.timedelta(days=6),
@@ -101,9 +100,22 @@ def _report(patient: Any, state: str, fields: dict[str, Any]) -> Any:
 def record(settings, tmp_path):
     settings.LETTER_ROOT = tmp_path / "letters"
     patient = PatientWithAccountFactory()
-    reports = {state: _report(patient, state, fields) for state, fields in EMBARGOED.items()}
+    clinician = CareTeamMembershipFactory(care_team=CareTeamFactory(name="Embargo team")).user
+    team = clinician.care_team_memberships.get().care_team
+    reports = {state: _report(patient, state, fields, team) for state, fields in EMBARGOED.items()}
     # The control: due now, released by the job during the test.
-    reports["due"] = _report(patient, "due", {"release_due_at": NOW - datetime.timedelta(hours=1)})
+    reports["due"] = _report(patient, "due", {"release_due_at": NOW - datetime.timedelta(hours=1)}, team)
+    # Held and withdrawn the way clinicians do it: in their team's inbox.
+    inbox = _signed_in(clinician)
+    for state, name, data in (
+        ("held", "results:inbox-report-hold", {"hold-reason": HOLD_REASON}),
+        ("retracted", "results:inbox-report-retract", {"retract-reason": "Sample mislabelled"}),
+    ):
+        response = inbox.post(reverse(name, kwargs={"report_id": reports[state].public_id}), data)
+        assert response.status_code == 302, body_of(response)[:2000]
+    reports["held"].refresh_from_db()
+    reports["retracted"].refresh_from_db()
+    assert reports["held"].is_held and reports["retracted"].is_retracted
     proxy = ProxyRelationshipFactory(patient=patient, basis="granted", relationship="husband").proxy
     return patient, reports, proxy
 
@@ -196,7 +208,7 @@ def test_an_embargoed_result_is_on_no_surface_and_a_released_one_is_on_each(
         f"{surface}: {marker}"
         for surface, text in surfaces.items()
         for state in EMBARGOED
-        for marker in _markers(state) + ([EMBARGOED[state]["hold_reason"][:10]] if state == "held" else [])
+        for marker in _markers(state) + ([HOLD_REASON[:10]] if state == "held" else [])
         if marker in text
     ]
     assert not leaks, "\n".join(leaks)

@@ -124,7 +124,7 @@ TAMPERING = {
     ),
     "remove a seal": (
         lambda s: _sql("DELETE FROM audit_auditseal WHERE id = %s", [s["seals"][0].pk]),
-        lambda s: [("seal_link", None), ("seal_missing", s["events"][0].pk)],
+        lambda s: [("seal_link", None), ("seal_missing", s["seals"][0].after_event_id + 1)],
     ),
 }
 
@@ -225,7 +225,9 @@ def test_the_database_refuses_to_change_the_audit_tables(sealed, statement):
         _sql(statement)
 
 
-def test_the_database_refuses_to_truncate_the_audit_tables(sealed):
+def test_the_database_refuses_to_truncate_the_audit_tables():
+    # On empty tables: the statement trigger fires all the same (and rows inserted in this transaction would leave
+    # pending foreign-key checks, which PostgreSQL refuses to truncate under for its own reason).
     if connection.vendor != "postgresql":
         pytest.skip("SQLite has no TRUNCATE")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():

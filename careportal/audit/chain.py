@@ -238,9 +238,11 @@ def audit_seal(
                 .filter(id__gt=after, occurred_at__lt=before)
                 .aggregate(last=Max("id"))["last"]
             )
-            seal = None if up_to is None else seal_after(
-                    head, up_to=up_to, max_events=max_events, keyring=keyring, using=using
-                )
+            seal = (
+                None
+                if up_to is None
+                else seal_after(head, up_to=up_to, max_events=max_events, keyring=keyring, using=using)
+            )
         if seal is None:
             break
         made.append(seal)
@@ -297,7 +299,9 @@ def _events_text(first: int, last: int) -> str:
 
 def _event_problems(kind: str, ids: Iterable[int], seal: AuditSeal, what: str) -> list[Problem]:
     return [
-        Problem(kind=kind, event_id=first, seal_id=seal.pk, text=f"{_events_text(first, last)}: {what} (seal {seal.pk})")
+        Problem(
+            kind=kind, event_id=first, seal_id=seal.pk, text=f"{_events_text(first, last)}: {what} (seal {seal.pk})"
+        )
         for first, last in _ranges(ids)
     ]
 

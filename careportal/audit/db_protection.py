@@ -45,7 +45,9 @@ SQLITE_INSTALL = [
     for operation in ("UPDATE", "DELETE")
 ]
 SQLITE_UNINSTALL = [
-    f"DROP TRIGGER IF EXISTS {table}_no_{operation.lower()}" for table in AUDIT_TABLES for operation in ("UPDATE", "DELETE")
+    f"DROP TRIGGER IF EXISTS {table}_no_{operation.lower()}"
+    for table in AUDIT_TABLES
+    for operation in ("UPDATE", "DELETE")
 ]
 
 

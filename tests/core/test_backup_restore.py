@@ -106,12 +106,12 @@ def test_a_postgresql_dump_restores_every_table_and_a_chain_that_verifies(tmp_pa
     dump = tmp_path / "careportal.dump"
     restored_name = f"{settings['NAME']}_restored_{uuid.uuid4().hex[:6]}"
 
-    subprocess.run(["pg_dump", *server, "--format=custom", f"--file={dump}", settings["NAME"]], check=True)  # noqa: S603, S607
+    subprocess.run(["pg_dump", *server, "--format=custom", f"--file={dump}", settings["NAME"]], check=True)
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE "{restored_name}"')
     try:
-        subprocess.run(  # noqa: S603
-            ["pg_restore", *server, "--no-owner", "--exit-on-error", f"--dbname={restored_name}", str(dump)],  # noqa: S607
+        subprocess.run(
+            ["pg_restore", *server, "--no-owner", "--exit-on-error", f"--dbname={restored_name}", str(dump)],
             check=True,
         )
         source = _checksums("default")

@@ -80,3 +80,58 @@ class AccessEvent(models.Model):
 
     def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise AppendOnlyError("Access events cannot be deleted")
+
+
+class AuditSealQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # type: ignore[no-untyped-def]
+        raise AppendOnlyError("Audit seals cannot be changed")
+
+    def delete(self):  # type: ignore[no-untyped-def]
+        raise AppendOnlyError("Audit seals cannot be deleted")
+
+    _raw_delete = delete  # type: ignore[assignment]
+
+
+class AuditSeal(models.Model):
+    """One link of the audit hash chain (careportal/audit/chain.py): the access events with ids above
+    `after_event_id` up to `last_event_id`, sealed in id order. Append-only, like the events.
+
+    `event_digests` lists every event present in the range: its id and a digest of its fields. `hash` covers that
+    list, the range and `previous_hash`, the hash of the seal before it; the first seal's `previous_hash` is
+    GENESIS_HASH. The unique constraints stop two sealers that read the same head from forking the chain.
+    """
+
+    sealed_at = models.DateTimeField(auto_now_add=True)
+    after_event_id = models.BigIntegerField(unique=True)
+    last_event_id = models.BigIntegerField(unique=True)
+    event_count = models.PositiveIntegerField()
+    # 24 bytes per event: the id (8 bytes, big-endian) and the first 16 bytes of the event's digest.
+    event_digests = models.BinaryField()
+    previous_hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64, unique=True)
+    # Which serialisation of an event the digests use (chain.SEAL_FORMAT), so that a field added to AccessEvent
+    # later does not break seals made before it.
+    format = models.PositiveSmallIntegerField()
+    # Blank: plain SHA-256. Otherwise the id of the AUDIT_CHAIN_KEY the HMAC was made with (never the key).
+    key_id = models.CharField(max_length=16, blank=True)
+
+    objects = AuditSealQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["last_event_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(last_event_id__gt=models.F("after_event_id")), name="audit_seal_range_not_empty"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Seal of events {self.after_event_id + 1} to {self.last_event_id}"
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.pk is not None:
+            raise AppendOnlyError("Audit seals cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AppendOnlyError("Audit seals cannot be deleted")

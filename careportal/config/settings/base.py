@@ -334,6 +334,18 @@ DJANGO_STRUCTLOG_USER_ID_FIELD = "pk"
 
 # How long an audited "who viewed your record" entry is shown to the patient (years); the rows are never deleted.
 CAREPORTAL_AUDIT_PATIENT_VIEW_YEARS = env.int("CAREPORTAL_AUDIT_PATIENT_VIEW_YEARS", default=8)
+# The audit chain (careportal/audit/chain.py, docs/access-and-audit.md): events are sealed into a hash chain once
+# they are this many seconds old (the margin covers transactions still committing and clocks that differ a little
+# between servers), at most this many events per seal.
+AUDIT_SEAL_MARGIN_SECONDS = env.int("AUDIT_SEAL_MARGIN_SECONDS", default=60)
+AUDIT_SEAL_MAX_EVENTS = env.int("AUDIT_SEAL_MAX_EVENTS", default=10_000)
+# With a key, seals are HMAC-SHA256: someone who can write to the database cannot recompute them. Blank: plain
+# SHA-256, which anyone with write access and this source code can recompute (see the docs for the trade-off).
+# Old keys (comma-separated) keep seals made before a key change checkable.
+AUDIT_CHAIN_KEY = env.str("AUDIT_CHAIN_KEY", default="")
+AUDIT_CHAIN_OLD_KEYS = env.list("AUDIT_CHAIN_OLD_KEYS", default=[])
+if AUDIT_CHAIN_KEY and len(AUDIT_CHAIN_KEY) < 32:
+    raise ImproperlyConfigured("AUDIT_CHAIN_KEY must be at least 32 characters long")
 
 
 # Identity (docs/configuration.md, "Sign-in and two-step verification") ------------------------------------------

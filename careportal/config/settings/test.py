@@ -19,6 +19,8 @@ TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBacken
 INSTALLED_APPS = [*INSTALLED_APPS]  # noqa: F405
 if "careportal.demo" not in INSTALLED_APPS:
     INSTALLED_APPS.append("careportal.demo")
+# `flush` after transactional tests, with the audit tables' append-only triggers suspended (tests/dbflush/).
+INSTALLED_APPS.append("tests.dbflush")
 WHITENOISE_AUTOREFRESH = True
 # Letters stored by tests that do not choose their own folder (tests/letters/conftest.py does) stay out of var/.
 LETTER_ROOT = Path(tempfile.gettempdir()) / f"careportal-test-letters-{os.getpid()}"

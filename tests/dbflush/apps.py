@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DbFlushConfig(AppConfig):
+    name = "tests.dbflush"
+    label = "tests_dbflush"

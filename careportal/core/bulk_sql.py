@@ -153,3 +153,23 @@ def _json_text(value: Any) -> str | None:
         return None
     obj = getattr(value, "obj", value)  # psycopg's Jsonb wrapper, as JSONField.get_db_prep_save returns it
     return json.dumps(obj)
+
+
+def insert_instances(objs: Sequence[models.Model], *, using: str = "default") -> None:
+    """`Model.objects.bulk_create(objs)` for unsaved instances of one model whose primary key is an auto field:
+    the same pre_save (auto_now, auto_now_add) and the same values, written by `insert_rows`, and each instance
+    given its new id and marked saved, as bulk_create does. No signals, as with bulk_create."""
+    if not objs:
+        return
+    model = type(objs[0])
+    meta = model._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    for obj in objs:
+        # As bulk_create: a foreign key set to an instance saved since (a report whose INSERT just ran) takes its id.
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")
+    rows = [[field.pre_save(obj, True) for field in fields] for obj in objs]  # type: ignore[attr-defined]
+    ids = insert_rows(model, [field.attname for field in fields], rows, returning_pk=True, using=using)
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = using

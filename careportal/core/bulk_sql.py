@@ -151,8 +151,10 @@ def _json_text(value: Any) -> str | None:
 
     if value is None:
         return None
-    obj = getattr(value, "obj", value)  # psycopg's Jsonb wrapper, as JSONField.get_db_prep_save returns it
-    return json.dumps(obj)
+    if hasattr(value, "obj"):
+        # psycopg's Jsonb wrapper, as JSONField.get_db_prep_save returns it, with the field's encoder in `dumps`.
+        return (getattr(value, "dumps", None) or json.dumps)(value.obj)  # type: ignore[no-any-return]
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def insert_instances(objs: Sequence[models.Model], *, using: str = "default") -> None:
@@ -162,11 +164,15 @@ def insert_instances(objs: Sequence[models.Model], *, using: str = "default") ->
     if not objs:
         return
     model = type(objs[0])
+    if any(obj.pk is not None for obj in objs):
+        # An instance with its own id: bulk_create inserts it under that id, which this does not do.
+        model._default_manager.using(using).bulk_create(objs)  # type: ignore[attr-defined]
+        return
     meta = model._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     for obj in objs:
         # As bulk_create: a foreign key set to an instance saved since (a report whose INSERT just ran) takes its id.
-        obj._prepare_related_fields_for_save(operation_name="bulk_create")
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
     rows = [[field.pre_save(obj, True) for field in fields] for obj in objs]  # type: ignore[attr-defined]
     ids = insert_rows(model, [field.attname for field in fields], rows, returning_pk=True, using=using)
     for obj, pk in zip(objs, ids, strict=True):

@@ -59,7 +59,7 @@ from careportal.results.ingest import (
     observation_rows,
     report_new,
 )
-from careportal.results.models import DiagnosticReport, Observation, ReportAction, ReportActionKind
+from careportal.results.models import DiagnosticReport, ReportAction, ReportActionKind
 from careportal.results.services import SYSTEM_ACTOR_NAME
 
 # Fields a stored row gets when it is settled (the others it had when it was stored).

@@ -41,6 +41,7 @@ from django.utils import timezone
 
 from careportal.accounts.models import User
 from careportal.audit.models import AccessAction, ActorRole
+from careportal.core.bulk_sql import server_binding_cursor
 from careportal.hl7.ack import AckError, ack_build
 from careportal.hl7.handlers import (
     ApplyContext,
@@ -559,8 +560,16 @@ def _insert_stored(values: dict[str, object]) -> None:
     row: dict[str, Any] = {**_STORED_DEFAULTS, **values}
     row["public_id"] = InboundMessage._meta.get_field("public_id").get_db_prep_save(row["public_id"], db)
     row["received_at"] = InboundMessage._meta.get_field("received_at").get_db_prep_save(row["received_at"], db)
+    params = [row[name] for name in names]
+    if db.vendor == "postgresql":
+        # Parameters sent apart from the SQL (server-side binding): the statement text is the same for every
+        # message, so psycopg prepares it once per connection (after its fifth use) and the raw message travels
+        # as bytes, instead of being quoted into the SQL text on the client and parsed again by the server.
+        with server_binding_cursor(db) as cursor:
+            cursor.execute(sql, params)
+        return
     with db.cursor() as cursor:
-        cursor.execute(sql, [row[name] for name in names])
+        cursor.execute(sql, params)
 
 
 def _receive_stored(

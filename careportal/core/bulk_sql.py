@@ -1,0 +1,181 @@
+"""Multi-row INSERTs built straight from field values, for the hot batch paths (the release job, HL7 in batches).
+
+`QuerySet.bulk_create` is right almost everywhere, but in a job that writes hundreds of rows per batch it spends
+more time than the database does: it builds a model instance per row, runs every field's pre_save and
+get_db_prep_save on every row, and on PostgreSQL (Django 5.2) sends the rows as one array per column, which
+psycopg's client-side binding (Django's default) quotes element by element in Python. `insert_rows` writes the
+same rows as `INSERT … VALUES (…), (…) RETURNING id` with plain parameters, converting only the values of the
+fields that need it (UUIDs on SQLite, JSON, aware datetimes on SQLite) the way the field itself would.
+
+Callers pass every column they want written, with its final value: nothing here applies a field default,
+auto_now or auto_now_add. Use it only where a batch dominates a profile; prefer bulk_create elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connections, models
+
+# Field classes whose Python value is already what the database driver takes, on every backend we support.
+_PLAIN_FIELDS = (
+    models.CharField,
+    models.TextField,
+    models.IntegerField,
+    models.BooleanField,
+    models.ForeignKey,
+    models.AutoField,
+    models.BigAutoField,
+)
+
+
+def _preparer(field: models.Field, connection: Any) -> Any:
+    if isinstance(field, _PLAIN_FIELDS) and not isinstance(field, models.GenericIPAddressField):
+        return None
+    return lambda value: field.get_db_prep_save(value, connection)
+
+
+def insert_rows(
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    returning_pk: bool = False,
+    using: str = "default",
+) -> list[int]:
+    """INSERT `rows` (tuples of values in the order of `fields`, attribute names such as "report_id") into
+    `model`'s table, in as few statements as the database's parameter limit allows, in the order given. Returns the
+    new primary keys in that order when `returning_pk` (PostgreSQL and SQLite 3.35+), else []."""
+    connection = connections[using]
+    meta = model._meta
+    concrete = [meta.get_field(name) for name in fields]
+    columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in concrete)  # type: ignore[union-attr]
+    table = connection.ops.quote_name(meta.db_table)
+    preparers = [(i, prep) for i, field in enumerate(concrete) if (prep := _preparer(field, connection))]  # type: ignore[arg-type]
+    limit = connection.features.max_query_params or 65535
+    per_statement = max(1, min(limit // max(len(fields), 1), 1000))
+    returning = ""
+    if returning_pk:
+        if not connection.features.can_return_rows_from_bulk_insert:
+            raise NotImplementedError("this database cannot return the ids of a multi-row INSERT")
+        returning = f" RETURNING {connection.ops.quote_name(str(meta.pk.column))}"  # type: ignore[union-attr]
+    if connection.vendor == "postgresql":
+        return _insert_unnest(connection, table, columns, concrete, preparers, rows, returning)
+    one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    ids: list[int] = []
+    chunk: list[Any] = []
+    count = 0
+
+    def flush() -> None:
+        nonlocal chunk, count
+        if not count:
+            return
+        values = ", ".join([one_row] * count)
+        sql = f"INSERT INTO {table} ({columns}) VALUES {values}{returning}"  # noqa: S608 - our own names
+        with connection.cursor() as cursor:
+            cursor.execute(sql, chunk)
+            if returning_pk:
+                ids.extend(row[0] for row in cursor.fetchall())
+        chunk, count = [], 0
+
+    for row in rows:
+        if preparers:
+            row = list(row)
+            for index, prepare in preparers:
+                row[index] = prepare(row[index])
+        chunk.extend(row)
+        count += 1
+        if count == per_statement:
+            flush()
+    flush()
+    return ids
+
+
+def _insert_unnest(
+    connection: Any,
+    table: str,
+    columns: str,
+    concrete: list[Any],
+    preparers: list[tuple[int, Any]],
+    rows: Iterable[Sequence[Any]],
+    returning: str,
+) -> list[int]:
+    """PostgreSQL: one INSERT … SELECT FROM unnest(one array per column), with server-side binding. Django's own
+    cursors bind on the client, which inlines every value into the SQL text: for hundreds of rows the server then
+    spends longer parsing that text than inserting the rows. The cursor is wrapped as Django wraps its own, so query
+    logging, execute_wrapper and django_assert_num_queries still see the statement."""
+    prepared: list[list[Any]] = []
+    for row in rows:
+        values = list(row)
+        for index, prepare in preparers:
+            values[index] = prepare(values[index])
+        prepared.append(values)
+    if not prepared:
+        return []
+    arrays = [list(column) for column in zip(*prepared, strict=True)]
+    for index, field in enumerate(concrete):
+        if isinstance(field, models.JSONField):
+            # Sent as text and cast: psycopg has no array form of its Jsonb wrapper.
+            arrays[index] = [_json_text(value) for value in arrays[index]]
+    # %b: binary arrays, which psycopg writes without escaping each string.
+    casts = ", ".join(f"%b::{_array_type(field, connection)}" for field in concrete)
+    sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({casts}){returning}"  # noqa: S608 - our own names
+    with server_binding_cursor(connection) as cursor:
+        cursor.execute(sql, arrays)
+        return [row[0] for row in cursor.fetchall()] if returning else []
+
+
+def server_binding_cursor(connection: Any) -> Any:
+    """PostgreSQL: a cursor that sends its parameters apart from the SQL (psycopg.Cursor), for statements that
+    take whole arrays; wrapped as Django wraps its own cursors, so that query logging, execute_wrapper and
+    django_assert_num_queries see it. Use it as a context manager."""
+    import psycopg
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        raw = psycopg.Cursor(connection.connection)
+    return connection._prepare_cursor(raw)
+
+
+def _array_type(field: Any, connection: Any) -> str:
+    if isinstance(field, models.JSONField):
+        return "jsonb[]"
+    db_type = field.rel_db_type(connection) if field.is_relation else field.db_type(connection)
+    return f"{db_type.split(' CHECK', 1)[0]}[]"
+
+
+def _json_text(value: Any) -> str | None:
+    import json
+
+    if value is None:
+        return None
+    if hasattr(value, "obj"):
+        # psycopg's Jsonb wrapper, as JSONField.get_db_prep_save returns it, with the field's encoder in `dumps`.
+        return (getattr(value, "dumps", None) or json.dumps)(value.obj)  # type: ignore[no-any-return]
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def insert_instances(objs: Sequence[models.Model], *, using: str = "default") -> None:
+    """`Model.objects.bulk_create(objs)` for unsaved instances of one model whose primary key is an auto field:
+    the same pre_save (auto_now, auto_now_add) and the same values, written by `insert_rows`, and each instance
+    given its new id and marked saved, as bulk_create does. No signals, as with bulk_create."""
+    if not objs:
+        return
+    model = type(objs[0])
+    if any(obj.pk is not None for obj in objs):
+        # An instance with its own id: bulk_create inserts it under that id, which this does not do.
+        model._default_manager.using(using).bulk_create(objs)  # type: ignore[attr-defined]
+        return
+    meta = model._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    for obj in objs:
+        # As bulk_create: a foreign key set to an instance saved since (a report whose INSERT just ran) takes its id.
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
+    rows = [[field.pre_save(obj, True) for field in fields] for obj in objs]  # type: ignore[attr-defined]
+    ids = insert_rows(model, [field.attname for field in fields], rows, returning_pk=True, using=using)
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = using

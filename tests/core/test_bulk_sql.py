@@ -1,0 +1,67 @@
+"""careportal/core/bulk_sql.py: the hand-built multi-row INSERTs store exactly what bulk_create stores."""
+
+import datetime
+import uuid
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from careportal.core.bulk_sql import insert_instances, insert_rows
+from careportal.notifications.models import Notification
+from tests.accounts.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+# Values that need care on the way in: quotes, backslashes, braces and commas (array syntax), non-ASCII, JSON.
+AWKWARD = ['O\'Brien "quoted"', "back\\slash {braces}, commas", "Zoë Łódź 漢字", ""]
+
+
+def _notifications(user_id: int | None) -> list[Notification]:
+    when = timezone.now().replace(microsecond=123456)
+    return [
+        Notification(
+            user_id=user_id if i % 2 else None,
+            kind=f"kind-{i}",
+            to_address=text,
+            personalisation={"first_name": text, "n": i} if i % 3 else {},
+            attempts=i,
+            last_error=text[:10],
+            next_attempt_at=when + datetime.timedelta(minutes=i) if i % 2 else None,
+        )
+        for i, text in enumerate(AWKWARD * 3)
+    ]
+
+
+def _stored(ids: list[int]) -> list[dict]:
+    rows = Notification.objects.filter(pk__in=ids).order_by("pk").values()
+    return [{k: v for k, v in row.items() if k not in {"id", "public_id", "created_at"}} for row in rows]
+
+
+def test_insert_instances_stores_what_bulk_create_stores_and_saves_the_instances(django_assert_num_queries):
+    user = UserFactory()
+    expected = Notification.objects.bulk_create(_notifications(user.pk))
+    mine = _notifications(user.pk)
+    with django_assert_num_queries(1):
+        insert_instances(mine)
+    assert all(n.pk is not None and not n._state.adding for n in mine)
+    assert [n.pk for n in mine] == sorted(n.pk for n in mine)  # ids in the order given
+    assert _stored([n.pk for n in mine]) == _stored([n.pk for n in expected])
+    # auto_now_add ran (pre_save), as in bulk_create, and each instance carries the values it was stored with.
+    stored = {n.pk: n for n in Notification.objects.filter(pk__in=[n.pk for n in mine])}
+    assert all(stored[n.pk].created_at == n.created_at and stored[n.pk].public_id == n.public_id for n in mine)
+
+
+def test_insert_rows_splits_at_the_parameter_limit_and_keeps_the_order(django_assert_max_num_queries):
+    now = timezone.now()
+    count = 700  # 10 columns: far more than SQLite's 999 parameters, so several statements there; one on PostgreSQL
+    fields = ("public_id", "kind", "channel", "to_address", "personalisation", "status", "attempts", "last_error")
+    fields += ("provider_reference", "created_at")
+    rows = [(uuid.uuid4(), "k", "email", f"n{i}@example.org", {"i": i}, "queued", 0, "", "", now) for i in range(count)]
+    statements = 1 if connection.vendor == "postgresql" else -(-count // (999 // len(fields)))
+    with django_assert_max_num_queries(statements):
+        ids = insert_rows(Notification, fields, rows, returning_pk=True)
+    assert len(ids) == count and ids == sorted(ids)
+    stored = dict(Notification.objects.filter(pk__in=ids).values_list("pk", "to_address"))
+    assert [stored[pk] for pk in ids] == [f"n{i}@example.org" for i in range(count)]
+    assert insert_rows(Notification, fields, [], returning_pk=True) == []

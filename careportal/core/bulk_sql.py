@@ -72,7 +72,7 @@ def insert_rows(
         if not count:
             return
         values = ", ".join([one_row] * count)
-        sql = f"INSERT INTO {table} ({columns}) VALUES {values}{returning}"  # noqa: S608 - our own names
+        sql = f"INSERT INTO {table} ({columns}) VALUES {values}{returning}"  # noqa: S608 - our own names  # nosec B608
         with connection.cursor() as cursor:
             cursor.execute(sql, chunk)
             if returning_pk:
@@ -120,7 +120,7 @@ def _insert_unnest(
             arrays[index] = [_json_text(value) for value in arrays[index]]
     # %b: binary arrays, which psycopg writes without escaping each string.
     casts = ", ".join(f"%b::{_array_type(field, connection)}" for field in concrete)
-    sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({casts}){returning}"  # noqa: S608 - our own names
+    sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({casts}){returning}"  # noqa: S608 - our own names  # nosec B608
     with server_binding_cursor(connection) as cursor:
         cursor.execute(sql, arrays)
         return [row[0] for row in cursor.fetchall()] if returning else []

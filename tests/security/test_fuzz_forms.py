@@ -6,7 +6,7 @@ without parameters the actor can open, every `<form method="post">` on it is rea
 fields and their values) and posted with hypothesis-generated values: empty, huge, unicode, control characters
 (NUL included), SQL and HTML injection strings, numbers and dates that are not, each field kept, replaced or left
 out; and once without a CSRF token (a client that enforces CSRF). Every URL with parameters gets one junk POST with
-ids that exist nowhere.
+ids that exist nowhere (never a server error).
 
 What must hold: never a server error (5xx); a rejected post answers 4xx, or 200 with the form shown again and an
 error message; and a rejected post writes nothing (the row count of every table is compared before and after,
@@ -19,6 +19,7 @@ about a few hundred requests); the test prints how many cases it ran.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-FORM_EXAMPLES = 4
+FORM_EXAMPLES = 3
 SKIPPED_PREFIXES = ("admin/", "fhir/", "static/", "media/", "health/", "__")
 # Tables a rejected request may still write to: the access log, account security events and failed sign-in
 # attempts (a wrong password is recorded, as it should be), sessions, the cache.
@@ -151,17 +152,24 @@ def post_forms(page: bytes, url: str) -> list[tuple[str, dict[str, str]]]:
 # --- What a request wrote -----------------------------------------------------------------------------------------
 
 
-def row_counts() -> dict[str, int]:
-    """Rows in every table the project's models use, in one query."""
+@functools.cache
+def _counted_tables_sql() -> str:
     tables = sorted(
         {model._meta.db_table for model in apps.get_models() if model._meta.managed}
         & set(connection.introspection.table_names())
     )
-    tables = [table for table in tables if not LOGGING_TABLES.match(table)]
     quoted = connection.ops.quote_name
-    sql = " UNION ALL ".join(f"SELECT '{table}', count(*) FROM {quoted(table)}" for table in tables)  # noqa: S608
+    return " UNION ALL ".join(
+        f"SELECT '{table}', count(*) FROM {quoted(table)}"  # noqa: S608 - our own table names
+        for table in tables
+        if not LOGGING_TABLES.match(table)
+    )
+
+
+def row_counts() -> dict[str, int]:
+    """Rows in every table the project's models use, logging tables aside, in one query."""
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute(_counted_tables_sql())
         return dict(cursor.fetchall())
 
 
@@ -232,7 +240,7 @@ def test_junk_posted_to_every_form_is_refused_clearly_and_writes_nothing(actor_c
 
     def sign_in_again() -> None:
         # A form may sign the actor out (sign-out, "sign out everywhere"): each case starts signed in again.
-        if user is not None:
+        if user is not None and "_auth_user_id" not in client.session:
             client.force_login(user)
 
     forms: dict[str, dict[str, str]] = {}
@@ -242,9 +250,9 @@ def test_junk_posted_to_every_form_is_refused_clearly_and_writes_nothing(actor_c
             if url is None:
                 continue
             sign_in_again()
-            before = row_counts()
             response = client.post(url, {"junk": "' OR 1=1 --", "csrfmiddlewaretoken": "x"})
-            check_answer(response, where=f"POST {route} (ids that name nothing)", before=before)
+            # Ids that name nothing: refused (404, 403, 405…) or sent elsewhere, never a server error.
+            assert response.status_code < 500, f"POST {route} (ids that name nothing): {response.status_code}"
             cases += 1
             continue
         sign_in_again()

@@ -1,14 +1,19 @@
-"""Idle and absolute session limits.
+"""Session middleware: idle and absolute limits, "where you are signed in" kept up to date, and a new session id
+at re-authentication.
 
 A session ends after CAREPORTAL_IDLE_TIMEOUT_SECONDS without a request (15 minutes by default) and, whatever the
 activity, CAREPORTAL_SESSION_ABSOLUTE_SECONDS after sign-in. Pages warn before the idle limit and let the person
 stay signed in (careportal/core/static/careportal/session-timeout.mjs), which calls the keep-alive URL.
 """
 
+import hashlib
 import time
 from collections.abc import Callable
 
+from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.account.internal.flows.login import AUTHENTICATION_METHODS_SESSION_KEY
+from allauth.usersessions import app_settings as usersessions_settings
+from allauth.usersessions.models import UserSession
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -66,6 +71,52 @@ class IdleTimeoutMiddleware:
         return self.get_response(request)
 
 
+# "Where you are signed in" (allauth usersessions) -------------------------------------------------------------------
+SESSION_SEEN_KEY = "careportal_usersession_seen"
+# How stale "last seen" on the sessions page may be. allauth's own middleware rewrites the session's row on every
+# request (a transaction of four queries); the page shows when a device was last used, which minutes answer.
+SESSION_SEEN_RESOLUTION_SECONDS = 60
+
+
+class UserSessionActivityMiddleware:
+    """allauth's UserSessionsMiddleware (it records each signed-in session's device, address and last use), but
+    writing at most once a SESSION_SEEN_RESOLUTION_SECONDS per session, and at once whenever the session key, the
+    address or the browser changes (so the sessions page, and allauth's session_client_changed signal, see those as
+    before)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if (
+            usersessions_settings.TRACK_ACTIVITY
+            and session is not None
+            and session.session_key
+            and request.user.is_authenticated
+        ):
+            now = time.time()
+            client = hashlib.sha256(
+                "\n".join(
+                    (
+                        session.session_key,
+                        str(get_account_adapter().get_client_ip(request)),
+                        request.META.get("HTTP_USER_AGENT", ""),
+                    )
+                ).encode()
+            ).hexdigest()
+            seen = session.get(SESSION_SEEN_KEY)
+            if not (
+                isinstance(seen, list)
+                and len(seen) == 2
+                and seen[0] == client
+                and 0 <= now - seen[1] < SESSION_SEEN_RESOLUTION_SECONDS
+            ):
+                UserSession.objects.create_from_request(request)
+                session[SESSION_SEEN_KEY] = [client, now]
+        return self.get_response(request)
+
+
 class ReauthenticationNewSessionIdMiddleware:
     """A new session id whenever someone confirms who they are again (password, authenticator code or passkey)
     before a sensitive change (OWASP ASVS 5.0, 7.2.4). Django already gives a new id at sign-in; allauth's
@@ -92,8 +143,6 @@ class ReauthenticationNewSessionIdMiddleware:
 def session_id_renew(request: HttpRequest) -> None:
     """Give this session a new id, keep its contents, end the old id, and keep the "where you are signed in" list
     pointing at it."""
-    from allauth.usersessions.models import UserSession
-
     old_key = request.session.session_key
     request.session.cycle_key()
     if old_key:

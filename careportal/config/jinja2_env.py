@@ -8,14 +8,18 @@ from django.middleware.csrf import get_token
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
-from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader, select_autoescape
+from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader, Template, select_autoescape
+from jinja2.environment import TemplateModule
+from jinja2.runtime import Context
 
 from careportal.core.formatting import format_date, format_datetime, format_nhs_number
 from careportal.core.forms import nhs_field
 from careportal.core.layout import (
+    component,
     current_navigation,
     error_summary_items,
     header_account_items,
+    header_slots,
     record_bar,
     record_caption,
     whose_record,
@@ -53,6 +57,21 @@ class TemplateSettings:
         return getattr(settings, name)
 
 
+class ImportingTemplate(Template):
+    """A Jinja2 template whose `{% import %}` / `{% from ... import %}` costs one set operation, not twenty.
+
+    On every import Jinja2 3.1 works out which of the importing page's globals the imported template lacks, with
+    `ctx.globals_keys - self.globals.keys()`: one Python-level ChainMap lookup per global. The NHS.UK macros import
+    their helpers inside each macro, so a page makes about fifty imports, and with our twenty globals that was a
+    tenth of rendering a page. This asks the same question with a C-level set difference and, when the answer is
+    "none" (always, here: every template shares the environment's globals), gives Jinja2's own cached module."""
+
+    def _get_default_module(self, ctx: Context | None = None) -> TemplateModule:
+        if ctx is not None and not ctx.globals_keys.difference(self.globals):
+            ctx = None
+        return super()._get_default_module(ctx)
+
+
 def url(viewname: str, *args: Any, **kwargs: Any) -> str:
     return reverse(viewname, args=args or None, kwargs=kwargs or None)
 
@@ -64,6 +83,7 @@ def environment(**options: Any) -> Environment:
     # HTML is escaped; plain-text emails (.txt) are not, or "D'Arcy" would arrive as "D&#39;Arcy".
     options["autoescape"] = select_autoescape(disabled_extensions=("txt",), default_for_string=True, default=True)
     env = Environment(**options)  # noqa: S701 - autoescape is set just above  # nosec B701
+    env.template_class = ImportingTemplate
     env.globals.update(
         {
             "static": static,
@@ -75,6 +95,8 @@ def environment(**options: Any) -> Environment:
             "now": timezone.now,
             "nhs_field": nhs_field,
             "header_account_items": header_account_items,
+            "component": component,
+            "header_slots": header_slots,
             "current_navigation": current_navigation,
             "error_summary_items": error_summary_items,
             "record_bar": record_bar,

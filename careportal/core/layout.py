@@ -5,6 +5,7 @@ careportal/config/jinja2_env.py, since the layout renders whatever view the page
 Cells that hold HTML are `Markup` built with `format_markup`, so every value is escaped (careportal/core/table_rows.py).
 """
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -12,7 +13,7 @@ from django.middleware.csrf import get_token
 from django.urls import reverse
 from jinja2 import pass_context
 from jinja2.runtime import Context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from careportal.core.table_rows import format_markup
 
@@ -24,16 +25,25 @@ SIGN_OUT_FORM = (
 )
 
 
-def header_account_items(request: Any) -> list[dict[str, Any]]:
+# Stand for the request's CSRF token and the signed-in username in a header kept by `component` (below), which fills
+# them in afterwards: so one header drawn for a page serves everyone who opens that page.
+CSRF_TOKEN_SLOT = "careportal-slot-csrf-token"  # noqa: S105 - a placeholder, not a secret
+USERNAME_SLOT = "careportal-slot-username"
+
+
+def header_account_items(request: Any, *, slots: bool = False) -> list[dict[str, Any]]:
     """The header's account links: the signed-in username (to sign-in and security) and a Sign out button (a POST
-    form), or Sign in. `request` may be missing (an error page rendered without one): then Sign in."""
+    form), or Sign in. `request` may be missing (an error page rendered without one): then Sign in. With `slots`,
+    USERNAME_SLOT and CSRF_TOKEN_SLOT stand for the username and the token, for `component` to fill in."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return [{"href": reverse("account_login"), "text": "Sign in"}]
     account_link_html: Markup = format_markup(
-        '{}<span class="nhsuk-u-visually-hidden">: sign-in and security</span>', user.get_username()
+        '{}<span class="nhsuk-u-visually-hidden">: sign-in and security</span>',
+        USERNAME_SLOT if slots else user.get_username(),
     )
-    sign_out_html: Markup = format_markup(SIGN_OUT_FORM, reverse("account_logout"), get_token(request))
+    token = CSRF_TOKEN_SLOT if slots else get_token(request)
+    sign_out_html: Markup = format_markup(SIGN_OUT_FORM, reverse("account_logout"), token)
     return [
         {"href": reverse("accounts:security"), "html": account_link_html, "icon": True},
         {"html": sign_out_html},
@@ -93,3 +103,53 @@ def record_bar(request: Any) -> dict[str, Any] | None:
         "whose": whose_record(request) or "your own record",
         "switch_href": reverse("home:choose") if can_switch else "",
     }
+
+
+# NHS.UK components drawn once per process ---------------------------------------------------------------------------
+# The NHS.UK macros are pure: what they draw depends on their parameters alone (they see no page variables, and our
+# template globals do not change). Drawing the header, the footer and the tags through the macros was half of
+# rendering a results page, and most pages draw the same ones again and again, so `component` keeps what each drew
+# for given parameters.
+COMPONENT_CACHE_SIZE = 2048
+_drawn: dict[tuple[str, Any], Markup] = {}
+
+
+def _frozen(value: Any) -> Any:
+    """`value` (the parameters: dicts, lists, text, Markup, numbers) as a hashable key; Markup and plain text stay
+    apart, as a macro escapes one and not the other."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(key), _frozen(item)) for key, item in value.items()))
+    if isinstance(value, list | tuple):
+        return ("list", *(_frozen(item) for item in value))
+    if isinstance(value, Markup):
+        return ("markup", str(value))
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return (type(value).__name__, str(value))
+
+
+def component(macro: Any, params: Mapping[str, Any], fill: Mapping[str, str] | None = None) -> Markup:
+    """`macro(params)` for an NHS.UK component macro, kept for the next page that draws it with the same
+    parameters; `fill` replaces slots (such as CSRF_TOKEN_SLOT) with this request's values, escaped."""
+    key = (str(macro.name), _frozen(params))
+    drawn = _drawn.get(key)
+    if drawn is None:
+        drawn = macro(params)  # Markup: the templates autoescape
+        if len(_drawn) >= COMPONENT_CACHE_SIZE:
+            _drawn.clear()  # rarely reached: the number of different headers and tags a trust's pages draw is small
+        _drawn[key] = drawn
+    if not fill:
+        return drawn
+    # One pass, so a value filled in (a username) is never searched for another slot.
+    slots = re.compile("|".join(re.escape(slot) for slot in fill))
+    filled = slots.sub(lambda found: str(escape(fill[found.group(0)])), str(drawn))
+    # The macro's own HTML, with escaped values in its slots.
+    return Markup(filled)  # noqa: S704  # nosec B704
+
+
+def header_slots(request: Any) -> dict[str, str] | None:
+    """What fills the slots of a header drawn with `header_account_items(request, slots=True)`."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    return {USERNAME_SLOT: user.get_username(), CSRF_TOKEN_SLOT: get_token(request)}

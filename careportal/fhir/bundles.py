@@ -1,13 +1,18 @@
 """Bundles: searchset pages with `total`, `self` and `next` links (the next link carries an opaque, signed cursor
-naming only the last resource id of the page, and the search parameters the app sent)."""
+naming only the last resource id of the page, and the search parameters the app sent).
 
+The Bundle is written as its JSON directly: its entries are resources already validated as they were built (or
+built as their JSON, resources.py), and the envelope is fixed, so validating the whole Bundle again with the R4B
+model on every request only cost time. tests/fhir/test_json_builders.py validates the envelope with the model."""
+
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from django.utils import timezone
-from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.resource import Resource
 
+from careportal.fhir.resources import json_instant, resource_type_and_id, to_json
 from careportal.fhir.search import SearchQuery
 
 
@@ -16,7 +21,7 @@ def searchset(
     base_url: str,
     resource_type: str,
     query: SearchQuery | None,
-    resources: list[Resource],
+    resources: Sequence[Resource | dict[str, Any]],
     total: int,
     next_cursor: str = "",
     self_url: str = "",
@@ -33,24 +38,23 @@ def searchset(
             )
     elif self_url:
         links.append({"relation": "self", "url": self_url})
-    bundle = Bundle.model_validate(
-        {
-            "type": "searchset",
-            "timestamp": timezone.now().isoformat(),
-            "total": total,
-            "link": links or None,
-            "entry": [
-                {
-                    "fullUrl": f"{base_url}{resource.get_resource_type()}/{resource.id}",
-                    "resource": resource,
-                    "search": {"mode": "match"},
-                }
-                for resource in resources
-            ]
-            or None,
-        }
-    )
-    return bundle.model_dump(mode="json", exclude_none=True)
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "timestamp": json_instant(timezone.now()),
+        "total": total,
+    }
+    if links:
+        bundle["link"] = links
+    entries = []
+    for resource in resources:
+        kind, resource_id = resource_type_and_id(resource)
+        entries.append(
+            {"fullUrl": f"{base_url}{kind}/{resource_id}", "resource": to_json(resource), "search": {"mode": "match"}}
+        )
+    if entries:
+        bundle["entry"] = entries
+    return bundle
 
 
 def _url(base_url: str, resource_type: str, params: list[tuple[str, str]]) -> str:

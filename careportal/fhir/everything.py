@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core import signing
 from django.http import QueryDict
+from fhir.resources.R4B.resource import Resource
 
 from careportal.access.layer import Viewer
 from careportal.fhir.authentication import FhirCaller
@@ -47,7 +48,7 @@ def everything_bundle(caller_or_viewer: FhirCaller | Viewer, *, base_url: str = 
     else:
         viewer, caller = caller_or_viewer, None
     base_url = base_url or settings.CAREPORTAL_FHIR_BASE_URL
-    found = []
+    found: list[Resource | dict[str, Any]] = []
     for kind in _kinds(viewer, caller):
         audit_list_read(viewer, kind)
         page = search(viewer=viewer, kind=kind, query=SearchQuery(), base_url=base_url, everything=True)

@@ -1,6 +1,7 @@
 """The patient's (and proxy's) test results pages: /test-results/. Thin: access, select, present, render."""
 
 import mimetypes
+from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
@@ -25,13 +26,24 @@ REPORTS_PER_PAGE = 20
 ATTACHMENT_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "text/plain"})
 
 
+class CountedPaginator(Paginator):
+    """A Paginator told how many objects there are, instead of counting them with another query."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self.__dict__["count"] = count  # what the `count` cached_property would have computed
+
+
 @patient_area
 def result_list(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     patient = access_patient_record(viewer=viewer, scope=Scope.RESULTS, object_label="test results")
-    form = ResultsFilterForm(request.GET or None, tests=selectors.test_choices(viewer=viewer))
+    tests = selectors.test_choices(viewer=viewer)
+    form = ResultsFilterForm(request.GET or None, tests=tests.choices)
     test_code = form.cleaned_data["test"] if form.is_valid() else ""
     reports = selectors.reports_for_list(viewer=viewer, test_code=test_code)
-    page = Paginator(reports, REPORTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = CountedPaginator(reports, REPORTS_PER_PAGE, count=tests.list_length(test_code)).get_page(
+        request.GET.get("page")
+    )
     waiting = selectors.waiting_kinds(patient=patient)
     voice = voice_for(viewer)
     waiting_count = selectors.waiting_for_clinician_count(viewer=viewer, waiting_kinds=waiting)

@@ -1,6 +1,7 @@
 """Reads for the patient's (and proxy's) test results pages. Every function starts from the access layer's
 `visible_reports`, so a proxy never sees a report in a sensitive category staff have not granted."""
 
+from dataclasses import dataclass
 from uuid import UUID
 
 from django.db.models import F, Prefetch, Q, QuerySet
@@ -42,18 +43,31 @@ def reports_for_list(*, viewer: Viewer, test_code: str = "") -> QuerySet[Diagnos
     return reports.order_by(F("collected_at").desc(nulls_last=True), "-arrived_at", "-pk")
 
 
-def test_choices(*, viewer: Viewer) -> list[tuple[str, str]]:
-    """The tests the viewer can filter the list by: (test code, test name), by name. When a test's name changed
-    over time, the most recent name is used."""
+@dataclass(frozen=True)
+class TestChoices:
+    choices: list[tuple[str, str]]  # (test code, test name), by name
+    report_counts: dict[str, int]  # test code → how many reports of it the list shows
+
+    def list_length(self, test_code: str = "") -> int:
+        """How many reports the list shows, for every test or for one: what its pages count, without counting
+        them again in the database."""
+        return self.report_counts.get(test_code, 0) if test_code else sum(self.report_counts.values())
+
+
+def test_choices(*, viewer: Viewer) -> TestChoices:
+    """The tests the viewer can filter the list by, by name (when a test's name changed over time, the most recent
+    name is used), and how many reports of each the list shows."""
     rows = (
         _shown_reports(viewer=viewer)
         .order_by("test_code", F("collected_at").desc(nulls_last=True), "-arrived_at")
         .values_list("test_code", "test_name")
     )
     names: dict[str, str] = {}
+    counts: dict[str, int] = {}
     for code, name in rows:
         names.setdefault(code, name)
-    return sorted(names.items(), key=lambda item: (item[1].lower(), item[0]))
+        counts[code] = counts.get(code, 0) + 1
+    return TestChoices(choices=sorted(names.items(), key=lambda item: (item[1].lower(), item[0])), report_counts=counts)
 
 
 def results_ready_count(*, viewer: Viewer) -> int:

@@ -101,7 +101,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    # allauth's UserSessionsMiddleware, writing "last seen" once a minute rather than on every request.
+    "careportal.accounts.middleware.UserSessionActivityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After MessageMiddleware: it tells the person why they were signed out.
     "careportal.accounts.middleware.IdleTimeoutMiddleware",

@@ -33,6 +33,7 @@ from careportal.fhir.errors import (
     NotAcceptable,
     NotFound,
     ReadOnly,
+    Unavailable,
     error_response,
     not_found_response,
     outcome_response,
@@ -185,6 +186,7 @@ _WHY = {
     403: "The token's SMART scopes, or the person's part of the record, do not include this.",
     404: "No such resource, or not one this app may read.",
     406: "The request accepts neither FHIR JSON nor (for Binary) a PDF.",
+    503: "The letter's file cannot be read at the moment (Retry-After says when to try again).",
 }
 
 
@@ -326,8 +328,15 @@ def binary_read(request: HttpRequest, resource_id: str) -> HttpResponse:
     if not pdf and not wants_json(request):
         raise NotAcceptable("Ask for application/pdf or application/fhir+json.")
     letter = reads.letter_pdf_for_app(viewer=caller.viewer, resource_id=resource_id)
-    with letter_file_open(letter.stored_name) as handle:
-        data = handle.read()
+    try:
+        with letter_file_open(letter.stored_name) as handle:
+            data = handle.read()
+    except OSError as exc:
+        # As on the patient's letter page: the record has the letter, the storage has no file (a restore that
+        # missed the files, a storage outage). The app is told to try later; the operators read the log line, which
+        # names the letter's internal id and nothing about the patient.
+        logger.error("letter_file_unavailable", letter_id=letter.pk, via="fhir")
+        raise Unavailable("This letter's file cannot be read at the moment. Try again later.") from exc
     if pdf:
         response = HttpResponse(data, content_type="application/pdf")
         response["Content-Disposition"] = 'inline; filename="letter.pdf"'
@@ -409,7 +418,7 @@ _address(
     operation_id="readBinary",
     summary="A letter's PDF: the PDF itself for Accept: application/pdf, else a FHIR Binary",
     tags=["Binary"],
-    openapi_extra={"responses": _responses("Binary", 401, 403, 404, pdf=True)},
+    openapi_extra={"responses": _responses("Binary", 401, 403, 404, 503, pdf=True)},
 )
 
 

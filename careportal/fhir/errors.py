@@ -64,6 +64,14 @@ class NotAcceptable(FhirError):
     code = "not-supported"
 
 
+class Unavailable(FhirError):
+    """503: the record names something the storage cannot give back at the moment (a letter's missing file)."""
+
+    status = 503
+    code = "transient"
+    headers = {"Retry-After": "3600"}
+
+
 def operation_outcome(*, code: str, diagnostics: str, severity: str = "error") -> dict[str, Any]:
     outcome = OperationOutcome.model_validate(
         {"issue": [{"severity": severity, "code": code, "diagnostics": diagnostics}]}

@@ -236,6 +236,22 @@ def test_a_letter_reads_as_a_document_reference_with_its_pdf_as_binary(api) -> N
     assert make_pdf()[:4] == b"%PDF"
 
 
+def test_a_letter_whose_file_is_missing_is_a_503_outcome_that_names_nothing_of_the_patient(api, caplog) -> None:
+    from careportal.letters.storage import letter_file_name, letter_storage
+
+    letter = LetterFactory(patient=api.patient)
+    letter_storage().delete(letter_file_name(letter.stored_name))
+
+    for accept in ("application/pdf", "application/fhir+json"):
+        response = api.get(f"Binary/{letter.public_id}", HTTP_ACCEPT=accept)
+        issue = outcome(response, 503)
+        assert issue["code"] == "transient"
+        assert response["Retry-After"] == "3600"
+        assert api.patient.family_name not in response.content.decode()
+    assert "letter_file_unavailable" in caplog.text
+    assert api.patient.family_name not in caplog.text
+
+
 def test_binary_of_another_patients_letter_is_not_found(api) -> None:
     letter = LetterFactory()
 

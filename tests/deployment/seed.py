@@ -10,6 +10,7 @@ import json
 from django.core.management import call_command
 
 from careportal.results.models import ReleaseMode, ReleaseRule
+from tests.dbflush.management.commands.flush import Command as TestsFlush
 from tests.hl7.interfaces import configure_test_interfaces
 from tests.patients.factories import CareTeamMembershipFactory, PatientWithAccountFactory
 
@@ -17,8 +18,10 @@ from tests.patients.factories import CareTeamMembershipFactory, PatientWithAccou
 def seed(*, patients: int) -> dict[str, object]:
     # As on every upgrade; it also creates the database cache's table (careportal/core/apps.py).
     call_command("migrate", interactive=False, verbosity=0)
-    # The database may be a copy of pytest's, holding whatever the tests before left: start from empty tables.
-    call_command("flush", interactive=False, verbosity=0)
+    # The database may be a copy of pytest's, holding whatever the tests before left: start from empty tables. The
+    # child runs with the production-shaped settings, without the tests' flush app, so its flush (which suspends the
+    # audit tables' append-only triggers while it empties them) is called by its class.
+    call_command(TestsFlush(), interactive=False, verbosity=0)
     configure_test_interfaces()
     ReleaseRule.objects.update_or_create(
         test_code="FBC",

@@ -3,7 +3,9 @@
 Framing (MLLP): every message arrives as 0x0B <message> 0x1C 0x0D and its ACK goes back framed the same way. Each
 connection is served by its own asyncio task; messages on one connection are handled strictly in order (the ACK of
 one is written before the next is read off the buffer), and the database work runs in a bounded pool of worker
-threads, since Django's ORM is synchronous and its connections belong to the thread that opened them.
+threads, since Django's ORM is synchronous and its connections belong to the thread that opened them. Messages
+from an interface that acknowledges after store go instead to one thread that stores every message waiting at that
+moment in one transaction, and answers each connection once it has committed (GroupCommitter, below).
 
 The frame reader is our own rather than python-hl7's `hl7.mllp` (0.4.5). Its `readblock()` has no way to recover
 from what real senders do: bytes before a start block make it raise and throw away the valid frame that follows;

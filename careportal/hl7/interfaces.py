@@ -132,6 +132,17 @@ def interface_for(header: MessageHeader, *, fresh: bool = False) -> InterfaceRul
     return active_rules(fresh=fresh).get(sender_key(header.sending_application, header.sending_facility))
 
 
+def interface_for_if_cached(header: MessageHeader) -> InterfaceRule | None:
+    """The interface a message comes through as this process's snapshot knows it, never querying the database (for
+    the listener's event loop, where a query would hold up every connection); None when the snapshot is missing or
+    too old, as when the sender is unknown."""
+    with _lock:
+        current = _snapshot
+    if current is None or time.monotonic() - current[0] >= settings.HL7_INTERFACE_CACHE_SECONDS:
+        return None
+    return current[1].get(sender_key(header.sending_application, header.sending_facility))
+
+
 # --- The check -----------------------------------------------------------------------------------------------
 
 

@@ -3,7 +3,9 @@
 Framing (MLLP): every message arrives as 0x0B <message> 0x1C 0x0D and its ACK goes back framed the same way. Each
 connection is served by its own asyncio task; messages on one connection are handled strictly in order (the ACK of
 one is written before the next is read off the buffer), and the database work runs in a bounded pool of worker
-threads, since Django's ORM is synchronous and its connections belong to the thread that opened them.
+threads, since Django's ORM is synchronous and its connections belong to the thread that opened them. Messages
+from an interface that acknowledges after store go instead to one thread that stores every message waiting at that
+moment in one transaction, and answers each connection once it has committed (GroupCommitter, below).
 
 The frame reader is our own rather than python-hl7's `hl7.mllp` (0.4.5). Its `readblock()` has no way to recover
 from what real senders do: bytes before a start block make it raise and throw away the valid frame that follows;
@@ -37,7 +39,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import os
+import queue
 import re
 import signal
 import socket
@@ -51,13 +55,14 @@ from dataclasses import dataclass
 import structlog
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import close_old_connections, connections
+from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 
 from careportal.hl7.ack import ack_build
-from careportal.hl7.models import ErrorKind, InboundMessage, MessageSource, MessageStatus
-from careportal.hl7.parsing import MessageHeader
-from careportal.hl7.services import message_receive
+from careportal.hl7.interfaces import interface_for_if_cached
+from careportal.hl7.models import AckMode, ErrorKind, InboundMessage, MessageSource, MessageStatus
+from careportal.hl7.parsing import MessageHeader, read_first_header
+from careportal.hl7.services import message_receive, stored_insert, stored_prepare, stored_wake
 
 logger = structlog.get_logger(__name__)
 
@@ -299,6 +304,129 @@ def _peer_label(writer: asyncio.StreamWriter) -> str:
     return str(peer or "unknown")
 
 
+# --- Group commit: after-store messages from several connections stored by one transaction ---------------------
+
+# The most messages one transaction stores. Each connection has at most one message waiting (MLLP senders wait for
+# each ACK), so a batch is at most one message per connection; the limit only bounds one transaction's size.
+GROUP_COMMIT_MAX_MESSAGES = 100
+
+
+class _FullPath:
+    """The answer for a message the group commit does not store: the connection sends it down the full path."""
+
+
+FULL_PATH = _FullPath()
+
+
+@dataclass
+class _Waiting:
+    raw: bytes
+    header: MessageHeader
+    codec: str
+    peer: str
+    received_at: datetime.datetime
+    answer: asyncio.Future[bytes | _FullPath | None]  # None: not stored, close the connection without an ACK
+
+
+class GroupCommitter:
+    """One thread, with its own database connection, that stores after-store messages in batches: it takes every
+    message waiting (at most GROUP_COMMIT_MAX_MESSAGES, without waiting for more), runs each one's after-store
+    checks (`stored_prepare`), INSERTs the rows of those that pass in one statement, commits, and only then answers
+    each connection with its ACK. One COMMIT, and one round trip to the database, for all the connections that had
+    a message at that moment instead of one each; every ACK still follows the commit of its own row.
+
+    What it does not store is answered FULL_PATH, and the connection sends the message to `message_receive` in a
+    worker thread as usual: a message the after-store checks refuse (answered there with its AR or AE), and every
+    message of a batch whose transaction failed, so that a message that cannot be stored costs only its own
+    connection while the others are stored one by one. An ACK is never sent for a batch that did not commit."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, max_messages: int = GROUP_COMMIT_MAX_MESSAGES) -> None:
+        self._loop = loop
+        self._max = max_messages
+        self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="hl7-group-commit", daemon=True)
+        self.batches = 0
+        self._thread.start()
+
+    def submit(self, waiting: _Waiting) -> None:
+        self._queue.put(waiting)
+
+    def stop(self) -> None:
+        """Store what is queued, then end the thread and close its connection. Blocks: call from a thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            stopping = False
+            while not stopping:
+                first = self._queue.get()
+                if first is None:
+                    break
+                batch = [first]
+                while len(batch) < self._max:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stopping = True
+                        break
+                    batch.append(more)
+                try:
+                    answers = self._store(batch)
+                except Exception:
+                    # A bug here must not leave connections waiting for ever; with no ACK, the senders send again.
+                    logger.exception("hl7_group_commit_failed", messages=len(batch))
+                    answers = [None] * len(batch)
+                self._loop.call_soon_threadsafe(_answer_all, batch, answers)
+        finally:
+            connections.close_all()
+
+    def _store(self, batch: list[_Waiting]) -> list[bytes | _FullPath | None]:
+        # As around a web request: drop this thread's connection if it broke or outlived CONN_MAX_AGE.
+        close_old_connections()
+        answers: list[bytes | _FullPath | None] = [FULL_PATH] * len(batch)
+        prepared = []
+        for index, waiting in enumerate(batch):
+            try:
+                ready = stored_prepare(
+                    waiting.raw,
+                    header=waiting.header,
+                    codec=waiting.codec,
+                    peer=waiting.peer,
+                    source=MessageSource.MLLP,
+                    received_at=waiting.received_at,
+                )
+            except Exception:
+                logger.exception("hl7_group_commit_check_failed", peer=waiting.peer)
+                ready = None
+            if ready is not None:
+                prepared.append((index, ready))
+        if not prepared:
+            return answers
+        try:
+            with transaction.atomic():
+                stored_insert([ready.row for _, ready in prepared])
+        except Exception:
+            # Nothing of the batch is stored: each message goes down the full path on its own.
+            logger.exception("hl7_group_commit_failed", messages=len(prepared))
+            close_old_connections()
+            return answers
+        # Committed: only now may the senders be told.
+        self.batches += 1
+        for index, ready in prepared:
+            answers[index] = ready.ack
+        stored_wake()
+        return answers
+
+
+def _answer_all(batch: list[_Waiting], answers: list[bytes | _FullPath | None]) -> None:
+    for waiting, answer in zip(batch, answers, strict=True):
+        if not waiting.answer.done():  # a connection cancelled at shutdown no longer waits
+            waiting.answer.set_result(answer)
+
+
 class _Connection:
     def __init__(self) -> None:
         self.task: asyncio.Task[None] | None = None
@@ -321,6 +449,7 @@ class MLLPListener:
         workers: int | None = None,
         shutdown_grace: float | None = None,
         tls: ssl.SSLContext | str | None = _FROM_SETTINGS,  # a context, None for plain TCP, or from HL7_TLS_*
+        group_commit: bool = True,  # after-store messages stored in batches (GroupCommitter); default handler only
     ) -> None:
         self.host = host
         # Read here, so that a bad certificate stops the listener before it listens.
@@ -332,6 +461,8 @@ class MLLPListener:
             self.tls = tls
         self.requested_port = port
         self.handler = handler or message_receive
+        self.group_commit = group_commit and handler is None
+        self._committer: GroupCommitter | None = None
         self.max_message_bytes = max_message_bytes or settings.HL7_MAX_MESSAGE_BYTES
         self.idle_timeout = idle_timeout or settings.HL7_IDLE_TIMEOUT_SECONDS
         self.frame_timeout = frame_timeout or settings.HL7_FRAME_TIMEOUT_SECONDS
@@ -354,6 +485,8 @@ class MLLPListener:
 
     async def start(self) -> None:
         self._stop_requested = asyncio.Event()
+        if self.group_commit:
+            self._committer = GroupCommitter(asyncio.get_running_loop())
         self._server = await asyncio.start_server(
             self._accept,
             self.host,
@@ -404,6 +537,10 @@ class MLLPListener:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
+        if self._committer is not None:
+            # Every connection is done: what a cancelled one left queued is stored (never acknowledged, so its
+            # sender sends it again, and the workers apply it once).
+            await asyncio.get_running_loop().run_in_executor(None, self._committer.stop)
         await asyncio.get_running_loop().run_in_executor(None, self._close_worker_connections)
         logger.info("hl7_listener_stopped", messages=self.messages_handled, finished_in_flight=len(busy))
 
@@ -512,7 +649,12 @@ class MLLPListener:
     async def _handle(self, received: Frame, peer: str) -> bytes | None:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        ack = await loop.run_in_executor(self._executor, self._handle_in_worker, received, peer)
+        ack: bytes | _FullPath | None = FULL_PATH
+        if self._committer is not None and not received.oversize:
+            ack = await self._group_commit(received, peer, loop)
+        if ack is FULL_PATH:
+            ack = await loop.run_in_executor(self._executor, self._handle_in_worker, received, peer)
+        assert not isinstance(ack, _FullPath)  # noqa: S101 - for mypy
         self.messages_handled += 1
         code, control_id = ack_summary(ack) if ack is not None else ("", "")
         logger.info(
@@ -525,6 +667,21 @@ class MLLPListener:
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
         return ack
+
+    async def _group_commit(
+        self, received: Frame, peer: str, loop: asyncio.AbstractEventLoop
+    ) -> bytes | _FullPath | None:
+        """A message from an interface that acknowledges after store goes to the group commit; any other, or one
+        whose interface this process has not read lately (the full path reads it), is answered FULL_PATH here."""
+        quick = read_first_header(received.data)
+        if quick is None:
+            return FULL_PATH
+        rule = interface_for_if_cached(quick[0])
+        if rule is None or rule.ack_mode != AckMode.AFTER_STORE or self._committer is None:
+            return FULL_PATH
+        answer: asyncio.Future[bytes | _FullPath | None] = loop.create_future()
+        self._committer.submit(_Waiting(received.data, quick[0], quick[1], peer, timezone.now(), answer))
+        return await answer
 
     def _handle_in_worker(self, received: Frame, peer: str) -> bytes | None:
         # As around a web request: drop this thread's connection if it broke or outlived CONN_MAX_AGE.

@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from careportal.accounts.models import User
 from careportal.audit.models import AccessAction, ActorRole
-from careportal.core.bulk_sql import server_binding_cursor
+from careportal.core.bulk_sql import insert_rows, server_binding_cursor
 from careportal.hl7.ack import AckError, ack_build
 from careportal.hl7.handlers import (
     ApplyContext,
@@ -540,6 +540,11 @@ _STORED_DEFAULTS: dict[str, object] = {
 _insert_sql: dict[str, tuple[str, list[str]]] = {}
 
 
+def _stored_columns() -> list[str]:
+    """Every column of InboundMessage but its id, by attribute name."""
+    return [f.attname for f in InboundMessage._meta.concrete_fields if not f.primary_key]
+
+
 def _insert_stored(values: dict[str, object]) -> None:
     """INSERT one InboundMessage row with a statement built once per database: the after-store path's only query.
     `Model.objects.create` spends about as long building the same statement as the database spends storing it
@@ -549,10 +554,10 @@ def _insert_stored(values: dict[str, object]) -> None:
     built = _insert_sql.get(db.vendor)
     if built is None:
         meta = InboundMessage._meta
-        fields = [f for f in meta.concrete_fields if not f.primary_key]
-        names = [f.attname for f in fields]
+        names = _stored_columns()
+        fields = [meta.get_field(name) for name in names]
         table = db.ops.quote_name(meta.db_table)
-        columns = ", ".join(db.ops.quote_name(str(f.column)) for f in fields)
+        columns = ", ".join(db.ops.quote_name(str(f.column)) for f in fields)  # type: ignore[union-attr]
         placeholders = ", ".join(["%s"] * len(names))
         built = (f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", names)  # noqa: S608 - our own names  # nosec B608
         _insert_sql[db.vendor] = built
@@ -577,9 +582,34 @@ def _receive_stored(
 ) -> bytes | None:
     """After store: check the message as far as its header allows (the interface was checked by the caller), store
     it as STORED with one INSERT (committed: there is no transaction around it) and return its ACK; a worker
-    applies it (careportal/hl7/stored_services.py). None for a message this path does not take (an unreadable or
-    incomplete header, a type CarePortal refuses or does not apply, a refusal by the interface): the full path
-    answers it as in after-apply mode, so refusals stay AR, stored with their reason.
+    applies it (careportal/hl7/stored_services.py). None for a message this path does not take (see
+    `stored_prepare`): the full path answers it as in after-apply mode, so refusals stay AR, stored with their
+    reason."""
+    prepared = stored_prepare(raw, header=header, codec=codec, peer=peer, source=source, received_at=received_at)
+    if prepared is None:
+        return None
+    _insert_stored(prepared.row)
+    stored_wake()
+    return prepared.ack
+
+
+@dataclass(frozen=True)
+class StoredPrepared:
+    """A message the after-store path takes: its row, ready to INSERT, and the ACK to send once it is committed."""
+
+    row: dict[str, Any]
+    ack: bytes
+
+
+def stored_prepare(
+    raw: bytes, *, header: MessageHeader, codec: str, peer: str, source: str, received_at: datetime.datetime
+) -> StoredPrepared | None:
+    """The after-store checks, without storing: the row of a message that passes them and the ACK it gets once that
+    row is committed; None for a message the after-store path does not take (an unreadable or incomplete header, a
+    type CarePortal refuses or does not apply, a refusal by the interface, or an interface that acknowledges after
+    apply), which the full path (`message_receive`) answers. Reads nothing from the database but the interfaces'
+    snapshot. Duplicates are not looked for here: every copy is stored and acknowledged, and the workers apply one
+    and mark the others DUPLICATE.
 
     The ACK is AA in original mode; CA (commit accept) when MSH-15 is present, meaning the sender uses enhanced
     mode. Either way it says the message is safely stored, not that it was applied."""
@@ -590,27 +620,41 @@ def _receive_stored(
     if b"\x00" in raw or not is_known_message_type(header) or handler_for(header) is None:
         return None
     rule, refusal = interface_check(header, peer=peer, source=source)
-    if refusal is not None or rule is None:
+    if refusal is not None or rule is None or rule.ack_mode != AckMode.AFTER_STORE:
         return None
     code = "CA" if header.accept_ack_type else "AA"
-    _insert_stored(
-        {
-            "public_id": uuid.uuid4(),
-            "received_at": received_at,
-            "source": source,
-            "peer": _clean(peer, 100),
-            "raw": raw,
-            "status": MessageStatus.STORED.value,
-            "ack_code": code,
-            "content_hash": content_hash(raw),
-            "patient_key": patient_key(raw, header),
-            **_header_fields(header),
-        }
-    )
+    row = {
+        "public_id": uuid.uuid4(),
+        "received_at": received_at,
+        "source": source,
+        "peer": _clean(peer, 100),
+        "raw": raw,
+        "status": MessageStatus.STORED.value,
+        "ack_code": code,
+        "content_hash": content_hash(raw),
+        "patient_key": patient_key(raw, header),
+        **_header_fields(header),
+    }
+    ack = ack_build(header=header, code=code, text=STORED_TEXT, codec=codec, charset=header.charset)
+    return StoredPrepared(row, ack)
+
+
+def stored_insert(rows: list[dict[str, Any]]) -> None:
+    """INSERT the rows of prepared after-store messages (`StoredPrepared.row`), in the order given: one statement
+    for one row, as `_receive_stored`; one multi-row INSERT (careportal/core/bulk_sql.py) for several, as the
+    listener's group commit does. The caller commits; nothing is acknowledged before it has."""
+    if len(rows) == 1:
+        _insert_stored(rows[0])
+        return
+    names = _stored_columns()
+    insert_rows(InboundMessage, names, [[{**_STORED_DEFAULTS, **row}[name] for name in names] for row in rows])
+
+
+def stored_wake() -> None:
+    """Wake a worker for what was just stored (at most once per HL7_STORED_WAKE_SECONDS in this process)."""
     from careportal.hl7.stored_services import stored_apply_wake
 
     stored_apply_wake()
-    return ack_build(header=header, code=code, text=STORED_TEXT, codec=codec, charset=header.charset)
 
 
 def message_receive(raw: bytes, *, peer: str = "", source: str = MessageSource.MLLP) -> bytes:

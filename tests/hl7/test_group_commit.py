@@ -1,0 +1,220 @@
+"""Group commit in the MLLP listener (careportal/hl7/listener.py, GroupCommitter): after-store messages waiting on
+several connections at once are stored by one transaction, and each is acknowledged only after that commit.
+
+The first batch is held inside its transaction (before COMMIT) by a patched `stored_insert`, so that the next
+messages queue up behind it and are stored together: which messages share a transaction is then certain, not a
+matter of timing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.db import OperationalError
+
+from careportal.hl7 import listener as listener_module
+from careportal.hl7 import services
+from careportal.hl7.interfaces import active_rules, interfaces_cache_clear
+from careportal.hl7.models import AckMode, InboundInterface, InboundMessage, MessageStatus
+from careportal.hl7.stored_services import stored_apply_batch
+from careportal.results.models import DiagnosticReport
+from tests.hl7.mllp_client import END_BLOCK, START_BLOCK, ListenerThread, MLLPClient, ack_code
+from tests.hl7.test_ack_after_store import PATIENTS, fbc, msh_field
+from tests.patients.factories import PatientFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def after_store(settings: Any, test_interfaces: list[InboundInterface]) -> None:
+    settings.HL7_STORED_WAKE_SECONDS = 0
+    lab = InboundInterface.objects.get(sending_application="WINPATH", sending_facility="RRV_LAB")
+    lab.ack_mode = AckMode.AFTER_STORE
+    lab.save()
+    interfaces_cache_clear()
+    active_rules()  # the snapshot the listener's event loop consults to send a message to the group commit
+    for hospital_number, nhs_number in PATIENTS:
+        PatientFactory(hospital_number=hospital_number, nhs_number=nhs_number)
+
+
+class HeldInserts:
+    """`stored_insert` as the group commit calls it, recording each batch's control ids; the first batch is held
+    inside its transaction until `release()`, and the batch numbered `fail` (1-based) fails after its INSERT."""
+
+    def __init__(self, real: Callable[[list[dict[str, Any]]], None], fail: int = 0, fail_if: str = "") -> None:
+        self.real, self.fail, self.fail_if = real, fail, fail_if
+        self.batches: list[list[str]] = []
+        self.holding = threading.Event()
+        self.gate = threading.Event()
+
+    def __call__(self, rows: list[dict[str, Any]]) -> None:
+        self.batches.append([str(row["control_id"]) for row in rows])
+        if self.fail_if in self.batches[-1]:
+            raise OperationalError("this message cannot be stored")
+        self.real(rows)
+        if len(self.batches) == 1:
+            self.holding.set()
+            assert self.gate.wait(20)
+        if len(self.batches) == self.fail:
+            raise OperationalError("the commit failed")  # the INSERT ran: the transaction rolls it back
+
+    def release(self) -> None:
+        self.gate.set()
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> Callable[..., HeldInserts]:
+    def make(**options: Any) -> HeldInserts:
+        inserts = HeldInserts(services.stored_insert, **options)
+        monkeypatch.setattr(listener_module, "stored_insert", inserts)
+        return inserts
+
+    return make
+
+
+@pytest.fixture
+def running(after_store: None) -> Iterator[ListenerThread]:
+    thread = ListenerThread(handler=None).start()
+    yield thread
+    thread.stop()
+
+
+def queued(running: ListenerThread, count: int) -> None:
+    """Wait until `count` messages wait for the group commit."""
+    committer = running.listener._committer
+    assert committer is not None
+    for _ in range(200):
+        if committer._queue.qsize() == count:
+            return
+        threading.Event().wait(0.02)
+    raise AssertionError(f"{committer._queue.qsize()} messages queued, expected {count}")
+
+
+def no_reply_yet(client: MLLPClient) -> bool:
+    client.sock.settimeout(0.3)
+    try:
+        return not client.sock.recv(1)
+    except TimeoutError:
+        return True
+    finally:
+        client.sock.settimeout(30)
+
+
+@pytest.mark.parametrize("commit_fails", [False, True], ids=["commits", "commit-fails-once"])
+def test_several_connections_share_one_transaction_and_each_ack_waits_for_its_commit(
+    running: ListenerThread, held: Callable[..., HeldInserts], commit_fails: bool
+) -> None:
+    inserts = held(fail=2 if commit_fails else 0)
+    lab_adt = msh_field(fbc(9), 9, b"ADT^A04")  # a type the interface does not allow: refused, AR
+    clients = [running.client() for _ in range(5)]
+    try:
+        clients[0].send(fbc(1))
+        assert inserts.holding.wait(10)
+        # The same message on two connections at once, a new one, and one the after-store checks refuse.
+        for client, message in zip(clients[1:], (fbc(2), fbc(2), fbc(3), lab_adt), strict=True):
+            client.send(message)
+        queued(running, 4)
+        assert no_reply_yet(clients[0])  # stored, not committed: no ACK
+        inserts.release()
+        answers = [ack_code(client.read_frame()) for client in clients]
+    finally:
+        for client in clients:
+            client.close()
+
+    assert answers[:4] == [("CA", "STORE00001"), ("CA", "STORE00002"), ("CA", "STORE00002"), ("CA", "STORE00003")]
+    assert answers[4] == ("AR", "STORE00009")
+    # One transaction for the four that waited; the refused one was checked there too, and stored by the full path.
+    assert [sorted(batch) for batch in inserts.batches] == [["STORE00001"], ["STORE00002", "STORE00002", "STORE00003"]]
+    rows = list(InboundMessage.objects.order_by("pk").values_list("control_id", "status"))
+    # Whether the second batch committed or was rolled back and its messages stored one by one: each row once.
+    assert sorted(rows) == [
+        ("STORE00001", MessageStatus.STORED),
+        ("STORE00002", MessageStatus.STORED),
+        ("STORE00002", MessageStatus.STORED),
+        ("STORE00003", MessageStatus.STORED),
+        ("STORE00009", MessageStatus.REJECTED),
+    ]
+    # The copy sent twice in one batch is applied once, as if the two had come one after the other.
+    stored_apply_batch()
+    statuses = sorted(InboundMessage.objects.filter(control_id="STORE00002").values_list("status", flat=True))
+    assert statuses == [MessageStatus.APPLIED, MessageStatus.DUPLICATE]
+    assert DiagnosticReport.objects.filter(filler_order_number="S00002").count() == 1
+    assert DiagnosticReport.objects.count() == 3
+
+
+def test_a_message_that_cannot_be_stored_costs_only_its_own_connection(
+    running: ListenerThread, held: Callable[..., HeldInserts], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inserts = held(fail_if="STORE00002")
+    real_insert_one = services._insert_stored
+
+    def insert_one(values: dict[str, Any]) -> None:
+        if values["control_id"] == "STORE00002":
+            raise OperationalError("this message cannot be stored")
+        real_insert_one(values)
+
+    monkeypatch.setattr(services, "_insert_stored", insert_one)
+    clients = [running.client() for _ in range(4)]
+    try:
+        clients[0].send(fbc(1))
+        assert inserts.holding.wait(10)
+        for client, n in zip(clients[1:], (2, 3, 4), strict=True):
+            client.send(fbc(n))
+        queued(running, 3)
+        inserts.release()
+        assert ack_code(clients[0].read_frame()) == ("CA", "STORE00001")
+        assert ack_code(clients[2].read_frame()) == ("CA", "STORE00003")
+        assert ack_code(clients[3].read_frame()) == ("CA", "STORE00004")
+        # Not stored, so not acknowledged: its connection is closed and the sender sends it again.
+        assert clients[1].closed_by_server()
+    finally:
+        for client in clients:
+            client.close()
+
+    assert sorted(inserts.batches[1]) == ["STORE00002", "STORE00003", "STORE00004"]
+    assert sorted(InboundMessage.objects.values_list("control_id", flat=True)) == [
+        "STORE00001",
+        "STORE00003",
+        "STORE00004",
+    ]
+
+
+def test_one_connections_messages_are_stored_in_the_order_sent_even_when_it_does_not_wait(
+    running: ListenerThread, held: Callable[..., HeldInserts]
+) -> None:
+    inserts = held()
+    with running.client() as first, running.client() as eager:
+        first.send(fbc(1))
+        assert inserts.holding.wait(10)
+        # Three messages at once without waiting for the ACKs: the listener reads the next only after answering.
+        eager.send_raw(b"".join(START_BLOCK + fbc(n) + END_BLOCK for n in (2, 3, 4)))
+        queued(running, 1)
+        threading.Event().wait(0.2)
+        queued(running, 1)
+        inserts.release()
+        assert ack_code(first.read_frame()) == ("CA", "STORE00001")
+        assert [ack_code(eager.read_frame())[1] for _ in range(3)] == ["STORE00002", "STORE00003", "STORE00004"]
+
+    assert inserts.batches == [["STORE00001"], ["STORE00002"], ["STORE00003"], ["STORE00004"]]
+    in_order = list(InboundMessage.objects.order_by("pk").values_list("control_id", flat=True))
+    assert in_order == ["STORE00001", "STORE00002", "STORE00003", "STORE00004"]
+
+
+def test_an_after_apply_interface_and_an_unread_interface_snapshot_take_the_full_path(
+    running: ListenerThread, held: Callable[..., HeldInserts]
+) -> None:
+    inserts = held()
+    inserts.release()
+    interfaces_cache_clear()  # the event loop never queries: the first message goes to a worker thread
+    with running.client() as client:
+        assert ack_code(client.request(fbc(1))) == ("CA", "STORE00001")
+        assert ack_code(client.request(fbc(2))) == ("CA", "STORE00002")  # the snapshot read: group commit
+        InboundInterface.objects.filter(sending_application="WINPATH").update(ack_mode=AckMode.AFTER_APPLY)
+        interfaces_cache_clear()
+        active_rules()
+        assert ack_code(client.request(fbc(3))) == ("AA", "STORE00003")  # applied before its ACK
+    assert inserts.batches == [["STORE00002"]]
+    assert InboundMessage.objects.get(control_id="STORE00003").status == MessageStatus.APPLIED

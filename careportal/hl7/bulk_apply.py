@@ -609,9 +609,10 @@ def _later_version_batched(tracked: _Tracked, patient: Patient, data: ReportData
 def _snapshot_stored(row: Observation) -> dict[str, Any]:
     """ingest._snapshot of a value not yet written, as it will read once stored: both databases return times in
     UTC, and the snapshot keeps their text."""
-    if row.observed_at is not None:
+    observed_at = row.observed_at
+    if observed_at is not None:
         row = copy.copy(row)
-        row.observed_at = row.observed_at.astimezone(datetime.UTC)
+        row.observed_at = observed_at.astimezone(datetime.UTC)
     return _snapshot(row)
 
 

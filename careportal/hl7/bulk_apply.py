@@ -63,6 +63,7 @@ from careportal.results.ingest import (
     observation_rows,
     report_change,
     report_new,
+    version_row,
 )
 from careportal.results.models import (
     DiagnosticReport,
@@ -346,7 +347,7 @@ class _Batch:
         key = (report.source_system, report.filler_order_number)
         self.pending_orders.add(key)
         if change.version is not None:
-            self.pending_versions.append(change.version)
+            self.pending_versions.append(version_row(**change.version))
             # auto_now, as report.save() would set it.
             report.updated_at = timezone.now()
             tracked.current = [_snapshot_stored(row) for row in observation_rows(report, data.observations)]

@@ -471,7 +471,33 @@ def _version_add(
     observations: list[dict[str, Any]],
     at: datetime.datetime,
 ) -> None:
-    DiagnosticReportVersion.objects.create(
+    version_row(
+        report=report,
+        version=version,
+        status=status,
+        reported_at=reported_at,
+        reason=reason,
+        was_released=was_released,
+        lab_comment=lab_comment,
+        observations=observations,
+        at=at,
+    ).save()
+
+
+def version_row(
+    *,
+    report: DiagnosticReport,
+    version: int,
+    status: str,
+    reported_at: datetime.datetime | None,
+    reason: ReportVersionReason,
+    was_released: bool,
+    lab_comment: str,
+    observations: list[dict[str, Any]],
+    at: datetime.datetime,
+) -> DiagnosticReportVersion:
+    """The earlier version `_version_add` stores, not saved (the batch applier writes many at once)."""
+    return DiagnosticReportVersion(
         report=report,
         version=version,
         status=status,
@@ -487,9 +513,9 @@ def _version_add(
 @dataclass
 class ReportChange:
     """What a later message changes on a report, worked out in memory by `report_change`: the earlier version to
-    keep (None when nothing changed), whether the values are replaced, and the history note."""
+    keep (`_version_add`'s arguments; None when nothing changed, and then the values stay), and the history note."""
 
-    version: DiagnosticReportVersion | None
+    version: dict[str, Any] | None
     note: str
     outcome: str
 
@@ -517,17 +543,17 @@ def report_change(
 
     was_provisional = report.status in PROVISIONAL
     reason = ReportVersionReason.PRELIMINARY_REPLACED if was_provisional else ReportVersionReason.CORRECTED
-    version = DiagnosticReportVersion(
-        report=report,
-        version=report.version,
-        status=report.status,
-        reported_at=report.reported_at,
-        replaced_at=received_at,
-        reason=reason,
-        was_released=report.released_at is not None,
-        lab_comment=report.lab_comment,
-        observations=current,
-    )
+    version = {
+        "report": report,
+        "version": report.version,
+        "status": report.status,
+        "reported_at": report.reported_at,
+        "reason": reason,
+        "was_released": report.released_at is not None,
+        "lab_comment": report.lab_comment,
+        "observations": current,
+        "at": received_at,
+    }
     report.version += 1
     report.status = status
     _set_header(report, data)
@@ -569,7 +595,7 @@ def _update(
         report=report, current=_current_snapshot(report), data=data, received_at=received_at, cache=cache
     )
     if change.version is not None:
-        change.version.save()
+        _version_add(**change.version)
         report.save(update_fields=UPDATE_FIELDS)
         report.observations.all().delete()
         _new_observations(report, data.observations)

@@ -143,11 +143,18 @@ class _Tracked:
     with its current values as `_current_snapshot` would read them, and what is still to be written."""
 
     report: DiagnosticReport
-    current: list[dict[str, Any]]
+    # The snapshot of its values; worked out from `observations` only when a later version needs it.
+    current: list[dict[str, Any]] | None
     new: bool = False  # to be INSERTed
     changed: bool = False  # to be UPDATEd (its UPDATE_FIELDS)
-    # The values to write (a new report, or new values replacing the stored ones), None when the rows are stored.
+    # Its values when the batch brought them (None when read from the database), and whether they are to be written.
     observations: list[ObservationData] | None = None
+    values_pending: bool = False
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        if self.current is None:
+            self.current = [_snapshot_stored(row) for row in observation_rows(self.report, self.observations or [])]
+        return self.current
 
 
 _Key = tuple[str, str, str]  # sending application, facility, control id
@@ -325,9 +332,7 @@ class _Batch:
         report = report_new(patient=patient, data=data, received_at=received_at, cache=self.cache, care_team_id=team)
         key = (report.source_system, report.filler_order_number)
         self.known_reports.add(key)
-        rows = observation_rows(report, data.observations)
-        new = _Tracked(report=report, current=[_snapshot_stored(row) for row in rows], new=True)
-        new.observations = data.observations
+        new = _Tracked(report=report, current=None, new=True, observations=data.observations, values_pending=True)
         self.pending_reports.append(new)
         if not any(obs.attachment_data is not None for obs in data.observations):
             # A snapshot of a value with a document names the file, stored only when the batch is written: a later
@@ -342,7 +347,7 @@ class _Batch:
         """ingest._update in memory, by the same rules (report_change) on the report as the batch knows it."""
         report = tracked.report
         change = report_change(
-            report=report, current=tracked.current, data=data, received_at=received_at, cache=self.cache
+            report=report, current=tracked.snapshot(), data=data, received_at=received_at, cache=self.cache
         )
         key = (report.source_system, report.filler_order_number)
         self.pending_orders.add(key)
@@ -350,8 +355,7 @@ class _Batch:
             self.pending_versions.append(version_row(**change.version))
             # auto_now, as report.save() would set it.
             report.updated_at = timezone.now()
-            tracked.current = [_snapshot_stored(row) for row in observation_rows(report, data.observations)]
-            tracked.observations = data.observations
+            tracked.current, tracked.observations, tracked.values_pending = None, data.observations, True
             if not tracked.new and not tracked.changed:
                 tracked.changed = True
                 self.pending_reports.append(tracked)
@@ -409,8 +413,7 @@ class _Batch:
             self.reports, self.tracked = None, {}
             return [(slot, outcome) for slot, outcome, _ in slots]
         for tracked in reports:
-            tracked.new = tracked.changed = False
-            tracked.observations = None
+            tracked.new = tracked.changed = tracked.values_pending = False
         return None
 
     def _write(

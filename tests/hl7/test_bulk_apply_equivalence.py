@@ -310,8 +310,8 @@ _step = st.tuples(
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(_step, min_size=2, max_size=16), sizes=st.lists(st.integers(1, 8), max_size=3))
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(_step, min_size=2, max_size=12), sizes=st.lists(st.integers(1, 8), max_size=3))
 def test_report_histories_leave_the_same_rows(history, steps, sizes: list[int]) -> None:
     raws = _histories(steps)
     _assert_same(raws, sizes)

@@ -9,9 +9,10 @@ On SQLite (a file) and on PostgreSQL (a fresh database, bench/pg_support.py), ea
 - in batches: `messages_apply_in_batch` (careportal/hl7/bulk_apply.py), 500 at a time;
 - backfill: `manage.py hl7_import` of BENCH_INGEST_BACKFILL messages (default 1,000,000) in files of 50,000.
 
-The messages: 9 in 10 are final reports for new orders, 1 in 10 corrects the report sent 705 messages before (the
-one-by-one path applies it); 5 values each, one patient per 5 reports. Set BENCH_INGEST_MESSAGES (default 20,000)
-and BENCH_INGEST_BACKFILL for a quicker run. Writes bench/results/ingest.md and ingest.json.
+The messages: 9 in 10 are final reports for new orders, 1 in 10 corrects the report sent 705 messages before
+(applied in the batch too, as a later version of a stored report); 5 values each, one patient per 5 reports. Set
+BENCH_INGEST_MESSAGES (default 20,000) and BENCH_INGEST_BACKFILL for a quicker run, and BENCH_INGEST_DATABASE for
+another PostgreSQL database name. Writes bench/results/ingest.md and ingest.json.
 """
 
 import datetime
@@ -30,7 +31,8 @@ from bench.pg_support import machine, run_child_on_fresh_database, server_url, s
 from bench.summary import Row, Target  # noqa: E402
 
 RESULTS_DIR = BENCH_DIR / "results"
-DATABASE_NAME = "careportal_bench_ingest"
+# BENCH_INGEST_DATABASE: another name, for two runs at once on one server (each drops and creates its own).
+DATABASE_NAME = os.environ.get("BENCH_INGEST_DATABASE", "careportal_bench_ingest")
 FILE_MESSAGES = 50_000
 REPORTS_PER_PATIENT = 5
 

@@ -179,3 +179,51 @@ def insert_instances(objs: Sequence[models.Model], *, using: str = "default") ->
         obj.pk = pk
         obj._state.adding = False
         obj._state.db = using
+
+
+def update_instances(objs: Sequence[models.Model], fields: Sequence[str], *, using: str = "default") -> None:
+    """`Model.objects.bulk_update(objs, fields)` for saved instances of one model, as one `UPDATE … FROM` a list
+    of rows per statement (as many rows as the database's parameter limit allows) rather than the ORM's CASE WHEN
+    per field and row. Values are written as they are on the instances: no pre_save, so set an auto_now field
+    yourself, as bulk_update needs too. PostgreSQL, or SQLite 3.33 and later."""
+    if not objs:
+        return
+    connection = connections[using]
+    meta = type(objs[0])._meta
+    concrete = [meta.pk, *(meta.get_field(name) for name in fields)]
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    preparers = [(i, prep) for i, field in enumerate(concrete) if (prep := _preparer(field, connection))]  # type: ignore[arg-type]
+    rows: list[list[Any]] = []
+    for obj in objs:
+        row = [getattr(obj, field.attname) for field in concrete]  # type: ignore[union-attr]
+        for index, prepare in preparers:
+            row[index] = prepare(row[index])
+        rows.append(row)
+    names = [quote(str(field.column)) for field in concrete]  # type: ignore[union-attr]
+    if connection.vendor == "postgresql":
+        arrays = [list(column) for column in zip(*rows, strict=True)]
+        for index, field in enumerate(concrete):
+            if isinstance(field, models.JSONField):
+                arrays[index] = [_json_text(value) for value in arrays[index]]
+        casts = ", ".join(f"%b::{_array_type(field, connection)}" for field in concrete)
+        sets = ", ".join(f"{name} = v.{name}" for name in names[1:])
+        sql = (
+            f"UPDATE {table} SET {sets} FROM unnest({casts}) AS v({', '.join(names)}) "  # noqa: S608 - our own names  # nosec B608
+            f"WHERE {table}.{names[0]} = v.{names[0]}"
+        )
+        with server_binding_cursor(connection) as cursor:
+            cursor.execute(sql, arrays)
+        return
+    # SQLite: a VALUES list names its columns column1, column2, …
+    sets = ", ".join(f"{name} = v.column{i}" for i, name in enumerate(names[1:], 2))
+    per_statement = max(1, (connection.features.max_query_params or 999) // len(concrete))
+    one_row = "(" + ", ".join(["%s"] * len(concrete)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            sql = (
+                f"UPDATE {table} SET {sets} FROM (VALUES {', '.join([one_row] * len(chunk))}) AS v "  # noqa: S608 - our own names  # nosec B608
+                f"WHERE {table}.{names[0]} = v.column1"
+            )
+            cursor.execute(sql, [value for row in chunk for value in row])

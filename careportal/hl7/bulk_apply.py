@@ -26,6 +26,7 @@ moment), the pending messages are applied again one by one.
 
 from __future__ import annotations
 
+import copy
 import datetime
 from collections import defaultdict
 from collections.abc import Sequence
@@ -35,7 +36,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from careportal.core.bulk_sql import insert_instances
+from careportal.core.bulk_sql import insert_instances, update_instances
 from careportal.hl7 import services
 from careportal.hl7.handlers import (
     ApplyContext,
@@ -50,16 +51,28 @@ from careportal.hl7.models import InboundMessage, MessageStatus
 from careportal.hl7.parsing import MalformedMessage, MessageHeader, ParsedMessage, content_hash, parse_message
 from careportal.patients.models import CareRelationship, CareRelationshipReason, Patient
 from careportal.results.ingest import (
+    UPDATE_FIELDS,
     ObservationData,
     ReportData,
     _fit,
+    _snapshot,
     _status_note,
     _store_attachments,
     care_team_routed,
+    is_older,
     observation_rows,
+    report_change,
     report_new,
+    version_row,
 )
-from careportal.results.models import DiagnosticReport, ReportAction, ReportActionKind
+from careportal.results.models import (
+    DiagnosticReport,
+    DiagnosticReportVersion,
+    Observation,
+    ReportAction,
+    ReportActionKind,
+    ReportStatus,
+)
 from careportal.results.services import SYSTEM_ACTOR_NAME
 
 # Fields a stored row gets when it is settled (the others it had when it was stored).
@@ -111,11 +124,37 @@ class _Slot:
     stored: bool = False  # a row saved before it was applied: updated in place
 
 
+# The statuses whose later versions the batch applies itself; a cancelled report (or a cancellation) goes one by
+# one, as does any status not listed.
+_BATCHED_STATUSES = frozenset(
+    {
+        ReportStatus.REGISTERED,
+        ReportStatus.PARTIAL,
+        ReportStatus.PRELIMINARY,
+        ReportStatus.FINAL,
+        ReportStatus.CORRECTED,
+    }
+)
+
+
 @dataclass
-class _NewReport:
+class _Tracked:
+    """A report as the batch knows it: read with the batch (locked, as report_apply locks it) or created by it,
+    with its current values as `_current_snapshot` would read them, and what is still to be written."""
+
     report: DiagnosticReport
-    observations: list[ObservationData]
-    received_at: datetime.datetime
+    # The snapshot of its values; worked out from `observations` only when a later version needs it.
+    current: list[dict[str, Any]] | None
+    new: bool = False  # to be INSERTed
+    changed: bool = False  # to be UPDATEd (its UPDATE_FIELDS)
+    # Its values when the batch brought them (None when read from the database), and whether they are to be written.
+    observations: list[ObservationData] | None = None
+    values_pending: bool = False
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        if self.current is None:
+            self.current = [_snapshot_stored(row) for row in observation_rows(self.report, self.observations or [])]
+        return self.current
 
 
 _Key = tuple[str, str, str]  # sending application, facility, control id
@@ -129,8 +168,12 @@ class _Batch:
         self.copies: dict[_Key, list[services._Row]] = defaultdict(list)
         self.patients: dict[str, Patient | None] | None = None
         self.reports: set[tuple[str, str]] | None = None
+        # The reports the batch may apply later versions to itself, by (source system, filler order number).
+        self.tracked: dict[tuple[str, str], _Tracked] = {}
         self.pending_slots: list[tuple[_Slot, services._Outcome, bool]] = []
-        self.pending_reports: list[_NewReport] = []
+        self.pending_reports: list[_Tracked] = []  # in the order they were first touched
+        self.pending_versions: list[DiagnosticReportVersion] = []
+        self.pending_actions: list[ReportAction] = []
         self.pending_relationships: set[tuple[int, int]] = set()
         # What the pending rows name: a message applied one by one that names none of it need not wait for them.
         self.pending_orders: set[tuple[str, str]] = set()
@@ -204,22 +247,32 @@ class _Batch:
             self.patients = dict.fromkeys(numbers)
             for patient in Patient.objects.filter(hospital_number__in=numbers).order_by():
                 self.patients[patient.hospital_number] = patient
-        self.reports = set(
-            DiagnosticReport.objects.filter(filler_order_number__in=fillers)
-            .order_by()
-            .values_list("source_system", "filler_order_number")
-        )
+        # Whole rows, locked as report_apply locks each (the release job skips them, a clinician's action waits):
+        # a later version of one of them is applied in memory from this read (see `plan`).
+        found = list(DiagnosticReport.objects.select_for_update().filter(filler_order_number__in=fillers).order_by())
+        self.reports = {(report.source_system, report.filler_order_number) for report in found}
+        current: dict[int, list[dict[str, Any]]] = {report.pk: [] for report in found}
+        if found:
+            for observation in Observation.objects.filter(report_id__in=list(current)).order_by(
+                "report_id", "sequence"
+            ):
+                current[observation.report_id].append(_snapshot(observation))
+        self.tracked = {
+            (report.source_system, report.filler_order_number): _Tracked(report=report, current=current[report.pk])
+            for report in found
+        }
         return self.patients, self.reports
 
     # --- the fast path ------------------------------------------------------------------------------------------
 
-    def plan(self, ctx: ApplyContext, index: int) -> list[tuple[Patient, ReportData]] | None:
-        """The new reports a result message brings, each with its patient, when it can be applied in memory with
-        the same outcome as one by one; None otherwise (the one-by-one path then applies it, or says why not)."""
+    def plan(self, ctx: ApplyContext, index: int) -> list[tuple[Patient, ReportData, _Tracked | None]] | None:
+        """The reports a result message brings, each with its patient and, for a later version of a report the
+        batch knows, that report; when it can be applied in memory with the same outcome as one by one. None
+        otherwise (the one-by-one path then applies it, or says why not)."""
         patients, reports = self.read_patients_and_reports(index)
         try:
             groups = oru.order_groups(ctx.message.segments)
-            planned: list[tuple[Patient, ReportData]] = []
+            planned: list[tuple[Patient, ReportData, _Tracked | None]] = []
             keys: set[tuple[str, str]] = set()
             for group in groups:
                 if group.pid is None:
@@ -232,10 +285,15 @@ class _Batch:
                     _fit(DiagnosticReport, "source_system", data.source_system),
                     _fit(DiagnosticReport, "filler_order_number", data.filler_order_number),
                 )
-                if key in reports or key in keys:
-                    return None  # an update, a correction, a copy sent again, or a conflict: one by one
+                if key in keys:
+                    return None  # two versions of one report in one message: one by one
                 keys.add(key)
-                planned.append((patient, data))
+                tracked = None
+                if key in reports:
+                    tracked = self.tracked.get(key)
+                    if tracked is None or not _later_version_batched(tracked, patient, data):
+                        return None  # see _later_version_batched: one by one
+                planned.append((patient, data, tracked))
         except ApplyError:
             return None  # the one-by-one path raises it again, with the same reason
         return planned or None
@@ -256,19 +314,52 @@ class _Batch:
             return None
         return patient
 
-    def add(self, slot: _Slot, planned: list[tuple[Patient, ReportData]], received_at: datetime.datetime) -> None:
-        for patient, data in planned:
-            team = self._care_team(data)
-            report = report_new(
-                patient=patient, data=data, received_at=received_at, cache=self.cache, care_team_id=team
-            )
-            self.known_reports.add((report.source_system, report.filler_order_number))
-            self.pending_reports.append(_NewReport(report, data.observations, received_at))
-            self.pending_orders.add((report.source_system, report.filler_order_number))
-            if team is not None:
-                self.pending_relationships.add((patient.pk, team))
-        outcome = services._Outcome(status=MessageStatus.APPLIED, ack_code="AA", text="Applied", patient=planned[0][0])
-        self.pending_slots.append((slot, outcome, True))
+    def add(
+        self,
+        slot: _Slot,
+        planned: list[tuple[Patient, ReportData, _Tracked | None]],
+        received_at: datetime.datetime,
+    ) -> None:
+        for patient, data, tracked in planned:
+            if tracked is None:
+                self._create(patient, data, received_at)
+            else:
+                self._change(tracked, data, received_at)
+
+    def _create(self, patient: Patient, data: ReportData, received_at: datetime.datetime) -> None:
+        """ingest._create in memory."""
+        team = self._care_team(data)
+        report = report_new(patient=patient, data=data, received_at=received_at, cache=self.cache, care_team_id=team)
+        key = (report.source_system, report.filler_order_number)
+        self.known_reports.add(key)
+        new = _Tracked(report=report, current=None, new=True, observations=data.observations, values_pending=True)
+        self.pending_reports.append(new)
+        if not any(obs.attachment_data is not None for obs in data.observations):
+            # A snapshot of a value with a document names the file, stored only when the batch is written: a later
+            # version of such a report goes one by one, after the flush.
+            self.tracked[key] = new
+        self.pending_orders.add(key)
+        self.pending_actions.append(_action(report, ReportActionKind.ARRIVED, _status_note(report.status), received_at))
+        if team is not None:
+            self.pending_relationships.add((patient.pk, team))
+
+    def _change(self, tracked: _Tracked, data: ReportData, received_at: datetime.datetime) -> None:
+        """ingest._update in memory, by the same rules (report_change) on the report as the batch knows it."""
+        report = tracked.report
+        change = report_change(
+            report=report, current=tracked.snapshot(), data=data, received_at=received_at, cache=self.cache
+        )
+        key = (report.source_system, report.filler_order_number)
+        self.pending_orders.add(key)
+        if change.version is not None:
+            self.pending_versions.append(version_row(**change.version))
+            # auto_now, as report.save() would set it.
+            report.updated_at = timezone.now()
+            tracked.current, tracked.observations, tracked.values_pending = None, data.observations, True
+            if not tracked.new and not tracked.changed:
+                tracked.changed = True
+                self.pending_reports.append(tracked)
+        self.pending_actions.append(_action(report, ReportActionKind.UPDATED, change.note, received_at))
 
     def must_flush_before(self, slot: _Slot) -> bool:
         """Whether the one-by-one path must see the pending rows before it applies this message: always, but for a
@@ -302,52 +393,56 @@ class _Batch:
         if not self.pending_slots:
             return None
         slots, reports, relationships = self.pending_slots, self.pending_reports, self.pending_relationships
+        versions, actions = self.pending_versions, self.pending_actions
         self.pending_slots, self.pending_reports, self.pending_relationships = [], [], set()
+        self.pending_versions, self.pending_actions = [], []
         self.pending_orders, self.pending_controls = set(), set()
         try:
             with transaction.atomic():
-                self._write(slots, reports, relationships)
+                self._write(slots, reports, versions, actions, relationships)
         except IntegrityError:
             # Another connection created one of these reports (or applied one of these messages) meanwhile: the
-            # savepoint undid the INSERTs, and the messages go the one-by-one way, which sees that connection's rows.
-            for new in reports:
-                new.report.pk, new.report._state.adding = None, True
+            # savepoint undid the writes, and the messages go the one-by-one way, which sees that connection's rows
+            # (and reads the reports again: the ones changed in memory no longer say what is stored).
+            for tracked in reports:
+                if tracked.new:
+                    tracked.report.pk, tracked.report._state.adding = None, True
             for slot, _, _ in slots:
                 if not slot.stored:
                     slot.record.pk, slot.record._state.adding = None, True
-            self.reports = None
+            self.reports, self.tracked = None, {}
             return [(slot, outcome) for slot, outcome, _ in slots]
+        for tracked in reports:
+            tracked.new = tracked.changed = tracked.values_pending = False
         return None
 
     def _write(
         self,
         slots: list[tuple[_Slot, services._Outcome, bool]],
-        reports: list[_NewReport],
+        reports: list[_Tracked],
+        versions: list[DiagnosticReportVersion],
+        actions: list[ReportAction],
         relationships: set[tuple[int, int]],
     ) -> None:
         if reports:
             # The observations name their report by the id the INSERT returns (PostgreSQL, SQLite 3.35 and later).
             if not connection.features.can_return_rows_from_bulk_insert:
                 raise NotImplementedError("Applying in batches needs PostgreSQL, or SQLite 3.35 or later")
-            for new in reports:
-                _store_attachments(new.observations)
+            for tracked in reports:
+                _store_attachments(tracked.observations or [])
             # insert_instances, not bulk_create: the same rows, without the ORM's per-value preparation and
             # client-side array quoting that cost more than the INSERTs (careportal/core/bulk_sql.py).
-            insert_instances([new.report for new in reports])
-            insert_instances([row for new in reports for row in observation_rows(new.report, new.observations)])
+            insert_instances([tracked.report for tracked in reports if tracked.new])
+            changed = [tracked.report for tracked in reports if not tracked.new]
+            if changed:
+                # A later version: the fields ingest._update saves, and its values replace the stored ones.
+                update_instances(changed, UPDATE_FIELDS)
+                Observation.objects.filter(report_id__in=[report.pk for report in changed]).delete()
             insert_instances(
-                [
-                    ReportAction(
-                        report=new.report,
-                        kind=ReportActionKind.ARRIVED,
-                        actor=None,
-                        actor_name=SYSTEM_ACTOR_NAME,
-                        note=_status_note(new.report.status)[:500],
-                        at=new.received_at,
-                    )
-                    for new in reports
-                ]
+                [row for tracked in reports for row in observation_rows(tracked.report, tracked.observations or [])]
             )
+        insert_instances(versions)
+        insert_instances(actions)
         if relationships:
             patients = {p for p, _ in relationships}
             teams = {t for _, t in relationships}
@@ -458,6 +553,10 @@ def _one(batch: _Batch, slot: _Slot, index: int) -> MessageOutcome:
         planned = batch.plan(ctx, index)
         if planned is not None:
             batch.add(slot, planned, record.received_at)
+            outcome = services._Outcome(
+                status=MessageStatus.APPLIED, ack_code="AA", text="Applied", patient=planned[0][0]
+            )
+            batch.pending_slots.append((slot, outcome, True))
             batch.settled(slot, MessageStatus.APPLIED, pending=True)
             return MessageOutcome(status=MessageStatus.APPLIED, ack_code="AA", text="Applied", bulk=True)
     if batch.must_flush_before(slot):
@@ -484,11 +583,46 @@ def _one_by_one(batch: _Batch, slot: _Slot) -> MessageOutcome:
     batch.settled(slot, outcome.status, pending=False)
     if handler_for(slot.parsed.header) is not oru.apply_oru:
         # Patient registrations and merges (ADT) change who the next messages name: read again when needed.
-        batch.patients, batch.reports = None, None
-    elif batch.reports is not None:
-        # The reports it may have created count as existing (more than it did is safe: those go one by one too).
-        batch.reports.update(_orders_named(slot.parsed))
+        batch.patients, batch.reports, batch.tracked = None, None, {}
+    else:
+        named = _orders_named(slot.parsed)
+        # The reports it changed are no longer as the batch read them: their later versions go one by one too.
+        for key in named:
+            batch.tracked.pop(key, None)
+        if batch.reports is not None:
+            # The reports it may have created count as existing (more than it did is safe: those go one by one).
+            batch.reports.update(named)
     return _outcome(outcome)
+
+
+def _later_version_batched(tracked: _Tracked, patient: Patient, data: ReportData) -> bool:
+    """Whether the batch applies this later version of a report it knows itself (with report_change, the rules
+    ingest._update applies): the same patient, a status it knows on both sides (not cancelled), not older than the
+    report (an older version is kept in its history by ingest._keep_older, one by one), and no document among the
+    values (stored only when the batch is written)."""
+    report = tracked.report
+    return (
+        report.patient_id == patient.pk
+        and report.status in _BATCHED_STATUSES
+        and data.status in _BATCHED_STATUSES
+        and not is_older(report, data)
+        and not any(obs.attachment_data is not None for obs in data.observations)
+    )
+
+
+def _snapshot_stored(row: Observation) -> dict[str, Any]:
+    """ingest._snapshot of a value not yet written, as it will read once stored: both databases return times in
+    UTC, and the snapshot keeps their text."""
+    observed_at = row.observed_at
+    if observed_at is not None:
+        row = copy.copy(row)
+        row.observed_at = observed_at.astimezone(datetime.UTC)
+    return _snapshot(row)
+
+
+def _action(report: DiagnosticReport, kind: str, note: str, at: datetime.datetime) -> ReportAction:
+    """results.services.report_action_record, not saved."""
+    return ReportAction(report=report, kind=kind, actor=None, actor_name=SYSTEM_ACTOR_NAME, note=note[:500], at=at)
 
 
 def _orders_named(message: ParsedMessage) -> set[tuple[str, str]]:

@@ -322,7 +322,7 @@ _HEADER_FIELDS = (
     "is_critical",
 )
 _RULE_FIELDS = ("release_mode", "release_rule_description", "result_kind", "sensitive_category")
-_UPDATE_FIELDS = (
+UPDATE_FIELDS = (
     *_HEADER_FIELDS,
     *_RULE_FIELDS,
     "version",
@@ -471,7 +471,33 @@ def _version_add(
     observations: list[dict[str, Any]],
     at: datetime.datetime,
 ) -> None:
-    DiagnosticReportVersion.objects.create(
+    version_row(
+        report=report,
+        version=version,
+        status=status,
+        reported_at=reported_at,
+        reason=reason,
+        was_released=was_released,
+        lab_comment=lab_comment,
+        observations=observations,
+        at=at,
+    ).save()
+
+
+def version_row(
+    *,
+    report: DiagnosticReport,
+    version: int,
+    status: str,
+    reported_at: datetime.datetime | None,
+    reason: ReportVersionReason,
+    was_released: bool,
+    lab_comment: str,
+    observations: list[dict[str, Any]],
+    at: datetime.datetime,
+) -> DiagnosticReportVersion:
+    """The earlier version `_version_add` stores, not saved (the batch applier writes many at once)."""
+    return DiagnosticReportVersion(
         report=report,
         version=version,
         status=status,
@@ -484,13 +510,28 @@ def _version_add(
     )
 
 
-def _update(
-    *, report: DiagnosticReport, data: ReportData, received_at: datetime.datetime, cache: dict[Any, Any]
-) -> ApplyResult:
-    if report.reported_at is not None and data.reported_at is not None and data.reported_at < report.reported_at:
-        return _keep_older(report=report, data=data, received_at=received_at)
+@dataclass
+class ReportChange:
+    """What a later message changes on a report, worked out in memory by `report_change`: the earlier version to
+    keep (`_version_add`'s arguments; None when nothing changed, and then the values stay), and the history note."""
 
-    current = _current_snapshot(report)
+    version: dict[str, Any] | None
+    note: str
+    outcome: str
+
+
+def report_change(
+    *,
+    report: DiagnosticReport,
+    current: list[dict[str, Any]],
+    data: ReportData,
+    received_at: datetime.datetime,
+    cache: dict[Any, Any],
+) -> ReportChange:
+    """The rules of a message that is not older than the stored report, applied to `report` in memory (its fields
+    are set, nothing is written). `current` is the snapshot of its stored values (`_current_snapshot`). Shared by
+    `_update` (one message) and the batch applier (careportal/hl7/bulk_apply.py), which writes the same rows for
+    many reports at once: one set of rules, so the two cannot drift apart."""
     incoming = [_snapshot(obs) for obs in data.observations]
     values_changed = _comparable(current) != _comparable(incoming) or report.lab_comment != data.lab_comment
     status = data.status
@@ -498,28 +539,21 @@ def _update(
         # A final sent again after a correction is still the corrected report.
         status = ReportStatus.CORRECTED
     if not values_changed and status == report.status:
-        report_action_record(
-            report=report,
-            kind=ReportActionKind.UPDATED,
-            actor=None,
-            at=received_at,
-            note="Sent again by the lab: no change",
-        )
-        return ApplyResult(report=report, created=False, outcome="unchanged")
+        return ReportChange(version=None, note="Sent again by the lab: no change", outcome="unchanged")
 
     was_provisional = report.status in PROVISIONAL
     reason = ReportVersionReason.PRELIMINARY_REPLACED if was_provisional else ReportVersionReason.CORRECTED
-    _version_add(
-        report=report,
-        version=report.version,
-        status=report.status,
-        reported_at=report.reported_at,
-        reason=reason,
-        was_released=report.released_at is not None,
-        lab_comment=report.lab_comment,
-        observations=current,
-        at=received_at,
-    )
+    version = {
+        "report": report,
+        "version": report.version,
+        "status": report.status,
+        "reported_at": report.reported_at,
+        "reason": reason,
+        "was_released": report.released_at is not None,
+        "lab_comment": report.lab_comment,
+        "observations": current,
+        "at": received_at,
+    }
     report.version += 1
     report.status = status
     _set_header(report, data)
@@ -533,13 +567,10 @@ def _update(
             if report.release_due_at is None:
                 rule = _rule(report.test_code, report.category, cache)
                 _copy_rule(report, rule)
-                report.release_due_at = release_due_at_for(rule, final_at=data.reported_at or received_at)
+                report.release_due_at = _due_at(rule, data.reported_at or received_at, cache)
         else:
             # Back to provisional, or cancelled: nothing is released automatically.
             report.release_due_at = None
-    report.save(update_fields=_UPDATE_FIELDS)
-    report.observations.all().delete()
-    _new_observations(report, data.observations)
     outcome = "replaced" if reason == ReportVersionReason.PRELIMINARY_REPLACED else "corrected"
     note = {
         "replaced": "The lab replaced the preliminary report",
@@ -547,8 +578,29 @@ def _update(
     }[outcome]
     if status == ReportStatus.CANCELLED:
         note = "The lab cancelled the report"
-    report_action_record(report=report, kind=ReportActionKind.UPDATED, actor=None, at=received_at, note=note)
-    return ApplyResult(report=report, created=False, outcome=outcome)
+    return ReportChange(version=version, note=note, outcome=outcome)
+
+
+def is_older(report: DiagnosticReport, data: ReportData) -> bool:
+    """Whether `data` is older than the stored report (by report time): then it never overwrites it."""
+    return report.reported_at is not None and data.reported_at is not None and data.reported_at < report.reported_at
+
+
+def _update(
+    *, report: DiagnosticReport, data: ReportData, received_at: datetime.datetime, cache: dict[Any, Any]
+) -> ApplyResult:
+    if is_older(report, data):
+        return _keep_older(report=report, data=data, received_at=received_at)
+    change = report_change(
+        report=report, current=_current_snapshot(report), data=data, received_at=received_at, cache=cache
+    )
+    if change.version is not None:
+        _version_add(**change.version)
+        report.save(update_fields=UPDATE_FIELDS)
+        report.observations.all().delete()
+        _new_observations(report, data.observations)
+    report_action_record(report=report, kind=ReportActionKind.UPDATED, actor=None, at=received_at, note=change.note)
+    return ApplyResult(report=report, created=False, outcome=change.outcome)
 
 
 def _already_kept(*, report: DiagnosticReport, data: ReportData, incoming: list[dict[str, Any]]) -> bool:

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from careportal.core.bulk_sql import insert_instances, insert_rows
+from careportal.core.bulk_sql import insert_instances, insert_rows, update_instances
 from careportal.notifications.models import Notification
 from tests.accounts.factories import UserFactory
 
@@ -65,3 +65,28 @@ def test_insert_rows_splits_at_the_parameter_limit_and_keeps_the_order(django_as
     stored = dict(Notification.objects.filter(pk__in=ids).values_list("pk", "to_address"))
     assert [stored[pk] for pk in ids] == [f"n{i}@example.org" for i in range(count)]
     assert insert_rows(Notification, fields, [], returning_pk=True) == []
+
+
+def test_update_instances_stores_what_bulk_update_stores(django_assert_num_queries):
+    user = UserFactory()
+    fields = ["user", "to_address", "personalisation", "attempts", "last_error", "next_attempt_at"]
+    expected = Notification.objects.bulk_create(_notifications(None))
+    mine = Notification.objects.bulk_create(_notifications(None))
+    untouched = Notification.objects.bulk_create(_notifications(None))
+    later = timezone.now().replace(microsecond=654321)
+    for pair in zip(expected, mine, strict=True):
+        for obj in pair:
+            obj.user_id = user.pk if obj.attempts % 2 else None
+            obj.to_address = obj.last_error[::-1] + AWKWARD[obj.attempts % len(AWKWARD)]
+            obj.personalisation = {"changed": obj.to_address} if obj.attempts % 2 else {}
+            obj.attempts += 10
+            obj.next_attempt_at = None if obj.next_attempt_at else later
+            obj.kind = "not written"  # not among the fields: stays as stored
+    Notification.objects.bulk_update(expected, fields)
+    with django_assert_num_queries(1):
+        update_instances(mine, fields)
+    assert _stored([n.pk for n in mine]) == _stored([n.pk for n in expected])
+    assert not Notification.objects.filter(kind="not written").exists()
+    assert _stored([n.pk for n in untouched]) == _stored(
+        [n.pk for n in Notification.objects.bulk_create(_notifications(None))]
+    )

@@ -596,6 +596,79 @@ class _Writer:
         self.written[table] = self.written.get(table, 0) + len(rows)
 
 
+class _DeferredIndexes:
+    """PostgreSQL, for a load larger than what the tables hold: drop the written tables' secondary indexes and
+    foreign keys inside the transaction, and build them again after the last COPY.
+
+    Filing twenty million rows into a B-tree index one row at a time (and checking each foreign key with a trigger
+    per row) costs several times what building the same index once from the finished table costs: a build sorts the
+    keys once (with `maintenance_work_mem`, and parallel workers), and `ADD CONSTRAINT ... FOREIGN KEY` checks a
+    whole table with one join. Primary keys stay (other tables' foreign keys point at them), as do unique
+    constraints that a foreign key relies on. Each index and constraint comes back from the definition PostgreSQL
+    itself printed (`pg_get_indexdef`, `pg_get_constraintdef`), so it is the same object; and all of it is in the
+    one transaction, so a failed run leaves the schema as it was. The DDL locks the tables until the commit, which
+    suits a database that nothing else is using (as the command requires)."""
+
+    def __init__(self, tables: Sequence[str]) -> None:
+        self.tables = list(tables)
+        self.indexes: list[str] = []  # CREATE INDEX statements
+        self.constraints: list[tuple[str, str, str]] = []  # (table, name, definition)
+
+    def drop(self) -> None:
+        if not self.tables:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT con.conrelid::regclass::text, con.conname, pg_get_constraintdef(con.oid)
+                FROM pg_constraint con
+                WHERE con.conrelid = ANY(%s::regclass[])
+                  AND (con.contype = 'f' OR (con.contype = 'u' AND NOT EXISTS (
+                      SELECT 1 FROM pg_constraint fk WHERE fk.contype = 'f' AND fk.conindid = con.conindid)))
+                ORDER BY con.contype DESC, con.conname
+                """,
+                [self.tables],
+            )
+            self.constraints = [(table, name, definition) for table, name, definition in cursor.fetchall()]
+            cursor.execute(
+                """
+                SELECT ix.indexrelid::regclass::text, pg_get_indexdef(ix.indexrelid)
+                FROM pg_index ix
+                WHERE ix.indrelid = ANY(%s::regclass[]) AND NOT ix.indisprimary
+                  AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid)
+                ORDER BY 1
+                """,
+                [self.tables],
+            )
+            indexes = cursor.fetchall()
+            self.indexes = [definition for _, definition in indexes]
+            for table, name, _ in self.constraints:
+                cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {connection.ops.quote_name(name)}")
+            for name, _ in indexes:
+                cursor.execute(f"DROP INDEX {name}")
+
+    def rebuild(self) -> None:
+        if not self.tables:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            for definition in self.indexes:
+                cursor.execute(definition)
+            for table, name, definition in self.constraints:
+                cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {connection.ops.quote_name(name)} {definition}")
+
+
+def _tables_to_defer(models: Sequence[type[Model]], *, patients: int) -> list[str]:
+    """The tables whose indexes are built after the load rather than during it: all of them, on PostgreSQL, when
+    the run adds more patients than the database holds (a fresh or small database); none otherwise, where
+    rebuilding a large table's indexes would cost more than filing the new rows."""
+    from careportal.patients.models import Patient
+
+    if connection.vendor != "postgresql" or Patient.objects.count() >= patients:
+        return []
+    return [model._meta.db_table for model in models]
+
+
 def _next_id(model: type[Model]) -> int:
     top = model._default_manager.order_by("-pk").values_list("pk", flat=True).first()
     return int(top or 0) + 1
@@ -1429,7 +1502,9 @@ class _Generator:
             )
 
 
-def _write_batch(writer: _Writer, batch: _Batch, *, letter_files: bool) -> int:
+def _write_plan() -> list[tuple[type[Model], Sequence[str], str]]:
+    """Each table written, in an order that puts every row after the rows it refers to: its model, the fields of
+    its rows, and the `_Batch` list that holds them."""
     from allauth.account.models import EmailAddress
 
     from careportal.accounts.models import User
@@ -1441,21 +1516,25 @@ def _write_batch(writer: _Writer, batch: _Batch, *, letter_files: bool) -> int:
     from careportal.proxy.models import ProxyRelationship, ProxyRelationshipEvent
     from careportal.results.models import DiagnosticReport, Observation
 
-    plan: list[tuple[type[Model], Sequence[str], list[tuple]]] = [
-        (User, USER_FIELDS, batch.users),
-        (EmailAddress, EMAIL_FIELDS, batch.emails),
-        (Patient, PATIENT_FIELDS, batch.patients),
-        (CareRelationship, RELATIONSHIP_FIELDS, batch.relationships),
-        (DiagnosticReport, REPORT_FIELDS, batch.reports),
-        (Observation, OBSERVATION_FIELDS, batch.observations),
-        (Appointment, APPOINTMENT_FIELDS, batch.appointments),
-        (Letter, LETTER_FIELDS, batch.letters),
-        (Thread, THREAD_FIELDS, batch.threads),
-        (Message, MESSAGE_FIELDS, batch.messages),
-        (ProxyRelationship, PROXY_FIELDS, batch.proxies),
-        (ProxyRelationshipEvent, PROXY_EVENT_FIELDS, batch.proxy_events),
-        (AccessEvent, ACCESS_EVENT_FIELDS, batch.access_events),
+    return [
+        (User, USER_FIELDS, "users"),
+        (EmailAddress, EMAIL_FIELDS, "emails"),
+        (Patient, PATIENT_FIELDS, "patients"),
+        (CareRelationship, RELATIONSHIP_FIELDS, "relationships"),
+        (DiagnosticReport, REPORT_FIELDS, "reports"),
+        (Observation, OBSERVATION_FIELDS, "observations"),
+        (Appointment, APPOINTMENT_FIELDS, "appointments"),
+        (Letter, LETTER_FIELDS, "letters"),
+        (Thread, THREAD_FIELDS, "threads"),
+        (Message, MESSAGE_FIELDS, "messages"),
+        (ProxyRelationship, PROXY_FIELDS, "proxies"),
+        (ProxyRelationshipEvent, PROXY_EVENT_FIELDS, "proxy_events"),
+        (AccessEvent, ACCESS_EVENT_FIELDS, "access_events"),
     ]
+
+
+def _write_batch(writer: _Writer, batch: _Batch, *, letter_files: bool) -> int:
+    plan = [(model, fields, getattr(batch, rows)) for model, fields, rows in _write_plan()]
     rows = 0
     for model, fields, batch_rows in plan:
         writer.write(model, fields, batch_rows)
@@ -1559,6 +1638,7 @@ def trust_generate(
             }
         )
         writer = _Writer()
+        deferred = _DeferredIndexes(_tables_to_defer([model for model, _, _ in _write_plan()], patients=patients))
         if writer.postgresql:
             with connection.cursor() as cursor:
                 # Nothing here needs to survive a crash until the commit.
@@ -1566,6 +1646,7 @@ def trust_generate(
                 # Check each batch's foreign keys as it is copied, while the next batch is being made, rather than
                 # all of them at the commit (Django's are deferred), which would run alone after everything else.
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            deferred.drop()
         without_nhs_number = 0
 
         def batches() -> Iterator[tuple[_Batch, int]]:
@@ -1583,6 +1664,7 @@ def trust_generate(
             _write_batch(writer, batch, letter_files=letter_files)
             if progress is not None:
                 progress(size)
+        deferred.rebuild()
         _move_sequences([User, EmailAddress, Patient, DiagnosticReport, Thread, ProxyRelationship])
         if writer.postgresql and not vacuum:
             # Fresh statistics, so that the first queries plan with the new sizes rather than an empty table's.

@@ -313,7 +313,7 @@ def scheduler_environment(tmp_path: Path) -> dict[str, str]:
             cwd=settings.BASE_DIR,
             env=env,
             check=True,
-            timeout=60,
+            timeout=240,  # every migration on a fresh file: over a minute when the machine is busy
         )
     return env
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.test import Client
 from nhs_number import is_valid
@@ -17,6 +17,9 @@ from careportal.demo.services import demo_trust_load
 from careportal.demo.synthetic import (
     SYNTHETIC_PASSWORD,
     GenerateRefused,
+    _DeferredIndexes,
+    _tables_to_defer,
+    _write_plan,
     generate_check,
     nhs_check_digit,
     nhs_numbers_from_test_range,
@@ -285,3 +288,74 @@ def test_with_letter_files_a_synthetic_letter_opens(settings, tmp_path, django_c
     response = client.get(f"/letters/{letter.public_id}/download/")
     assert response.status_code == 200
     assert b"".join(response.streaming_content).startswith(b"%PDF-1.4")
+
+
+# Indexes built after the load (PostgreSQL) -------------------------------------------------------------------------
+
+postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="index deferral is PostgreSQL's")
+
+
+def _same_up_to_casts(definition: str) -> str:
+    """An index definition without the casts and brackets PostgreSQL prints differently for a predicate it has
+    read back: `ANY ((ARRAY['a'::character varying])::text[])` and `ANY (ARRAY[('a'::character varying)::text])`
+    are the same condition."""
+    for noise in ("::character varying", "::text[]", "::text", "(", ")", " "):
+        definition = definition.replace(noise, "")
+    return definition
+
+
+def _schema() -> tuple[list[tuple], list[tuple]]:
+    """Every index and constraint of the tables the command writes, as PostgreSQL prints their definitions."""
+    tables = [model._meta.db_table for model, _, _ in _write_plan()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+            "WHERE indrelid = ANY(%s::regclass[]) ORDER BY 1",
+            [tables],
+        )
+        indexes = [(name, _same_up_to_casts(definition)) for name, definition in cursor.fetchall()]
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, contype, pg_get_constraintdef(oid), convalidated "
+            "FROM pg_constraint WHERE conrelid = ANY(%s::regclass[]) ORDER BY 1, 2",
+            [tables],
+        )
+        return indexes, cursor.fetchall()
+
+
+@postgresql_only
+def test_a_large_load_builds_the_indexes_afterwards_and_leaves_the_same_schema(monkeypatch):
+    before = _schema()
+    dropped = []
+    drop = _DeferredIndexes.drop
+
+    def spying_drop(self):
+        drop(self)
+        dropped.append((len(self.indexes), len(self.constraints)))
+        assert _schema() != before  # really gone during the load
+
+    monkeypatch.setattr(_DeferredIndexes, "drop", spying_drop)
+    trust_generate(patients=30, seed=6, batch_size=10, now=NOW)
+    indexes, constraints = dropped[0]
+    assert indexes >= 10 and constraints >= 10  # the results tables' indexes and every table's foreign keys
+    assert _schema() == before
+    assert Observation.objects.filter(report__patient__hospital_number__startswith="SYN").exists()
+
+
+@postgresql_only
+def test_a_failed_load_leaves_the_indexes_and_constraints_as_they_were():
+    before = _schema()
+
+    def fail(_patients: int) -> None:
+        raise RuntimeError("stopped after the first batch")
+
+    with pytest.raises(RuntimeError, match="stopped"):
+        trust_generate(patients=20, seed=7, batch_size=10, now=NOW, progress=fail)
+    assert _schema() == before
+    assert not Patient.objects.exists()
+
+
+def test_indexes_are_built_afterwards_only_when_the_load_is_larger_than_what_is_there():
+    tables = _tables_to_defer([Patient, Observation], patients=5)
+    assert tables == ([] if connection.vendor != "postgresql" else ["patients_patient", "results_observation"])
+    PatientFactory.create_batch(5)
+    assert _tables_to_defer([Patient, Observation], patients=5) == []

@@ -7,7 +7,9 @@ On SQLite (a file) and on PostgreSQL (a fresh database, bench/pg_support.py), ea
 - CarePortal's parse (careportal/hl7/parsing.py `parse_message`: decode, checks, python-hl7, field trees);
 - one by one: `message_receive` for each message (what the MLLP listener does, without the network);
 - in batches: `messages_apply_in_batch` (careportal/hl7/bulk_apply.py), 500 at a time;
-- backfill: `manage.py hl7_import` of BENCH_INGEST_BACKFILL messages (default 1,000,000) in files of 50,000.
+- backfill: `manage.py hl7_import` of BENCH_INGEST_BACKFILL messages (default 1,000,000) in files of 50,000, on
+  PostgreSQL; SQLite, the small trust's database, backfills BENCH_INGEST_SQLITE_BACKFILL (default 100,000, or the
+  PostgreSQL figure if smaller).
 
 The messages: 9 in 10 are final reports for new orders, 1 in 10 corrects the report sent 705 messages before
 (applied in the batch too, as a later version of a stored report); 5 values each, one patient per 5 reports. Set
@@ -262,9 +264,13 @@ def _sqlite_child(messages: int, backfill: int) -> dict | int:
 def main() -> int:
     messages = int(os.environ.get("BENCH_INGEST_MESSAGES", "20000"))
     backfill = int(os.environ.get("BENCH_INGEST_BACKFILL", "1000000"))
-    print(f"== HL7 ingestion without the network: {messages:,} messages, backfill of {backfill:,} ==")
+    sqlite_backfill = min(backfill, int(os.environ.get("BENCH_INGEST_SQLITE_BACKFILL", "100000")))
+    print(
+        f"== HL7 ingestion without the network: {messages:,} messages, backfill of {sqlite_backfill:,} (SQLite) "
+        f"and {backfill:,} (PostgreSQL) =="
+    )
     results: dict[str, dict] = {}
-    sqlite = _sqlite_child(messages, backfill)
+    sqlite = _sqlite_child(messages, sqlite_backfill)
     if isinstance(sqlite, int):
         return sqlite
     results["SQLite"] = sqlite
@@ -281,6 +287,7 @@ def main() -> int:
         "postgres": server_version(server_url()) if "PostgreSQL" in results else "",
         "messages": messages,
         "backfill": backfill,
+        "sqlite_backfill": sqlite_backfill,
         "results": results,
     }
     RESULTS_DIR.mkdir(exist_ok=True)
@@ -290,7 +297,8 @@ def main() -> int:
         + (f", PostgreSQL {result['postgres']}" if result["postgres"] else "")
         + ".\n\nORU^R01 messages with 5 values each, 9 in 10 new final reports and 1 in 10 corrections of the "
         "report sent 705 messages before; one patient per 5 reports.\n\n"
-        f"Run: `BENCH_INGEST_MESSAGES={messages} BENCH_INGEST_BACKFILL={backfill} python bench/bench_ingest.py`\n\n"
+        f"Run: `BENCH_INGEST_MESSAGES={messages} BENCH_INGEST_BACKFILL={backfill} "
+        f"BENCH_INGEST_SQLITE_BACKFILL={sqlite_backfill} python bench/bench_ingest.py`\n\n"
         f"{table}\n"
     )
     return 0

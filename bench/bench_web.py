@@ -7,11 +7,15 @@ For each database size (BENCH_WEB_SMALL_PATIENTS, default 5,000 patients, about 
 BENCH_WEB_PATIENTS, default 1,000,000 patients, about 20,000,000 observations), in a fresh database, it builds a
 synthetic trust with `generate_trust` (careportal/demo/synthetic.py: patients, five years of lab results,
 appointments, letters, messages, proxies; BENCH_WEB_OBSERVATIONS_PER_PATIENT, default 21.5) and times the build
-(issue 15: one million patients with twenty million observations in under 30 minutes). It then starts gunicorn
-(gthread, BENCH_WEB_WORKERS=2 processes × BENCH_WEB_THREADS=8 threads, connections kept open) with the product's
-settings plus a bare view (bench/web_settings.py), and drives it with locust (bench/locust_web.py): 16 closed-loop
-clients, each a signed-in synthetic patient with released results (a fixed random sample), with their own session
-(and their own app's bearer token for the FHIR rows), for BENCH_WEB_SECONDS (default 30) per row:
+(issue 15: one million patients with twenty million observations in under 30 minutes). With BENCH_WEB_KEEP=1 each
+size's database (careportal_bench_web_<patients>) is kept, and a later run with the same size uses it as it is and
+reports that build's figures and date, so the server rows can be measured again without building the trust again.
+
+It then starts gunicorn (gthread, BENCH_WEB_WORKERS=2 processes × BENCH_WEB_THREADS=8 threads, connections kept
+open) with the product's settings plus a bare view (bench/web_settings.py), and drives it with locust
+(bench/locust_web.py): 16 closed-loop clients, each a signed-in synthetic patient with released results (a fixed
+random sample), with their own session (and their own app's bearer token for the FHIR rows), for BENCH_WEB_SECONDS
+(default 30) per row:
 
 1. the bare Django view (no database, no template; the same middleware): the ceiling;
 2. the signed-in "test results" page (/test-results/);
@@ -116,10 +120,17 @@ def _child(patients: int, seconds: int) -> dict:
     from careportal.results.models import DiagnosticReport, Observation
 
     call_command("migrate", verbosity=0)
-    started = time.perf_counter()
-    built = trust_generate(patients=patients, observations_per_patient=OBSERVATIONS_PER_PATIENT)
-    fill_seconds = time.perf_counter() - started
-    observations = built.rows[Observation._meta.db_table]
+    build = _build_kept(patients)
+    if build is None:
+        started = time.perf_counter()
+        built = trust_generate(patients=patients, observations_per_patient=OBSERVATIONS_PER_PATIENT)
+        build = {
+            "fill_seconds": round(time.perf_counter() - started, 1),
+            "observations": built.rows[Observation._meta.db_table],
+            "total_rows": built.total_rows,
+            "built_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        }
+        _build_keep(build)
     application = bench_application()
     expires = timezone.now() + datetime.timedelta(hours=4)
     # A fixed random sample of patients who have an account and at least one released result, as the people who
@@ -152,7 +163,7 @@ def _child(patients: int, seconds: int) -> dict:
     connections.close_all()
 
     rows: list[dict] = []
-    size = f"{observations:,} observations"
+    size = f"{build['observations']:,} observations"
     with tempfile.TemporaryDirectory(prefix="bench-web-") as workdir:
         clients_file = os.path.join(workdir, "clients.json")
         Path(clients_file).write_text(json.dumps(clients))
@@ -200,13 +211,37 @@ def _child(patients: int, seconds: int) -> dict:
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
-    return {
-        "patients": patients,
-        "observations": observations,
-        "total_rows": built.total_rows,
-        "fill_seconds": round(fill_seconds, 1),
-        "rows": rows,
-    }
+    return {"patients": patients, **build, "rows": rows}
+
+
+# A trust kept between runs (BENCH_WEB_KEEP=1): the build's own figures, stored in the database it built ---------
+
+
+def _build_keep(build: dict) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS bench_web_build (figures text NOT NULL)")
+        cursor.execute("DELETE FROM bench_web_build")
+        cursor.execute("INSERT INTO bench_web_build (figures) VALUES (%s)", [json.dumps(build)])
+
+
+def _build_kept(patients: int) -> dict | None:
+    """The figures of the trust this database already holds, if it was kept (BENCH_WEB_KEEP=1) and is the same
+    size; None when a trust must be built."""
+    from django.db import connection
+
+    from careportal.demo.synthetic import synthetic_patient_count
+
+    if os.environ.get("BENCH_WEB_KEEP") != "1" or synthetic_patient_count() != patients:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('bench_web_build') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            return None
+        cursor.execute("SELECT figures FROM bench_web_build")
+        row = cursor.fetchone()
+    return dict(json.loads(row[0])) if row else None
 
 
 # The parent process -----------------------------------------------------------------------------------------
@@ -333,12 +368,17 @@ def main() -> int:
     for patients in (small, big):
         print(f"== Web pages and FHIR under load: {patients:,} patients on PostgreSQL ==")
         outcome = run_child_on_fresh_database(
-            script=__file__, database=DATABASE_NAME, args=[str(patients), str(seconds)], drop_env=("TASKS_BACKEND",)
+            script=__file__,
+            database=f"{DATABASE_NAME}_{patients}",
+            args=[str(patients), str(seconds)],
+            drop_env=("TASKS_BACKEND",),
+            keep=os.environ.get("BENCH_WEB_KEEP") == "1",
         )
         if isinstance(outcome, int):
             return outcome
         print(
-            f"(generate_trust built {outcome['patients']:,} patients, {outcome['observations']:,} observations, "
+            f"(generate_trust built, at {outcome['built_at']}, {outcome['patients']:,} patients, "
+            f"{outcome['observations']:,} observations, "
             f"{outcome['total_rows']:,} rows in {outcome['fill_seconds']} s)"
         )
         results.append(_with_ratios(outcome))

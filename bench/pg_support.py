@@ -44,11 +44,12 @@ def machine() -> str:
 
 
 def run_child_on_fresh_database(
-    *, script: str, database: str, args: list[str], drop_env: tuple[str, ...] = ()
+    *, script: str, database: str, args: list[str], drop_env: tuple[str, ...] = (), keep: bool = False
 ) -> dict[str, Any] | int:
     """Drop and create `database` on the benchmark server, run `script --child <args>` against it, and return the
     JSON it printed last; or an exit code: 0 when PostgreSQL is not reachable (the benchmark is skipped, with the
-    reason printed), the child's own when it failed (its output printed)."""
+    reason printed), the child's own when it failed (its output printed). With `keep`, a database of that name that
+    is already there is used as it is (the child decides whether what it holds will do)."""
     server = server_url()
     try:
         admin = connect(server)
@@ -57,8 +58,10 @@ def run_child_on_fresh_database(
         print("Start PostgreSQL (user postgres, trust auth) or set BENCH_POSTGRES_URL.")
         return 0
     with admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {database}")
-        admin.execute(f"CREATE DATABASE {database}")
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if not (keep and exists):
+            admin.execute(f"DROP DATABASE IF EXISTS {database}")
+            admin.execute(f"CREATE DATABASE {database}")
     env = {**os.environ, "DATABASE_URL": database_url(server, database)}
     for name in drop_env:
         env.pop(name, None)

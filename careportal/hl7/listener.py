@@ -741,17 +741,6 @@ async def _run(listener: MLLPListener) -> None:
     await listener.serve_until_stopped()
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop when it is installed: the same asyncio API, with its transports and scheduling in C,
-    which leaves more of the listener's one core (the GIL) for storing messages. The standard loop otherwise."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop  # type: ignore[no-any-return]
-
-
 def run_listener(listener: MLLPListener) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully."""
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(_run(listener))
+    asyncio.run(_run(listener))

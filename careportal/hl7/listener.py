@@ -168,7 +168,10 @@ class FrameReader:
 
     async def _fill(self, timeout: float) -> bool:
         """Append the next read to the buffer; False at end of stream. Raises TimeoutError."""
-        chunk = await asyncio.wait_for(self._stream.read(READ_CHUNK_BYTES), timeout)
+        # asyncio.timeout rather than wait_for: on Python 3.11 wait_for wraps the read in a Task of its own, every
+        # read of every message (bench/bench_mllp.py).
+        async with asyncio.timeout(timeout):
+            chunk = await self._stream.read(READ_CHUNK_BYTES)
         self.bytes_received += len(chunk)
         self._buf += chunk
         return bool(chunk)
@@ -309,6 +312,9 @@ def _peer_label(writer: asyncio.StreamWriter) -> str:
 # The most messages one transaction stores. Each connection has at most one message waiting (MLLP senders wait for
 # each ACK), so a batch is at most one message per connection; the limit only bounds one transaction's size.
 GROUP_COMMIT_MAX_MESSAGES = 100
+# How often the group commit thread checks its database connection (CONN_MAX_AGE, a broken connection): a failed
+# batch checks it at once.
+CONNECTION_CHECK_SECONDS = 1.0
 
 
 class _FullPath:
@@ -346,6 +352,7 @@ class GroupCommitter:
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="hl7-group-commit", daemon=True)
         self.batches = 0
+        self._connection_checked = float("-inf")
         self._thread.start()
 
     def submit(self, waiting: _Waiting) -> None:
@@ -380,12 +387,27 @@ class GroupCommitter:
                     logger.exception("hl7_group_commit_failed", messages=len(batch))
                     answers = [None] * len(batch)
                 self._loop.call_soon_threadsafe(_answer_all, batch, answers)
+                if any(isinstance(answer, bytes) for answer in answers):
+                    # After the answers, not before: the ACKs need not wait for it. Usually nothing to do (at most
+                    # one task enqueued per HL7_STORED_WAKE_SECONDS).
+                    try:
+                        stored_wake()
+                    except Exception:
+                        logger.exception("hl7_stored_wake_failed")
         finally:
             connections.close_all()
 
+    def _check_connection(self) -> None:
+        """As around a web request: drop this thread's connection if it broke or outlived CONN_MAX_AGE; at most
+        once every CONNECTION_CHECK_SECONDS, since the check (every connection alias, through thread-locals) costs
+        more than a batch's own work when batches follow each other."""
+        now = time.monotonic()
+        if now - self._connection_checked >= CONNECTION_CHECK_SECONDS:
+            close_old_connections()
+            self._connection_checked = now
+
     def _store(self, batch: list[_Waiting]) -> list[bytes | _FullPath | None]:
-        # As around a web request: drop this thread's connection if it broke or outlived CONN_MAX_AGE.
-        close_old_connections()
+        self._check_connection()
         answers: list[bytes | _FullPath | None] = [FULL_PATH] * len(batch)
         prepared = []
         for index, waiting in enumerate(batch):
@@ -412,12 +434,12 @@ class GroupCommitter:
             # Nothing of the batch is stored: each message goes down the full path on its own.
             logger.exception("hl7_group_commit_failed", messages=len(prepared))
             close_old_connections()
+            self._connection_checked = time.monotonic()
             return answers
         # Committed: only now may the senders be told.
         self.batches += 1
         for index, ready in prepared:
             answers[index] = ready.ack
-        stored_wake()
         return answers
 
 
@@ -607,16 +629,27 @@ class MLLPListener:
                     break
                 conn.busy = True
                 try:
+                    started = time.perf_counter()
                     ack = await self._handle(received, peer)
                     if ack is None:
+                        self._log_message(received, peer, None, started)
                         outcome = "message not stored"
                         break
                     writer.write(frame(ack))
-                    try:
-                        await asyncio.wait_for(writer.drain(), self.frame_timeout)
-                    except TimeoutError:
-                        outcome = "peer not reading its ACKs"
-                        break
+                    # Logged once the ACK is on its way: the sender need not wait for the log line.
+                    self._log_message(received, peer, ack, started)
+                    if writer.transport.get_write_buffer_size():
+                        # The kernel did not take the whole ACK: wait for the peer to read, at most frame_timeout.
+                        try:
+                            async with asyncio.timeout(self.frame_timeout):
+                                await writer.drain()
+                        except TimeoutError:
+                            outcome = "peer not reading its ACKs"
+                            break
+                    else:
+                        # Nothing waiting to be sent: drain() returns at once (or raises if the peer is gone), so
+                        # no timer is needed, one less per message.
+                        await writer.drain()
                 finally:
                     conn.busy = False
                 messages += 1
@@ -648,7 +681,6 @@ class MLLPListener:
 
     async def _handle(self, received: Frame, peer: str) -> bytes | None:
         loop = asyncio.get_running_loop()
-        started = time.perf_counter()
         ack: bytes | _FullPath | None = FULL_PATH
         if self._committer is not None and not received.oversize:
             ack = await self._group_commit(received, peer, loop)
@@ -656,6 +688,9 @@ class MLLPListener:
             ack = await loop.run_in_executor(self._executor, self._handle_in_worker, received, peer)
         assert not isinstance(ack, _FullPath)  # noqa: S101 - for mypy
         self.messages_handled += 1
+        return ack
+
+    def _log_message(self, received: Frame, peer: str, ack: bytes | None, started: float) -> None:
         code, control_id = ack_summary(ack) if ack is not None else ("", "")
         logger.info(
             "hl7_message",
@@ -666,7 +701,6 @@ class MLLPListener:
             ack_code=code or "none",
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
-        return ack
 
     async def _group_commit(
         self, received: Frame, peer: str, loop: asyncio.AbstractEventLoop

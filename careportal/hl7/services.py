@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from careportal.accounts.models import User
 from careportal.audit.models import AccessAction, ActorRole
-from careportal.core.bulk_sql import insert_rows, server_binding_cursor
+from careportal.core.bulk_sql import server_binding_cursor
 from careportal.hl7.ack import AckError, ack_build
 from careportal.hl7.handlers import (
     ApplyContext,
@@ -537,7 +537,7 @@ _STORED_DEFAULTS: dict[str, object] = {
     "resolved_at": None,
     "resolved_by_id": None,
 }
-_insert_sql: dict[str, tuple[str, list[str]]] = {}
+_insert_sql: dict[tuple[str, int], str] = {}
 
 
 def _stored_columns() -> list[str]:
@@ -545,36 +545,45 @@ def _stored_columns() -> list[str]:
     return [f.attname for f in InboundMessage._meta.concrete_fields if not f.primary_key]
 
 
-def _insert_stored(values: dict[str, object]) -> None:
-    """INSERT one InboundMessage row with a statement built once per database: the after-store path's only query.
-    `Model.objects.create` spends about as long building the same statement as the database spends storing it
+def _insert_stored_rows(rows: list[dict[str, Any]]) -> None:
+    """INSERT InboundMessage rows, in the order given, with one statement built once per database and row count:
+    the after-store path's only query. `Model.objects.create` (or `insert_rows`, which looks the fields up again on
+    every call) spends about as long building the statement as the database spends storing the rows
     (bench/bench_mllp.py); this converts only the two values that need it (the UUID and the time) as the ORM
     would, and asks for nothing back."""
     db = connections["default"]
-    built = _insert_sql.get(db.vendor)
-    if built is None:
+    names = _stored_columns()
+    key = (db.vendor, len(rows))
+    sql = _insert_sql.get(key)
+    if sql is None:
         meta = InboundMessage._meta
-        names = _stored_columns()
-        fields = [meta.get_field(name) for name in names]
         table = db.ops.quote_name(meta.db_table)
-        columns = ", ".join(db.ops.quote_name(str(f.column)) for f in fields)  # type: ignore[union-attr]
-        placeholders = ", ".join(["%s"] * len(names))
-        built = (f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", names)  # noqa: S608 - our own names  # nosec B608
-        _insert_sql[db.vendor] = built
-    sql, names = built
-    row: dict[str, Any] = {**_STORED_DEFAULTS, **values}
-    row["public_id"] = InboundMessage._meta.get_field("public_id").get_db_prep_save(row["public_id"], db)
-    row["received_at"] = InboundMessage._meta.get_field("received_at").get_db_prep_save(row["received_at"], db)
-    params = [row[name] for name in names]
+        columns = ", ".join(db.ops.quote_name(str(meta.get_field(name).column)) for name in names)  # type: ignore[union-attr]
+        one_row = "(" + ", ".join(["%s"] * len(names)) + ")"
+        sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([one_row] * len(rows))}"  # noqa: S608 - our own names  # nosec B608
+        _insert_sql[key] = sql
+    public_id = InboundMessage._meta.get_field("public_id")
+    received_at = InboundMessage._meta.get_field("received_at")
+    params: list[Any] = []
+    for values in rows:
+        row: dict[str, Any] = {**_STORED_DEFAULTS, **values}
+        row["public_id"] = public_id.get_db_prep_save(row["public_id"], db)
+        row["received_at"] = received_at.get_db_prep_save(row["received_at"], db)
+        params += [row[name] for name in names]
     if db.vendor == "postgresql":
         # Parameters sent apart from the SQL (server-side binding): the statement text is the same for every
-        # message, so psycopg prepares it once per connection (after its fifth use) and the raw message travels
-        # as bytes, instead of being quoted into the SQL text on the client and parsed again by the server.
+        # batch of that size, so psycopg prepares it once per connection (after its fifth use) and the raw
+        # messages travel as bytes, instead of being quoted into the SQL text on the client and parsed again by
+        # the server.
         with server_binding_cursor(db) as cursor:
             cursor.execute(sql, params)
         return
     with db.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def _insert_stored(values: dict[str, object]) -> None:
+    _insert_stored_rows([values])
 
 
 def _receive_stored(
@@ -641,13 +650,12 @@ def stored_prepare(
 
 def stored_insert(rows: list[dict[str, Any]]) -> None:
     """INSERT the rows of prepared after-store messages (`StoredPrepared.row`), in the order given: one statement
-    for one row, as `_receive_stored`; one multi-row INSERT (careportal/core/bulk_sql.py) for several, as the
+    for one row, as `_receive_stored`; one multi-row INSERT for several (at most 25 rows a statement), as the
     listener's group commit does. The caller commits; nothing is acknowledged before it has."""
-    if len(rows) == 1:
-        _insert_stored(rows[0])
-        return
-    names = _stored_columns()
-    insert_rows(InboundMessage, names, [[{**_STORED_DEFAULTS, **row}[name] for name in names] for row in rows])
+    # A listener's batches are a few rows (one per connection with a message waiting): the statement for each row
+    # count is built once. A larger batch (GroupCommitter's limit) is split to keep that cache small.
+    for first in range(0, len(rows), 25):
+        _insert_stored_rows(rows[first : first + 25])
 
 
 def stored_wake() -> None:

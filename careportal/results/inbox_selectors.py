@@ -3,11 +3,17 @@ clinician only ever sees reports routed to their own active care teams."""
 
 from enum import StrEnum
 
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, Prefetch, QuerySet, Value, When
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from careportal.access.layer import Viewer
 from careportal.results.access import reports_for_staff
-from careportal.results.models import DiagnosticReport, DiagnosticReportVersion, ReportAction, ResultPreference
+from careportal.results.models import (
+    INBOX_ORDER,
+    DiagnosticReport,
+    DiagnosticReportVersion,
+    ReportAction,
+    ResultPreference,
+)
 
 
 class InboxFilter(StrEnum):
@@ -49,22 +55,8 @@ def inbox_reports(*, viewer: Viewer, show: InboxFilter) -> QuerySet[DiagnosticRe
         queryset = queryset.filter(held_at__isnull=False)
     elif show == InboxFilter.RELEASED:
         queryset = queryset.filter(released_at__isnull=False)
-    # Not yet reviewed first: a boolean order, so reviewed reports then follow the same critical/abnormal/newest rule.
-    unreviewed_first = Case(
-        When(reviewed_at__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField()
-    )
-    return (
-        _with_wait_preference(queryset)
-        .select_related("patient", "care_team")
-        .order_by(
-            unreviewed_first.asc(),
-            "-is_critical",
-            "-is_abnormal",
-            F("collected_at").desc(nulls_last=True),
-            "-arrived_at",
-            "-pk",
-        )
-    )
+    # INBOX_ORDER, which the indexes report_inbox_order_idx and report_inbox_all_teams_idx hold on PostgreSQL.
+    return _with_wait_preference(queryset).select_related("patient", "care_team").order_by(*INBOX_ORDER)
 
 
 def inbox_unreviewed_count(*, viewer: Viewer) -> int:

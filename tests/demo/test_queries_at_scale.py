@@ -20,7 +20,7 @@ from careportal.patients.models import Patient
 from tests.appointments.factories import AppointmentFactory
 from tests.letters.factories import LetterFactory
 from tests.messaging.factories import MessageFactory, ThreadFactory
-from tests.patients.factories import CareTeamFactory
+from tests.patients.factories import CareTeamFactory, CareTeamMembershipFactory
 from tests.results.factories import DiagnosticReportFactory, ObservationFactory
 
 pytestmark = pytest.mark.django_db
@@ -153,3 +153,41 @@ def test_a_long_results_list_and_the_fhir_report_search_read_one_page_from_their
         plan = _plan(sql)
         assert any(name == index for _, _, name in plan), plan
         assert not any(kind == "Sort" for kind, _, _ in plan), plan  # the index gives the order: no sort of all rows
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="query plans are PostgreSQL's")
+@pytest.mark.parametrize("show", ["unreviewed", "all", "released", "held"])
+@pytest.mark.parametrize("teams", [1, 2])
+def test_the_results_inbox_reads_one_page_in_order_from_an_index(clinician_membership, clinician_client, show, teams):
+    """On a trust of a million patients a team's inbox holds over a million reports: sorting them for each page
+    took 2.3 s (docs/data-at-scale.md). Each filter, for one team and for a clinician of two, must be read in
+    order from an index: no Sort node over the team's reports."""
+    from careportal.results.models import DiagnosticReport
+
+    team = clinician_membership.care_team
+    if teams == 2:
+        other = CareTeamFactory(name="Second team")
+        CareTeamMembershipFactory(user=clinician_membership.user, care_team=other, role=clinician_membership.role)
+    DiagnosticReportFactory.create_batch(30, care_team=team, released=True)
+    DiagnosticReportFactory.create_batch(5, care_team=team, held_at=timezone.now(), hold_reason="Wait")
+    with CaptureQueriesContext(connection) as page:
+        assert clinician_client.get("/staff/results/", {"show": show}).status_code == 200
+    listed = [
+        q["sql"]
+        for q in page.captured_queries
+        if f'FROM "{DiagnosticReport._meta.db_table}"' in q["sql"] and "LIMIT" in q["sql"] and "ORDER BY" in q["sql"]
+    ]
+    assert len(listed) == 1, [q["sql"] for q in page.captured_queries]
+    with connection.cursor() as cursor:
+        # On so few rows PostgreSQL would rather sort than walk an index: forbid sorting and scanning the table, so
+        # that the plan shows whether an index can give the page in its order at all.
+        cursor.execute("SET enable_sort = off")
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            plan = _plan(listed[0])
+        finally:
+            cursor.execute("RESET enable_sort")
+            cursor.execute("RESET enable_seqscan")
+    indexes = {name for _, _, name in plan if name.startswith("report_inbox_")}
+    assert indexes, plan
+    assert not any(kind in {"Sort", "Incremental Sort"} for kind, _, _ in plan), plan

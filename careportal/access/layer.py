@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TypeAlias, TypeVar
 from uuid import UUID
 
 import structlog
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Exists, Model, Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
@@ -82,21 +82,26 @@ def request_facts(request: HttpRequest | None) -> dict[str, Any]:
 
 
 def _own_patient_record(user: User) -> PatientRecord | None:
-    """The patient record that is this account's own, if any: one query, found through the account's one-to-one
-    `patient` relation so that this module need not import the patients app. (Not `user.patient`, which would
-    cache the answer on the user object.)"""
+    """The patient record that is this account's own, if any, with `acts_as_proxy` (whether the account has any
+    active proxy relationship): one query, found through the account's one-to-one `patient` relation so that this
+    module need not import the patients app. (Not `user.patient`, which would cache the answer on the user
+    object.)"""
     patients: Any = User._meta.get_field("patient").related_model
-    return patients._default_manager.filter(user=user).first()
+    acting = ProxyRelationship.objects.filter(proxy=user, status=ProxyStatus.ACTIVE)
+    return patients._default_manager.filter(user=user).annotate(acts_as_proxy=Exists(acting)).first()
 
 
 def patient_choices(user: User) -> list[PatientChoice]:
-    """The records this person may open as a patient or proxy, their own first."""
+    """The records this person may open as a patient or proxy, their own first. A patient who acts for nobody
+    costs one query; anyone else two."""
     if not user.is_authenticated:
         return []
     choices: list[PatientChoice] = []
     own = _own_patient_record(user)
     if own is not None:
         choices.append(PatientChoice(patient=own, role=ActorRole.PATIENT, scopes=ALL_SCOPES))
+        if not own.acts_as_proxy:
+            return choices
     today = timezone.localdate()
     relationships = ProxyRelationship.objects.filter(proxy=user, status=ProxyStatus.ACTIVE).select_related("patient")
     policy = ProxyPolicy.current()
@@ -112,6 +117,17 @@ def patient_choices(user: User) -> list[PatientChoice]:
                 )
             )
     return choices
+
+
+def patient_choice_for(user: User, patient: PatientRecord) -> PatientChoice | None:
+    """The choice in `patient_choices(user)` for `patient` (freshly read), or None when this person may no longer
+    open that record. Their own record needs no query (its owner is on the row just read, and their own record
+    comes first in `patient_choices`); another person's is looked up among their current proxy relationships."""
+    if not user.is_authenticated:
+        return None
+    if patient.user_id is not None and patient.user_id == user.pk:
+        return PatientChoice(patient=patient, role=ActorRole.PATIENT, scopes=ALL_SCOPES)
+    return next((c for c in patient_choices(user) if c.patient.pk == patient.pk), None)
 
 
 def viewer_for_request(request: HttpRequest) -> Viewer | None:

@@ -22,6 +22,9 @@ from django.shortcuts import redirect
 
 LAST_ACTIVITY_KEY = "careportal_last_activity"
 SIGNED_IN_AT_KEY = "careportal_signed_in_at"
+# How stale the idle clock may be after a page read: a session can idle out up to this much before
+# CAREPORTAL_IDLE_TIMEOUT_SECONDS after the last page read (never later).
+ACTIVITY_RESOLUTION_SECONDS = 30
 TIMED_OUT_MESSAGE = (
     "You were signed out because you had not used {service} for {minutes} minutes. "
     "This keeps your information safe. Sign in again to carry on."
@@ -50,7 +53,8 @@ class IdleTimeoutMiddleware:
         if request.user.is_authenticated:
             now = time.time()
             session = request.session
-            last = session.get(LAST_ACTIVITY_KEY, now)
+            recorded = session.get(LAST_ACTIVITY_KEY)
+            last = now if recorded is None else recorded
             signed_in_at = session.setdefault(SIGNED_IN_AT_KEY, now)
             idle_for = now - last
             lifetime_over = now - signed_in_at > settings.CAREPORTAL_SESSION_ABSOLUTE_SECONDS
@@ -66,7 +70,14 @@ class IdleTimeoutMiddleware:
                 messages.info(request, reason)
                 return redirect(settings.LOGIN_URL)
             # The status poll of the warning dialog must not count as activity, or the session would never idle out.
-            if request.headers.get("X-CarePortal-Session-Poll") != "1":
+            # A page read moves the idle clock at most every ACTIVITY_RESOLUTION_SECONDS, so that reading pages does
+            # not rewrite the session's row on every request (a query and a commit each); anything else (a POST,
+            # such as "Stay signed in") moves it at once.
+            if request.headers.get("X-CarePortal-Session-Poll") != "1" and (
+                recorded is None
+                or request.method not in ("GET", "HEAD")
+                or not 0 <= idle_for < ACTIVITY_RESOLUTION_SECONDS
+            ):
                 session[LAST_ACTIVITY_KEY] = now
         return self.get_response(request)
 

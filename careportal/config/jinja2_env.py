@@ -4,7 +4,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.messages import get_messages
-from django.middleware.csrf import get_token
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
@@ -12,6 +11,7 @@ from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader,
 from jinja2.environment import TemplateModule
 from jinja2.runtime import Context
 
+from careportal.core.addresses import fixed_url
 from careportal.core.formatting import format_date, format_datetime, format_nhs_number
 from careportal.core.forms import nhs_field
 from careportal.core.layout import (
@@ -22,6 +22,7 @@ from careportal.core.layout import (
     header_slots,
     record_bar,
     record_caption,
+    request_csrf_token,
     whose_record,
 )
 
@@ -73,7 +74,9 @@ class ImportingTemplate(Template):
 
 
 def url(viewname: str, *args: Any, **kwargs: Any) -> str:
-    return reverse(viewname, args=args or None, kwargs=kwargs or None)
+    if args or kwargs:
+        return reverse(viewname, args=args or None, kwargs=kwargs or None)
+    return fixed_url(viewname)  # the header's, the footer's, the dialog's: kept once drawn
 
 
 def environment(**options: Any) -> Environment:
@@ -88,7 +91,7 @@ def environment(**options: Any) -> Environment:
         {
             "static": static,
             "url": url,
-            "csrf_token_value": get_token,
+            "csrf_token_value": request_csrf_token,
             "get_messages": get_messages,
             "settings": TemplateSettings(),
             "service_name": settings.CAREPORTAL_SERVICE_NAME,

@@ -31,6 +31,20 @@ CSRF_TOKEN_SLOT = "careportal-slot-csrf-token"  # noqa: S105 - a placeholder, no
 USERNAME_SLOT = "careportal-slot-username"
 
 
+def request_csrf_token(request: Any) -> str:
+    """Django's `get_token(request)`, masked once per request rather than once per call: masking draws 32 random
+    characters one by one, and a signed-in page asks three times (the header's Sign out, the idle-timeout dialog,
+    the page's own form). Each response still carries a freshly masked token (the BREACH defence is per response);
+    a new secret (rotated at sign-in) gets a new token."""
+    secret = request.META.get("CSRF_COOKIE")
+    kept = getattr(request, "_careportal_csrf_token", None)
+    if secret is not None and kept is not None and kept[0] == secret:
+        return str(kept[1])
+    token = get_token(request)
+    request._careportal_csrf_token = (request.META.get("CSRF_COOKIE"), token)
+    return token
+
+
 def header_account_items(request: Any, *, slots: bool = False) -> list[dict[str, Any]]:
     """The header's account links: the signed-in username (to sign-in and security) and a Sign out button (a POST
     form), or Sign in. `request` may be missing (an error page rendered without one): then Sign in. With `slots`,
@@ -42,7 +56,7 @@ def header_account_items(request: Any, *, slots: bool = False) -> list[dict[str,
         '{}<span class="nhsuk-u-visually-hidden">: sign-in and security</span>',
         USERNAME_SLOT if slots else user.get_username(),
     )
-    token = CSRF_TOKEN_SLOT if slots else get_token(request)
+    token = CSRF_TOKEN_SLOT if slots else request_csrf_token(request)
     sign_out_html: Markup = format_markup(SIGN_OUT_FORM, reverse("account_logout"), token)
     return [
         {"href": reverse("accounts:security"), "html": account_link_html, "icon": True},
@@ -152,4 +166,4 @@ def header_slots(request: Any) -> dict[str, str] | None:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
-    return {USERNAME_SLOT: user.get_username(), CSRF_TOKEN_SLOT: get_token(request)}
+    return {USERNAME_SLOT: user.get_username(), CSRF_TOKEN_SLOT: request_csrf_token(request)}

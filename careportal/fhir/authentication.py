@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 
-from careportal.access.layer import Viewer, patient_choices, request_facts
+from careportal.access.layer import Viewer, patient_choice_for, request_facts
 from careportal.fhir import smart
 from careportal.fhir.models import AppConnection, TokenContext
 
@@ -78,18 +78,20 @@ def caller_for_request(request: HttpRequest) -> FhirCaller:
     token = getattr(oauth_request, "access_token", None) if valid else None
     if token is None:
         raise FhirUnauthorized("The access token is missing, unknown or expired.")
-    context = (
-        TokenContext.objects.select_related("connection__application", "connection__patient", "connection__user")
-        .filter(access_token=token)
-        .first()
-    )
+    context = TokenContext.objects.select_related("connection__patient").filter(access_token=token).first()
     if context is None or context.connection.revoked_at is not None:
         raise FhirUnauthorized("This app's access has been taken away.")
     connection = context.connection
+    # django-oauth-toolkit read the token with its user and app just now; the connection names the same ones, so
+    # they are not read again (were they ever different, the connection's own would be read when first used).
+    if connection.user_id == token.user_id and token.user is not None:
+        connection.user = token.user
+    if connection.application_id == token.application_id and token.application is not None:
+        connection.application = token.application
     user = connection.user
     if not user.is_active:
         raise FhirUnauthorized("The account this app acts for is no longer active.")
-    choice = next((c for c in patient_choices(user) if c.patient.pk == connection.patient_id), None)
+    choice = patient_choice_for(user, connection.patient)
     if choice is None:
         raise FhirUnauthorized("The person who connected this app can no longer see this record.")
     # A proxy whose access narrowed (the patient or staff took a part away, or the child turned 16) no longer

@@ -85,6 +85,7 @@ def everything_page(caller: FhirCaller, *, params: QueryDict, base_url: str) -> 
             kind=kind,
             query=SearchQuery(count=remaining, cursor=inner if index == start else ""),
             base_url=base_url,
+            count_from_page=False,
         )
         total += page.total
         found.extend(page.resources)

@@ -609,10 +609,22 @@ def _read_cursor(kind: Kind, cursor: str, descending: bool) -> str:
     return str(data.get("i", ""))
 
 
-def search(*, viewer: Viewer, kind: Kind, query: SearchQuery, base_url: str, everything: bool = False) -> SearchPage:
+def search(
+    *,
+    viewer: Viewer,
+    kind: Kind,
+    query: SearchQuery,
+    base_url: str,
+    everything: bool = False,
+    count_from_page: bool = True,
+) -> SearchPage:
     """One page of a search: the total, the rows after the cursor in (sort key, id) order, and the cursor for
     the next page. 403 when the viewer's part of the record does not include this resource type (a proxy without
-    the results scope searching Observation), as an app can then tell "not allowed" from "none"."""
+    the results scope searching Observation), as an app can then tell "not allowed" from "none".
+
+    With `count_from_page`, a first page that holds every match gives the total without a count query; without
+    it (Patient/$everything, whose every page costs the same queries however large the record) the matches are
+    always counted."""
     if not may_read_kind(viewer, kind):
         _refuse_search(viewer, kind)
     if not everything:
@@ -624,7 +636,7 @@ def search(*, viewer: Viewer, kind: Kind, query: SearchQuery, base_url: str, eve
         rows = rows.none()
     for name, values in (*query.dates.items(), *query.tokens.items()):
         rows = rows.filter(kind.filters(name, values))
-    total = rows.count()
+    matching = rows  # every row the search matches, whatever the page: the Bundle's total counts these
     descending = query.descending
     ordering = ("-fhir_sort", "-pk") if descending else ("fhir_sort", "pk")
     if query.cursor:
@@ -644,6 +656,9 @@ def search(*, viewer: Viewer, kind: Kind, query: SearchQuery, base_url: str, eve
         return SearchPage(resources=kind.build(page, viewer, base_url), total=len(page), next_cursor="")
     page = list(ordered[: query.count + 1])
     more = len(page) > query.count
+    # A first page that holds every match is its own count: no second query (the usual case for one patient's
+    # search); after a cursor, or with more to come, the matches are counted.
+    total = len(page) if count_from_page and not query.cursor and not more else matching.count()
     page = page[: query.count]
     next_cursor = _sign_cursor(kind, kind.resource_id(page[-1]), descending) if more and page else ""
     return SearchPage(resources=kind.build(page, viewer, base_url), total=total, next_cursor=next_cursor)

@@ -9,6 +9,7 @@ from careportal.access.layer import PatientChoice, Viewer
 from careportal.access.scopes import Scope
 from careportal.appointments.selectors import upcoming_count
 from careportal.audit.models import ActorRole
+from careportal.core.addresses import fixed_url
 from careportal.letters.selectors import letters_count
 from careportal.messaging.selectors import thread_counts
 from careportal.patients.presenters import details_title
@@ -166,19 +167,19 @@ def home_cards(viewer: Viewer) -> list[HomeCard]:
 def patient_navigation(viewer: Viewer | None) -> list[dict[str, str]]:
     if viewer is None:
         return []
-    items = [{"href": reverse("home:home"), "text": "Home"}]
+    items = [{"href": fixed_url("home:home"), "text": "Home"}]
     if viewer.can(Scope.RESULTS):
-        items.append({"href": reverse("results:list"), "text": "Test results"})
+        items.append({"href": fixed_url("results:list"), "text": "Test results"})
     if viewer.can(Scope.MESSAGES):
-        items.append({"href": reverse("messaging:list"), "text": "Messages"})
+        items.append({"href": fixed_url("messaging:list"), "text": "Messages"})
     if viewer.can(Scope.APPOINTMENTS):
-        items.append({"href": reverse("appointments:list"), "text": "Appointments"})
+        items.append({"href": fixed_url("appointments:list"), "text": "Appointments"})
     if viewer.can(Scope.LETTERS):
-        items.append({"href": reverse("letters:list"), "text": "Letters"})
+        items.append({"href": fixed_url("letters:list"), "text": "Letters"})
     if viewer.can(Scope.DETAILS):
-        items.append({"href": reverse("patients:your-details"), "text": "Details"})
+        items.append({"href": fixed_url("patients:your-details"), "text": "Details"})
     if viewer.can(Scope.ACCESS_LOG):
-        items.append({"href": reverse("audit:access-log"), "text": "Who has viewed your record"})
+        items.append({"href": fixed_url("audit:access-log"), "text": "Who has viewed your record"})
     return items
 
 

@@ -37,16 +37,15 @@ class CountedPaginator(Paginator):
 @patient_area
 def result_list(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     patient = access_patient_record(viewer=viewer, scope=Scope.RESULTS, object_label="test results")
-    tests = selectors.test_choices(viewer=viewer)
+    waiting = selectors.waiting_kinds(patient=patient)
+    tests = selectors.test_choices(viewer=viewer, waiting_kinds=waiting)
     form = ResultsFilterForm(request.GET or None, tests=tests.choices)
     test_code = form.cleaned_data["test"] if form.is_valid() else ""
     reports = selectors.reports_for_list(viewer=viewer, test_code=test_code)
     page = CountedPaginator(reports, REPORTS_PER_PAGE, count=tests.list_length(test_code)).get_page(
         request.GET.get("page")
     )
-    waiting = selectors.waiting_kinds(patient=patient)
     voice = voice_for(viewer)
-    waiting_count = selectors.waiting_for_clinician_count(viewer=viewer, waiting_kinds=waiting)
     return render(
         request,
         "results/patient/list.jinja",
@@ -60,7 +59,7 @@ def result_list(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "page": page,
             "summaries": presenters.report_summaries(page.object_list, waiting_kinds=waiting, voice=voice),
             "preference_sentence": presenters.preference_sentence(waiting, voice=voice),
-            "waiting_sentence": presenters.waiting_for_clinician_sentence(waiting_count, voice=voice),
+            "waiting_sentence": presenters.waiting_for_clinician_sentence(tests.waiting_for_clinician, voice=voice),
             "preference_link": presenters.preference_link(voice),
             "navigation_items": patient_navigation(viewer),
         },

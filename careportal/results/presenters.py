@@ -7,6 +7,7 @@ or why: a held report reads exactly like one waiting for a clinician's review.
 
 import datetime
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -163,11 +164,24 @@ def waiting_sentence(
     return f"{done}You can expect the result by {format_long_date(report.release_due_at)}."
 
 
+# Stands for a report's public id in its page's address, drawn once for a whole list (`report_summaries`).
+_REPORT_ID_SLOT = uuid.UUID(int=0)
+
+
 def report_summary(
-    report: DiagnosticReport, *, waiting_kinds: frozenset[str], now: datetime.datetime, voice: Voice
+    report: DiagnosticReport,
+    *,
+    waiting_kinds: frozenset[str],
+    now: datetime.datetime,
+    voice: Voice,
+    report_href: str = "",
 ) -> ReportSummary:
     taken = format_date(_taken_at(report))
-    href = reverse("results:report", kwargs={"public_id": report.public_id})
+    href = (
+        report_href.replace(str(_REPORT_ID_SLOT), str(report.public_id))
+        if report_href
+        else reverse("results:report", kwargs={"public_id": report.public_id})
+    )
     if report.is_retracted:
         return ReportSummary(report.test_name, taken, "Withdrawn", "grey", "This result has been withdrawn.", href=None)
     if report.is_released:
@@ -200,7 +214,11 @@ def report_summaries(
     reports: Iterable[DiagnosticReport], *, waiting_kinds: frozenset[str], voice: Voice
 ) -> list[ReportSummary]:
     now = timezone.now()
-    return [report_summary(report, waiting_kinds=waiting_kinds, now=now, voice=voice) for report in reports]
+    report_href = reverse("results:report", kwargs={"public_id": _REPORT_ID_SLOT})  # one `reverse` for the list
+    return [
+        report_summary(report, waiting_kinds=waiting_kinds, now=now, voice=voice, report_href=report_href)
+        for report in reports
+    ]
 
 
 def _kinds_in_words(kinds: frozenset[str]) -> str:

@@ -4,7 +4,7 @@
 from dataclasses import dataclass
 from uuid import UUID
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, F, Prefetch, Q, QuerySet
 
 from careportal.access.layer import Viewer, access_object
 from careportal.access.scopes import Scope
@@ -35,18 +35,43 @@ def _shown_reports(*, viewer: Viewer) -> QuerySet[DiagnosticReport]:
     )
 
 
+# What the list's rows show (careportal/results/presenters.py `report_summary`): the page reads these columns only.
+LIST_COLUMNS = (
+    "public_id",
+    "test_name",
+    "collected_at",
+    "arrived_at",
+    "released_at",
+    "retracted_at",
+    "held_at",
+    "status",
+    "is_amended",
+    "result_kind",
+    "release_mode",
+    "release_due_at",
+)
+
+
 def reports_for_list(*, viewer: Viewer, test_code: str = "") -> QuerySet[DiagnosticReport]:
-    """The results list, newest test first (by when the sample was taken, then when the report arrived)."""
+    """The results list, newest test first (by when the sample was taken, then when the report arrived), with the
+    columns the list shows (LIST_COLUMNS) only."""
     reports = _shown_reports(viewer=viewer)
     if test_code:
         reports = reports.filter(test_code=test_code)
-    return reports.order_by(F("collected_at").desc(nulls_last=True), "-arrived_at", "-pk")
+    return reports.order_by(F("collected_at").desc(nulls_last=True), "-arrived_at", "-pk").only(*LIST_COLUMNS)
+
+
+# Finished, not released nor withdrawn, and waiting for a clinician whatever the patient chose: review-only, held,
+# or with no release date. (A report of a kind the patient chose to wait for also waits: see `test_choices`.)
+_UNRELEASED_FINISHED = Q(released_at__isnull=True, retracted_at__isnull=True, status__in=RELEASABLE_STATUSES)
+_WAITS_FOR_REVIEW = Q(release_due_at__isnull=True) | Q(release_mode=ReleaseMode.AFTER_REVIEW) | Q(held_at__isnull=False)
 
 
 @dataclass(frozen=True)
 class TestChoices:
     choices: list[tuple[str, str]]  # (test code, test name), by name
     report_counts: dict[str, int]  # test code → how many reports of it the list shows
+    waiting_for_clinician: int = 0  # finished reports that wait for a clinician before the patient may read them
 
     def list_length(self, test_code: str = "") -> int:
         """How many reports the list shows, for every test or for one: what its pages count, without counting
@@ -54,42 +79,38 @@ class TestChoices:
         return self.report_counts.get(test_code, 0) if test_code else sum(self.report_counts.values())
 
 
-def test_choices(*, viewer: Viewer) -> TestChoices:
+def test_choices(*, viewer: Viewer, waiting_kinds: frozenset[str] = frozenset()) -> TestChoices:
     """The tests the viewer can filter the list by, by name (when a test's name changed over time, the most recent
-    name is used), and how many reports of each the list shows."""
+    name is used), how many reports of each the list shows, and how many of them wait for a clinician
+    (review-only, held, or of a kind in the patient's `waiting_kinds`; a held report is counted like any report
+    waiting for review, so the page never shows that a clinician is holding it): one query for all three."""
     rows = (
         _shown_reports(viewer=viewer)
+        .annotate(
+            unreleased_finished=ExpressionWrapper(_UNRELEASED_FINISHED, output_field=BooleanField()),
+            waits_for_review=ExpressionWrapper(_WAITS_FOR_REVIEW, output_field=BooleanField()),
+        )
         .order_by("test_code", F("collected_at").desc(nulls_last=True), "-arrived_at")
-        .values_list("test_code", "test_name")
+        .values_list("test_code", "test_name", "result_kind", "unreleased_finished", "waits_for_review")
     )
     names: dict[str, str] = {}
     counts: dict[str, int] = {}
-    for code, name in rows:
+    waiting = 0
+    for code, name, kind, unreleased_finished, waits_for_review in rows:
         names.setdefault(code, name)
         counts[code] = counts.get(code, 0) + 1
-    return TestChoices(choices=sorted(names.items(), key=lambda item: (item[1].lower(), item[0])), report_counts=counts)
+        if unreleased_finished and (waits_for_review or kind in waiting_kinds):
+            waiting += 1
+    return TestChoices(
+        choices=sorted(names.items(), key=lambda item: (item[1].lower(), item[0])),
+        report_counts=counts,
+        waiting_for_clinician=waiting,
+    )
 
 
 def results_ready_count(*, viewer: Viewer) -> int:
     """How many results the viewer can read now (for the home page card: a count, never what they are)."""
     return _shown_reports(viewer=viewer).filter(RELEASED).count()
-
-
-def waiting_for_clinician_count(*, viewer: Viewer, waiting_kinds: frozenset[str]) -> int:
-    """How many of the viewer's finished results wait for a clinician to look at them before they can be read:
-    review-only ones, ones of a kind the patient chose to wait for, and held ones. A held report is counted like
-    any report waiting for review, so the page never shows that a clinician is holding it."""
-    return (
-        _shown_reports(viewer=viewer)
-        .filter(released_at__isnull=True, retracted_at__isnull=True, status__in=RELEASABLE_STATUSES)
-        .filter(
-            Q(release_due_at__isnull=True)
-            | Q(release_mode=ReleaseMode.AFTER_REVIEW)
-            | Q(held_at__isnull=False)
-            | Q(result_kind__in=waiting_kinds)
-        )
-        .count()
-    )
 
 
 def waiting_kinds(*, patient: Patient) -> frozenset[str]:

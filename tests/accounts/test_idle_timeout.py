@@ -82,6 +82,16 @@ def test_stay_signed_in_restarts_the_idle_clock(signed_in, traveller):
     assert signed_in.get(reverse("home:home")).status_code == 200
 
 
+def test_page_reads_move_the_idle_clock_at_most_every_30_seconds(signed_in, traveller):
+    # Reading pages does not rewrite the session on every request (careportal/accounts/middleware.py).
+    traveller.shift(datetime.timedelta(seconds=20))
+    assert signed_in.get(reverse("home:home")).status_code == 200
+    assert status(signed_in)["expiresIn"] == 15 * 60 - 20, "20 s after the last recorded read: not recorded again"
+    traveller.shift(datetime.timedelta(seconds=20))
+    assert signed_in.get(reverse("home:home")).status_code == 200
+    assert status(signed_in)["expiresIn"] == 15 * 60, "40 s after it: recorded"
+
+
 def test_keep_alive_needs_a_post_with_the_csrf_token(patient, traveller):
     client = Client(enforce_csrf_checks=True)
     sign_in_client = Client()

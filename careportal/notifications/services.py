@@ -66,7 +66,9 @@ def _choices_of(user_ids: list[int]) -> dict[int, dict[str, Any]]:
 
     if not user_ids:
         return {}
-    return {row["user_id"]: row for row in Patient.objects.filter(user_id__in=user_ids).values(*_CHOICE_FIELDS)}
+    # order_by(): no sort by the patients' names (Patient's default ordering), which this dict does not need.
+    rows = Patient.objects.filter(user_id__in=user_ids).order_by().values(*_CHOICE_FIELDS)
+    return {row["user_id"]: row for row in rows}
 
 
 def notification_send(

@@ -10,7 +10,8 @@ Each batch is one transaction that:
 3. writes their "released automatically" history rows in one INSERT. On PostgreSQL steps 1 to 3 are one statement
    (data-modifying CTEs: claim, UPDATE ... RETURNING, INSERT ... SELECT from what was released); on SQLite three
    (careportal/core/bulk_sql.py: no model instance per row);
-4. reads who to tell in Python (careportal.results.services.release_recipients_for, the one place for that rule)
+4. reads who to tell in Python (careportal.results.services.release_recipients_for, the one place for that rule;
+   on PostgreSQL with random_page_cost lowered for the batch, so that those reads are look-ups by key)
    and queues the notifications in one INSERT (careportal.notifications.services.notifications_queue_many),
    delivered by the notification workers only after the batch commits.
 
@@ -128,6 +129,13 @@ def _release_batch(
 ) -> list[tuple[int, int, str, datetime.datetime | None]]:
     """Claim and release one batch; returns the claimed rows (id, patient id, sensitive category, due at)."""
     with transaction.atomic():
+        if connections["default"].vendor == "postgresql":
+            with connections["default"].cursor() as cursor:
+                # For this batch only: its reads of who to tell look up a few hundred patients and accounts by key,
+                # in tables a busy portal keeps in memory. Under the default cost (4, made for spinning disks) the
+                # planner scans the whole patients and accounts tables instead, once per batch, which cost more
+                # than the look-ups as soon as those tables held tens of thousands of rows (docs/results-release.md).
+                cursor.execute("SET LOCAL random_page_cost = 1.1")
         due = reports_due_for_release(now=now)
         if after is not None:
             # Carry on after the last report this run claimed, so that reports the job must leave alone (held,

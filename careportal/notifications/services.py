@@ -66,7 +66,9 @@ def _choices_of(user_ids: list[int]) -> dict[int, dict[str, Any]]:
 
     if not user_ids:
         return {}
-    return {row["user_id"]: row for row in Patient.objects.filter(user_id__in=user_ids).values(*_CHOICE_FIELDS)}
+    # order_by(): no sort by the patients' names (Patient's default ordering), which this dict does not need.
+    rows = Patient.objects.filter(user_id__in=user_ids).order_by().values(*_CHOICE_FIELDS)
+    return {row["user_id"]: row for row in rows}
 
 
 def notification_send(
@@ -140,36 +142,9 @@ def notifications_send_many(*, kind: Kind, users: Iterable[User]) -> list[Notifi
     The guarantees of `notification_send`: only the kind's personalisation (here the first name, nothing else), the
     channels each patient chose (one query for all of them), no row for someone with no address, and delivery by
     the worker only after the caller's transaction commits. Each notification is still delivered, retried and
-    expired on its own.
+    expired on its own. Returns the queued notifications; `notifications_queue_many` does the same without them.
     """
-    if SPECS[kind].personalisation - {"first_name"}:
-        raise UnknownPersonalisationError(f"{kind.value} needs more than a first name: use notification_send")
-    wants_first_name = "first_name" in SPECS[kind].personalisation
-    users = list(users)
-    choices = _choices_of([user.pk for user in users]) if SPECS[kind].follows_preferences else {}
-    now = timezone.now()
-    rows = [
-        (
-            uuid.uuid4(),
-            user.pk,
-            kind.value,
-            str(route.channel),
-            route.to_address,
-            {"first_name": user.first_name or "there"} if wants_first_name else {},
-            str(NotificationStatus.QUEUED),
-            0,
-            "",
-            "",
-            now,
-        )
-        for user in users
-        for route in _routes(kind=kind, email=user.email, choice=choices.get(user.pk))
-    ]
-    if not rows:
-        return []
-    # One multi-row INSERT without a model instance per row first (careportal/core/bulk_sql.py): the release job
-    # sends hundreds of these per batch, and bulk_create spent longer preparing them than the database storing them.
-    ids = insert_rows(Notification, _SEND_MANY_FIELDS, rows, returning_pk=True)
+    ids, rows = _queue_many(kind=kind, users=users)
     created = [
         Notification(
             pk=pk,
@@ -201,11 +176,52 @@ def notifications_send_many(*, kind: Kind, users: Iterable[User]) -> list[Notifi
     ]
     for notification in created:
         notification._state.adding, notification._state.db = False, "default"
+    return created
+
+
+def notifications_queue_many(*, kind: Kind, users: Iterable[User]) -> int:
+    """`notifications_send_many` for callers that do not need the notifications back (the release job): the same
+    rows and guarantees, without a model instance per row. Returns how many were queued."""
+    ids, _ = _queue_many(kind=kind, users=users)
+    return len(ids)
+
+
+def _queue_many(*, kind: Kind, users: Iterable[User]) -> tuple[list[int], list[tuple[Any, ...]]]:
+    """Insert the rows of `notifications_send_many` and enqueue their delivery on commit; returns their ids and
+    the rows (in `_SEND_MANY_FIELDS` order)."""
+    if SPECS[kind].personalisation - {"first_name"}:
+        raise UnknownPersonalisationError(f"{kind.value} needs more than a first name: use notification_send")
+    wants_first_name = "first_name" in SPECS[kind].personalisation
+    users = list(users)
+    choices = _choices_of([user.pk for user in users]) if SPECS[kind].follows_preferences else {}
+    now = timezone.now()
+    rows = [
+        (
+            uuid.uuid4(),
+            user.pk,
+            kind.value,
+            str(route.channel),
+            route.to_address,
+            {"first_name": user.first_name or "there"} if wants_first_name else {},
+            str(NotificationStatus.QUEUED),
+            0,
+            "",
+            "",
+            now,
+        )
+        for user in users
+        for route in _routes(kind=kind, email=user.email, choice=choices.get(user.pk))
+    ]
+    if not rows:
+        return [], []
+    # One multi-row INSERT without a model instance per row first (careportal/core/bulk_sql.py): the release job
+    # sends hundreds of these per batch, and bulk_create spent longer preparing them than the database storing them.
+    ids = insert_rows(Notification, _SEND_MANY_FIELDS, rows, returning_pk=True)
     from careportal.notifications.tasks import deliver_notifications
 
     for start in range(0, len(ids), NOTIFICATIONS_PER_TASK):
         enqueue_on_commit(deliver_notifications, ids[start : start + NOTIFICATIONS_PER_TASK])
-    return created
+    return ids, rows
 
 
 @transaction.atomic

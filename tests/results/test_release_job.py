@@ -274,7 +274,7 @@ def test_nothing_is_sent_or_released_when_a_batch_fails(monkeypatch, django_capt
     def broken(**kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("notifications table unavailable")
 
-    monkeypatch.setattr(release_job, "notifications_send_many", broken)
+    monkeypatch.setattr(release_job, "notifications_queue_many", broken)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
         results_release_due(now=MONDAY_7AM)
 

@@ -10,13 +10,15 @@ The benchmarks and their quick-run settings:
 - bench_mllp: HL7 ingestion over 4 MLLP connections against a minimal store-commit-ACK server on the same database
   (BENCH_MLLP_MESSAGES);
 - bench_ingest: HL7 parse-to-visible (one by one and in batches) against python-hl7's raw parse rate on the same
-  messages, and a `manage.py hl7_import` backfill, on SQLite and PostgreSQL (BENCH_INGEST_MESSAGES,
-  BENCH_INGEST_BACKFILL);
+  messages, and a `manage.py hl7_import` backfill of 1,000,000 messages on PostgreSQL and 100,000 on SQLite
+  (BENCH_INGEST_MESSAGES, BENCH_INGEST_BACKFILL, BENCH_INGEST_SQLITE_BACKFILL);
 - bench_release: the release job on 1,000,000 due reports against one bulk UPDATE (BENCH_RELEASE_REPORTS);
 - bench_fhir: the FHIR Observation search in-process against one SQL query per page (BENCH_FHIR_PATIENTS);
-- bench_web: the results page and the FHIR search through gunicorn with 16 locust clients against a bare view, at
-  100,000 and 20,000,000 observations, and sign-in under credential stuffing (BENCH_WEB_PATIENTS,
-  BENCH_WEB_SECONDS).
+- bench_web: a synthetic trust of 5,000 and of 1,000,000 patients built by `generate_trust` (about 100,000 and
+  20,000,000 observations; the build timed against 30 minutes), then the results page and the FHIR search through
+  gunicorn with 16 locust clients against a bare view, and sign-in under credential stuffing
+  (BENCH_WEB_SMALL_PATIENTS, BENCH_WEB_PATIENTS, BENCH_WEB_SECONDS; BENCH_WEB_KEEP=1 keeps each trust for the next
+  run).
 """
 
 import importlib

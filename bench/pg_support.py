@@ -33,10 +33,18 @@ def connect(url: str):  # type: ignore[no-untyped-def]
     return psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True, connect_timeout=3)
 
 
+# The settings that decide how a large write load goes (docs/deployment.md): named in every result, so that a
+# figure from PostgreSQL's defaults is never mistaken for one from a tuned server (bench/tuned_postgres.py).
+REPORTED_SETTINGS = ("shared_buffers", "max_wal_size")
+
+
 def server_version(server: str) -> str:
+    """The server's version and its REPORTED_SETTINGS: "15.19 (shared_buffers 128MB, max_wal_size 1GB)"."""
     with connect(server) as admin:
         row = admin.execute("SHOW server_version").fetchone()
-    return str(row[0]).split()[0] if row else "unknown"
+        settings = [f"{name} {admin.execute(f'SHOW {name}').fetchone()[0]}" for name in REPORTED_SETTINGS]
+    version = str(row[0]).split()[0] if row else "unknown"
+    return f"{version} ({', '.join(settings)})"
 
 
 def machine() -> str:

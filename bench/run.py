@@ -19,8 +19,13 @@ The benchmarks and their quick-run settings:
   gunicorn with 16 locust clients against a bare view, and sign-in under credential stuffing
   (BENCH_WEB_SMALL_PATIENTS, BENCH_WEB_PATIENTS, BENCH_WEB_SECONDS; BENCH_WEB_KEEP=1 keeps each trust for the next
   run).
+
+PostgreSQL is the shared server at 127.0.0.1:5432 (PostgreSQL's default settings), or BENCH_POSTGRES_URL; with
+BENCH_POSTGRES=tuned, a server of the run's own with docs/deployment.md's settings for a large trust
+(bench/tuned_postgres.py). Each result names the server's shared_buffers and max_wal_size.
 """
 
+import contextlib
 import importlib
 import json
 import os
@@ -31,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.summary import Row
 from bench.summary import table as summary_table
+from bench.tuned_postgres import tuned_server
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results"
@@ -53,9 +59,14 @@ def main() -> int:
     names = sorted(m.name for m in pkgutil.iter_modules([str(BENCH_DIR)]) if m.name.startswith("bench_"))
     if only:
         names = [name for name in names if name == f"bench_{only}"]
-    for name in names:
-        module = importlib.import_module(f"bench.{name}")
-        module.main()
+    with contextlib.ExitStack() as stack:
+        if os.environ.get("BENCH_POSTGRES") == "tuned":
+            # A server of the run's own, with docs/deployment.md's settings (bench/tuned_postgres.py).
+            os.environ["BENCH_POSTGRES_URL"] = stack.enter_context(tuned_server())
+            print(f"== PostgreSQL tuned as docs/deployment.md says: {os.environ['BENCH_POSTGRES_URL']} ==")
+        for name in names:
+            module = importlib.import_module(f"bench.{name}")
+            module.main()
     all_names = sorted(m.name for m in pkgutil.iter_modules([str(BENCH_DIR)]) if m.name.startswith("bench_"))
     table = summary_table(summary_rows(all_names))
     print("\n== Summary (latest results of every benchmark, in bench/results/) ==\n")

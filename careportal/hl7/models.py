@@ -82,10 +82,14 @@ class InboundMessage(models.Model):
     error_text = models.CharField(max_length=500, blank=True, help_text="The readable reason sent back in the ACK.")
     patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.SET_NULL, related_name="hl7_messages")
     applied_at = models.DateTimeField(null=True, blank=True)
-    replay_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays")
+    # Empty on almost every message: indexed only where set (Meta.indexes), so that the journal's millions of rows
+    # do not each cost these two indexes an entry.
+    replay_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays", db_index=False
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     resolution_note = models.CharField(max_length=500, blank=True)
     # Whose record the message is about, as the sender names it ("MSH-3^MSH-4|PID-3"), read when it is stored: the
@@ -112,6 +116,8 @@ class InboundMessage(models.Model):
             # first, and its check for older messages of the same patient held by another worker.
             models.Index(fields=["id"], condition=Q(status="stored"), name="hl7_stored_idx"),
             models.Index(fields=["patient_key", "id"], condition=Q(status="stored"), name="hl7_stored_patient_idx"),
+            models.Index(fields=["replay_of"], condition=Q(replay_of__isnull=False), name="hl7_replay_of_idx"),
+            models.Index(fields=["resolved_by"], condition=Q(resolved_by__isnull=False), name="hl7_resolved_by_idx"),
         ]
 
     def __str__(self) -> str:

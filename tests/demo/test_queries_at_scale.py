@@ -17,6 +17,7 @@ from oauth2_provider.models import AccessToken, Application
 
 from careportal.fhir.models import AppConnection, TokenContext
 from careportal.patients.models import Patient
+from tests.accounts.factories import UserFactory
 from tests.appointments.factories import AppointmentFactory
 from tests.letters.factories import LetterFactory
 from tests.messaging.factories import MessageFactory, ThreadFactory
@@ -191,3 +192,26 @@ def test_the_results_inbox_reads_one_page_in_order_from_an_index(clinician_membe
     indexes = {name for _, _, name in plan if name.startswith("report_inbox_")}
     assert indexes, plan
     assert not any(kind in {"Sort", "Incremental Sort"} for kind, _, _ in plan), plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="query plans are PostgreSQL's")
+def test_deleting_a_clinician_or_a_patient_finds_their_reports_through_indexes(patient):
+    """The report's foreign keys have no index of their own (results migration 0005): the people's columns have
+    partial ones, the patient's and the team's are served by indexes that lead with them. Deleting a user or a
+    patient, which looks reports up by those columns, must still not read the whole table."""
+    from careportal.demo.synthetic import trust_generate
+
+    trust_generate(patients=300, seed=9)
+    clinician = UserFactory()
+    DiagnosticReportFactory(patient=patient, released=True, released_by=clinician, reviewed_by=clinician)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE results_diagnosticreport")
+    with CaptureQueriesContext(connection) as deleting:
+        clinician.delete()
+        patient.delete()
+    touching = [q["sql"] for q in deleting.captured_queries if '"results_diagnosticreport"' in q["sql"]]
+    assert any('"released_by_id" IN' in sql for sql in touching), touching
+    assert any('"patient_id" IN' in sql for sql in touching), touching
+    for sql in touching:
+        scans = [(kind, index) for kind, table, index in _plan(sql) if table == "results_diagnosticreport"]
+        assert scans and all(kind != "Seq Scan" for kind, _ in scans), (sql, scans)

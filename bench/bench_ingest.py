@@ -277,6 +277,8 @@ def main() -> int:
     postgres = run_child_on_fresh_database(
         script=__file__, database=DATABASE_NAME, args=[str(messages), str(backfill)], drop_env=("TASKS_BACKEND",)
     )
+    if isinstance(postgres, int) and postgres != 0:
+        return postgres  # the child failed (its output is printed): keep the last complete results
     if isinstance(postgres, dict):
         results["PostgreSQL"] = postgres
     table = _table(results)

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from careportal.access.layer import PatientRecord, Viewer, request_facts
 from careportal.accounts.models import User
-from careportal.audit.models import AccessAction, AccessEvent, ActorRole
+from careportal.audit.models import AccessAction, ActorRole
 from careportal.audit.services import access_event_record
 
 ACTIVATION_CODE_LABEL = "account activation code"
@@ -20,26 +20,22 @@ LETTER_PREFERENCE_LABEL = "letter preference"
 
 def activation_code_issue_record(
     *, patient: PatientRecord, issued_by: User | None, request: HttpRequest | None = None
-) -> AccessEvent:
+) -> None:
     """A code was issued for `patient`: by a member of the helpdesk, or by the letter-printing job (`issued_by`
     None). The code itself is never recorded."""
     if issued_by is None:
         viewer = Viewer(user=AnonymousUser(), role=ActorRole.SYSTEM, **request_facts(request))  # type: ignore[arg-type]
     else:
         viewer = Viewer(user=issued_by, role=ActorRole.HELPDESK, **request_facts(request))
-    return access_event_record(
-        viewer=viewer, patient=patient, action=AccessAction.CREATE, object_label=ACTIVATION_CODE_LABEL
-    )
+    access_event_record(viewer=viewer, patient=patient, action=AccessAction.CREATE, object_label=ACTIVATION_CODE_LABEL)
 
 
-def activation_complete_record(*, patient: PatientRecord, user: User, request: HttpRequest | None) -> list[AccessEvent]:
+def activation_complete_record(*, patient: PatientRecord, user: User, request: HttpRequest | None) -> None:
     """The patient created their account with a code, which also made their letters paperless."""
     viewer = Viewer(user=user, role=ActorRole.PATIENT, patient=patient, **request_facts(request))
-    return [
-        access_event_record(
-            viewer=viewer, patient=patient, action=AccessAction.CREATE, object_label=ACCOUNT_LABEL, obj=user
-        ),
-        access_event_record(
-            viewer=viewer, patient=patient, action=AccessAction.UPDATE, object_label=LETTER_PREFERENCE_LABEL
-        ),
-    ]
+    access_event_record(
+        viewer=viewer, patient=patient, action=AccessAction.CREATE, object_label=ACCOUNT_LABEL, obj=user
+    )
+    access_event_record(
+        viewer=viewer, patient=patient, action=AccessAction.UPDATE, object_label=LETTER_PREFERENCE_LABEL
+    )

@@ -16,7 +16,9 @@ from typing import Any, NoReturn, TypeAlias, TypeVar
 from uuid import UUID
 
 import structlog
-from django.db.models import Exists, Model, Q, QuerySet
+from django.db import connections
+from django.db.models import BooleanField, Model, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
@@ -81,14 +83,32 @@ def request_facts(request: HttpRequest | None) -> dict[str, Any]:
     return {"ip_address": request.META.get("REMOTE_ADDR") or None, "request_id": str(request_id or "")}
 
 
+_acts_as_proxy_sql: dict[str, str] = {}
+
+
+def _acts_as_proxy(user: User) -> RawSQL:
+    """EXISTS (an active proxy relationship of `user`), in the SQL the ORM writes for
+    `Exists(ProxyRelationship.objects.filter(proxy=user, status=ProxyStatus.ACTIVE))` (tests/access/test_layer.py
+    compares the two). Written out once per database: every patient-area page asks it, and the ORM resolved and
+    compiled the subquery again each time, as long as the rest of the query took."""
+    connection = connections[ProxyRelationship.objects.db]
+    sql = _acts_as_proxy_sql.get(connection.vendor)
+    if sql is None:
+        quote = connection.ops.quote_name
+        meta = ProxyRelationship._meta
+        proxy, status = (quote(str(meta.get_field(name).column)) for name in ("proxy", "status"))  # type: ignore[union-attr]
+        sql = f"EXISTS (SELECT 1 FROM {quote(meta.db_table)} WHERE {proxy} = %s AND {status} = %s)"  # noqa: S608 - our own names  # nosec B608
+        _acts_as_proxy_sql[connection.vendor] = sql
+    return RawSQL(sql, (user.pk, ProxyStatus.ACTIVE.value), output_field=BooleanField())  # noqa: S611 - our own SQL
+
+
 def _own_patient_record(user: User) -> PatientRecord | None:
     """The patient record that is this account's own, if any, with `acts_as_proxy` (whether the account has any
     active proxy relationship): one query, found through the account's one-to-one `patient` relation so that this
     module need not import the patients app. (Not `user.patient`, which would cache the answer on the user
     object.)"""
     patients: Any = User._meta.get_field("patient").related_model
-    acting = ProxyRelationship.objects.filter(proxy=user, status=ProxyStatus.ACTIVE)
-    return patients._default_manager.filter(user=user).annotate(acts_as_proxy=Exists(acting)).first()
+    return patients._default_manager.filter(user=user).annotate(acts_as_proxy=_acts_as_proxy(user)).first()
 
 
 def patient_choices(user: User) -> list[PatientChoice]:

@@ -23,6 +23,7 @@ from careportal.core.layout import (
     record_bar,
     record_caption,
     request_csrf_token,
+    select_component,
     whose_record,
 )
 
@@ -99,6 +100,7 @@ def environment(**options: Any) -> Environment:
             "nhs_field": nhs_field,
             "header_account_items": header_account_items,
             "component": component,
+            "select_component": select_component,
             "header_slots": header_slots,
             "current_navigation": current_navigation,
             "error_summary_items": error_summary_items,

@@ -167,3 +167,32 @@ def header_slots(request: Any) -> dict[str, str] | None:
     if user is None or not user.is_authenticated:
         return None
     return {USERNAME_SLOT: user.get_username(), CSRF_TOKEN_SLOT: request_csrf_token(request)}
+
+
+# A form's select, its options drawn without the macro ------------------------------------------------------------
+# The NHS.UK select macro draws each option through Jinja2 (an attributes macro and a `default` filter per option),
+# and the options are what change from one person to the next (the results filter lists each patient's own tests),
+# so `component` alone would rarely find the whole select kept. Instead the select is drawn and kept without its
+# options, and the options are written here as the macro writes them; tests/core/test_layout_components.py checks
+# the two agree, character for character.
+_OPTION = '\n    <option value="{}"{}\n  >{}</option>\n    \n  '
+_SELECT_END = "\n  </select>"
+_OPTION_KEYS = frozenset({"value", "text", "selected"})
+
+
+def select_component(macro: Any, params: Mapping[str, Any]) -> Markup:
+    """`macro(params)` for the NHS.UK select macro, with `params` as `careportal.core.forms.nhs_field` gives them
+    (each item a value, a text and whether it is selected). An item with anything else (a divider, attributes,
+    disabled) is left to the macro."""
+    items = params.get("items") or []
+    if any(not isinstance(item, Mapping) or not _OPTION_KEYS.issuperset(item) for item in items):
+        whole: Markup = macro(params)  # Markup: the templates autoescape
+        return whole
+    drawn = str(component(macro, {**params, "items": []}))
+    options = "".join(
+        _OPTION.format(escape(item["value"]), " selected" if item["selected"] else "", escape(item["text"]))
+        for item in items
+    )
+    at = drawn.rindex(_SELECT_END)
+    # The macro's own HTML, with options whose value and text are escaped as the macro escapes them.
+    return Markup(drawn[:at] + options + drawn[at:])  # noqa: S704  # nosec B704

@@ -253,3 +253,23 @@ def test_a_proxy_can_switch_to_a_child_they_act_for_but_not_to_any_other_patient
     assert response.status_code == 302
     assert relationship.patient.full_name in client.get(reverse("home:home")).content.decode()
     assert client.post(reverse("home:act-for", args=[stranger.public_id])).status_code == 404
+
+
+def test_acts_as_proxy_written_as_sql_agrees_with_the_orm_subquery(patient, other_patient):  # type: ignore[no-untyped-def]
+    from django.db.models import Exists
+
+    from careportal.access.layer import _acts_as_proxy
+    from careportal.patients.models import Patient
+    from careportal.proxy.models import ProxyStatus
+
+    third = PatientWithAccountFactory()
+    ProxyRelationshipFactory(proxy=patient.user, status=ProxyStatus.ACTIVE)
+    ProxyRelationshipFactory(proxy=other_patient.user, status=ProxyStatus.REVOKED)  # not active: not acting
+    ProxyRelationshipFactory(proxy=third.user, patient=other_patient, status=ProxyStatus.ENDED)
+    answers = {}
+    for user in (patient.user, other_patient.user, third.user):
+        orm = Exists(ProxyRelationship.objects.filter(proxy=user, status=ProxyStatus.ACTIVE))
+        mine = Patient.objects.filter(user=user)
+        answers[user.username] = mine.annotate(acts=_acts_as_proxy(user)).get().acts
+        assert answers[user.username] == mine.annotate(acts=orm).get().acts
+    assert answers == {patient.user.username: True, other_patient.user.username: False, third.user.username: False}

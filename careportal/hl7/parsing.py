@@ -356,9 +356,8 @@ def escape(value: str, encoding: Encoding = STANDARD_ENCODING) -> str:
     if encoding is STANDARD_ENCODING:
         escaped = _STANDARD_ESCAPED
     else:
-        escaped = frozenset(
-            (encoding.escape, encoding.field, encoding.component, encoding.subcomponent, encoding.repetition, "\r", "\n")
-        )
+        delimiters = (encoding.escape, encoding.field, encoding.component, encoding.subcomponent, encoding.repetition)
+        escaped = frozenset((*delimiters, "\r", "\n"))
     if escaped.isdisjoint(value):
         # Nearly every value (a name, a code, an id) holds none of them: each ACK escapes about ten values, and the
         # seven replaces below cost the after-store listener more per message than the check (bench/bench_mllp.py).

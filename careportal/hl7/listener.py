@@ -4,8 +4,9 @@ Framing (MLLP): every message arrives as 0x0B <message> 0x1C 0x0D and its ACK go
 connection is served by its own asyncio task; messages on one connection are handled strictly in order (the ACK of
 one is written before the next is read off the buffer), and the database work runs in a bounded pool of worker
 threads, since Django's ORM is synchronous and its connections belong to the thread that opened them. Messages
-from an interface that acknowledges after store go instead to one thread that stores every message waiting at that
-moment in one transaction, and answers each connection once it has committed (GroupCommitter, below).
+from an interface that acknowledges after store go instead to a few group commit threads (HL7_GROUP_COMMIT_THREADS),
+each of which stores every message waiting at that moment in one transaction, and answers each connection once it
+has committed (GroupCommitter, below).
 
 The frame reader is our own rather than python-hl7's `hl7.mllp` (0.4.5). Its `readblock()` has no way to recover
 from what real senders do: bytes before a start block make it raise and throw away the valid frame that follows;
@@ -334,34 +335,78 @@ class _Waiting:
     answer: asyncio.Future[bytes | _FullPath | None]  # None: not stored, close the connection without an ACK
 
 
+class _ThreadState(threading.local):
+    # When this group commit thread last checked its database connection: each thread has its own connection, so
+    # each checks its own.
+    connection_checked = float("-inf")
+
+
 class GroupCommitter:
-    """One thread, with its own database connection, that stores after-store messages in batches: it takes every
-    message waiting (at most GROUP_COMMIT_MAX_MESSAGES, without waiting for more), runs each one's after-store
-    checks (`stored_prepare`), INSERTs the rows of those that pass in one statement, commits, and only then answers
-    each connection with its ACK. One COMMIT, and one round trip to the database, for all the connections that had
-    a message at that moment instead of one each; every ACK still follows the commit of its own row.
+    """A few threads (`threads`, each with its own database connection) that store after-store messages in batches:
+    a thread takes every message waiting (at most GROUP_COMMIT_MAX_MESSAGES, without waiting for more), runs each
+    one's after-store checks (`stored_prepare`), INSERTs the rows of those that pass in one statement, commits, and
+    only then answers each connection with its ACK. One COMMIT, and one round trip to the database, for all the
+    connections that had a message at that moment instead of one each; every ACK still follows the commit of its
+    own row.
+
+    Why more than one thread: a batch's commit waits for the database to flush its log to disk, and with one thread
+    the messages that arrive meanwhile wait for that flush to end before their own can begin, two flushes per round
+    trip. With several, a batch is stored while another is committing, and PostgreSQL flushes concurrent commits
+    together (bench/bench_mllp.py). SQLite has one writer at a time (BEGIN IMMEDIATE), so there a second thread only
+    waits for the write lock: one is the default there (HL7_GROUP_COMMIT_THREADS).
+
+    Order is unaffected where it is defined. A connection has at most one message in the committer at a time (its
+    next message is read only after this one's ACK), so its messages are committed one after the other, each
+    after the commit of the one before; the id (the workers' apply order, stored_services.stored_claim) of each is
+    therefore higher, and no worker can see the later without the earlier. The same holds across connections for a
+    message sent only after another's ACK. Two threads may commit messages that arrived at the same moment on two
+    connections with their ids in either order, or one committed before the other's lower id is (a worker may then
+    apply the higher first, for one patient): such messages were in flight together, neither sender waiting for
+    the other, so no order between them was ever defined (nor is it with the after-apply worker threads).
 
     What it does not store is answered FULL_PATH, and the connection sends the message to `message_receive` in a
     worker thread as usual: a message the after-store checks refuse (answered there with its AR or AE), and every
     message of a batch whose transaction failed, so that a message that cannot be stored costs only its own
     connection while the others are stored one by one. An ACK is never sent for a batch that did not commit."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, *, max_messages: int = GROUP_COMMIT_MAX_MESSAGES) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        threads: int = 1,
+        max_messages: int = GROUP_COMMIT_MAX_MESSAGES,
+    ) -> None:
+        if threads < 1:
+            raise ValueError("a group commit needs at least one thread")
         self._loop = loop
         self._max = max_messages
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="hl7-group-commit", daemon=True)
+        self._state = _ThreadState()
+        self._batches_lock = threading.Lock()
         self.batches = 0
-        self._connection_checked = float("-inf")
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"hl7-group-commit-{number}", daemon=True)
+            for number in range(1, threads + 1)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    @property
+    def threads(self) -> int:
+        return len(self._threads)
 
     def submit(self, waiting: _Waiting) -> None:
         self._queue.put(waiting)
 
     def stop(self) -> None:
-        """Store what is queued, then end the thread and close its connection. Blocks: call from a thread."""
-        self._queue.put(None)
-        self._thread.join()
+        """Store what is queued, then end every thread and close its connection. Blocks: call from a thread.
+
+        One None per thread, queued behind every message: a thread ends at the first None it takes (storing the
+        batch it was gathering), so it never takes a second, and each of the others takes one."""
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
 
     def _run(self) -> None:
         try:
@@ -402,9 +447,9 @@ class GroupCommitter:
         once every CONNECTION_CHECK_SECONDS, since the check (every connection alias, through thread-locals) costs
         more than a batch's own work when batches follow each other."""
         now = time.monotonic()
-        if now - self._connection_checked >= CONNECTION_CHECK_SECONDS:
+        if now - self._state.connection_checked >= CONNECTION_CHECK_SECONDS:
             close_old_connections()
-            self._connection_checked = now
+            self._state.connection_checked = now
 
     def _store(self, batch: list[_Waiting]) -> list[bytes | _FullPath | None]:
         self._check_connection()
@@ -434,10 +479,11 @@ class GroupCommitter:
             # Nothing of the batch is stored: each message goes down the full path on its own.
             logger.exception("hl7_group_commit_failed", messages=len(prepared))
             close_old_connections()
-            self._connection_checked = time.monotonic()
+            self._state.connection_checked = time.monotonic()
             return answers
         # Committed: only now may the senders be told.
-        self.batches += 1
+        with self._batches_lock:
+            self.batches += 1
         for index, ready in prepared:
             answers[index] = ready.ack
         return answers
@@ -472,6 +518,7 @@ class MLLPListener:
         shutdown_grace: float | None = None,
         tls: ssl.SSLContext | str | None = _FROM_SETTINGS,  # a context, None for plain TCP, or from HL7_TLS_*
         group_commit: bool = True,  # after-store messages stored in batches (GroupCommitter); default handler only
+        group_commit_threads: int | None = None,  # HL7_GROUP_COMMIT_THREADS when not given
     ) -> None:
         self.host = host
         # Read here, so that a bad certificate stops the listener before it listens.
@@ -490,6 +537,7 @@ class MLLPListener:
         self.frame_timeout = frame_timeout or settings.HL7_FRAME_TIMEOUT_SECONDS
         self.max_connections = max_connections or settings.HL7_MAX_CONNECTIONS
         self.workers = workers or settings.HL7_WORKER_THREADS
+        self.group_commit_threads = group_commit_threads or settings.HL7_GROUP_COMMIT_THREADS
         self.shutdown_grace = shutdown_grace if shutdown_grace is not None else settings.HL7_SHUTDOWN_GRACE_SECONDS
         self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="hl7-worker")
         self._server: asyncio.Server | None = None
@@ -508,7 +556,7 @@ class MLLPListener:
     async def start(self) -> None:
         self._stop_requested = asyncio.Event()
         if self.group_commit:
-            self._committer = GroupCommitter(asyncio.get_running_loop())
+            self._committer = GroupCommitter(asyncio.get_running_loop(), threads=self.group_commit_threads)
         self._server = await asyncio.start_server(
             self._accept,
             self.host,
@@ -525,6 +573,7 @@ class MLLPListener:
             max_message_bytes=self.max_message_bytes,
             max_connections=self.max_connections,
             workers=self.workers,
+            group_commit_threads=self.group_commit_threads if self.group_commit else 0,
             tls=self.tls is not None,
             client_certificates=self.tls is not None and self.tls.verify_mode == ssl.CERT_REQUIRED,
         )

@@ -1,26 +1,31 @@
 """Group commit in the MLLP listener (careportal/hl7/listener.py, GroupCommitter): after-store messages waiting on
 several connections at once are stored by one transaction, and each is acknowledged only after that commit.
 
-The first batch is held inside its transaction (before COMMIT) by a patched `stored_insert`, so that the next
-messages queue up behind it and are stored together: which messages share a transaction is then certain, not a
-matter of timing.
+With one group commit thread, the first batch is held inside its transaction (before COMMIT) by a patched
+`stored_insert`, so that the next messages queue up behind it and are stored together: which messages share a
+transaction is then certain, not a matter of timing. With several threads (the default on PostgreSQL), one thread
+is held, before its transaction or inside it, while the others store, commit and acknowledge.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
+from django.utils import timezone
 
 from careportal.hl7 import listener as listener_module
 from careportal.hl7 import services
 from careportal.hl7.interfaces import active_rules, interfaces_cache_clear
 from careportal.hl7.models import AckMode, InboundInterface, InboundMessage, MessageStatus
+from careportal.hl7.parsing import read_first_header
 from careportal.hl7.stored_services import stored_apply_batch
 from careportal.results.models import DiagnosticReport
+from tests.hl7.interfaces import LOCAL_PEER
 from tests.hl7.mllp_client import END_BLOCK, START_BLOCK, ListenerThread, MLLPClient, ack_code
 from tests.hl7.test_ack_after_store import PATIENTS, fbc, msh_field
 from tests.patients.factories import PatientFactory
@@ -77,7 +82,8 @@ def held(monkeypatch: pytest.MonkeyPatch) -> Callable[..., HeldInserts]:
 
 @pytest.fixture
 def running(after_store: None) -> Iterator[ListenerThread]:
-    thread = ListenerThread(handler=None).start()
+    # One thread: which messages share a batch is then certain (the tests with several are below).
+    thread = ListenerThread(handler=None, group_commit_threads=1).start()
     yield thread
     thread.stop()
 
@@ -218,3 +224,207 @@ def test_an_after_apply_interface_and_an_unread_interface_snapshot_take_the_full
         assert ack_code(client.request(fbc(3))) == ("AA", "STORE00003")  # applied before its ACK
     assert inserts.batches == [["STORE00002"]]
     assert InboundMessage.objects.get(control_id="STORE00003").status == MessageStatus.APPLIED
+
+
+# --- Several group commit threads ----------------------------------------------------------------------------------
+
+THREADS = 3
+# Inside the transaction, after its INSERT and before its COMMIT: PostgreSQL only, since SQLite has one writer at a
+# time (BEGIN IMMEDIATE), so the other threads could not write meanwhile. Before the transaction: both databases.
+WHERE_HELD = [
+    "before its transaction",
+    pytest.param(
+        "inside its transaction",
+        marks=pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has one writer at a time"),
+    ),
+]
+
+
+class HoldOne:
+    """The group commit thread that takes the message `control_id` is held until `release()`: before its transaction
+    (in `stored_prepare`) or inside it, after its INSERT; with `fail`, that batch then fails (the INSERT ran, so
+    the transaction rolls it back). Records each batch's control ids as `stored_insert` is called."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, control_id: str, where: str, fail: bool = False) -> None:
+        self.control_id, self.inside, self.fail = control_id, where == "inside its transaction", fail
+        self.real_prepare, self.real_insert = listener_module.stored_prepare, listener_module.stored_insert
+        self.batches: list[list[str]] = []
+        self.held_in: str = ""
+        self.holding = threading.Event()
+        self.gate = threading.Event()
+        self._lock = threading.Lock()
+        monkeypatch.setattr(listener_module, "stored_prepare", self.prepare)
+        monkeypatch.setattr(listener_module, "stored_insert", self.insert)
+
+    def _hold(self) -> None:
+        self.held_in = threading.current_thread().name
+        self.holding.set()
+        assert self.gate.wait(20)
+
+    def prepare(self, raw: bytes, **options: Any) -> Any:
+        if not self.inside and options["header"].control_id == self.control_id:
+            self._hold()
+        return self.real_prepare(raw, **options)
+
+    def insert(self, rows: list[dict[str, Any]]) -> None:
+        ids = [str(row["control_id"]) for row in rows]
+        with self._lock:
+            self.batches.append(ids)
+        self.real_insert(rows)
+        if self.control_id in ids:
+            if self.inside:
+                self._hold()
+            if self.fail:
+                raise OperationalError("the commit failed")
+
+    def release(self) -> None:
+        self.gate.set()
+
+
+@pytest.fixture
+def running_threads(after_store: None) -> Iterator[ListenerThread]:
+    thread = ListenerThread(handler=None, group_commit_threads=THREADS).start()
+    yield thread
+    thread.stop()
+
+
+def committed_control_ids() -> list[str]:
+    """What another connection (this test's) sees committed."""
+    return sorted(InboundMessage.objects.values_list("control_id", flat=True))
+
+
+@pytest.mark.parametrize("where", WHERE_HELD)
+def test_a_batch_is_stored_and_acknowledged_while_another_thread_holds_its_own(
+    running_threads: ListenerThread, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    hold = HoldOne(monkeypatch, control_id="STORE00001", where=where)
+    with running_threads.client() as held_sender, running_threads.client() as other_sender:
+        try:
+            held_sender.send(fbc(1))
+            assert hold.holding.wait(10)
+            # Another connection's message is stored, committed and acknowledged by another thread meanwhile.
+            assert ack_code(other_sender.request(fbc(2))) == ("CA", "STORE00002")
+            assert committed_control_ids() == ["STORE00002"]
+            # The held message is not committed (inside: its row is inserted, not committed), so it has no ACK.
+            assert no_reply_yet(held_sender)
+        finally:
+            hold.release()
+        assert ack_code(held_sender.read_frame()) == ("CA", "STORE00001")
+
+    assert sorted(hold.batches) == [["STORE00001"], ["STORE00002"]]
+    assert committed_control_ids() == ["STORE00001", "STORE00002"]
+    committer = running_threads.listener._committer
+    assert committer is not None and committer.batches == 2
+    assert hold.held_in.startswith("hl7-group-commit-")
+
+
+@pytest.mark.parametrize("where", WHERE_HELD)
+def test_a_failed_batch_in_one_thread_costs_the_others_nothing(
+    running_threads: ListenerThread, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    hold = HoldOne(monkeypatch, control_id="STORE00001", where=where, fail=True)
+    with running_threads.client() as failing, running_threads.client() as second, running_threads.client() as third:
+        try:
+            failing.send(fbc(1))
+            assert hold.holding.wait(10)
+            assert ack_code(second.request(fbc(2))) == ("CA", "STORE00002")
+            assert ack_code(third.request(fbc(3))) == ("CA", "STORE00003")
+            assert no_reply_yet(failing)
+        finally:
+            hold.release()
+        # Its batch rolled back: the message took the full path on its own, and only then was acknowledged.
+        assert ack_code(failing.read_frame()) == ("CA", "STORE00001")
+        # The other threads still store: the failure cost its own batch only.
+        assert ack_code(second.request(fbc(4))) == ("CA", "STORE00004")
+
+    assert ["STORE00001"] in hold.batches
+    rows = sorted(InboundMessage.objects.values_list("control_id", "status"))
+    assert rows == [(f"STORE0000{n}", MessageStatus.STORED) for n in (1, 2, 3, 4)]  # each once
+    committer = running_threads.listener._committer
+    assert committer is not None and committer.batches == 3  # the failed batch is not counted
+
+
+def test_one_connections_messages_keep_their_order_across_threads(
+    running_threads: ListenerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hold = HoldOne(monkeypatch, control_id="STORE00001", where="before its transaction")
+    with running_threads.client() as held_sender, running_threads.client() as eager:
+        try:
+            held_sender.send(fbc(1))
+            assert hold.holding.wait(10)
+            # Five at once without waiting: each is read only after the previous one's ACK, so the free threads
+            # take them one at a time, and each is committed after the one before.
+            eager.send_raw(b"".join(START_BLOCK + fbc(n) + END_BLOCK for n in range(2, 7)))
+            assert [ack_code(eager.read_frame())[1] for _ in range(5)] == [f"STORE0000{n}" for n in range(2, 7)]
+        finally:
+            hold.release()
+        assert ack_code(held_sender.read_frame()) == ("CA", "STORE00001")
+
+    # The workers apply in id order (stored_claim): the eager connection's messages in the order sent.
+    in_order = list(InboundMessage.objects.exclude(control_id="STORE00001").order_by("pk"))
+    assert [row.control_id for row in in_order] == [f"STORE0000{n}" for n in range(2, 7)]
+    stored_apply_batch()
+    assert InboundMessage.objects.filter(status=MessageStatus.APPLIED).count() == 6
+
+
+def test_stop_stores_everything_queued_and_ends_every_thread(
+    after_store: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = threading.Event()
+    real_prepare = listener_module.stored_prepare
+    held = threading.Semaphore(0)
+
+    def prepare_when_released(raw: bytes, **options: Any) -> Any:
+        held.release()
+        assert gate.wait(20)
+        return real_prepare(raw, **options)
+
+    monkeypatch.setattr(listener_module, "stored_prepare", prepare_when_released)
+    loop = asyncio.new_event_loop()
+    try:
+        committer = listener_module.GroupCommitter(loop, threads=THREADS)
+        waiting = []
+        for n in range(1, 9):
+            quick = read_first_header(fbc(n))
+            assert quick is not None
+            waiting.append(
+                listener_module._Waiting(fbc(n), quick[0], quick[1], LOCAL_PEER, timezone.now(), loop.create_future())
+            )
+        committer.submit(waiting[0])
+        assert held.acquire(timeout=10)  # one thread holds a message; the rest wait queued, or are held too
+        for item in waiting[1:]:
+            committer.submit(item)
+        stopper = threading.Thread(target=committer.stop)
+        stopper.start()
+        threading.Event().wait(0.2)
+        assert stopper.is_alive()  # stop() waits for what is queued and held
+        gate.set()
+        stopper.join(20)
+        assert not stopper.is_alive()
+        assert not any(thread.is_alive() for thread in committer._threads)
+        assert committer._queue.empty()  # every thread took exactly one of the stops
+        loop.run_until_complete(asyncio.sleep(0))  # the answers, handed to the event loop
+        assert [ack_code(item.answer.result())[1] for item in waiting] == [f"STORE0000{n}" for n in range(1, 9)]
+    finally:
+        gate.set()
+        loop.close()
+    assert committed_control_ids() == [f"STORE0000{n}" for n in range(1, 9)]
+
+
+def test_the_listener_takes_its_thread_count_from_the_settings(after_store: None, settings: Any) -> None:
+    settings.HL7_GROUP_COMMIT_THREADS = 2
+    running = ListenerThread(handler=None).start()
+    try:
+        committer = running.listener._committer
+        assert committer is not None and committer.threads == 2
+        with running.client() as client:
+            assert ack_code(client.request(fbc(1))) == ("CA", "STORE00001")
+    finally:
+        running.stop()
+    assert not any(thread.is_alive() for thread in committer._threads)
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.raises(ValueError, match="at least one thread"):
+            listener_module.GroupCommitter(loop, threads=0)
+    finally:
+        loop.close()

@@ -294,6 +294,26 @@ def test_ack_escapes_delimiters_in_echoed_values() -> None:
     assert ack_read(raw).control_id == "A|B"
 
 
+@pytest.mark.parametrize(
+    ("value", "escaped"),
+    [
+        ("A|B", "A\\F\\B"),
+        ("A^B", "A\\S\\B"),
+        ("A~B", "A\\R\\B"),
+        ("A&B", "A\\T\\B"),
+        ("A\\B", "A\\E\\B"),
+        ("A\rB", "A B"),
+        ("A\nB", "A\\.br\\B"),
+        ("WINPATH RRV_LAB 2.5.1 É", "WINPATH RRV_LAB 2.5.1 É"),  # nothing to escape: returned as it is
+    ],
+)
+def test_escape_replaces_each_delimiter_and_leaves_other_values_alone(value: str, escaped: str) -> None:
+    assert escape(value) == escaped
+    # Other delimiters (MSH-1 and MSH-2 of the message answered): its own characters, not the standard ones.
+    other = Encoding(field="#", component="!", repetition="@", escape="$", subcomponent="%")
+    assert escape("A#B!C@D$E%F|G^", other) == "A$F$B$S$C$R$D$E$E$T$F|G^"
+
+
 def test_ack_is_encoded_in_the_message_character_set() -> None:
     header = parse_message(MSH.replace("CTRL1", "É1").replace("UNICODE UTF-8", "8859/1").encode("latin-1")).header
     raw = ack_build(header=header, code="AA", codec="latin-1", charset="8859/1")

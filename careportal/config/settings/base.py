@@ -490,6 +490,14 @@ HL7_MAX_CONNECTIONS = env.int("HL7_MAX_CONNECTIONS", default=100)
 HL7_WORKER_THREADS = env.int(
     "HL7_WORKER_THREADS", default=1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 8
 )
+# Threads storing after-store messages in batches (the listener's group commit, docs/hl7.md): on PostgreSQL a batch
+# is stored while another commits and concurrent commits share one flush of the log; SQLite has one writer at a
+# time, so more than one thread would only wait for its lock.
+HL7_GROUP_COMMIT_THREADS = env.int(
+    "HL7_GROUP_COMMIT_THREADS", default=1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 4
+)
+if HL7_GROUP_COMMIT_THREADS < 1:
+    raise ImproperlyConfigured("HL7_GROUP_COMMIT_THREADS must be at least 1")
 # On SIGTERM/SIGINT: how long messages already being applied may take to finish and be acknowledged.
 HL7_SHUTDOWN_GRACE_SECONDS = env.float("HL7_SHUTDOWN_GRACE_SECONDS", default=30)
 # Inbound interfaces (/staff/hl7/interfaces/): each process keeps the active ones for this long before reading them

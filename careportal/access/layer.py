@@ -99,7 +99,7 @@ def _acts_as_proxy(user: User) -> RawSQL:
         proxy, status = (quote(str(meta.get_field(name).column)) for name in ("proxy", "status"))  # type: ignore[union-attr]
         sql = f"EXISTS (SELECT 1 FROM {quote(meta.db_table)} WHERE {proxy} = %s AND {status} = %s)"  # noqa: S608 - our own names  # nosec B608
         _acts_as_proxy_sql[connection.vendor] = sql
-    return RawSQL(sql, (user.pk, ProxyStatus.ACTIVE.value), output_field=BooleanField())  # noqa: S611 - our own SQL
+    return RawSQL(sql, (user.pk, ProxyStatus.ACTIVE.value), output_field=BooleanField())  # noqa: S611 - our own SQL  # nosec B611
 
 
 def _own_patient_record(user: User) -> PatientRecord | None:

@@ -94,8 +94,8 @@ def _report_flags() -> tuple[RawSQL, RawSQL]:
         _report_flags_sql[connection.vendor] = sql
     unreleased_finished, waits_for_review = sql
     return (
-        RawSQL(unreleased_finished, _RELEASABLE, output_field=BooleanField()),  # noqa: S611 - our own SQL
-        RawSQL(waits_for_review, (ReleaseMode.AFTER_REVIEW,), output_field=BooleanField()),  # noqa: S611 - our own SQL
+        RawSQL(unreleased_finished, _RELEASABLE, output_field=BooleanField()),  # noqa: S611 - our own SQL  # nosec B611
+        RawSQL(waits_for_review, (ReleaseMode.AFTER_REVIEW,), output_field=BooleanField()),  # noqa: S611 - our own SQL  # nosec B611
     )
 
 

@@ -17,6 +17,17 @@ def nhs_number_for(n: int) -> str:
     raise AssertionError("unreachable: some ninth digit always gives a valid check digit")
 
 
+def distinctive_family_name() -> str:
+    """A Faker surname of at least six letters. Tests assert that a patient's family name is *not* on a page, in an
+    email or in a log; a short one ("Love", "Day", "Hall") can be part of another word or of another patient's name
+    there, which made those assertions fail at random."""
+    faker = factory.Faker._get_faker()
+    while True:
+        name: str = faker.last_name()
+        if len(name) >= 6:
+            return name
+
+
 class PatientFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Patient
@@ -24,7 +35,7 @@ class PatientFactory(factory.django.DjangoModelFactory):
     hospital_number = factory.Sequence(lambda n: f"9{n:07d}")
     nhs_number = factory.Sequence(lambda n: nhs_number_for(n + 100))
     given_name = factory.Faker("first_name")
-    family_name = factory.Faker("last_name")
+    family_name = factory.LazyFunction(distinctive_family_name)
     birth_date = datetime.date(1970, 5, 17)
     address_line_1 = factory.Faker("street_address")
     town = "London"

@@ -61,7 +61,11 @@ def _row_order(response, names: list[str]) -> list[str]:  # type: ignore[no-unty
 def test_the_inbox_lists_the_teams_reports_with_patient_name_and_hospital_number(clinician_client, team):
     patient = PatientFactory(given_name="Ada", family_name="Lovelace", hospital_number="40012345")
     _in_team(team, patient=patient, test_name="Full blood count")
-    elsewhere = DiagnosticReportFactory(care_team=CareTeamFactory(name="Cardiology"), test_name="Troponin")
+    elsewhere = DiagnosticReportFactory(
+        patient=PatientFactory(family_name="Okonkwo-Blythe"),
+        care_team=CareTeamFactory(name="Cardiology"),
+        test_name="Troponin",
+    )
 
     response = clinician_client.get(INBOX)
 

@@ -56,14 +56,20 @@ from dataclasses import dataclass
 import structlog
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import close_old_connections, connections, transaction
+from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from careportal.hl7.ack import ack_build
 from careportal.hl7.interfaces import interface_for_if_cached
 from careportal.hl7.models import AckMode, ErrorKind, InboundMessage, MessageSource, MessageStatus
 from careportal.hl7.parsing import MessageHeader, read_first_header
-from careportal.hl7.services import message_receive, stored_insert, stored_prepare, stored_wake
+from careportal.hl7.services import (
+    STORED_ROWS_PER_STATEMENT,
+    message_receive,
+    stored_insert,
+    stored_prepare,
+    stored_wake,
+)
 
 logger = structlog.get_logger(__name__)
 
@@ -310,9 +316,10 @@ def _peer_label(writer: asyncio.StreamWriter) -> str:
 
 # --- Group commit: after-store messages from several connections stored by one transaction ---------------------
 
-# The most messages one transaction stores. Each connection has at most one message waiting (MLLP senders wait for
-# each ACK), so a batch is at most one message per connection; the limit only bounds one transaction's size.
-GROUP_COMMIT_MAX_MESSAGES = 100
+# The most messages one batch stores: as many as one INSERT statement takes, so that a batch is one statement, its
+# own transaction. Each connection has at most one message waiting (MLLP senders wait for each ACK), so a batch is
+# at most one message per connection; more connections sending at once make several batches.
+GROUP_COMMIT_MAX_MESSAGES = STORED_ROWS_PER_STATEMENT
 # How often the group commit thread checks its database connection (CONN_MAX_AGE, a broken connection): a failed
 # batch checks it at once.
 CONNECTION_CHECK_SECONDS = 1.0
@@ -344,10 +351,10 @@ class _ThreadState(threading.local):
 class GroupCommitter:
     """A few threads (`threads`, each with its own database connection) that store after-store messages in batches:
     a thread takes every message waiting (at most GROUP_COMMIT_MAX_MESSAGES, without waiting for more), runs each
-    one's after-store checks (`stored_prepare`), INSERTs the rows of those that pass in one statement, commits, and
-    only then answers each connection with its ACK. One COMMIT, and one round trip to the database, for all the
-    connections that had a message at that moment instead of one each; every ACK still follows the commit of its
-    own row.
+    one's after-store checks (`stored_prepare`), INSERTs the rows of those that pass in one statement, which in
+    autocommit mode is its own transaction, and only then answers each connection with its ACK. One COMMIT, and one
+    round trip to the database, for all the connections that had a message at that moment instead of one each;
+    every ACK still follows the commit of its own row.
 
     Why more than one thread: a batch's commit waits for the database to flush its log to disk, and with one thread
     the messages that arrive meanwhile wait for that flush to end before their own can begin, two flushes per round
@@ -473,8 +480,9 @@ class GroupCommitter:
         if not prepared:
             return answers
         try:
-            with transaction.atomic():
-                stored_insert([ready.row for _, ready in prepared])
+            # Not inside transaction.atomic(): one INSERT in autocommit mode commits all its rows or none, in one
+            # round trip (stored_insert).
+            stored_insert([ready.row for _, ready in prepared])
         except Exception:
             # Nothing of the batch is stored: each message goes down the full path on its own.
             logger.exception("hl7_group_commit_failed", messages=len(prepared))

@@ -538,6 +538,8 @@ _STORED_DEFAULTS: dict[str, object] = {
     "resolved_by_id": None,
 }
 _insert_sql: dict[tuple[str, int], str] = {}
+# The most rows one INSERT of `stored_insert` takes (the listener's batches are at most this many messages).
+STORED_ROWS_PER_STATEMENT = 25
 
 
 def _stored_columns() -> list[str]:
@@ -649,13 +651,19 @@ def stored_prepare(
 
 
 def stored_insert(rows: list[dict[str, Any]]) -> None:
-    """INSERT the rows of prepared after-store messages (`StoredPrepared.row`), in the order given: one statement
-    for one row, as `_receive_stored`; one multi-row INSERT for several (at most 25 rows a statement), as the
-    listener's group commit does. The caller commits; nothing is acknowledged before it has."""
-    # A listener's batches are a few rows (one per connection with a message waiting): the statement for each row
-    # count is built once. A larger batch (GroupCommitter's limit) is split to keep that cache small.
-    for first in range(0, len(rows), 25):
-        _insert_stored_rows(rows[first : first + 25])
+    """INSERT the rows of prepared after-store messages (`StoredPrepared.row`), in the order given, all or none:
+    one statement for up to STORED_ROWS_PER_STATEMENT rows, as the listener's group commit sends them. Outside a
+    transaction (Django's autocommit) that one statement is its own transaction, so the rows are committed when
+    this returns, in one round trip to the database; BEGIN, INSERT and COMMIT would be three, each a wait for the
+    database while the senders wait for their ACKs. More rows are split into several statements in one
+    transaction. Nothing may be acknowledged before this has returned."""
+    if len(rows) <= STORED_ROWS_PER_STATEMENT:
+        _insert_stored_rows(rows)
+        return
+    # A larger batch is split to keep the cache of statements (one per row count) small.
+    with transaction.atomic():
+        for first in range(0, len(rows), STORED_ROWS_PER_STATEMENT):
+            _insert_stored_rows(rows[first : first + STORED_ROWS_PER_STATEMENT])
 
 
 def stored_wake() -> None:

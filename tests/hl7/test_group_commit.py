@@ -1,21 +1,24 @@
 """Group commit in the MLLP listener (careportal/hl7/listener.py, GroupCommitter): after-store messages waiting on
 several connections at once are stored by one transaction, and each is acknowledged only after that commit.
 
-With one group commit thread, the first batch is held inside its transaction (before COMMIT) by a patched
-`stored_insert`, so that the next messages queue up behind it and are stored together: which messages share a
-transaction is then certain, not a matter of timing. With several threads (the default on PostgreSQL), one thread
-is held, before its transaction or inside it, while the others store, commit and acknowledge.
+A batch is one INSERT statement, its own transaction (autocommit). With one group commit thread, the first batch
+is held at its INSERT, before the statement runs, by a patched `stored_insert`, so that the next messages queue up
+behind it and are stored together: which messages share a transaction is then certain, not a matter of timing.
+With several threads (the default on PostgreSQL), one thread is held, before its checks or at its INSERT, while the
+others store, commit and acknowledge.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from careportal.hl7 import listener as listener_module
@@ -47,7 +50,8 @@ def after_store(settings: Any, test_interfaces: list[InboundInterface]) -> None:
 
 class HeldInserts:
     """`stored_insert` as the group commit calls it, recording each batch's control ids; the first batch is held
-    inside its transaction until `release()`, and the batch numbered `fail` (1-based) fails after its INSERT."""
+    at its INSERT, uncommitted, until `release()`, and the batch numbered `fail` (1-based) fails there: its
+    statement fails, so nothing of it is committed, as when the database refuses the COMMIT."""
 
     def __init__(self, real: Callable[[list[dict[str, Any]]], None], fail: int = 0, fail_if: str = "") -> None:
         self.real, self.fail, self.fail_if = real, fail, fail_if
@@ -59,12 +63,12 @@ class HeldInserts:
         self.batches.append([str(row["control_id"]) for row in rows])
         if self.fail_if in self.batches[-1]:
             raise OperationalError("this message cannot be stored")
-        self.real(rows)
         if len(self.batches) == 1:
             self.holding.set()
             assert self.gate.wait(20)
         if len(self.batches) == self.fail:
-            raise OperationalError("the commit failed")  # the INSERT ran: the transaction rolls it back
+            raise OperationalError("the commit failed")
+        self.real(rows)
 
     def release(self) -> None:
         self.gate.set()
@@ -229,24 +233,16 @@ def test_an_after_apply_interface_and_an_unread_interface_snapshot_take_the_full
 # --- Several group commit threads ----------------------------------------------------------------------------------
 
 THREADS = 3
-# Inside the transaction, after its INSERT and before its COMMIT: PostgreSQL only, since SQLite has one writer at a
-# time (BEGIN IMMEDIATE), so the other threads could not write meanwhile. Before the transaction: both databases.
-WHERE_HELD = [
-    "before its transaction",
-    pytest.param(
-        "inside its transaction",
-        marks=pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has one writer at a time"),
-    ),
-]
+WHERE_HELD = ["before its checks", "at its INSERT"]
 
 
 class HoldOne:
-    """The group commit thread that takes the message `control_id` is held until `release()`: before its transaction
-    (in `stored_prepare`) or inside it, after its INSERT; with `fail`, that batch then fails (the INSERT ran, so
-    the transaction rolls it back). Records each batch's control ids as `stored_insert` is called."""
+    """The group commit thread that takes the message `control_id` is held until `release()`: before its checks
+    (in `stored_prepare`) or at its INSERT, before the statement runs; with `fail`, that batch then fails (its
+    statement fails: nothing of it is committed). Records each batch's control ids as `stored_insert` is called."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, *, control_id: str, where: str, fail: bool = False) -> None:
-        self.control_id, self.inside, self.fail = control_id, where == "inside its transaction", fail
+        self.control_id, self.at_insert, self.fail = control_id, where == "at its INSERT", fail
         self.real_prepare, self.real_insert = listener_module.stored_prepare, listener_module.stored_insert
         self.batches: list[list[str]] = []
         self.held_in: str = ""
@@ -262,7 +258,7 @@ class HoldOne:
         assert self.gate.wait(20)
 
     def prepare(self, raw: bytes, **options: Any) -> Any:
-        if not self.inside and options["header"].control_id == self.control_id:
+        if not self.at_insert and options["header"].control_id == self.control_id:
             self._hold()
         return self.real_prepare(raw, **options)
 
@@ -270,12 +266,12 @@ class HoldOne:
         ids = [str(row["control_id"]) for row in rows]
         with self._lock:
             self.batches.append(ids)
-        self.real_insert(rows)
         if self.control_id in ids:
-            if self.inside:
+            if self.at_insert:
                 self._hold()
             if self.fail:
                 raise OperationalError("the commit failed")
+        self.real_insert(rows)
 
     def release(self) -> None:
         self.gate.set()
@@ -305,7 +301,7 @@ def test_a_batch_is_stored_and_acknowledged_while_another_thread_holds_its_own(
             # Another connection's message is stored, committed and acknowledged by another thread meanwhile.
             assert ack_code(other_sender.request(fbc(2))) == ("CA", "STORE00002")
             assert committed_control_ids() == ["STORE00002"]
-            # The held message is not committed (inside: its row is inserted, not committed), so it has no ACK.
+            # The held message is not committed, so it has no ACK.
             assert no_reply_yet(held_sender)
         finally:
             hold.release()
@@ -332,7 +328,7 @@ def test_a_failed_batch_in_one_thread_costs_the_others_nothing(
             assert no_reply_yet(failing)
         finally:
             hold.release()
-        # Its batch rolled back: the message took the full path on its own, and only then was acknowledged.
+        # Its batch failed: the message took the full path on its own, and only then was acknowledged.
         assert ack_code(failing.read_frame()) == ("CA", "STORE00001")
         # The other threads still store: the failure cost its own batch only.
         assert ack_code(second.request(fbc(4))) == ("CA", "STORE00004")
@@ -347,7 +343,7 @@ def test_a_failed_batch_in_one_thread_costs_the_others_nothing(
 def test_one_connections_messages_keep_their_order_across_threads(
     running_threads: ListenerThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hold = HoldOne(monkeypatch, control_id="STORE00001", where="before its transaction")
+    hold = HoldOne(monkeypatch, control_id="STORE00001", where="before its checks")
     with running_threads.client() as held_sender, running_threads.client() as eager:
         try:
             held_sender.send(fbc(1))
@@ -437,3 +433,56 @@ def test_the_listener_takes_its_thread_count_from_the_settings(after_store: None
             listener_module.GroupCommitter(loop, threads=0)
     finally:
         loop.close()
+
+
+# --- stored_insert: one statement, its own transaction ------------------------------------------------------------
+
+
+def _prepared_rows(count: int) -> list[dict[str, Any]]:
+    rows = []
+    for n in range(1, count + 1):
+        raw = fbc(n)
+        quick = read_first_header(raw)
+        assert quick is not None
+        ready = services.stored_prepare(
+            raw, header=quick[0], codec=quick[1], peer=LOCAL_PEER, source="mllp", received_at=timezone.now()
+        )
+        assert ready is not None
+        rows.append(ready.row)
+    return rows
+
+
+def test_a_batch_is_one_statement_committed_when_it_returns(after_store: None) -> None:
+    rows = _prepared_rows(3)
+    assert connection.get_autocommit()  # as in the group commit's threads: no transaction around the INSERT
+    with CaptureQueriesContext(connection) as queries:
+        services.stored_insert(rows)
+    assert [query["sql"].split(" ", 1)[0] for query in queries] == ["INSERT"]
+    assert not transaction.get_connection().in_atomic_block
+    assert committed_control_ids() == ["STORE00001", "STORE00002", "STORE00003"]
+
+
+def test_more_rows_than_one_statement_takes_are_stored_all_or_none(
+    after_store: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [{**row, "control_id": f"BIG{n:05d}"} for n, row in enumerate(_prepared_rows(1) * 30)]
+    rows = [{**row, "public_id": uuid.uuid4()} for row in rows]
+    real = services._insert_stored_rows
+    statements: list[int] = []
+
+    def second_fails(chunk: list[dict[str, Any]]) -> None:
+        statements.append(len(chunk))
+        if len(statements) == 2:
+            raise OperationalError("the second statement failed")
+        real(chunk)
+
+    monkeypatch.setattr(services, "_insert_stored_rows", second_fails)
+    with pytest.raises(OperationalError):
+        services.stored_insert(rows)
+    assert statements == [services.STORED_ROWS_PER_STATEMENT, 30 - services.STORED_ROWS_PER_STATEMENT]
+    assert committed_control_ids() == []  # the first statement's rows were rolled back with the second's
+
+    monkeypatch.setattr(services, "_insert_stored_rows", real)
+    services.stored_insert(rows)
+    assert len(committed_control_ids()) == 30
+    assert listener_module.GROUP_COMMIT_MAX_MESSAGES == services.STORED_ROWS_PER_STATEMENT  # a batch: one statement

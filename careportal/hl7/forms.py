@@ -1,10 +1,12 @@
 """Forms on the HL7 message pages. Error messages say what to do, in NHS.UK style."""
 
 import re
+from uuid import UUID
 
 from django import forms
 
 from careportal.core.forms import reason_field, text_area_field
+from careportal.core.keyset import Direction
 from careportal.hl7.models import MessageStatus
 
 REASON_MAX_LENGTH = 500
@@ -71,6 +73,23 @@ class ReuseCheckedForm(forms.Form):
     )
 
 
-def status_from(value: str | None) -> str:
-    """A status filter from the query string; anything else means every status."""
-    return value if value in MessageStatus.values else ""
+class JournalPageForm(forms.Form):
+    """Which page of the messages received (the query string of /staff/hl7/messages/): a status, and the message a
+    "Newer messages" or "Older messages" link starts from. Anything unreadable is ignored: the page shows every
+    status, or the newest messages with a note that the link no longer works (`link_broken`)."""
+
+    status = forms.ChoiceField(choices=MessageStatus.choices, required=False)
+    newer = forms.UUIDField(required=False)
+    older = forms.UUIDField(required=False)
+
+    def wanted(self) -> tuple[str, UUID | None, Direction, bool]:
+        """The status, the message to start from, the direction, and whether a link's start was unreadable."""
+        self.is_valid()
+        data = self.cleaned_data
+        status = data.get("status") or ""
+        for name, direction in (("older", Direction.OLDER), ("newer", Direction.NEWER)):
+            if name in self.errors:
+                return status, None, Direction.OLDER, True
+            if data.get(name):
+                return status, data[name], direction, False
+        return status, None, Direction.OLDER, False

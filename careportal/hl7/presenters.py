@@ -105,6 +105,16 @@ def can_mark_checked(message: InboundMessage) -> bool:
     return message.needs_reuse_check
 
 
+def journal_caption(messages: list[InboundMessage], *, status: str, newest: bool) -> str:
+    """The overview table's caption: which messages, and where in the journal this page is (keyset pages have no
+    page numbers): the newest, or from when to when."""
+    which = f"{STATUS_SHORT[MessageStatus(status)]} messages" if status else "Messages"
+    if newest or not messages:
+        return f"{which}, newest first"
+    times = sorted(message.received_at for message in messages)
+    return f"{which} received from {format_datetime(times[0])} to {format_datetime(times[-1])}, newest first"
+
+
 def message_rows(messages: list[InboundMessage]) -> list[MessageRow]:
     return [
         MessageRow(

@@ -2,9 +2,11 @@
 (`hl7_operator_viewer`, `access_message_as_operator`); these functions only say which rows."""
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from django.db.models import Count, Q, QuerySet
 
+from careportal.core.keyset import Direction, KeysetPage, anchor_values, keyset_page
 from careportal.hl7.models import InboundMessage, MessageStatus, OutboundMessage, OutboundStatus
 from careportal.patients.models import Patient
 
@@ -42,12 +44,33 @@ def messages_sharing_control_id(*, message: InboundMessage) -> list[InboundMessa
     )
 
 
-def messages_recent(*, status: str = "") -> QuerySet[InboundMessage]:
-    """Every message received, newest first, optionally of one status: the operator's overview."""
-    queryset = InboundMessage.objects.defer("raw").order_by("-received_at", "-pk")
+def journal_order(status: str) -> tuple[str, ...]:
+    """The overview's order, newest first, each served by an index that already exists on the journal: every
+    message by id (the primary key; ids follow the order messages were stored), one status's by the time received
+    (`hl7_status_idx`, with the id to break ties). A further index just for this page would be written on every
+    message received, the listener's hot path."""
+    return ("received_at", "pk") if status else ("pk",)
+
+
+def messages_recent_page(
+    *, status: str = "", start: UUID | None = None, direction: Direction = Direction.OLDER, size: int
+) -> tuple[KeysetPage, bool]:
+    """A page of every message received, newest first, optionally of one status: the operator's overview. Paged
+    by keyset (careportal/core/keyset.py), from the message `start` (its public id, from a link): the journal
+    holds every message for years, millions after a backfill, which a count and OFFSET would walk on every page.
+
+    Also returns whether `start` named a message: when it names none (a link edited by hand, or to a message since
+    deleted), the page is the newest one, as it is when nothing lies beyond that message any more."""
+    order = journal_order(status)
+    queryset = InboundMessage.objects.defer("raw")
     if status:
         queryset = queryset.filter(status=status)
-    return queryset
+    anchor = anchor_values(InboundMessage, order, public_id=start) if start is not None else None
+    if anchor is not None:
+        page = keyset_page(queryset, order=order, size=size, anchor=anchor, direction=direction)
+        if page.rows:
+            return page, True
+    return keyset_page(queryset, order=order, size=size), start is None or anchor is not None
 
 
 def message_replays(*, message: InboundMessage) -> list[InboundMessage]:

@@ -24,7 +24,7 @@ from careportal.access.layer import Viewer, patients_found_by_staff, staff_chang
 from careportal.core.table_rows import summary_rows
 from careportal.hl7 import presenters, selectors
 from careportal.hl7.access import access_message_as_operator, hl7_operator_viewer
-from careportal.hl7.forms import ConfirmMatchForm, DismissForm, MatchForm, ReuseCheckedForm, status_from
+from careportal.hl7.forms import ConfirmMatchForm, DismissForm, JournalPageForm, MatchForm, ReuseCheckedForm
 from careportal.hl7.models import InboundMessage, MessageStatus
 
 PAGE_SIZE = 50
@@ -78,18 +78,31 @@ def unmatched(request: HttpRequest, viewer: Viewer) -> HttpResponse:
 
 @hl7_operator_area
 def recent(request: HttpRequest, viewer: Viewer) -> HttpResponse:
-    status = status_from(request.GET.get("status"))
-    page = Paginator(selectors.messages_recent(status=status), PAGE_SIZE).get_page(request.GET.get("page"))
+    status, start, direction, link_broken = JournalPageForm(request.GET).wanted()
+    page, found = selectors.messages_recent_page(status=status, start=start, direction=direction, size=PAGE_SIZE)
+    base = f"{reverse('hl7:recent')}?{f'status={status}&' if status else ''}"
     return render(
         request,
         "hl7/recent.jinja",
         {
             "page_title": "HL7 messages received",
-            "page": page,
-            "pagination": _pagination(page, f"status={status}&" if status else ""),
-            "rows": presenters.message_table_rows(presenters.message_rows(list(page.object_list))),
+            "rows": presenters.message_table_rows(presenters.message_rows(page.rows)),
+            "caption": presenters.journal_caption(page.rows, status=status, newest=page.newer_from is None),
+            "link_broken": link_broken or not found,
+            "pagination": {
+                "ariaLabel": "Newer and older messages",
+                "previous": (
+                    {"href": f"{base}newer={page.newer_from.public_id}", "text": "Newer messages"}
+                    if page.newer_from is not None
+                    else None
+                ),
+                "next": (
+                    {"href": f"{base}older={page.older_from.public_id}", "text": "Older messages"}
+                    if page.older_from is not None
+                    else None
+                ),
+            },
             "status": status,
-            "status_label": MessageStatus(status).label if status else "",
             "filters": [
                 {"text": "All", "href": reverse("hl7:recent"), "current": not status},
                 *(

@@ -1,11 +1,15 @@
 """Browser journey: the demo integration administrator signs in with the emailed code, finds the inbound interfaces
 from the staff console, is told what is wrong with a bad address, adds a sender, and the attack's sender stays
-refused. Every page opened is checked with axe-core by `portal` (tests/browser/portal.py)."""
+refused; and pages through every message received. Every page opened is checked with axe-core by `portal`
+(tests/browser/portal.py)."""
+
+import datetime
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from careportal.hl7.models import InboundInterface, InboundInterfaceChange
+from careportal.hl7.models import InboundInterface, InboundInterfaceChange, InboundMessage, MessageStatus
 from tests.browser.steps import given_a_running_hl7_listener, given_the_demo_trust_is_loaded, when_staff_sign_in
 from tests.hl7.mllp_client import ack_code
 from tests.hl7.test_interfaces import ATTACK
@@ -51,3 +55,37 @@ def test_an_integration_administrator_adds_a_sender_and_an_unconfigured_one_stay
     # And the black-box test's sender is still refused over MLLP
     with given_a_running_hl7_listener() as listener, listener.client() as client:
         assert ack_code(client.request(ATTACK)) == ("AR", "ATTACK1")
+
+
+def test_an_integration_administrator_pages_through_every_message_received(portal):
+    page = portal.page
+
+    # Given the demo trust and a journal longer than one page
+    given_the_demo_trust_is_loaded()
+    moment = timezone.now()
+    InboundMessage.objects.bulk_create(
+        InboundMessage(
+            received_at=moment - datetime.timedelta(minutes=60 - n),  # stored in the order received
+            raw=b"MSH|^~\\&|WINPATH|RRV_LAB|CAREPORTAL|RRV|20261102093015||ORU^R01|X|P|2.4",
+            message_type="ORU^R01",
+            sending_application="WINPATH",
+            sending_facility="RRV_LAB",
+            control_id=f"JOURNEY{n}",
+            status=MessageStatus.APPLIED,
+            ack_code="AA",
+        )
+        for n in range(60)
+    )
+
+    # When the integration administrator opens every message received from the staff console
+    when_staff_sign_in(portal, username="demo.integration")
+    portal.click_and_wait(page.get_by_role("link", name="Every message received"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Messages received")
+    expect(page.get_by_role("table")).to_contain_text("Messages, newest first")
+    expect(page.get_by_role("link", name="Newer messages")).to_have_count(0)
+
+    # Then older messages are one link away, and newer ones one link back
+    portal.click_and_wait(page.get_by_role("link", name="Older messages"))
+    expect(page.get_by_role("table")).to_contain_text("Messages received from")
+    portal.click_and_wait(page.get_by_role("link", name="Newer messages"))
+    expect(page.get_by_role("table")).to_contain_text("Messages, newest first")

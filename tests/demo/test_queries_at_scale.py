@@ -215,3 +215,48 @@ def test_deleting_a_clinician_or_a_patient_finds_their_reports_through_indexes(p
     for sql in touching:
         scans = [(kind, index) for kind, table, index in _plan(sql) if table == "results_diagnosticreport"]
         assert scans and all(kind != "Seq Scan" for kind, _ in scans), (sql, scans)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="query plans are PostgreSQL's")
+@pytest.mark.parametrize("status", ["", "applied"])
+def test_the_hl7_journal_overview_reads_a_page_from_an_index_at_any_depth(status):
+    """/staff/hl7/messages/ lists a journal of every message received, millions after a backfill. A page after
+    another must be read from an index starting at the link's message (keyset): no count, no OFFSET, and no sort of
+    all the rows. Every status: by id (the primary key); one status: by time received (hl7_status_idx), the id
+    only breaking ties (an incremental sort within one moment)."""
+    from careportal.hl7.models import InboundMessage, MessageStatus
+
+    operator = UserFactory(is_superuser=True, is_staff=True)
+    client = Client()
+    client.force_login(operator)
+    moment = timezone.now()
+    InboundMessage.objects.bulk_create(
+        InboundMessage(
+            received_at=moment - datetime.timedelta(seconds=n // 3),
+            raw=b"MSH|",
+            status=MessageStatus.APPLIED if n % 4 else MessageStatus.REJECTED,
+            control_id=f"PLAN{n}",
+        )
+        for n in range(400)
+    )
+    anchor = InboundMessage.objects.filter(status=MessageStatus.APPLIED).order_by("-pk")[60]
+    with CaptureQueriesContext(connection) as page:
+        response = client.get("/staff/hl7/messages/", {"status": status, "older": str(anchor.public_id)})
+    assert response.status_code == 200
+    listed = [
+        q["sql"] for q in page.captured_queries if 'FROM "hl7_inboundmessage"' in q["sql"] and "LIMIT 51" in q["sql"]
+    ]
+    assert len(listed) == 1, [q["sql"] for q in page.captured_queries]
+    assert "OFFSET" not in listed[0]
+    assert not any("COUNT(" in q["sql"] for q in page.captured_queries)
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_sort = off")
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            plan = _plan(listed[0])
+        finally:
+            cursor.execute("RESET enable_sort")
+            cursor.execute("RESET enable_seqscan")
+    expected = "hl7_status_idx" if status else "hl7_inboundmessage_pkey"
+    assert any(name == expected for _, _, name in plan), plan
+    assert not any(kind == "Sort" for kind, _, _ in plan), plan

@@ -71,11 +71,13 @@ class MLLPClient:
 
 
 def ack_code(ack: bytes) -> tuple[str, str]:
-    """(MSA-1, MSA-2): the acknowledgement code and the control id it acknowledges."""
+    """(MSA-1, MSA-2): the acknowledgement code and the control id it acknowledges. The control id is echoed byte
+    for byte, so that the sender can match it, even when those bytes are not valid in the message's character set
+    (a fuzzed MSH-10 of b"\x80P"): such bytes are kept as surrogates rather than failing the decode."""
     match = _MSA.search(ack)
     if match is None:
         raise AssertionError(f"not an ACK: {ack[:200]!r}")
-    return match.group(1).decode(), match.group(2).decode()
+    return match.group(1).decode(), match.group(2).decode(errors="surrogateescape")
 
 
 def control_id(message: bytes) -> str:

@@ -126,6 +126,19 @@ def _plan(sql: str) -> list[tuple[str, str, str]]:
     return walk(plan)
 
 
+def _plan_if_an_index_can(sql: str) -> list[tuple[str, str, str]]:
+    """The plan with sorting and whole-table scans forbidden: on so few rows PostgreSQL would rather sort than walk
+    an index, so this shows whether an index can give the page in its order at all."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_sort = off")
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            return _plan(sql)
+        finally:
+            cursor.execute("RESET enable_sort")
+            cursor.execute("RESET enable_seqscan")
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="query plans are PostgreSQL's")
 def test_a_long_results_list_and_the_fhir_report_search_read_one_page_from_their_index(patient, patient_client):
     from careportal.demo.synthetic import trust_generate
@@ -179,16 +192,7 @@ def test_the_results_inbox_reads_one_page_in_order_from_an_index(clinician_membe
         if f'FROM "{DiagnosticReport._meta.db_table}"' in q["sql"] and "LIMIT" in q["sql"] and "ORDER BY" in q["sql"]
     ]
     assert len(listed) == 1, [q["sql"] for q in page.captured_queries]
-    with connection.cursor() as cursor:
-        # On so few rows PostgreSQL would rather sort than walk an index: forbid sorting and scanning the table, so
-        # that the plan shows whether an index can give the page in its order at all.
-        cursor.execute("SET enable_sort = off")
-        cursor.execute("SET enable_seqscan = off")
-        try:
-            plan = _plan(listed[0])
-        finally:
-            cursor.execute("RESET enable_sort")
-            cursor.execute("RESET enable_seqscan")
+    plan = _plan_if_an_index_can(listed[0])
     indexes = {name for _, _, name in plan if name.startswith("report_inbox_")}
     assert indexes, plan
     assert not any(kind in {"Sort", "Incremental Sort"} for kind, _, _ in plan), plan
@@ -249,14 +253,7 @@ def test_the_hl7_journal_overview_reads_a_page_from_an_index_at_any_depth(status
     assert len(listed) == 1, [q["sql"] for q in page.captured_queries]
     assert "OFFSET" not in listed[0]
     assert not any("COUNT(" in q["sql"] for q in page.captured_queries)
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_sort = off")
-        cursor.execute("SET enable_seqscan = off")
-        try:
-            plan = _plan(listed[0])
-        finally:
-            cursor.execute("RESET enable_sort")
-            cursor.execute("RESET enable_seqscan")
+    plan = _plan_if_an_index_can(listed[0])
     expected = "hl7_status_idx" if status else "hl7_inboundmessage_pkey"
     assert any(name == expected for _, _, name in plan), plan
     assert not any(kind == "Sort" for kind, _, _ in plan), plan

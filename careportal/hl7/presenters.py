@@ -3,10 +3,12 @@ not valid UTF-8 become the replacement character (never an error), and the templ
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from django.urls import reverse
 
 from careportal.core.formatting import format_date, format_datetime, format_nhs_number
+from careportal.core.keyset import KeysetPage
 from careportal.core.table_rows import Cell, format_markup, link_html, status_tag_html
 from careportal.hl7.models import (
     AckMode,
@@ -113,6 +115,21 @@ def journal_caption(messages: list[InboundMessage], *, status: str, newest: bool
         return f"{which}, newest first"
     times = sorted(message.received_at for message in messages)
     return f"{which} received from {format_datetime(times[0])} to {format_datetime(times[-1])}, newest first"
+
+
+def journal_pagination(page: KeysetPage, *, status: str) -> dict[str, Any]:
+    """The NHS.UK pagination component's "Newer messages" and "Older messages" links: each names the message its
+    page starts from (a public id, never patient data), and keeps the status shown."""
+    base = f"{reverse('hl7:recent')}?{f'status={status}&' if status else ''}"
+
+    def link(start: InboundMessage | None, direction: str, text: str) -> dict[str, str] | None:
+        return {"href": f"{base}{direction}={start.public_id}", "text": text} if start is not None else None
+
+    return {
+        "ariaLabel": "Newer and older messages",
+        "previous": link(page.newer_from, "newer", "Newer messages"),
+        "next": link(page.older_from, "older", "Older messages"),
+    }
 
 
 def message_rows(messages: list[InboundMessage]) -> list[MessageRow]:

@@ -80,7 +80,6 @@ def unmatched(request: HttpRequest, viewer: Viewer) -> HttpResponse:
 def recent(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     status, start, direction, link_broken = JournalPageForm(request.GET).wanted()
     page, found = selectors.messages_recent_page(status=status, start=start, direction=direction, size=PAGE_SIZE)
-    base = f"{reverse('hl7:recent')}?{f'status={status}&' if status else ''}"
     return render(
         request,
         "hl7/recent.jinja",
@@ -89,19 +88,7 @@ def recent(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "rows": presenters.message_table_rows(presenters.message_rows(page.rows)),
             "caption": presenters.journal_caption(page.rows, status=status, newest=page.newer_from is None),
             "link_broken": link_broken or not found,
-            "pagination": {
-                "ariaLabel": "Newer and older messages",
-                "previous": (
-                    {"href": f"{base}newer={page.newer_from.public_id}", "text": "Newer messages"}
-                    if page.newer_from is not None
-                    else None
-                ),
-                "next": (
-                    {"href": f"{base}older={page.older_from.public_id}", "text": "Older messages"}
-                    if page.older_from is not None
-                    else None
-                ),
-            },
+            "pagination": presenters.journal_pagination(page, status=status),
             "status": status,
             "filters": [
                 {"text": "All", "href": reverse("hl7:recent"), "current": not status},

@@ -21,7 +21,8 @@ def patient(db):
 
 @pytest.fixture
 def other_patient(db):
-    return PatientWithAccountFactory()
+    # A first name no page has in its own words, for the tests that check it never shows.
+    return PatientWithAccountFactory(given_name="Ottoline")
 
 
 @pytest.fixture

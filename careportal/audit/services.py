@@ -4,7 +4,7 @@ from django.db import connections
 from django.utils import timezone
 
 from careportal.audit.models import AccessAction, AccessEvent, ActorRole
-from careportal.core.bulk_sql import server_binding_cursor
+from careportal.core.bulk_sql import PreparedInsert
 
 if TYPE_CHECKING:
     from careportal.access.layer import Viewer
@@ -51,7 +51,7 @@ def access_event_record(
 # get_db_prep_save, the statement compiled again) cost as much CPU as the page's heaviest query. The columns are
 # the model's, looked up once; only the time and the address are converted, as the fields themselves convert them.
 _EVENT_COLUMNS = [field.attname for field in AccessEvent._meta.concrete_fields if not field.primary_key]
-_insert_event_sql: dict[str, str] = {}
+_EVENT_INSERT = PreparedInsert(AccessEvent, _EVENT_COLUMNS)
 # Written as `_event_fields` gives them.
 _PLAIN_EVENT_FIELDS = (
     "actor_name",
@@ -67,14 +67,7 @@ _PLAIN_EVENT_FIELDS = (
 
 def _insert_event(fields: dict[str, Any]) -> None:
     db = connections["default"]
-    sql = _insert_event_sql.get(db.vendor)
     meta = AccessEvent._meta
-    if sql is None:
-        table = db.ops.quote_name(meta.db_table)
-        columns = ", ".join(db.ops.quote_name(str(meta.get_field(name).column)) for name in _EVENT_COLUMNS)  # type: ignore[union-attr]
-        placeholders = ", ".join(["%s"] * len(_EVENT_COLUMNS))
-        sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608 - our own names  # nosec B608
-        _insert_event_sql[db.vendor] = sql
     row = {
         "occurred_at": meta.get_field("occurred_at").get_db_prep_save(timezone.now(), db),  # auto_now_add
         "actor_id": fields["actor"].pk if fields["actor"] is not None else None,
@@ -85,15 +78,7 @@ def _insert_event(fields: dict[str, Any]) -> None:
         "action": str(fields["action"]),
         "ip_address": meta.get_field("ip_address").get_db_prep_save(fields["ip_address"], db),
     }
-    params = [row[name] for name in _EVENT_COLUMNS]
-    if db.vendor == "postgresql":
-        # Parameters sent apart from the SQL (server-side binding): the statement text never changes, so psycopg
-        # prepares it once per connection (after its fifth use) and the server no longer parses and plans it.
-        with server_binding_cursor(db) as cursor:
-            cursor.execute(sql, params)
-        return
-    with db.cursor() as cursor:
-        cursor.execute(sql, params)
+    _EVENT_INSERT.execute([[row[name] for name in _EVENT_COLUMNS]])
 
 
 def access_events_record_many(

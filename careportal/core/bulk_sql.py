@@ -9,6 +9,9 @@ fields that need it (UUIDs on SQLite, JSON, aware datetimes on SQLite) the way t
 
 Callers pass every column they want written, with its final value: nothing here applies a field default,
 auto_now or auto_now_add. Use it only where a batch dominates a profile; prefer bulk_create elsewhere.
+
+`PreparedInsert` is the same idea for one statement run very often with a few rows (an audit event on every page
+read, a stored HL7 message): its SQL is built once, and the caller converts the values.
 """
 
 from __future__ import annotations
@@ -227,3 +230,46 @@ def update_instances(objs: Sequence[models.Model], fields: Sequence[str], *, usi
                 f"WHERE {table}.{names[0]} = v.column1"
             )
             cursor.execute(sql, [value for row in chunk for value in row])
+
+
+class PreparedInsert:
+    """`INSERT INTO <model's table> (<fields>) VALUES (…), …` for a statement run on every request or message (an
+    audit event, a stored HL7 message): the SQL is built once per database and row count, not compiled by the ORM
+    each time, and on PostgreSQL the values are sent apart from it (server-side binding), so psycopg prepares the
+    statement once per connection (after its fifth use) and the server stops parsing and planning it.
+
+    The caller passes each row's values ready for the driver, in the order of `fields` (attribute names such as
+    "patient_id"): only the caller knows which few need converting, and converting none here is the point. Asks
+    for nothing back. Keep the row counts few (a listener's batches are at most 25 rows), since each has its own
+    statement."""
+
+    def __init__(self, model: type[models.Model], fields: Sequence[str]) -> None:
+        self.model = model
+        self.fields = tuple(fields)
+        self._sql: dict[tuple[str, int], str] = {}
+
+    def _statement(self, connection: Any, rows: int) -> str:
+        key = (connection.vendor, rows)
+        sql = self._sql.get(key)
+        if sql is None:
+            meta = self.model._meta
+            table = connection.ops.quote_name(meta.db_table)
+            columns = ", ".join(connection.ops.quote_name(str(meta.get_field(name).column)) for name in self.fields)  # type: ignore[union-attr]
+            one_row = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
+            sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([one_row] * rows)}"  # noqa: S608 - our own names  # nosec B608
+            self._sql[key] = sql
+        return sql
+
+    def execute(self, rows: Sequence[Sequence[Any]], *, using: str = "default") -> None:
+        """INSERT `rows` in one statement, in the order given."""
+        if not rows:
+            return
+        connection = connections[using]
+        sql = self._statement(connection, len(rows))
+        params = [value for row in rows for value in row] if len(rows) > 1 else list(rows[0])
+        if connection.vendor == "postgresql":
+            with server_binding_cursor(connection) as cursor:
+                cursor.execute(sql, params)
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)

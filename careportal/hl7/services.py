@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from careportal.accounts.models import User
 from careportal.audit.models import AccessAction, ActorRole
-from careportal.core.bulk_sql import server_binding_cursor
+from careportal.core.bulk_sql import PreparedInsert
 from careportal.hl7.ack import AckError, ack_build
 from careportal.hl7.handlers import (
     ApplyContext,
@@ -537,51 +537,31 @@ _STORED_DEFAULTS: dict[str, object] = {
     "resolved_at": None,
     "resolved_by_id": None,
 }
-_insert_sql: dict[tuple[str, int], str] = {}
 # The most rows one INSERT of `stored_insert` takes (the listener's batches are at most this many messages).
 STORED_ROWS_PER_STATEMENT = 25
 
 
-def _stored_columns() -> list[str]:
-    """Every column of InboundMessage but its id, by attribute name."""
-    return [f.attname for f in InboundMessage._meta.concrete_fields if not f.primary_key]
+# Every column of InboundMessage but its id, by attribute name.
+_STORED_COLUMNS = [field.attname for field in InboundMessage._meta.concrete_fields if not field.primary_key]
+_STORED_INSERT = PreparedInsert(InboundMessage, _STORED_COLUMNS)
 
 
 def _insert_stored_rows(rows: list[dict[str, Any]]) -> None:
-    """INSERT InboundMessage rows, in the order given, with one statement built once per database and row count:
-    the after-store path's only query. `Model.objects.create` (or `insert_rows`, which looks the fields up again on
-    every call) spends about as long building the statement as the database spends storing the rows
-    (bench/bench_mllp.py); this converts only the two values that need it (the UUID and the time) as the ORM
-    would, and asks for nothing back."""
+    """INSERT InboundMessage rows, in the order given, in one statement: the after-store path's only query.
+    `Model.objects.create` (or `insert_rows`, which looks the fields up again on every call) spends about as long
+    building the statement as the database spends storing the rows (bench/bench_mllp.py); `PreparedInsert` builds
+    it once per database and row count, and this converts only the two values that need it (the UUID and the
+    time) as the ORM would."""
     db = connections["default"]
-    names = _stored_columns()
-    key = (db.vendor, len(rows))
-    sql = _insert_sql.get(key)
-    if sql is None:
-        meta = InboundMessage._meta
-        table = db.ops.quote_name(meta.db_table)
-        columns = ", ".join(db.ops.quote_name(str(meta.get_field(name).column)) for name in names)  # type: ignore[union-attr]
-        one_row = "(" + ", ".join(["%s"] * len(names)) + ")"
-        sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([one_row] * len(rows))}"  # noqa: S608 - our own names  # nosec B608
-        _insert_sql[key] = sql
     public_id = InboundMessage._meta.get_field("public_id")
     received_at = InboundMessage._meta.get_field("received_at")
-    params: list[Any] = []
-    for values in rows:
-        row: dict[str, Any] = {**_STORED_DEFAULTS, **values}
+    values = []
+    for given in rows:
+        row: dict[str, Any] = {**_STORED_DEFAULTS, **given}
         row["public_id"] = public_id.get_db_prep_save(row["public_id"], db)
         row["received_at"] = received_at.get_db_prep_save(row["received_at"], db)
-        params += [row[name] for name in names]
-    if db.vendor == "postgresql":
-        # Parameters sent apart from the SQL (server-side binding): the statement text is the same for every
-        # batch of that size, so psycopg prepares it once per connection (after its fifth use) and the raw
-        # messages travel as bytes, instead of being quoted into the SQL text on the client and parsed again by
-        # the server.
-        with server_binding_cursor(db) as cursor:
-            cursor.execute(sql, params)
-        return
-    with db.cursor() as cursor:
-        cursor.execute(sql, params)
+        values.append([row[name] for name in _STORED_COLUMNS])
+    _STORED_INSERT.execute(values)
 
 
 def _insert_stored(values: dict[str, object]) -> None:

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from careportal.core.bulk_sql import insert_instances, insert_rows, update_instances
+from careportal.core.bulk_sql import PreparedInsert, insert_instances, insert_rows, update_instances
 from careportal.notifications.models import Notification
 from tests.accounts.factories import UserFactory
 
@@ -90,3 +90,36 @@ def test_update_instances_stores_what_bulk_update_stores(django_assert_num_queri
     assert _stored([n.pk for n in untouched]) == _stored(
         [n.pk for n in Notification.objects.bulk_create(_notifications(None))]
     )
+
+
+def test_a_prepared_insert_builds_each_statement_once_and_stores_rows_in_order(django_assert_num_queries):
+    """PreparedInsert (the audit event and the stored HL7 message): one statement per call, built once per row
+    count, the values stored as given, awkward ones too."""
+    fields = ("public_id", "kind", "channel", "to_address", "status", "attempts", "last_error", "provider_reference")
+    fields += ("created_at", "personalisation")
+    insert = PreparedInsert(Notification, fields)
+    now = timezone.now()
+
+    def rows(texts: list[str]) -> list[list]:
+        # Ready for the driver, as the callers make them: each value through its field's get_db_prep_save.
+        return [
+            [
+                Notification._meta.get_field(name).get_db_prep_save(value, connection)
+                for name, value in zip(
+                    fields, (uuid.uuid4(), "k", "email", text, "queued", i, "", "", now, {"i": i}), strict=True
+                )
+            ]
+            for i, text in enumerate(texts)
+        ]
+
+    with django_assert_num_queries(1):
+        insert.execute(rows(AWKWARD))
+    with django_assert_num_queries(1):
+        insert.execute(rows(["one more"]))
+    with django_assert_num_queries(0):
+        insert.execute([])
+    stored = list(Notification.objects.order_by("pk").values_list("to_address", "attempts"))
+    assert stored == [(text, i) for i, text in enumerate(AWKWARD)] + [("one more", 0)]
+    assert sorted(count for _, count in insert._sql) == [1, len(AWKWARD)]  # a statement per row count, kept
+    insert.execute(rows(AWKWARD))
+    assert len(insert._sql) == 2

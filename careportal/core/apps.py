@@ -20,4 +20,9 @@ class CoreConfig(AppConfig):
     verbose_name = "CarePortal platform"
 
     def ready(self) -> None:
+        from django.conf import settings
+
+        from careportal.core.gc_tuning import gc_tune
+
+        gc_tune(settings.GC_GENERATION0_THRESHOLD)
         post_migrate.connect(create_cache_tables, sender=self, dispatch_uid="careportal.core.create_cache_tables")

@@ -46,6 +46,26 @@ def test_zero_leaves_pythons_own_settings_alone():
         assert gc.get_freeze_count() == 0
 
 
+def _python_loading_the_application(code: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter that imports the WSGI module (as gunicorn does in each web process; manage.py commands,
+    the task worker, the HL7 listener and workers and hl7_import, load the same apps through django.setup()), then
+    runs `code`."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "careportal.config.settings.test",
+        "DATABASE_URL": "sqlite:///:memory:",
+        **environment,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", f"import careportal.config.wsgi\n{code}"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,  # a safety net for a loaded machine, not a timing assertion
+    )
+
+
 @pytest.mark.database_independent
 @pytest.mark.parametrize(
     ("environment", "expected"),
@@ -53,17 +73,15 @@ def test_zero_leaves_pythons_own_settings_alone():
     ids=["default", "turned-off"],
 )
 def test_every_process_that_loads_the_application_is_tuned(environment, expected):
-    # What gunicorn does in each web process (import the WSGI module); manage.py commands (the task worker, the
-    # HL7 listener and workers, hl7_import) load the same apps through django.setup().
-    env = {
-        "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "careportal.config.settings.test",
-        "DATABASE_URL": "sqlite:///:memory:",
-        **environment,
-    }
-    code = "import gc, careportal.config.wsgi; print(gc.get_threshold()[0], gc.get_freeze_count() > 0)"
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120
+    result = _python_loading_the_application(
+        "import gc; print(gc.get_threshold()[0], gc.get_freeze_count() > 0)", **environment
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == expected
+
+
+@pytest.mark.database_independent
+def test_a_negative_threshold_stops_start_up_with_a_clear_message():
+    result = _python_loading_the_application("", GC_GENERATION0_THRESHOLD="-5")
+    assert result.returncode != 0
+    assert "GC_GENERATION0_THRESHOLD must be 0 (Python's defaults) or more" in result.stderr

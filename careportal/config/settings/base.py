@@ -326,6 +326,8 @@ CACHES = {
 # Python's cyclic garbage collector: a young-generation pass every this many allocations (Python's default is 700,
 # which cost the HL7 backfill a third of its CPU); 0 keeps Python's defaults. careportal/core/gc_tuning.py.
 GC_GENERATION0_THRESHOLD = env.int("GC_GENERATION0_THRESHOLD", default=10_000)
+if GC_GENERATION0_THRESHOLD < 0:
+    raise ImproperlyConfigured("GC_GENERATION0_THRESHOLD must be 0 (Python's defaults) or more")
 
 # Logs: structlog, one JSON object per line in production, readable lines in development. django-structlog adds a
 # request_id to every line of a request. No patient data is ever passed to a logger (tests/core/test_logging.py).

@@ -23,6 +23,7 @@ from careportal.hl7.models import InboundMessage, MessageSource, MessageStatus
 from careportal.hl7.services import message_receive
 from careportal.patients.models import CareRelationship
 from careportal.results.models import DiagnosticReport, ResultRouting
+from tests.core.test_gc_tuning import PYTHON_DEFAULT_THRESHOLD
 from tests.hl7.interfaces import LOCAL_PEER
 from tests.patients.factories import CareTeamFactory, PatientFactory
 
@@ -162,8 +163,6 @@ def test_a_patient_registered_a_moment_ago_matches_the_next_message(eleanor):
 
 # --- The garbage collector (careportal/core/gc_tuning.py) ----------------------------------------------------------
 
-PYTHON_DEFAULT_GC_THRESHOLD = 700
-
 
 @contextmanager
 def full_collections_counted() -> Iterator[list[int]]:
@@ -207,7 +206,7 @@ def test_the_collector_passes_over_a_batch_of_messages_a_fraction_as_often(elean
     backfill's CPU. With the threshold every CarePortal process runs with, a fraction as often."""
     threshold = gc.get_threshold()
     try:
-        gc.set_threshold(PYTHON_DEFAULT_GC_THRESHOLD, threshold[1], threshold[2])
+        gc.set_threshold(PYTHON_DEFAULT_THRESHOLD, threshold[1], threshold[2])
         untuned = _batch_collections(200, "UNTUNED")
         gc.set_threshold(settings.GC_GENERATION0_THRESHOLD, threshold[1], threshold[2])
         tuned = _batch_collections(200, "TUNED")

@@ -274,13 +274,18 @@ class PreparedInsert:
             self._sql[key] = sql
         return sql
 
+    def statement(self, rows: Sequence[Sequence[Any]], *, using: str = "default") -> tuple[str, list[Any]]:
+        """The SQL and parameters that INSERT `rows`, for a caller that runs them on a connection of its own (the
+        MLLP listener's event loop, on PostgreSQL: `$n` placeholders, for a psycopg RawCursor)."""
+        sql = self._statement(connections[using], len(rows))
+        return sql, [value for row in rows for value in row] if len(rows) > 1 else list(rows[0])
+
     def execute(self, rows: Sequence[Sequence[Any]], *, using: str = "default") -> None:
         """INSERT `rows` in one statement, in the order given."""
         if not rows:
             return
         connection = connections[using]
-        sql = self._statement(connection, len(rows))
-        params = [value for row in rows for value in row] if len(rows) > 1 else list(rows[0])
+        sql, params = self.statement(rows, using=using)
         if connection.vendor == "postgresql":
             with server_binding_cursor(connection, native_placeholders=True) as cursor:
                 cursor.execute(sql, params)

@@ -552,6 +552,18 @@ def _insert_stored_rows(rows: list[dict[str, Any]]) -> None:
     building the statement as the database spends storing the rows (bench/bench_mllp.py); `PreparedInsert` builds
     it once per database and row count, and this converts only the two values that need it (the UUID and the
     time) as the ORM would."""
+    _STORED_INSERT.execute(_stored_values(rows))
+
+
+def stored_insert_statement(rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
+    """The one INSERT statement (SQL, parameters) that `stored_insert` runs for at most STORED_ROWS_PER_STATEMENT
+    rows, for the listener's event loop to run on a connection of its own (PostgreSQL). Reads nothing."""
+    if not 0 < len(rows) <= STORED_ROWS_PER_STATEMENT:
+        raise ValueError(f"one statement stores 1 to {STORED_ROWS_PER_STATEMENT} rows, not {len(rows)}")
+    return _STORED_INSERT.statement(_stored_values(rows))
+
+
+def _stored_values(rows: list[dict[str, Any]]) -> list[list[Any]]:
     db = connections["default"]
     public_id = InboundMessage._meta.get_field("public_id")
     received_at = InboundMessage._meta.get_field("received_at")
@@ -561,7 +573,7 @@ def _insert_stored_rows(rows: list[dict[str, Any]]) -> None:
         row["public_id"] = public_id.get_db_prep_save(row["public_id"], db)
         row["received_at"] = received_at.get_db_prep_save(row["received_at"], db)
         values.append([row[name] for name in _STORED_COLUMNS])
-    _STORED_INSERT.execute(values)
+    return values
 
 
 def _insert_stored(values: dict[str, object]) -> None:

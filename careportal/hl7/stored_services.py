@@ -207,7 +207,8 @@ def stored_apply_wake_reset() -> None:
         _last_wake = float("-inf")
 
 
-def _enqueue_quietly() -> None:
+def stored_apply_enqueue() -> None:
+    """Enqueue the task that applies stored messages now; a failure is logged, never raised (see below)."""
     from careportal.hl7.tasks import apply_stored_messages
 
     try:
@@ -220,13 +221,21 @@ def _enqueue_quietly() -> None:
 def stored_apply_wake() -> None:
     """Ask a worker to apply stored messages: at most once every HL7_STORED_WAKE_SECONDS in this process (0: never,
     left to the scheduler and `manage.py hl7_apply_stored`), after the current transaction commits."""
+    if stored_apply_wake_due():
+        transaction.on_commit(stored_apply_enqueue, robust=True)
+
+
+def stored_apply_wake_due() -> bool:
+    """Whether this process should wake a worker now (at most once every HL7_STORED_WAKE_SECONDS, never at 0); a
+    True answer counts as the wake, so the caller must then call `stored_apply_enqueue`. Reads nothing: the MLLP
+    listener's event loop asks this, and enqueues in a worker thread only when it is due."""
     global _last_wake
     interval = settings.HL7_STORED_WAKE_SECONDS
     if interval <= 0:
-        return
+        return False
     now = time.monotonic()
     with _wake_lock:
         if now - _last_wake < interval:
-            return
+            return False
         _last_wake = now
-    transaction.on_commit(_enqueue_quietly, robust=True)
+    return True

@@ -30,22 +30,9 @@ from careportal.hl7.stored_services import stored_apply_batch
 from careportal.results.models import DiagnosticReport
 from tests.hl7.interfaces import LOCAL_PEER
 from tests.hl7.mllp_client import END_BLOCK, START_BLOCK, ListenerThread, MLLPClient, ack_code
-from tests.hl7.test_ack_after_store import PATIENTS, fbc, msh_field
-from tests.patients.factories import PatientFactory
+from tests.hl7.test_ack_after_store import fbc, msh_field
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def after_store(settings: Any, test_interfaces: list[InboundInterface]) -> None:
-    settings.HL7_STORED_WAKE_SECONDS = 0
-    lab = InboundInterface.objects.get(sending_application="WINPATH", sending_facility="RRV_LAB")
-    lab.ack_mode = AckMode.AFTER_STORE
-    lab.save()
-    interfaces_cache_clear()
-    active_rules()  # the snapshot the listener's event loop consults to send a message to the group commit
-    for hospital_number, nhs_number in PATIENTS:
-        PatientFactory(hospital_number=hospital_number, nhs_number=nhs_number)
 
 
 class HeldInserts:
@@ -87,7 +74,7 @@ def held(monkeypatch: pytest.MonkeyPatch) -> Callable[..., HeldInserts]:
 @pytest.fixture
 def running(after_store: None) -> Iterator[ListenerThread]:
     # One thread: which messages share a batch is then certain (the tests with several are below).
-    thread = ListenerThread(handler=None, group_commit_threads=1).start()
+    thread = ListenerThread(handler=None, group_commit_threads=1, group_commit_on_loop=False).start()
     yield thread
     thread.stop()
 
@@ -279,7 +266,7 @@ class HoldOne:
 
 @pytest.fixture
 def running_threads(after_store: None) -> Iterator[ListenerThread]:
-    thread = ListenerThread(handler=None, group_commit_threads=THREADS).start()
+    thread = ListenerThread(handler=None, group_commit_threads=THREADS, group_commit_on_loop=False).start()
     yield thread
     thread.stop()
 
@@ -418,7 +405,7 @@ def test_stop_stores_everything_queued_and_ends_every_thread(
 
 def test_the_listener_takes_its_thread_count_from_the_settings(after_store: None, settings: Any) -> None:
     settings.HL7_GROUP_COMMIT_THREADS = 2
-    running = ListenerThread(handler=None).start()
+    running = ListenerThread(handler=None, group_commit_on_loop=False).start()
     try:
         committer = running.listener._committer
         assert committer is not None and committer.threads == 2

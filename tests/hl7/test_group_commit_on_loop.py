@@ -21,6 +21,7 @@ from django.db import connection
 from careportal.hl7 import listener as listener_module
 from careportal.hl7.models import InboundMessage, MessageStatus
 from careportal.hl7.parsing import read_first_header
+from careportal.hl7.stored_services import stored_apply_wake_reset
 from tests.hl7.interfaces import LOCAL_PEER
 from tests.hl7.mllp_client import ListenerThread, ack_code
 from tests.hl7.test_ack_after_store import fbc, msh_field
@@ -188,6 +189,31 @@ def test_a_message_the_checks_refuse_takes_the_full_path(running: ListenerThread
         # An unknown patient is no reason to refuse: it is stored, and the workers send it to the unmatched queue.
         assert ack_code(client.request(unknown_patient)) == ("CA", "STORE00001")
     assert running.listener._committer is not None and running.listener._committer.batches == 1
+
+
+def _status(control_id: str) -> str:
+    return str(InboundMessage.objects.get(control_id=control_id).status)
+
+
+@postgresql_only
+def test_a_stored_batch_wakes_a_worker_at_most_once_a_wake_interval(running: ListenerThread, settings: Any) -> None:
+    # The test settings run tasks at once (ImmediateBackend): the wake-up, in a worker thread after the ACK, applies
+    # what is stored.
+    settings.HL7_STORED_WAKE_SECONDS = 3600
+    stored_apply_wake_reset()
+    try:
+        with running.client() as client:
+            assert ack_code(client.request(fbc(1))) == ("CA", "STORE00001")
+            for _ in range(250):
+                if _status("STORE00001") == MessageStatus.APPLIED:
+                    break
+                threading.Event().wait(0.02)
+            assert _status("STORE00001") == MessageStatus.APPLIED
+            assert ack_code(client.request(fbc(2))) == ("CA", "STORE00002")  # within the interval: no second task
+        running.stop()  # every worker thread has finished what it was given
+        assert _status("STORE00002") == MessageStatus.STORED
+    finally:
+        stored_apply_wake_reset()
 
 
 def test_on_sqlite_the_group_commit_keeps_its_thread(after_store: None) -> None:

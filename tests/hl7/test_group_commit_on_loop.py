@@ -25,7 +25,11 @@ from careportal.hl7.stored_services import stored_apply_wake_reset
 from tests.hl7.interfaces import LOCAL_PEER
 from tests.hl7.mllp_client import ListenerThread, ack_code
 from tests.hl7.test_ack_after_store import fbc, msh_field
-from tests.hl7.test_group_commit import committed_control_ids, no_reply_yet
+from tests.hl7.test_group_commit import (
+    assert_the_held_batch_and_the_next_are_stored_once,
+    committed_control_ids,
+    no_reply_yet,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 postgresql_only = pytest.mark.skipif(
@@ -120,18 +124,7 @@ def test_several_connections_share_one_insert_and_each_ack_waits_for_its_commit(
         for client in clients:
             client.close()
 
-    assert answers[:4] == [("CA", "STORE00001"), ("CA", "STORE00002"), ("CA", "STORE00002"), ("CA", "STORE00003")]
-    assert answers[4] == ("AR", "STORE00009")
-    assert [sorted(batch) for batch in inserts.batches] == [["STORE00001"], ["STORE00002", "STORE00002", "STORE00003"]]
-    # Whether the second batch committed or failed and its messages were stored one by one: each row once.
-    rows = sorted(InboundMessage.objects.values_list("control_id", "status"))
-    assert rows == [
-        ("STORE00001", MessageStatus.STORED),
-        ("STORE00002", MessageStatus.STORED),
-        ("STORE00002", MessageStatus.STORED),
-        ("STORE00003", MessageStatus.STORED),
-        ("STORE00009", MessageStatus.REJECTED),
-    ]
+    assert_the_held_batch_and_the_next_are_stored_once(answers, inserts.batches)
 
 
 def _backend_pid(running: ListenerThread) -> int:

@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 
@@ -23,6 +24,8 @@ class CoreConfig(AppConfig):
         from django.conf import settings
 
         from careportal.core.gc_tuning import gc_tune
+        from careportal.core.pg_loaders import use_c_timestamp_loader
 
         gc_tune(settings.GC_GENERATION0_THRESHOLD)
+        connection_created.connect(use_c_timestamp_loader, dispatch_uid="careportal.core.use_c_timestamp_loader")
         post_migrate.connect(create_cache_tables, sender=self, dispatch_uid="careportal.core.create_cache_tables")

@@ -11,8 +11,9 @@ appointments, letters, messages, proxies; BENCH_WEB_OBSERVATIONS_PER_PATIENT, de
 size's database (careportal_bench_web_<patients>) is kept, and a later run with the same size uses it as it is and
 reports that build's figures and date, so the server rows can be measured again without building the trust again.
 
-It then starts gunicorn (gthread, BENCH_WEB_WORKERS=2 processes × BENCH_WEB_THREADS=8 threads, connections kept
-open) with the product's settings plus a bare view (bench/web_settings.py), and drives it with locust
+It then starts gunicorn with the product's gunicorn.conf.py (gthread; BENCH_WEB_WORKERS=2 processes of the default
+WEB_THREADS, or BENCH_WEB_THREADS; at most BENCH_WEB_WORKER_CONNECTIONS=8 connections a process, kept open: see
+`server_environment`) and the product's settings plus a bare view (bench/web_settings.py), and drives it with locust
 (bench/locust_web.py): 16 closed-loop clients, each a signed-in synthetic patient with released results (a fixed
 random sample), with their own session (and their own app's bearer token for the FHIR rows), for BENCH_WEB_SECONDS
 (default 30) per row:
@@ -100,6 +101,41 @@ def _row(stats: dict, label: str, *, size: str) -> dict:
     return {"workload": label, "size": size, **stats}
 
 
+def server_environment(port: int) -> dict[str, str]:
+    """The product's gunicorn settings (careportal/config/gunicorn.conf.py) for the bench's server: its defaults,
+    but for the number of processes (BENCH_WEB_WORKERS, default 2: one a core here), a cap on each one's connections
+    (BENCH_WEB_WORKER_CONNECTIONS, default 8: the 16 clients' kept-alive connections, 8 to each process, as a proxy's
+    pool would be spread; without it one process often took 11 and the other 5) and no restarts after a number of
+    requests (WEB_MAX_REQUESTS=0: at the bare view's rate every process would restart every second or so)."""
+    environment = {
+        "WEB_BIND": f"127.0.0.1:{port}",
+        "WEB_PROCESSES": os.environ.get("BENCH_WEB_WORKERS", "2"),
+        "WEB_WORKER_CONNECTIONS": os.environ.get("BENCH_WEB_WORKER_CONNECTIONS", "8"),
+        "WEB_MAX_REQUESTS": "0",
+        "WEB_LOG_LEVEL": "warning",
+    }
+    if os.environ.get("BENCH_WEB_THREADS"):  # otherwise the product's default
+        environment["WEB_THREADS"] = os.environ["BENCH_WEB_THREADS"]
+    return environment
+
+
+def server_shape() -> str:
+    """The server's shape in words, from the product's gunicorn.conf.py read with the bench's environment."""
+    import runpy
+
+    saved = dict(os.environ)
+    os.environ.update(server_environment(0))
+    try:
+        conf = runpy.run_path(str(ROOT / "careportal" / "config" / "gunicorn.conf.py"))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return (
+        f"{conf['workers']} processes × {conf['threads']} threads, "
+        f"at most {conf['worker_connections']} connections a process"
+    )
+
+
 def _child(patients: int, seconds: int) -> dict:
     sys.path.insert(0, str(ROOT))
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.web_settings"
@@ -171,15 +207,9 @@ def _child(patients: int, seconds: int) -> dict:
         Path(hash_count_file).write_bytes(b"")
         port = _free_port()
         host = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(  # noqa: S603 - gunicorn with our own arguments
-            [
-                *(sys.executable, "-m", "gunicorn", "careportal.config.wsgi:application"),
-                *("--bind", f"127.0.0.1:{port}", "--worker-class", "gthread"),
-                *("--workers", os.environ.get("BENCH_WEB_WORKERS", "2")),
-                *("--threads", os.environ.get("BENCH_WEB_THREADS", "8")),
-                *("--log-level", "warning"),
-            ],
-            env={**os.environ, "BENCH_HASH_COUNT_FILE": hash_count_file},
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "careportal/config/gunicorn.conf.py", "careportal.config.wsgi"],
+            env={**os.environ, **server_environment(port), "BENCH_HASH_COUNT_FILE": hash_count_file},
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -392,6 +422,7 @@ def main() -> int:
         "postgres": server_version(server_url()),
         "seconds_per_row": seconds,
         "clients": CLIENTS,
+        "server": server_shape(),
         "results_page_p95_growth": growth,
         "sizes": results,
     }
@@ -399,7 +430,8 @@ def main() -> int:
     (RESULTS_DIR / "web.json").write_text(json.dumps(summary, indent=2) + "\n")
     (RESULTS_DIR / "web.md").write_text(
         f"# Web pages and the FHIR API under load\n\n{summary['date']}, {summary['machine']}, "
-        f"PostgreSQL {summary['postgres']}; gunicorn gthread, {CLIENTS} locust clients, {seconds} s per row.\n\n"
+        f"PostgreSQL {summary['postgres']}; gunicorn (careportal/config/gunicorn.conf.py) {summary['server']}, "
+        f"{CLIENTS} locust clients, {seconds} s per row.\n\n"
         f"Run: `BENCH_WEB_SMALL_PATIENTS={small} BENCH_WEB_PATIENTS={big} BENCH_WEB_SECONDS={seconds} "
         f"python bench/bench_web.py`\n\n{table}\n\n"
         f"Results page p95 at the larger size: {growth} × its p95 at the smaller size.\n"

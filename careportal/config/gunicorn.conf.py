@@ -20,7 +20,22 @@ bind = [os.environ.get("WEB_BIND", "").strip() or f"127.0.0.1:{_int('WEB_PORT', 
 worker_class = "gthread"
 # WEB_CONCURRENCY is the name platforms (and gunicorn itself) use for the number of processes.
 workers = _int("WEB_PROCESSES", _int("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1)))
-threads = _int("WEB_THREADS", 8)
+# Two threads a process: CarePortal's pages are mostly Python (a few short queries, then the template), and threads
+# of one process share one interpreter lock, so more of them only make each request wait its turn longer. Measured
+# with bench/bench_web.py on 2 cores, 2 processes: the results page's p95 was 100-110 ms with 2 threads against
+# 150-190 ms with 8, at the same or a higher rate (docs/deployment.md, "Sizing the web processes").
+threads = _int("WEB_THREADS", 2)
+# Connections one process holds at once, kept-alive ones included (gunicorn's default: 1000). A process that has
+# this many accepts no more, so a few long-lived connections spread over the processes instead of piling onto the
+# one that happened to accept them first. It must stay above WEB_THREADS, or gunicorn closes every connection after
+# its request; and WEB_PROCESSES x this must stay above the connections the proxy keeps open plus the requests in
+# flight, or a new connection waits until a kept one is closed.
+worker_connections = _int("WEB_WORKER_CONNECTIONS", 1000)
+if worker_connections <= threads:
+    raise SystemExit(
+        f"WEB_WORKER_CONNECTIONS ({worker_connections}) must be more than WEB_THREADS ({threads}): "
+        "at or below it gunicorn closes every connection after one request"
+    )
 # A request still running after this long is stopped (its worker restarted). Pages answer in well under a second;
 # the slowest, a record download, is built by a task worker, not here.
 timeout = _int("WEB_TIMEOUT_SECONDS", 30)

@@ -167,6 +167,8 @@ def parse_search(
         for raw in values:
             if len(raw) > MAX_VALUE_LENGTH:
                 raise BadSearchParameter(name, "the value is too long.")
+            if "\x00" in raw:  # PostgreSQL refuses it in any text: a 400 here, not a database error
+                raise BadSearchParameter(name, "the value contains a NUL character, which no code or id has.")
             if base == "_format":
                 echoed.append((base, raw))
                 continue

@@ -28,6 +28,7 @@ from careportal.access.scopes import ALL_SCOPES, CLINICIAN_SCOPES, HELPDESK_SCOP
 from careportal.accounts.models import User
 from careportal.audit.models import AccessAction, ActorRole
 from careportal.audit.services import access_event_record, access_events_record_many
+from careportal.core.compiled_queries import CompiledQuery
 from careportal.proxy.models import ProxyPolicy, ProxyRelationship, ProxyStatus
 
 ModelT = TypeVar("ModelT", bound=Model)
@@ -102,13 +103,23 @@ def _acts_as_proxy(user: User) -> RawSQL:
     return RawSQL(sql, (user.pk, ProxyStatus.ACTIVE.value), output_field=BooleanField())  # noqa: S611 - our own SQL  # nosec B611
 
 
+def _own_patient_record_query(user_id: int) -> QuerySet[Any]:
+    patients: Any = User._meta.get_field("patient").related_model
+    user = User(pk=user_id)
+    return patients._default_manager.filter(user=user).annotate(acts_as_proxy=_acts_as_proxy(user)).order_by("pk")[:1]
+
+
+# Every patient-area page asks it: compiled once (careportal/core/compiled_queries.py).
+_OWN_PATIENT_RECORD = CompiledQuery(_own_patient_record_query)
+
+
 def _own_patient_record(user: User) -> PatientRecord | None:
     """The patient record that is this account's own, if any, with `acts_as_proxy` (whether the account has any
     active proxy relationship): one query, found through the account's one-to-one `patient` relation so that this
     module need not import the patients app. (Not `user.patient`, which would cache the answer on the user
     object.)"""
-    patients: Any = User._meta.get_field("patient").related_model
-    return patients._default_manager.filter(user=user).annotate(acts_as_proxy=_acts_as_proxy(user)).first()
+    found = _OWN_PATIENT_RECORD.instances(user.pk)
+    return found[0] if found else None
 
 
 def patient_choices(user: User) -> list[PatientChoice]:

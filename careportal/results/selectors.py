@@ -1,6 +1,7 @@
 """Reads for the patient's (and proxy's) test results pages. Every function starts from the access layer's
 `visible_reports`, so a proxy never sees a report in a sensitive category staff have not granted."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -9,8 +10,9 @@ from django.db.models import BooleanField, F, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from careportal.access.layer import Viewer, access_object
-from careportal.access.scopes import Scope
-from careportal.audit.models import AccessAction
+from careportal.access.scopes import ALL_SCOPES, Scope
+from careportal.audit.models import AccessAction, ActorRole
+from careportal.core.compiled_queries import CompiledQuery
 from careportal.patients.models import Patient
 from careportal.results.access import access_results, visible_reports
 from careportal.results.models import (
@@ -111,18 +113,37 @@ class TestChoices:
         return self.report_counts.get(test_code, 0) if test_code else sum(self.report_counts.values())
 
 
-def test_choices(*, viewer: Viewer, waiting_kinds: frozenset[str] = frozenset()) -> TestChoices:
-    """The tests the viewer can filter the list by, by name (when a test's name changed over time, the most recent
-    name is used), how many reports of each the list shows, and how many of them wait for a clinician
-    (review-only, held, or of a kind in the patient's `waiting_kinds`; a held report is counted like any report
-    waiting for review, so the page never shows that a clinician is holding it): one query for all three."""
+def _test_choice_rows(viewer: Viewer) -> QuerySet[DiagnosticReport, tuple[str, str, str, bool, bool]]:
     unreleased_finished, waits_for_review = _report_flags()
-    rows = (
+    return (
         _shown_reports(viewer=viewer)
         .annotate(unreleased_finished=unreleased_finished, waits_for_review=waits_for_review)
         .order_by("test_code", F("collected_at").desc(nulls_last=True), "-arrived_at")
         .values_list("test_code", "test_name", "result_kind", "unreleased_finished", "waits_for_review")
     )
+
+
+def _own_test_choice_rows(patient_id: int) -> QuerySet[DiagnosticReport, tuple[str, str, str, bool, bool]]:
+    """`_test_choice_rows` for a patient reading their own record: the same selectors, with a stand-in viewer."""
+    stand_in = Viewer(user=None, role=ActorRole.PATIENT, patient=Patient(pk=patient_id), scopes=ALL_SCOPES)  # type: ignore[arg-type]
+    return _test_choice_rows(stand_in)
+
+
+# The results page's busiest query, compiled once (careportal/core/compiled_queries.py) for a patient's own record.
+# A proxy's depends on the categories staff granted them, so theirs is built by the ORM each time.
+_OWN_TEST_CHOICE_ROWS = CompiledQuery(_own_test_choice_rows)
+
+
+def test_choices(*, viewer: Viewer, waiting_kinds: frozenset[str] = frozenset()) -> TestChoices:
+    """The tests the viewer can filter the list by, by name (when a test's name changed over time, the most recent
+    name is used), how many reports of each the list shows, and how many of them wait for a clinician
+    (review-only, held, or of a kind in the patient's `waiting_kinds`; a held report is counted like any report
+    waiting for review, so the page never shows that a clinician is holding it): one query for all three."""
+    rows: Iterable[tuple[str, str, str, bool, bool]]
+    if viewer.role == ActorRole.PATIENT and viewer.patient is not None and viewer.can(Scope.RESULTS):
+        rows = _OWN_TEST_CHOICE_ROWS.rows(viewer.patient.pk)
+    else:
+        rows = _test_choice_rows(viewer)
     names: dict[str, str] = {}
     counts: dict[str, int] = {}
     waiting = 0
@@ -143,11 +164,19 @@ def results_ready_count(*, viewer: Viewer) -> int:
     return _shown_reports(viewer=viewer).filter(RELEASED).count()
 
 
+def _waiting_kinds_query(patient_id: int) -> QuerySet[ResultPreference, str]:
+    return ResultPreference.objects.filter(patient_id=patient_id, wait_for_clinician=True).values_list(
+        "result_kind", flat=True
+    )
+
+
+# Asked by every results page: compiled once (careportal/core/compiled_queries.py).
+_WAITING_KINDS = CompiledQuery(_waiting_kinds_query)
+
+
 def waiting_kinds(*, patient: Patient) -> frozenset[str]:
     """The kinds of result the patient chose to see only after a clinician has released them."""
-    return frozenset(
-        ResultPreference.objects.filter(patient=patient, wait_for_clinician=True).values_list("result_kind", flat=True)
-    )
+    return frozenset(kind for (kind,) in _WAITING_KINDS.rows(patient.pk))
 
 
 def report_for_page(*, viewer: Viewer, public_id: UUID) -> DiagnosticReport:

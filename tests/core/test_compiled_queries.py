@@ -1,0 +1,147 @@
+"""careportal/core/compiled_queries.py, and the three queries every patient page runs through it: the same rows the
+ORM gives, for each id, from SQL the ORM writes once."""
+
+import datetime
+from typing import Any
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models.sql.compiler import SQLCompiler
+from django.utils import timezone
+
+from careportal.access import layer
+from careportal.access.layer import Viewer
+from careportal.access.scopes import ALL_SCOPES
+from careportal.audit.models import ActorRole
+from careportal.core.compiled_queries import CompiledQuery
+from careportal.patients.models import Patient
+from careportal.results import selectors
+from careportal.results.models import ReleaseMode, ReportStatus, ResultPreference
+from tests.accounts.factories import UserFactory
+from tests.patients.factories import PatientFactory, PatientWithAccountFactory
+from tests.proxy.factories import ProxyRelationshipFactory
+from tests.results.factories import DiagnosticReportFactory, ResultPreferenceFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _fields(patient: Any) -> dict[str, Any]:
+    return {field.attname: getattr(patient, field.attname) for field in Patient._meta.concrete_fields}
+
+
+def test_the_own_record_query_finds_what_the_orm_finds_for_each_account() -> None:
+    alone = PatientWithAccountFactory()
+    parent = PatientWithAccountFactory()
+    ProxyRelationshipFactory(proxy=parent.user)
+    stopped = PatientWithAccountFactory()
+    ProxyRelationshipFactory(proxy=stopped.user, status="ended")
+    no_record = UserFactory()
+    for user in (alone.user, parent.user, stopped.user, no_record):
+        orm = (
+            Patient.objects.filter(user=user).annotate(acts_as_proxy=layer._acts_as_proxy(user)).order_by("pk").first()
+        )
+        compiled = layer._own_patient_record(user)
+        if orm is None:
+            assert compiled is None
+            continue
+        assert _fields(compiled) == _fields(orm)
+        assert bool(compiled.acts_as_proxy) is orm.acts_as_proxy
+    assert [bool(layer._own_patient_record(p.user).acts_as_proxy) for p in (alone, parent, stopped)] == [
+        False,
+        True,
+        False,
+    ]
+
+
+def _viewer(patient: Patient) -> Viewer:
+    return Viewer(user=patient.user, role=ActorRole.PATIENT, patient=patient, scopes=ALL_SCOPES)
+
+
+def test_the_test_choice_rows_are_the_orms_for_each_patient() -> None:
+    now = timezone.now()
+    first, second = PatientWithAccountFactory(), PatientWithAccountFactory()
+    for patient in (first, second):
+        DiagnosticReportFactory(patient=patient, released=True)
+        DiagnosticReportFactory(patient=patient, test_code="UE", test_name="Urea and electrolytes", released=True)
+        DiagnosticReportFactory(patient=patient, release_mode=ReleaseMode.AFTER_REVIEW, release_due_at=None)
+        DiagnosticReportFactory(patient=patient, held_at=now, result_kind="histology")
+        DiagnosticReportFactory(patient=patient, status=ReportStatus.CANCELLED)  # never released: not shown
+        DiagnosticReportFactory(patient=patient, collected_at=None, arrived_at=now - datetime.timedelta(days=3))
+    DiagnosticReportFactory(patient=second, test_code="LFT", test_name="Liver function tests", sensitive_category="hiv")
+
+    for patient in (first, second):
+        orm = [
+            (code, name, kind, bool(unreleased), bool(waits))
+            for code, name, kind, unreleased, waits in selectors._test_choice_rows(_viewer(patient))
+        ]
+        compiled = [
+            (code, name, kind, bool(unreleased), bool(waits))
+            for code, name, kind, unreleased, waits in selectors._OWN_TEST_CHOICE_ROWS.rows(patient.pk)
+        ]
+        assert compiled == orm
+    assert len(compiled) == 6  # the second patient's, their sensitive report included: it is their own record
+
+
+def test_a_proxys_test_choices_are_built_by_the_orm_with_their_grants(monkeypatch: pytest.MonkeyPatch) -> None:
+    child = PatientFactory(birth_date=datetime.date(2018, 4, 2))
+    DiagnosticReportFactory(patient=child, released=True)
+    DiagnosticReportFactory(patient=child, test_code="HIV", test_name="HIV test", sensitive_category="hiv")
+    relationship = ProxyRelationshipFactory(patient=child)
+    proxy = Viewer(
+        user=relationship.proxy,
+        role=ActorRole.PROXY,
+        patient=child,
+        scopes=ALL_SCOPES,
+        proxy_relationship=relationship,
+    )
+
+    def never(*ids: int) -> list[tuple[Any, ...]]:
+        raise AssertionError("a proxy's rows depend on their grants: never compiled")
+
+    monkeypatch.setattr(selectors._OWN_TEST_CHOICE_ROWS, "rows", never)
+    assert [code for code, _ in selectors.test_choices(viewer=proxy).choices] == ["FBC"]
+
+
+def test_waiting_kinds_are_each_patients_own() -> None:
+    first, second = PatientFactory(), PatientFactory()
+    ResultPreferenceFactory(patient=first, result_kind="histology")
+    ResultPreferenceFactory(patient=first, result_kind="imaging")
+    ResultPreferenceFactory(patient=second, result_kind="genetics", wait_for_clinician=False)
+    assert selectors.waiting_kinds(patient=first) == {"histology", "imaging"}
+    assert selectors.waiting_kinds(patient=second) == frozenset()
+    assert ResultPreference.objects.count() == 3
+
+
+def test_the_sql_is_compiled_once_and_each_call_is_one_query(
+    monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: Any
+) -> None:
+    patients = [PatientFactory() for _ in range(3)]
+    ResultPreferenceFactory(patient=patients[1], result_kind="imaging")
+    compiles = []
+    original = SQLCompiler.as_sql
+
+    def counting(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
+        compiles.append(self.query.model)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    query = CompiledQuery(selectors._waiting_kinds_query)
+    for patient in patients:
+        with django_assert_num_queries(1):
+            answer = query.rows(patient.pk)
+        assert answer == ([("imaging",)] if patient == patients[1] else [])
+    assert compiles == [ResultPreference]
+
+
+def test_a_build_whose_id_never_reaches_the_sql_is_refused() -> None:
+    def ignores_its_id(patient_id: int) -> Any:
+        return ResultPreference.objects.filter(wait_for_clinician=True)
+
+    with pytest.raises(ImproperlyConfigured, match="every id must reach the SQL as a parameter of its own"):
+        CompiledQuery(ignores_its_id).rows(1)
+
+
+@pytest.mark.parametrize("ids", [(), (1, 2), ("1",), (None,)])
+def test_ids_must_be_as_many_integers_as_the_query_takes(ids: tuple[Any, ...]) -> None:
+    with pytest.raises(TypeError, match="takes 1 integer id"):
+        CompiledQuery(selectors._waiting_kinds_query).rows(*ids)

@@ -1,30 +1,46 @@
-"""A queryset whose SQL the ORM writes once per process, then runs with each call's ids.
+"""A queryset whose SQL the ORM writes once per process, then runs with each call's ids or keys.
 
-The ORM builds and compiles a queryset's SQL again every time it runs: for the queries every patient page makes
-(whose record this is, the patient's result preferences, the tests on the results page) that was 130-460 µs a
-query, as long as running it. These queries differ from one request to the next only in an id (the user's, the
-patient's). `CompiledQuery` asks the ORM for the SQL once, with stand-in ids, notes where the stand-ins are among
-the parameters, and from then on runs that SQL with the real ids in their places: the same statement, written by
-the ORM from the same queryset code, so a change to that code changes the SQL too.
+The ORM builds and compiles a queryset's SQL again every time it runs: for the queries every patient page or API
+call makes (whose record this is, the patient's result preferences, the tests on the results page, the app's access
+token) that was 130-460 µs a query, as long as running it. These queries differ from one request to the next only
+in an id (the user's, the patient's) or a key (a token's checksum). `CompiledQuery` asks the ORM for the SQL once,
+with stand-in values, notes where the stand-ins are among the parameters, and from then on runs that SQL with the
+real values in their places: the same statement, written by the ORM from the same queryset code, so a change to
+that code changes the SQL too.
 
-The contract: `build(*ids)` returns a queryset in which everything but those integer ids is the same on every call
-(constants, choices, columns). A value that changes in any other way (a date, a list whose length varies, a
-string) must not be in a compiled query; build the queryset with the ORM as usual instead.
+The contract: `build(*args)` returns a queryset in which everything but those arguments is the same on every call
+(constants, choices, columns), and each argument is compared for equality (`field=value`), so that it reaches the
+SQL as a parameter of its own, unchanged. An integer argument is an id; a string argument a key. A value that
+changes in any other way (a date, a list whose length varies, a pattern) must not be in a compiled query; build
+the queryset with the ORM as usual instead. `select_related` works (the related rows are read by the same
+statement); `prefetch_related`, which would need queries of its own, is refused.
 
 Measured with the web benchmark's server on 2 cores (bench/bench_web.py setup, paired runs): the signed-in results
 page served 164-188 requests/s with its three hot queries compiled, against 127-142 without.
 """
 
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
+from django.db.models.query import get_related_populators
+from django.db.models.sql.compiler import SQLCompiler
 
 # Stand-in ids: far below any id a table can hold (they count up from 1), so never mistaken for a real one.
 _STAND_IN_BASE = -7_318_449_250_000_000_000
+# Stand-in keys: no key this project looks up (token checksums, codes) has this shape.
+_STAND_IN_KEY = "careportal.core.compiled_queries: stand-in key {}"
+
+Argument = type[int] | type[str]
+
+
+def _stand_ins(takes: tuple[Argument, ...]) -> tuple[int | str, ...]:
+    return tuple(_STAND_IN_BASE - n if kind is int else _STAND_IN_KEY.format(n) for n, kind in enumerate(takes))
 
 
 @dataclass(frozen=True)
@@ -33,33 +49,45 @@ class _Compiled:
     alias: str
     sql: str
     params: tuple[Any, ...]
-    slots: tuple[tuple[int, int], ...]  # (position among the parameters, which id goes there)
+    slots: tuple[tuple[int, int], ...]  # (position among the parameters, which argument goes there)
+    compiler: SQLCompiler  # as it stood after writing the SQL: the columns, and which model each belongs to
+    # The value converters (SQLite's dates, for one) for each database connection (one per thread) that ran it.
+    converters: weakref.WeakKeyDictionary[BaseDatabaseWrapper, tuple[SQLCompiler, dict[int, Any]]] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
 
 
 class CompiledQuery:
-    """`build(*ids)`'s SQL, written by the ORM on first use; `instances(*ids)` and `rows(*ids)` run it."""
+    """`build(*args)`'s SQL, written by the ORM on first use; `instances(*args)` and `rows(*args)` run it.
 
-    def __init__(self, build: Callable[..., QuerySet[Any]], *, ids: int = 1) -> None:
+    `takes` gives each argument's type, in order: `int` for an id (the default: one id), `str` for a key."""
+
+    def __init__(self, build: Callable[..., QuerySet[Any]], *, takes: tuple[Argument, ...] = (int,)) -> None:
+        if not takes or any(kind not in (int, str) for kind in takes):
+            raise ImproperlyConfigured(f"{build.__qualname__}: a compiled query takes ids (int) and keys (str)")
         self._build = build
-        self._ids = ids
+        self._takes = takes
         self._compiled: dict[str, _Compiled] = {}  # by database vendor: the test suite runs on both
 
     def _compile(self) -> _Compiled:
-        stand_ins = tuple(_STAND_IN_BASE - n for n in range(self._ids))
-        queryset = self._build(*stand_ins)
+        stand_ins = _stand_ins(self._takes)
+        queryset: Any = self._build(*stand_ins)
+        if queryset._prefetch_related_lookups or queryset._known_related_objects:
+            raise ImproperlyConfigured(f"{self._build.__qualname__}: a compiled query is one statement")
         alias = queryset.db
-        sql, params = queryset.query.get_compiler(alias).as_sql()
+        compiler = queryset.query.get_compiler(alias)
+        sql, params = compiler.as_sql()
         slots = tuple(
             (position, stand_ins.index(value))
             for position, value in enumerate(params)
-            if type(value) is int and value in stand_ins
+            if type(value) in (int, str) and value in stand_ins
         )
-        if {which for _, which in slots} != set(range(self._ids)):
+        if {which for _, which in slots} != set(range(len(stand_ins))):
             raise ImproperlyConfigured(
-                f"{self._build.__qualname__}: every id must reach the SQL as a parameter of its own "
-                f"(found {len(slots)} of {self._ids})"
+                f"{self._build.__qualname__}: every argument must reach the SQL as a parameter of its own "
+                f"(found {len({which for _, which in slots})} of {len(stand_ins)})"
             )
-        return _Compiled(queryset.model, alias, sql, tuple(params), slots)
+        return _Compiled(queryset.model, alias, sql, tuple(params), slots, compiler)
 
     def _for_this_database(self) -> _Compiled:
         vendor = connections["default"].vendor
@@ -68,29 +96,64 @@ class CompiledQuery:
             compiled = self._compiled[vendor] = self._compile()
         return compiled
 
-    @staticmethod
-    def _params(compiled: _Compiled, ids: tuple[int, ...]) -> list[Any]:
+    def _check(self, args: tuple[Any, ...]) -> None:
+        if len(args) != len(self._takes) or any(type(v) is not t for v, t in zip(args, self._takes, strict=False)):
+            wanted = ", ".join(kind.__name__ for kind in self._takes)
+            raise TypeError(f"{self._build.__qualname__} takes ({wanted}), not {args!r}")
+
+    def _fetch(self, args: tuple[Any, ...]) -> tuple[_Compiled, BaseDatabaseWrapper, list[Any]]:
+        self._check(args)
+        compiled = self._for_this_database()
         params = list(compiled.params)
         for position, which in compiled.slots:
-            params[position] = ids[which]
-        return params
+            params[position] = args[which]
+        connection = connections[compiled.alias]
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            return compiled, connection, cursor.fetchall()
 
-    def _check(self, ids: tuple[int, ...]) -> None:
-        if len(ids) != self._ids or not all(type(value) is int for value in ids):
-            raise TypeError(f"{self._build.__qualname__} takes {self._ids} integer id(s), not {ids!r}")
+    def instances(self, *args: Any) -> list[Any]:
+        """The model instances, as iterating the queryset gives them: with any `select_related` rows on them, and
+        any annotations as attributes."""
+        compiled, connection, rows = self._fetch(args)
+        if not rows:
+            return []
+        compiler, converters = _converters(compiled, connection)
+        if converters:
+            rows = list(compiler.apply_converters(rows, converters))
+        return list(_model_instances(compiled, rows))
 
-    def instances(self, *ids: int) -> list[Any]:
-        """The model instances, with any annotations as attributes (as `QuerySet.raw` gives them)."""
-        self._check(ids)
-        compiled = self._for_this_database()
-        manager = compiled.model._default_manager.db_manager(compiled.alias)
-        return list(manager.raw(compiled.sql, self._params(compiled, ids)))
-
-    def rows(self, *ids: int) -> list[tuple[Any, ...]]:
+    def rows(self, *args: Any) -> list[tuple[Any, ...]]:
         """The rows as tuples, the columns in the queryset's order (for `values_list` querysets). Values come as
         the database driver gives them: on SQLite a boolean column is 0 or 1."""
-        self._check(ids)
-        compiled = self._for_this_database()
-        with connections[compiled.alias].cursor() as cursor:
-            cursor.execute(compiled.sql, self._params(compiled, ids))
-            return [tuple(row) for row in cursor.fetchall()]
+        return [tuple(row) for row in self._fetch(args)[2]]
+
+
+def _converters(compiled: _Compiled, connection: BaseDatabaseWrapper) -> tuple[SQLCompiler, dict[int, Any]]:
+    known = compiled.converters.get(connection)
+    if known is None:
+        # A compiler of this thread's connection: converters may read the connection they are given.
+        compiler = compiled.compiler.query.get_compiler(connection=connection)
+        columns = [column for column, _, _ in compiled.compiler.select[: compiled.compiler.col_count]]
+        known = compiled.converters[connection] = (compiler, compiler.get_converters(columns))
+    return known
+
+
+def _model_instances(compiled: _Compiled, rows: list[Any]) -> Any:
+    """What Django's ModelIterable does with a statement's rows, from the columns noted when it was written."""
+    select, klass_info = compiled.compiler.select, compiled.compiler.klass_info
+    if klass_info is None:
+        raise ImproperlyConfigured(f"{compiled.model.__name__}: instances() needs a queryset of model instances")
+    start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    init_list = [column[0].target.attname for column in select[start:end]]
+    # django-stubs describe Django 6.0's signature, which adds fetch_mode; this is Django 5.2's.
+    related_populators = get_related_populators(klass_info, select, compiled.alias)  # type: ignore[call-arg]
+    annotations = compiled.compiler.annotation_col_map or {}
+    model = klass_info["model"]
+    for row in rows:
+        instance = model.from_db(compiled.alias, init_list, row[start:end])
+        for populator in related_populators:
+            populator.populate(row, instance)
+        for name, position in annotations.items():
+            setattr(instance, name, row[position])
+        yield instance

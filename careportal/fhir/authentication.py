@@ -78,7 +78,8 @@ def caller_for_request(request: HttpRequest) -> FhirCaller:
     token = getattr(oauth_request, "access_token", None) if valid else None
     if token is None:
         raise FhirUnauthorized("The access token is missing, unknown or expired.")
-    context = TokenContext.objects.select_related("connection__patient").filter(access_token=token).first()
+    # Read with the token (careportal/fhir/oauth.py SmartValidator._load_access_token): no query of its own.
+    context: TokenContext | None = getattr(token, "careportal_context", None)
     if context is None or context.connection.revoked_at is not None:
         raise FhirUnauthorized("This app's access has been taken away.")
     connection = context.connection

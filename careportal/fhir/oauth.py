@@ -19,6 +19,7 @@ from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
 from careportal.access.layer import patient_choices
+from careportal.core.compiled_queries import CompiledQuery
 from careportal.fhir import smart
 from careportal.fhir.models import AppConnection, GrantConnection, TokenContext
 from careportal.fhir.services import app_connection_create
@@ -56,8 +57,27 @@ def oidc_usable(client: AbstractApplication | None) -> bool:
     return smart.oidc_enabled() and client is not None and client.algorithm == AbstractApplication.RS256_ALGORITHM
 
 
+def _bearer_token_query(checksum: str) -> Any:
+    # What django-oauth-toolkit reads (the token, its app and its person), and the record it is for: one row.
+    return (
+        AccessToken.objects.select_related("application", "user", "careportal_context__connection__patient")
+        .filter(token_checksum=checksum)
+        .order_by("pk")[:1]
+    )
+
+
+# Every FHIR request reads its bearer token: compiled once (careportal/core/compiled_queries.py).
+_BEARER_TOKEN = CompiledQuery(_bearer_token_query, takes=(str,))
+
+
 class SmartValidator(OAuth2Validator):
     oidc_claim_scope = {**OAuth2Validator.oidc_claim_scope, "fhirUser": smart.FHIR_USER}
+
+    def _load_access_token(self, token: str) -> Any:
+        """The access token for a bearer token, as django-oauth-toolkit's own reads it (by its SHA-256), with its
+        `careportal_context` (connection and patient) read in the same statement, from SQL written once."""
+        found = _BEARER_TOKEN.instances(hashlib.sha256(token.encode("utf-8")).hexdigest())
+        return found[0] if found else None
 
     def validate_scopes(self, client_id: str, scopes: list[str], client: Any, request: Request, *args, **kwargs):
         return smart.scopes_accepted(scopes, oidc=oidc_usable(client))

@@ -2,6 +2,7 @@
 ORM gives, for each id, from SQL the ORM writes once."""
 
 import datetime
+import hashlib
 from typing import Any
 
 import pytest
@@ -14,10 +15,13 @@ from careportal.access.layer import Viewer
 from careportal.access.scopes import ALL_SCOPES
 from careportal.audit.models import ActorRole
 from careportal.core.compiled_queries import CompiledQuery
+from careportal.fhir import oauth
+from careportal.fhir.oauth import AccessToken
 from careportal.patients.models import Patient
 from careportal.results import selectors
 from careportal.results.models import ReleaseMode, ReportStatus, ResultPreference
 from tests.accounts.factories import UserFactory
+from tests.fhir.factories import AppConnectionFactory, bearer_token
 from tests.patients.factories import PatientFactory, PatientWithAccountFactory
 from tests.proxy.factories import ProxyRelationshipFactory
 from tests.results.factories import DiagnosticReportFactory, ResultPreferenceFactory
@@ -137,11 +141,69 @@ def test_a_build_whose_id_never_reaches_the_sql_is_refused() -> None:
     def ignores_its_id(patient_id: int) -> Any:
         return ResultPreference.objects.filter(wait_for_clinician=True)
 
-    with pytest.raises(ImproperlyConfigured, match="every id must reach the SQL as a parameter of its own"):
+    with pytest.raises(ImproperlyConfigured, match="every argument must reach the SQL as a parameter of its own"):
         CompiledQuery(ignores_its_id).rows(1)
 
 
 @pytest.mark.parametrize("ids", [(), (1, 2), ("1",), (None,)])
 def test_ids_must_be_as_many_integers_as_the_query_takes(ids: tuple[Any, ...]) -> None:
-    with pytest.raises(TypeError, match="takes 1 integer id"):
+    with pytest.raises(TypeError, match=r"takes \(int\)"):
         CompiledQuery(selectors._waiting_kinds_query).rows(*ids)
+
+
+def _token_fields(token: Any) -> dict[str, Any]:
+    return {field.attname: getattr(token, field.attname) for field in type(token)._meta.concrete_fields}
+
+
+def test_a_bearer_tokens_row_and_its_related_rows_are_the_orms(django_assert_num_queries: Any) -> None:
+    connection = AppConnectionFactory()
+    with_context = bearer_token(connection)
+    without_context = AccessToken.objects.create(
+        user=connection.user,
+        application=connection.application,
+        token="no-context",
+        scope="patient/*.read",
+        expires=timezone.now() + datetime.timedelta(hours=1),
+    )
+    for value, checksum in ((with_context, None), ("no-context", without_context.token_checksum)):
+        checksum = checksum or hashlib.sha256(value.encode()).hexdigest()
+        orm = oauth._bearer_token_query(checksum).first()
+        with django_assert_num_queries(1):  # the token, its app, its person, its connection and patient
+            (compiled,) = oauth._BEARER_TOKEN.instances(checksum)
+            assert _token_fields(compiled) == _token_fields(orm)
+            assert _token_fields(compiled.user) == _token_fields(orm.user)
+            assert _token_fields(compiled.application) == _token_fields(orm.application)
+            if value == "no-context":
+                assert not hasattr(compiled, "careportal_context")
+                continue
+            context = compiled.careportal_context
+            assert _token_fields(context) == _token_fields(orm.careportal_context)
+            assert _token_fields(context.connection) == _token_fields(connection)
+            assert _token_fields(context.connection.patient) == _token_fields(connection.patient)
+        # Aware datetimes on both databases (SQLite's come through Django's converters).
+        assert compiled.expires == orm.expires and compiled.expires.tzinfo is not None
+    assert oauth._BEARER_TOKEN.instances(hashlib.sha256(b"unknown").hexdigest()) == []
+
+
+def test_keys_are_strings_and_ids_integers() -> None:
+    with pytest.raises(TypeError, match=r"takes \(str\)"):
+        oauth._BEARER_TOKEN.instances(12)
+    with pytest.raises(ImproperlyConfigured, match="ids \\(int\\) and keys \\(str\\)"):
+        CompiledQuery(oauth._bearer_token_query, takes=(bytes,))  # type: ignore[arg-type]
+
+
+def test_a_key_must_be_compared_as_it_is() -> None:
+    def contains(checksum: str) -> Any:  # the ORM sends "%<key>%": a pattern, not the key
+        return AccessToken.objects.filter(token_checksum__contains=checksum)
+
+    refused = CompiledQuery(contains, takes=(str,))
+    with pytest.raises(ImproperlyConfigured, match="every argument must reach the SQL"):
+        refused.rows("abc")
+
+
+def test_a_build_with_prefetching_is_refused() -> None:
+    def prefetching(patient_id: int) -> Any:
+        return Patient.objects.filter(pk=patient_id).prefetch_related("diagnostic_reports")
+
+    with pytest.raises(ImproperlyConfigured, match="one statement"):
+        CompiledQuery(prefetching).instances(1)

@@ -77,3 +77,16 @@ def test_everything_queries_stay_constant_as_data_grows(api) -> None:
 
     # The access log grows with every call, but it is one query however long.
     assert queries_for(api, path, params) == small
+
+
+def test_the_bearer_check_is_one_query_for_the_token_its_app_person_and_record(api) -> None:
+    add("Observation", api.patient, 2)
+    api.get("Observation")  # also records the connection's "last used", which the next minutes' calls skip
+    with CaptureQueriesContext(connection) as captured:
+        assert api.get("Observation").status_code == 200
+    reads = [query["sql"] for query in captured if query["sql"].startswith("SELECT")]
+    token_reads = [sql for sql in reads if "oauth2_provider_accesstoken" in sql]
+    assert len(token_reads) == 1
+    assert all(table in token_reads[0] for table in ("fhir_tokencontext", "fhir_appconnection", "patients_patient"))
+    # Then only the search itself: the observations (the audit event is the one write).
+    assert len(reads) == 2, reads

@@ -8,6 +8,7 @@ builders need fetched up front, and (for a next page) one lookup of where the la
 """
 
 import contextlib
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,11 +22,12 @@ from django.utils import timezone
 from fhir.resources.R4B.resource import Resource
 
 from careportal.access.layer import Viewer, access_object, access_patient_record, deny
-from careportal.access.scopes import Scope
+from careportal.access.scopes import ALL_SCOPES, Scope
 from careportal.appointments.access import visible_appointments
 from careportal.appointments.models import Appointment, AppointmentStatus
 from careportal.audit.models import AccessAction, AccessEvent, ActorRole
 from careportal.audit.selectors import access_events_for_patient
+from careportal.core.compiled_queries import CompiledQuery
 from careportal.fhir import resources
 from careportal.fhir.coding import (
     NHS_NUMBER_SYSTEM,
@@ -629,16 +631,40 @@ def search(
         _refuse_search(viewer, kind)
     if not everything:
         audit_list_read(viewer, kind)
-    rows = kind.rows(viewer)
     wanted = query.references.get("patient", ())
+    descending = query.descending
+    if not everything and _is_own_plain_first_page(viewer, kind, query, wanted):
+        page = _own_first_page(kind.name, descending, query.count + 1).instances(viewer.patient.pk)  # type: ignore[union-attr]
+        count_matching: Callable[[], int] = functools.partial(count_rows, viewer, kind)
+    else:
+        matching, ordered = _matching_and_ordered(viewer, kind, query, wanted)
+        count_matching = matching.count
+        if everything:
+            page = list(ordered)
+            return SearchPage(resources=kind.build(page, viewer, base_url), total=len(page), next_cursor="")
+        page = list(ordered[: query.count + 1])
+    more = len(page) > query.count
+    # A first page that holds every match is its own count: no second query (the usual case for one patient's
+    # search); after a cursor, or with more to come, the matches are counted.
+    total = len(page) if count_from_page and not query.cursor and not more else count_matching()
+    page = page[: query.count]
+    next_cursor = _sign_cursor(kind, kind.resource_id(page[-1]), descending) if more and page else ""
+    return SearchPage(resources=kind.build(page, viewer, base_url), total=total, next_cursor=next_cursor)
+
+
+def _matching_and_ordered(
+    viewer: Viewer, kind: Kind, query: SearchQuery, wanted: tuple[str, ...]
+) -> tuple[QuerySet[Any], QuerySet[Any]]:
+    """Every row the search matches, whatever the page (the Bundle's total counts these), and the rows from the
+    cursor on in (sort key, id) order."""
+    rows = kind.rows(viewer)
     own_id = str(viewer.patient.public_id) if viewer.patient is not None else ""
     if any(value != own_id for value in wanted):
         rows = rows.none()
     for name, values in (*query.dates.items(), *query.tokens.items()):
         rows = rows.filter(kind.filters(name, values))
-    matching = rows  # every row the search matches, whatever the page: the Bundle's total counts these
+    matching = rows
     descending = query.descending
-    ordering = ("-fhir_sort", "-pk") if descending else ("fhir_sort", "pk")
     if query.cursor:
         anchor_id = _read_cursor(kind, query.cursor, descending)
         id_q = kind.id_q(anchor_id)
@@ -650,18 +676,42 @@ def search(
         else:
             after = Q(fhir_sort__gt=anchor["fhir_sort"]) | Q(fhir_sort=anchor["fhir_sort"], pk__gt=anchor["pk"])
         rows = rows.filter(after)
-    ordered = rows.order_by(*ordering)
-    if everything:
-        page = list(ordered)
-        return SearchPage(resources=kind.build(page, viewer, base_url), total=len(page), next_cursor="")
-    page = list(ordered[: query.count + 1])
-    more = len(page) > query.count
-    # A first page that holds every match is its own count: no second query (the usual case for one patient's
-    # search); after a cursor, or with more to come, the matches are counted.
-    total = len(page) if count_from_page and not query.cursor and not more else matching.count()
-    page = page[: query.count]
-    next_cursor = _sign_cursor(kind, kind.resource_id(page[-1]), descending) if more and page else ""
-    return SearchPage(resources=kind.build(page, viewer, base_url), total=total, next_cursor=next_cursor)
+    return matching, rows.order_by(*_ordering(descending))
+
+
+def _ordering(descending: bool) -> tuple[str, str]:
+    return ("-fhir_sort", "-pk") if descending else ("fhir_sort", "pk")
+
+
+# The kinds whose rows, for a patient reading their own record, depend on nothing but the patient's id: their first
+# page is compiled once (careportal/core/compiled_queries.py). Observation is an app's commonest search.
+_COMPILED_FIRST_PAGE_KINDS = frozenset({"Observation"})
+
+
+def _is_own_plain_first_page(viewer: Viewer, kind: Kind, query: SearchQuery, wanted: tuple[str, ...]) -> bool:
+    """A patient's own first page of a search with no filter but the patient (which is them)."""
+    return (
+        kind.name in _COMPILED_FIRST_PAGE_KINDS
+        and viewer.role == ActorRole.PATIENT
+        and viewer.patient is not None
+        and not query.cursor
+        and not query.dates
+        and not query.tokens
+        and all(value == str(viewer.patient.public_id) for value in wanted)
+    )
+
+
+@functools.lru_cache(maxsize=32)  # by page size and order: apps use a few
+def _own_first_page(kind_name: str, descending: bool, limit: int) -> CompiledQuery:
+    kind = KINDS[kind_name]
+
+    def build(patient_id: int) -> QuerySet[Any]:
+        # The same rows function as every other search, with a stand-in viewer: the SQL cannot drift from it.
+        stand_in = Viewer(user=None, role=ActorRole.PATIENT, patient=Patient(pk=patient_id), scopes=ALL_SCOPES)  # type: ignore[arg-type]
+        return kind.rows(stand_in).order_by(*_ordering(descending))[:limit]
+
+    build.__qualname__ = f"_own_first_page({kind_name}, descending={descending}, limit={limit})"
+    return CompiledQuery(build)
 
 
 def _refuse_search(viewer: Viewer, kind: Kind) -> None:

@@ -41,7 +41,7 @@ def result_list(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     tests = selectors.test_choices(viewer=viewer, waiting_kinds=waiting)
     form = ResultsFilterForm(request.GET or None, tests=tests.choices)
     test_code = form.cleaned_data["test"] if form.is_valid() else ""
-    reports = selectors.reports_for_list(viewer=viewer, test_code=test_code)
+    reports = selectors.reports_for_paging(viewer=viewer, test_code=test_code)
     page = CountedPaginator(reports, REPORTS_PER_PAGE, count=tests.list_length(test_code)).get_page(
         request.GET.get("page")
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models.signals import post_init
 from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
@@ -207,3 +208,77 @@ def test_a_build_with_prefetching_is_refused() -> None:
 
     with pytest.raises(ImproperlyConfigured, match="one statement"):
         CompiledQuery(prefetching).instances(1)
+
+
+def _only_names(patient_id: int) -> Any:
+    return Patient.objects.filter(pk=patient_id).only("given_name", "family_name")
+
+
+def test_instances_made_without_init_behave_as_the_orms(django_assert_num_queries: Any) -> None:
+    patient = PatientFactory(given_name="Ada", family_name="Lovelace", town="London")
+    query = CompiledQuery(_only_names)
+    with django_assert_num_queries(1):
+        (found,) = query.instances(patient.pk)
+    assert (found.pk, found.given_name, found.family_name) == (patient.pk, "Ada", "Lovelace")
+    assert found._state.adding is False and found._state.db == "default"
+    assert found.get_deferred_fields() == Patient.objects.only("given_name", "family_name").get().get_deferred_fields()
+    with django_assert_num_queries(1):  # a column not loaded is read when first used, as with only()
+        assert found.town == "London"
+    found.given_name = "Augusta"
+    found.save(update_fields=["given_name"])  # an update of the row, not a new one
+    assert Patient.objects.get(pk=patient.pk).given_name == "Augusta"
+    assert Patient.objects.count() == 1
+    assert found == patient
+
+
+def test_a_model_with_init_receivers_is_made_by_django() -> None:
+    patient = PatientFactory()
+    initialised: list[Any] = []
+
+    def receiver(sender: Any, instance: Any, **kwargs: Any) -> None:
+        initialised.append(instance)
+
+    post_init.connect(receiver, sender=Patient)
+    try:
+        (found,) = CompiledQuery(_only_names).instances(patient.pk)
+    finally:
+        post_init.disconnect(receiver, sender=Patient)
+    assert initialised == [found]
+
+
+def test_a_patients_own_report_pages_are_the_orms_with_and_without_a_test() -> None:
+    patient, other = PatientWithAccountFactory(), PatientWithAccountFactory()
+    now = timezone.now()
+    for n in range(7):
+        code = "FBC" if n % 2 else "UE"
+        DiagnosticReportFactory(
+            patient=patient, released=True, test_code=code, collected_at=now - datetime.timedelta(n)
+        )
+    DiagnosticReportFactory(patient=patient, collected_at=None, arrived_at=now)  # not yet released: listed
+    DiagnosticReportFactory(patient=patient, status=ReportStatus.CANCELLED)  # never released: not listed
+    DiagnosticReportFactory(patient=other, released=True, test_code="FBC")
+    viewer = _viewer(patient)
+    own = selectors.reports_for_paging(viewer=viewer)
+    assert isinstance(own, selectors._OwnReportList)
+    for test_code in ("", "FBC", "UE", "LFT"):
+        orm = list(selectors.reports_for_list(viewer=viewer, test_code=test_code))
+        paged = selectors.reports_for_paging(viewer=viewer, test_code=test_code)
+        for start, stop in ((0, 3), (3, 6), (6, 9), (0, 20), (0, 0)):
+            compiled = paged[start:stop]
+            assert [r.pk for r in compiled] == [r.pk for r in orm[start:stop]]
+            assert [(r.test_name, r.status, r.released_at) for r in compiled] == [
+                (r.test_name, r.status, r.released_at) for r in orm[start:stop]
+            ]
+    assert len(selectors.reports_for_paging(viewer=viewer)[0:20]) == 8
+
+
+def test_a_proxys_report_pages_are_built_by_the_orm() -> None:
+    relationship = ProxyRelationshipFactory()
+    viewer = Viewer(
+        user=relationship.proxy,
+        role=ActorRole.PROXY,
+        patient=relationship.patient,
+        scopes=ALL_SCOPES,
+        proxy_relationship=relationship,
+    )
+    assert not isinstance(selectors.reports_for_paging(viewer=viewer), selectors._OwnReportList)

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connections, models
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 # Field classes whose Python value is already what the database driver takes, on every backend we support.
 _PLAIN_FIELDS = (
@@ -144,7 +145,19 @@ def server_binding_cursor(connection: Any, *, native_placeholders: bool = False)
     connection.ensure_connection()
     with connection.wrap_database_errors:
         raw = (psycopg.RawCursor if native_placeholders else psycopg.Cursor)(connection.connection)
+    if connection.queries_logged and not native_placeholders:
+        return _ComposingDebugCursor(raw, connection)
     return connection._prepare_cursor(raw)
+
+
+class _ComposingDebugCursor(CursorDebugWrapper):
+    """Where queries are recorded (DEBUG, or a test capturing them): a server-bound statement is recorded with its
+    parameters written in, as Django records its own, rather than as psycopg sent it ($1, $2, …), so that it can be
+    read, and run again (EXPLAIN), on its own."""
+
+    def execute(self, sql: Any, params: Any = None) -> Any:
+        with self.debug_sql(self.db.ops.compose_sql(sql, params)):
+            return CursorWrapper.execute(self, sql, params)
 
 
 def _array_type(field: Any, connection: Any) -> str:

@@ -39,6 +39,8 @@ from django.db.models.query import get_related_populators
 from django.db.models.signals import post_init, pre_init
 from django.db.models.sql.compiler import SQLCompiler
 
+from careportal.core.bulk_sql import server_binding_cursor
+
 # Stand-in ids: far below any id a table can hold (they count up from 1), so never mistaken for a real one.
 _STAND_IN_BASE = -7_318_449_250_000_000_000
 # Stand-in keys: no key this project looks up (token checksums, codes) has this shape.
@@ -116,7 +118,11 @@ class CompiledQuery:
         for position, which in compiled.slots:
             params[position] = args[which]
         connection = connections[compiled.alias]
-        with connection.cursor() as cursor:
+        # On PostgreSQL the parameters go apart from the SQL, so that psycopg prepares the statement on a connection's
+        # fifth use of it and PostgreSQL stops planning it: planning the bearer token's six-table join took 0.9 ms,
+        # running it 0.07 ms.
+        cursor = server_binding_cursor(connection) if connection.vendor == "postgresql" else connection.cursor()
+        with cursor:
             cursor.execute(compiled.sql, params)
             return compiled, connection, cursor.fetchall()
 

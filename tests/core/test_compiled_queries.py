@@ -282,3 +282,19 @@ def test_a_proxys_report_pages_are_built_by_the_orm() -> None:
         proxy_relationship=relationship,
     )
     assert not isinstance(selectors.reports_for_paging(viewer=viewer), selectors._OwnReportList)
+
+
+def test_on_postgresql_a_compiled_query_is_prepared_after_its_fifth_use() -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no prepared statements to see")
+    patient = PatientFactory()
+    ResultPreferenceFactory(patient=patient, result_kind="imaging")
+    query = CompiledQuery(selectors._waiting_kinds_query)
+    for _ in range(6):
+        assert query.rows(patient.pk) == [("imaging",)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert any("results_resultpreference" in statement for statement in prepared), prepared

@@ -122,3 +122,16 @@ def test_templates_read_only_the_settings_they_are_given():
         env.from_string("{{ settings.SECRET_KEY }}").render()
     with pytest.raises(RuntimeError, match="DATABASES"):
         env.from_string("{{ settings.DATABASES }}").render()
+
+
+@pytest.mark.parametrize(("value", "threshold"), [(None, 5), ("true", 5), ("false", None)])
+def test_postgresql_prepares_server_bound_statements_unless_turned_off(tmp_path, value, threshold):
+    env = production_environment(
+        tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/unused", DATABASE_PREPARED_STATEMENTS=value
+    )
+    script = (
+        "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'].get('prepare_threshold'))"
+    )
+    result = manage("shell", "--no-imports", "-c", script, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(threshold)

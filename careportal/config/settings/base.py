@@ -159,6 +159,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
         }
     )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "DATABASE_PREPARED_STATEMENTS", default=True
+):
+    # Statements sent with their parameters apart (careportal/core/bulk_sql.py server_binding_cursor: the audit
+    # write, the compiled queries of careportal/core/compiled_queries.py) are prepared on a connection's fifth use,
+    # so PostgreSQL stops planning them; Django turns this off by default for connection poolers. Set it off behind
+    # PgBouncer in transaction mode older than 1.21 (docs/deployment.md). The ORM's own queries are never prepared.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

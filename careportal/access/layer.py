@@ -122,6 +122,14 @@ def _own_patient_record(user: User) -> PatientRecord | None:
     return found[0] if found else None
 
 
+def own_record_stand_in(patient_id: int) -> Viewer:
+    """A patient reading their own record, known only by the record's id: the viewer a compiled query
+    (careportal/core/compiled_queries.py) is built with, so that its SQL comes from the same selector code as a
+    request's. Never a request's viewer: it has no account."""
+    patients: Any = User._meta.get_field("patient").related_model
+    return Viewer(user=None, role=ActorRole.PATIENT, patient=patients(pk=patient_id), scopes=ALL_SCOPES)  # type: ignore[arg-type]
+
+
 def patient_choices(user: User) -> list[PatientChoice]:
     """The records this person may open as a patient or proxy, their own first. A patient who acts for nobody
     costs one query; anyone else two."""

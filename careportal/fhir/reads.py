@@ -21,8 +21,8 @@ from django.http import Http404
 from django.utils import timezone
 from fhir.resources.R4B.resource import Resource
 
-from careportal.access.layer import Viewer, access_object, access_patient_record, deny
-from careportal.access.scopes import ALL_SCOPES, Scope
+from careportal.access.layer import Viewer, access_object, access_patient_record, deny, own_record_stand_in
+from careportal.access.scopes import Scope
 from careportal.appointments.access import visible_appointments
 from careportal.appointments.models import Appointment, AppointmentStatus
 from careportal.audit.models import AccessAction, AccessEvent, ActorRole
@@ -707,8 +707,7 @@ def _own_first_page(kind_name: str, descending: bool, limit: int) -> CompiledQue
 
     def build(patient_id: int) -> QuerySet[Any]:
         # The same rows function as every other search, with a stand-in viewer: the SQL cannot drift from it.
-        stand_in = Viewer(user=None, role=ActorRole.PATIENT, patient=Patient(pk=patient_id), scopes=ALL_SCOPES)  # type: ignore[arg-type]
-        return kind.rows(stand_in).order_by(*_ordering(descending))[:limit]
+        return kind.rows(own_record_stand_in(patient_id)).order_by(*_ordering(descending))[:limit]
 
     build.__qualname__ = f"_own_first_page({kind_name}, descending={descending}, limit={limit})"
     return CompiledQuery(build)

@@ -10,8 +10,8 @@ from django.db import connections
 from django.db.models import BooleanField, F, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from careportal.access.layer import Viewer, access_object
-from careportal.access.scopes import ALL_SCOPES, Scope
+from careportal.access.layer import Viewer, access_object, own_record_stand_in
+from careportal.access.scopes import Scope
 from careportal.audit.models import AccessAction, ActorRole
 from careportal.core.compiled_queries import CompiledQuery
 from careportal.patients.models import Patient
@@ -85,8 +85,7 @@ class _OwnReportList:
 @functools.lru_cache(maxsize=64)  # by page position: the first pages are the ones read
 def _own_report_page(by_test: bool, start: int, stop: int) -> CompiledQuery:
     def build(patient_id: int, test_code: str = "") -> QuerySet[DiagnosticReport]:
-        stand_in = Viewer(user=None, role=ActorRole.PATIENT, patient=Patient(pk=patient_id), scopes=ALL_SCOPES)  # type: ignore[arg-type]
-        return reports_for_list(viewer=stand_in, test_code=test_code)[start:stop]
+        return reports_for_list(viewer=own_record_stand_in(patient_id), test_code=test_code)[start:stop]
 
     build.__qualname__ = f"_own_report_page(by_test={by_test}, start={start}, stop={stop})"
     return CompiledQuery(build, takes=(int, str) if by_test else (int,))
@@ -160,8 +159,7 @@ def _test_choice_rows(viewer: Viewer) -> QuerySet[DiagnosticReport, tuple[str, s
 
 def _own_test_choice_rows(patient_id: int) -> QuerySet[DiagnosticReport, tuple[str, str, str, bool, bool]]:
     """`_test_choice_rows` for a patient reading their own record: the same selectors, with a stand-in viewer."""
-    stand_in = Viewer(user=None, role=ActorRole.PATIENT, patient=Patient(pk=patient_id), scopes=ALL_SCOPES)  # type: ignore[arg-type]
-    return _test_choice_rows(stand_in)
+    return _test_choice_rows(own_record_stand_in(patient_id))
 
 
 # The results page's busiest query, compiled once (careportal/core/compiled_queries.py) for a patient's own record.

@@ -5,8 +5,8 @@ connection is served by its own asyncio task; messages on one connection are han
 one is written before the next is read off the buffer), and the database work runs in a bounded pool of worker
 threads, since Django's ORM is synchronous and its connections belong to the thread that opened them. Messages
 from an interface that acknowledges after store go instead to the group commit, which stores every message waiting
-at that moment in one transaction and answers each connection once it has committed: on PostgreSQL the event loop
-itself, on an asynchronous connection of its own (AsyncGroupCommitter); on SQLite a thread (GroupCommitter).
+at that moment in one transaction and answers each connection once it has committed: the event loop itself, on a
+database connection of its own (AsyncGroupCommitter; GroupCommitter, in threads, only when asked for).
 
 The frame reader is our own rather than python-hl7's `hl7.mllp` (0.4.5). Its `readblock()` has no way to recover
 from what real senders do: bytes before a start block make it raise and throw away the valid frame that follows;
@@ -42,11 +42,13 @@ import asyncio
 import collections
 import contextlib
 import datetime
+import functools
 import os
 import queue
 import re
 import signal
 import socket
+import sqlite3
 import ssl
 import threading
 import time
@@ -362,9 +364,10 @@ class GroupCommitter:
     round trip to the database, for all the connections that had a message at that moment instead of one each;
     every ACK still follows the commit of its own row.
 
-    The listener uses it on SQLite, whose Python driver has no asynchronous form (on PostgreSQL, AsyncGroupCommitter,
-    below). SQLite has one writer at a time (BEGIN IMMEDIATE), so a second thread would only wait for the write
-    lock: one is the default (HL7_GROUP_COMMIT_THREADS). Several threads work, on either database (tests).
+    The listener uses AsyncGroupCommitter (below), on the event loop, unless asked for this one
+    (`MLLPListener(group_commit_on_loop=False)`): threads fight the event loop for the interpreter lock, and on
+    either database the loop stores more messages a second (docs/hl7.md). Several threads work, on either database
+    (tests).
 
     Order is unaffected where it is defined. A connection has at most one message in the committer at a time (its
     next message is read only after this one's ACK), so its messages are committed one after the other, each
@@ -510,24 +513,80 @@ def _answer_all(batch: list[_Waiting], answers: list[bytes | _FullPath | None]) 
 # --- PostgreSQL: the group commit on the event loop itself ----------------------------------------------------
 
 
-async def stored_insert_async(connection: psycopg.AsyncConnection[Any], rows: list[dict[str, Any]]) -> None:
+class SQLiteWriterBusy(Exception):
+    """SQLite's one write lock is held by another connection (a worker applying messages, a web request): the event
+    loop does not wait for it."""
+
+
+async def stored_insert_async(
+    connection: psycopg.AsyncConnection[Any] | sqlite3.Connection, rows: list[dict[str, Any]]
+) -> None:
     """`stored_insert` for the event loop: the same one INSERT, its own transaction (the connection is in autocommit
-    mode), committed when this returns."""
+    mode), committed when this returns.
+
+    On SQLite the INSERT runs on the loop itself, as SQLite's driver has no asynchronous form: a few hundred
+    microseconds for a batch (a write to the WAL, no fsync with synchronous=NORMAL). The connection never waits
+    for the write lock (its busy timeout is 0): SQLiteWriterBusy at once, and the caller waits in a thread."""
     sql, params = stored_insert_statement(rows)
+    if isinstance(connection, sqlite3.Connection):
+        try:
+            connection.execute(_sqlite_placeholders(sql), params)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise SQLiteWriterBusy from exc
+            raise
+        return
     async with psycopg.AsyncRawCursor(connection) as cursor:
         await cursor.execute(sql, params)
 
 
+@functools.lru_cache(maxsize=STORED_ROWS_PER_STATEMENT)
+def _sqlite_placeholders(sql: str) -> str:
+    # The statement is written for Django's cursor (%s); sqlite3's own takes ?. One per row count.
+    return sql.replace("%s", "?")
+
+
+def _sqlite_connection_for_the_loop() -> sqlite3.Connection:
+    """A connection of the listener's own to Django's SQLite database, set up as Django sets up its own (WAL,
+    synchronous=NORMAL, foreign keys), in autocommit mode, and never waiting for the write lock."""
+    database = connections["default"]
+    params = database.get_connection_params()
+    params["timeout"] = 0
+    connection = sqlite3.connect(**params, isolation_level=None)
+    try:
+        connection.execute("PRAGMA foreign_keys = ON")
+        for command in getattr(database, "init_commands", ()):
+            if command := command.strip():
+                connection.execute(command)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _stored_insert_in_thread(rows: list[dict[str, Any]]) -> None:
+    # SQLite only, when its write lock was taken: Django's connection in a worker thread waits for it (its timeout).
+    close_old_connections()
+    try:
+        stored_insert(rows)
+    finally:
+        close_old_connections()
+
+
 class AsyncGroupCommitter:
-    """The group commit on PostgreSQL: the same batches as GroupCommitter (every message waiting, at most
+    """The group commit: the same batches as GroupCommitter (every message waiting, at most
     GROUP_COMMIT_MAX_MESSAGES, one INSERT in autocommit mode, each ACK only after that commit, FULL_PATH for what
-    it does not store), run by the listener's event loop on asynchronous psycopg connections of its own rather than
-    by threads.
+    it does not store), run by the listener's event loop on database connections of its own rather than by
+    threads: asynchronous psycopg connections on PostgreSQL; on SQLite, whose driver has no asynchronous form, a
+    plain sqlite3 connection whose INSERT runs on the loop (a few hundred microseconds a batch) and never waits for
+    the write lock: a batch that finds it taken (SQLiteWriterBusy) waits for it in a worker thread, so the loop
+    keeps serving every connection meanwhile.
 
     Why: with threads, each message crossed from the event loop to a group commit thread and back, and those
     threads fought the event loop for the GIL. The listener then spent about 600 µs of CPU a message and stored
     about 1,450 messages/s over 4 connections; on the event loop, about 360 µs and 2,300–2,600 messages/s, on the
-    same machine (bench/bench_mllp.py). The after-store checks (`stored_prepare`) read nothing from the database
+    same machine (bench/bench_mllp.py). On SQLite, 2,640–2,670 messages/s against 2,300–2,420 with the thread, in
+    alternating runs. The after-store checks (`stored_prepare`) read nothing from the database
     but the interfaces' snapshot, which the caller has just found fresh, so they run on the loop too.
 
     `connections` batches may be in flight at once, each on its own connection (HL7_GROUP_COMMIT_THREADS), so that
@@ -551,7 +610,7 @@ class AsyncGroupCommitter:
         )
         self._waiting = asyncio.Event()
         self._stopping = False
-        self._connections: list[psycopg.AsyncConnection[Any] | None] = [None] * connections
+        self._connections: list[psycopg.AsyncConnection[Any] | sqlite3.Connection | None] = [None] * connections
         self.batches = 0
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._run(slot)) for slot in range(connections)]
@@ -615,9 +674,14 @@ class AsyncGroupCommitter:
     async def _store(
         self, slot: int, batch: list[tuple[StoredPrepared, asyncio.Future[bytes | _FullPath | None]]]
     ) -> list[bytes | _FullPath | None]:
+        rows = [ready.row for ready, _ in batch]
         try:
             connection = await self._connection(slot)
-            await stored_insert_async(connection, [ready.row for ready, _ in batch])
+            try:
+                await stored_insert_async(connection, rows)
+            except SQLiteWriterBusy:
+                # Nothing was written. The batch waits for the lock in a thread while the loop serves the others.
+                await asyncio.get_running_loop().run_in_executor(self._executor, _stored_insert_in_thread, rows)
         except Exception:
             # Nothing of the batch is stored: each message goes down the full path on its own.
             logger.exception("hl7_group_commit_failed", messages=len(batch))
@@ -627,8 +691,14 @@ class AsyncGroupCommitter:
         self.batches += 1
         return [ready.ack for ready, _ in batch]
 
-    async def _connection(self, slot: int) -> psycopg.AsyncConnection[Any]:
+    async def _connection(self, slot: int) -> psycopg.AsyncConnection[Any] | sqlite3.Connection:
         connection = self._connections[slot]
+        if isinstance(connection, sqlite3.Connection):
+            return connection
+        if connection is None and connections["default"].vendor == "sqlite":
+            connection = _sqlite_connection_for_the_loop()
+            self._connections[slot] = connection
+            return connection
         if connection is None or connection.closed:
             # The same server, database, role and options as Django's own connections; psycopg's own adapters.
             params = connections["default"].get_connection_params()
@@ -640,7 +710,10 @@ class AsyncGroupCommitter:
 
     async def _discard(self, slot: int) -> None:
         connection, self._connections[slot] = self._connections[slot], None
-        if connection is not None:
+        if isinstance(connection, sqlite3.Connection):
+            with contextlib.suppress(Exception):
+                connection.close()
+        elif connection is not None:
             with contextlib.suppress(Exception):
                 await connection.close()
 
@@ -677,7 +750,7 @@ class MLLPListener:
         tls: ssl.SSLContext | str | None = _FROM_SETTINGS,  # a context, None for plain TCP, or from HL7_TLS_*
         group_commit: bool = True,  # after-store messages stored in batches (GroupCommitter); default handler only
         group_commit_threads: int | None = None,  # HL7_GROUP_COMMIT_THREADS when not given
-        group_commit_on_loop: bool | None = None,  # AsyncGroupCommitter; None: on PostgreSQL
+        group_commit_on_loop: bool = True,  # AsyncGroupCommitter; False: GroupCommitter's threads
     ) -> None:
         self.host = host
         # Read here, so that a bad certificate stops the listener before it listens.
@@ -691,9 +764,7 @@ class MLLPListener:
         self.handler = handler or message_receive
         self.group_commit = group_commit and handler is None
         self._committer: GroupCommitter | AsyncGroupCommitter | None = None
-        self.group_commit_on_loop = (
-            group_commit_on_loop if group_commit_on_loop is not None else connections["default"].vendor == "postgresql"
-        )
+        self.group_commit_on_loop = group_commit_on_loop
         self.max_message_bytes = max_message_bytes or settings.HL7_MAX_MESSAGE_BYTES
         self.idle_timeout = idle_timeout or settings.HL7_IDLE_TIMEOUT_SECONDS
         self.frame_timeout = frame_timeout or settings.HL7_FRAME_TIMEOUT_SECONDS

@@ -1,6 +1,7 @@
-"""The group commit on PostgreSQL (careportal/hl7/listener.py, AsyncGroupCommitter): the listener's event loop
-stores after-store messages in batches on an asynchronous connection of its own, and acknowledges each only after
-its batch has committed. On SQLite the group commit keeps its thread (tests/hl7/test_group_commit.py).
+"""The group commit on the event loop (careportal/hl7/listener.py, AsyncGroupCommitter): the listener's event loop
+stores after-store messages in batches on a database connection of its own (asynchronous on PostgreSQL; on SQLite
+a plain one that never waits for the write lock), and acknowledges each only after its batch has committed. The
+group commit in threads is tests/hl7/test_group_commit.py.
 
 As there, the first batch is held at its INSERT (a patched `stored_insert_async`) so that the next messages queue
 up behind it: which messages share a transaction is then certain, not a matter of timing.
@@ -9,18 +10,22 @@ up behind it: which messages share a transaction is then certain, not a matter o
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from careportal.hl7 import listener as listener_module
-from careportal.hl7.models import InboundMessage, MessageStatus
+from careportal.hl7.models import InboundMessage, MessageSource, MessageStatus
 from careportal.hl7.parsing import read_first_header
+from careportal.hl7.services import stored_prepare
 from careportal.hl7.stored_services import stored_apply_wake_reset
 from tests.hl7.interfaces import LOCAL_PEER
 from tests.hl7.mllp_client import ListenerThread, ack_code
@@ -32,9 +37,8 @@ from tests.hl7.test_group_commit import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-postgresql_only = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="the event loop's group commit is for PostgreSQL"
-)
+postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL server's own behaviour")
+sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock")
 
 
 class HeldAsyncInserts:
@@ -50,7 +54,9 @@ class HeldAsyncInserts:
         self._gate: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def __call__(self, database: psycopg.AsyncConnection[Any], rows: list[dict[str, Any]]) -> None:
+    async def __call__(
+        self, database: psycopg.AsyncConnection[Any] | sqlite3.Connection, rows: list[dict[str, Any]]
+    ) -> None:
         self.batches.append([str(row["control_id"]) for row in rows])
         if len(self.batches) == 1:
             self._loop, self._gate = asyncio.get_running_loop(), asyncio.Event()
@@ -82,8 +88,7 @@ def queued(running: ListenerThread, count: int) -> None:
     raise AssertionError(f"{len(committer._pending)} messages queued, expected {count}")
 
 
-@postgresql_only
-def test_on_postgresql_the_listener_stores_on_its_event_loop_with_no_thread_of_its_own(
+def test_the_listener_stores_on_its_event_loop_with_no_thread_of_its_own(
     running: ListenerThread,
 ) -> None:
     assert isinstance(running.listener._committer, listener_module.AsyncGroupCommitter)
@@ -101,7 +106,6 @@ def test_on_postgresql_the_listener_stores_on_its_event_loop_with_no_thread_of_i
     assert running.listener._committer.batches >= 1
 
 
-@postgresql_only
 @pytest.mark.parametrize("commit_fails", [False, True], ids=["commits", "commit-fails-once"])
 def test_several_connections_share_one_insert_and_each_ack_waits_for_its_commit(
     running: ListenerThread, monkeypatch: pytest.MonkeyPatch, commit_fails: bool
@@ -149,7 +153,6 @@ def test_a_dropped_database_connection_costs_no_message_and_is_replaced(running:
     assert committed_control_ids() == ["STORE00001", "STORE00002", "STORE00003"]
 
 
-@postgresql_only
 def test_stop_stores_what_a_cancelled_connection_left_queued_and_closes_its_connections(after_store: None) -> None:
     raws = [fbc(n) for n in (1, 2, 3)]
 
@@ -173,7 +176,6 @@ def test_stop_stores_what_a_cancelled_connection_left_queued_and_closes_its_conn
     assert left_open == [None]
 
 
-@postgresql_only
 def test_a_message_the_checks_refuse_takes_the_full_path(running: ListenerThread) -> None:
     unknown_patient = fbc(1, hospital_number="40099999", nhs_number="9990000026")
     not_allowed = msh_field(fbc(2), 9, b"ADT^A04")
@@ -188,7 +190,6 @@ def _status(control_id: str) -> str:
     return str(InboundMessage.objects.get(control_id=control_id).status)
 
 
-@postgresql_only
 def test_a_stored_batch_wakes_a_worker_at_most_once_a_wake_interval(running: ListenerThread, settings: Any) -> None:
     # The test settings run tasks at once (ImmediateBackend): the wake-up, in a worker thread after the ACK, applies
     # what is stored.
@@ -209,15 +210,92 @@ def test_a_stored_batch_wakes_a_worker_at_most_once_a_wake_interval(running: Lis
         stored_apply_wake_reset()
 
 
-def test_on_sqlite_the_group_commit_keeps_its_thread(after_store: None) -> None:
-    running = ListenerThread(handler=None).start()
+@sqlite_only
+def test_on_sqlite_the_loop_never_waits_for_the_write_lock(tmp_path: Path, after_store: None) -> None:
+    # A database file of its own with the journal's table: an in-memory test database shares its cache, where
+    # SQLite reports a lock differently (SQLITE_LOCKED, also taken as busy).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sql FROM sqlite_master WHERE name = %s", [InboundMessage._meta.db_table])
+        (schema,) = cursor.fetchone()
+    path = str(tmp_path / "journal.sqlite3")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute(schema)
+    on_loop = sqlite3.connect(path, isolation_level=None, timeout=0)
+    header, codec = read_first_header(fbc(1))  # type: ignore[misc]
+    ready = stored_prepare(
+        fbc(1), header=header, codec=codec, peer=LOCAL_PEER, source=MessageSource.MLLP, received_at=timezone.now()
+    )
+    assert ready is not None
     try:
-        on_loop = isinstance(running.listener._committer, listener_module.AsyncGroupCommitter)
+        holder.execute("BEGIN IMMEDIATE")  # a worker applying messages holds the one write lock
+        with pytest.raises(listener_module.SQLiteWriterBusy):
+            asyncio.run(listener_module.stored_insert_async(on_loop, [ready.row]))
+        holder.execute("COMMIT")
+        assert holder.execute(f"SELECT COUNT(*) FROM {InboundMessage._meta.db_table}").fetchone() == (0,)  # noqa: S608
+        asyncio.run(listener_module.stored_insert_async(on_loop, [ready.row]))
+        assert holder.execute(f"SELECT control_id FROM {InboundMessage._meta.db_table}").fetchall() == [  # noqa: S608
+            ("STORE00001",)
+        ]
+    finally:
+        on_loop.close()
+        holder.close()
+
+
+@sqlite_only
+def test_on_sqlite_the_loops_connection_is_set_up_as_djangos(running: ListenerThread) -> None:
+    with running.client() as client:
+        assert ack_code(client.request(fbc(1))) == ("CA", "STORE00001")
+    committer = running.listener._committer
+    assert isinstance(committer, listener_module.AsyncGroupCommitter)
+    database = committer._connections[0]
+    assert isinstance(database, sqlite3.Connection)
+    assert database.execute("PRAGMA busy_timeout").fetchone() == (0,)
+    assert database.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    assert database.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL, from the settings' init_command
+    assert database.in_transaction is False
+
+
+def test_a_batch_that_finds_the_write_lock_taken_waits_for_it_in_a_thread(
+    running: ListenerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = listener_module.stored_insert_async
+    busy_then_real: list[str] = []
+    in_thread: list[str] = []
+
+    async def busy_once(database: Any, rows: list[dict[str, Any]]) -> None:
+        if not busy_then_real:
+            busy_then_real.append("busy")
+            raise listener_module.SQLiteWriterBusy
+        busy_then_real.append("stored")
+        await real(database, rows)
+
+    real_in_thread = listener_module._stored_insert_in_thread
+
+    def spy(rows: list[dict[str, Any]]) -> None:
+        in_thread.append(threading.current_thread().name)
+        real_in_thread(rows)
+
+    monkeypatch.setattr(listener_module, "stored_insert_async", busy_once)
+    monkeypatch.setattr(listener_module, "_stored_insert_in_thread", spy)
+    with running.client() as client:
+        assert ack_code(client.request(fbc(1))) == ("CA", "STORE00001")
+        assert ack_code(client.request(fbc(2))) == ("CA", "STORE00002")
+    assert in_thread and in_thread[0].startswith("hl7-worker")
+    assert busy_then_real == ["busy", "stored"]  # the next batch is back on the loop
+    assert committed_control_ids() == ["STORE00001", "STORE00002"]
+    assert running.listener._committer is not None and running.listener._committer.batches == 2
+
+
+def test_the_group_commit_in_threads_is_still_there_when_asked_for(after_store: None) -> None:
+    running = ListenerThread(handler=None, group_commit_on_loop=False).start()
+    try:
+        in_threads = isinstance(running.listener._committer, listener_module.GroupCommitter)
         with running.client() as client:
             assert ack_code(client.request(fbc(1))) == ("CA", "STORE00001")
     finally:
         running.stop()
-    assert on_loop is (connection.vendor == "postgresql")
+    assert in_threads
     assert committed_control_ids() == ["STORE00001"]
 
 

@@ -504,9 +504,9 @@ HL7_MAX_CONNECTIONS = env.int("HL7_MAX_CONNECTIONS", default=100)
 HL7_WORKER_THREADS = env.int(
     "HL7_WORKER_THREADS", default=1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 8
 )
-# Batches of after-store messages the listener's group commit stores at once (docs/hl7.md): on SQLite, threads;
-# on PostgreSQL, database connections of the event loop. One is the default on both: SQLite has one writer at a
-# time, and on PostgreSQL one connection makes the largest batches, so the fewest commits (bench/bench_mllp.py:
+# Batches of after-store messages the listener's group commit stores at once (docs/hl7.md), each on a database
+# connection of the event loop. One is the default on both: on SQLite a batch runs to its end on the loop, and on
+# PostgreSQL one connection makes the largest batches, so the fewest commits (bench/bench_mllp.py:
 # 0.54-0.57 of the ceiling with one, 0.48-0.50 with two, 0.41-0.42 with four, measured side by side).
 HL7_GROUP_COMMIT_THREADS = env.int("HL7_GROUP_COMMIT_THREADS", default=1)
 if HL7_GROUP_COMMIT_THREADS < 1:

@@ -6,7 +6,7 @@ one is written before the next is read off the buffer), and the database work ru
 threads, since Django's ORM is synchronous and its connections belong to the thread that opened them. Messages
 from an interface that acknowledges after store go instead to the group commit, which stores every message waiting
 at that moment in one transaction and answers each connection once it has committed: the event loop itself, on a
-database connection of its own (AsyncGroupCommitter; GroupCommitter, in threads, only when asked for).
+database connection of its own (GroupCommitter).
 
 The frame reader is our own rather than python-hl7's `hl7.mllp` (0.4.5). Its `readblock()` has no way to recover
 from what real senders do: bytes before a start block make it raise and throw away the valid frame that follows;
@@ -41,10 +41,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import datetime
 import functools
 import os
-import queue
 import re
 import signal
 import socket
@@ -75,7 +73,6 @@ from careportal.hl7.services import (
     stored_insert,
     stored_insert_statement,
     stored_prepare,
-    stored_wake,
 )
 from careportal.hl7.stored_services import stored_apply_enqueue, stored_apply_wake_due
 
@@ -328,9 +325,6 @@ def _peer_label(writer: asyncio.StreamWriter) -> str:
 # own transaction. Each connection has at most one message waiting (MLLP senders wait for each ACK), so a batch is
 # at most one message per connection; more connections sending at once make several batches.
 GROUP_COMMIT_MAX_MESSAGES = STORED_ROWS_PER_STATEMENT
-# How often the group commit thread checks its database connection (CONN_MAX_AGE, a broken connection): a failed
-# batch checks it at once.
-CONNECTION_CHECK_SECONDS = 1.0
 
 
 class _FullPath:
@@ -338,179 +332,6 @@ class _FullPath:
 
 
 FULL_PATH = _FullPath()
-
-
-@dataclass
-class _Waiting:
-    raw: bytes
-    header: MessageHeader
-    codec: str
-    peer: str
-    received_at: datetime.datetime
-    answer: asyncio.Future[bytes | _FullPath | None]  # None: not stored, close the connection without an ACK
-
-
-class _ThreadState(threading.local):
-    # When this group commit thread last checked its database connection: each thread has its own connection, so
-    # each checks its own.
-    connection_checked = float("-inf")
-
-
-class GroupCommitter:
-    """A few threads (`threads`, each with its own database connection) that store after-store messages in batches:
-    a thread takes every message waiting (at most GROUP_COMMIT_MAX_MESSAGES, without waiting for more), runs each
-    one's after-store checks (`stored_prepare`), INSERTs the rows of those that pass in one statement, which in
-    autocommit mode is its own transaction, and only then answers each connection with its ACK. One COMMIT, and one
-    round trip to the database, for all the connections that had a message at that moment instead of one each;
-    every ACK still follows the commit of its own row.
-
-    The listener uses AsyncGroupCommitter (below), on the event loop, unless asked for this one
-    (`MLLPListener(group_commit_on_loop=False)`): threads fight the event loop for the interpreter lock, and on
-    either database the loop stores more messages a second (docs/hl7.md). Several threads work, on either database
-    (tests).
-
-    Order is unaffected where it is defined. A connection has at most one message in the committer at a time (its
-    next message is read only after this one's ACK), so its messages are committed one after the other, each
-    after the commit of the one before; the id (the workers' apply order, stored_services.stored_claim) of each is
-    therefore higher, and no worker can see the later without the earlier. The same holds across connections for a
-    message sent only after another's ACK. Two threads may commit messages that arrived at the same moment on two
-    connections with their ids in either order, or one committed before the other's lower id is (a worker may then
-    apply the higher first, for one patient): such messages were in flight together, neither sender waiting for
-    the other, so no order between them was ever defined (nor is it with the after-apply worker threads).
-
-    What it does not store is answered FULL_PATH, and the connection sends the message to `message_receive` in a
-    worker thread as usual: a message the after-store checks refuse (answered there with its AR or AE), and every
-    message of a batch whose transaction failed, so that a message that cannot be stored costs only its own
-    connection while the others are stored one by one. An ACK is never sent for a batch that did not commit."""
-
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        *,
-        threads: int = 1,
-        max_messages: int = GROUP_COMMIT_MAX_MESSAGES,
-    ) -> None:
-        if threads < 1:
-            raise ValueError("a group commit needs at least one thread")
-        self._loop = loop
-        self._max = max_messages
-        self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
-        self._state = _ThreadState()
-        self._batches_lock = threading.Lock()
-        self.batches = 0
-        self._threads = [
-            threading.Thread(target=self._run, name=f"hl7-group-commit-{number}", daemon=True)
-            for number in range(1, threads + 1)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    @property
-    def threads(self) -> int:
-        return len(self._threads)
-
-    def submit(self, waiting: _Waiting) -> None:
-        self._queue.put(waiting)
-
-    def stop(self) -> None:
-        """Store what is queued, then end every thread and close its connection. Blocks: call from a thread.
-
-        One None per thread, queued behind every message: a thread ends at the first None it takes (storing the
-        batch it was gathering), so it never takes a second, and each of the others takes one."""
-        for _ in self._threads:
-            self._queue.put(None)
-        for thread in self._threads:
-            thread.join()
-
-    def _run(self) -> None:
-        try:
-            stopping = False
-            while not stopping:
-                first = self._queue.get()
-                if first is None:
-                    break
-                batch = [first]
-                while len(batch) < self._max:
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        stopping = True
-                        break
-                    batch.append(more)
-                try:
-                    answers = self._store(batch)
-                except Exception:
-                    # A bug here must not leave connections waiting for ever; with no ACK, the senders send again.
-                    logger.exception("hl7_group_commit_failed", messages=len(batch))
-                    answers = [None] * len(batch)
-                self._loop.call_soon_threadsafe(_answer_all, batch, answers)
-                if any(isinstance(answer, bytes) for answer in answers):
-                    # After the answers, not before: the ACKs need not wait for it. Usually nothing to do (at most
-                    # one task enqueued per HL7_STORED_WAKE_SECONDS).
-                    try:
-                        stored_wake()
-                    except Exception:
-                        logger.exception("hl7_stored_wake_failed")
-        finally:
-            connections.close_all()
-
-    def _check_connection(self) -> None:
-        """As around a web request: drop this thread's connection if it broke or outlived CONN_MAX_AGE; at most
-        once every CONNECTION_CHECK_SECONDS, since the check (every connection alias, through thread-locals) costs
-        more than a batch's own work when batches follow each other."""
-        now = time.monotonic()
-        if now - self._state.connection_checked >= CONNECTION_CHECK_SECONDS:
-            close_old_connections()
-            self._state.connection_checked = now
-
-    def _store(self, batch: list[_Waiting]) -> list[bytes | _FullPath | None]:
-        self._check_connection()
-        answers: list[bytes | _FullPath | None] = [FULL_PATH] * len(batch)
-        prepared = []
-        for index, waiting in enumerate(batch):
-            try:
-                ready = stored_prepare(
-                    waiting.raw,
-                    header=waiting.header,
-                    codec=waiting.codec,
-                    peer=waiting.peer,
-                    source=MessageSource.MLLP,
-                    received_at=waiting.received_at,
-                )
-            except Exception:
-                logger.exception("hl7_group_commit_check_failed", peer=waiting.peer)
-                ready = None
-            if ready is not None:
-                prepared.append((index, ready))
-        if not prepared:
-            return answers
-        try:
-            # Not inside transaction.atomic(): one INSERT in autocommit mode commits all its rows or none, in one
-            # round trip (stored_insert).
-            stored_insert([ready.row for _, ready in prepared])
-        except Exception:
-            # Nothing of the batch is stored: each message goes down the full path on its own.
-            logger.exception("hl7_group_commit_failed", messages=len(prepared))
-            close_old_connections()
-            self._state.connection_checked = time.monotonic()
-            return answers
-        # Committed: only now may the senders be told.
-        with self._batches_lock:
-            self.batches += 1
-        for index, ready in prepared:
-            answers[index] = ready.ack
-        return answers
-
-
-def _answer_all(batch: list[_Waiting], answers: list[bytes | _FullPath | None]) -> None:
-    for waiting, answer in zip(batch, answers, strict=True):
-        if not waiting.answer.done():  # a connection cancelled at shutdown no longer waits
-            waiting.answer.set_result(answer)
-
-
-# --- PostgreSQL: the group commit on the event loop itself ----------------------------------------------------
 
 
 class SQLiteWriterBusy(Exception):
@@ -573,26 +394,43 @@ def _stored_insert_in_thread(rows: list[dict[str, Any]]) -> None:
         close_old_connections()
 
 
-class AsyncGroupCommitter:
-    """The group commit: the same batches as GroupCommitter (every message waiting, at most
-    GROUP_COMMIT_MAX_MESSAGES, one INSERT in autocommit mode, each ACK only after that commit, FULL_PATH for what
-    it does not store), run by the listener's event loop on database connections of its own rather than by
-    threads: asynchronous psycopg connections on PostgreSQL; on SQLite, whose driver has no asynchronous form, a
-    plain sqlite3 connection whose INSERT runs on the loop (a few hundred microseconds a batch) and never waits for
-    the write lock: a batch that finds it taken (SQLiteWriterBusy) waits for it in a worker thread, so the loop
-    keeps serving every connection meanwhile.
+class GroupCommitter:
+    """The group commit, run by the listener's event loop: it takes every after-store message waiting (at most
+    GROUP_COMMIT_MAX_MESSAGES, without waiting for more), whose after-store checks (`stored_prepare`) the
+    connection has already run, INSERTs their rows in one statement, which in autocommit mode is its own
+    transaction, and only then answers each connection with its ACK. One COMMIT, and one round trip to the
+    database, for all the connections that had a message at that moment instead of one each; every ACK still
+    follows the commit of its own row.
 
-    Why: with threads, each message crossed from the event loop to a group commit thread and back, and those
-    threads fought the event loop for the GIL. The listener then spent about 600 µs of CPU a message and stored
-    about 1,450 messages/s over 4 connections; on the event loop, about 360 µs and 2,300–2,600 messages/s, on the
-    same machine (bench/bench_mllp.py). On SQLite, 2,640–2,670 messages/s against 2,300–2,420 with the thread, in
-    alternating runs. The after-store checks (`stored_prepare`) read nothing from the database
-    but the interfaces' snapshot, which the caller has just found fresh, so they run on the loop too.
+    It stores on database connections of its own: asynchronous psycopg connections on PostgreSQL; on SQLite, whose
+    driver has no asynchronous form, a plain sqlite3 connection whose INSERT runs on the loop (a few hundred
+    microseconds a batch) and never waits for the write lock: a batch that finds it taken (SQLiteWriterBusy) waits
+    for it in a worker thread, so the loop keeps serving every connection meanwhile.
+
+    Why on the loop: with group commit threads, each message crossed from the event loop to a thread and back, and
+    those threads fought the event loop for the GIL. On PostgreSQL the listener then spent about 600 µs of CPU a
+    message and stored about 1,450 messages/s over 4 connections; on the event loop, about 360 µs and 2,300–2,600
+    messages/s, on the same machine (bench/bench_mllp.py). On SQLite, 2,640–2,670 messages/s against 2,300–2,420
+    with a thread, in alternating runs. The after-store checks read nothing from the database but the interfaces'
+    snapshot, which the caller has just found fresh, so they run on the loop too.
 
     `connections` batches may be in flight at once, each on its own connection (HL7_GROUP_COMMIT_THREADS), so that
-    a batch can be stored while another commits. Order is kept as GroupCommitter keeps it: a sender's next
-    message is read only after this one's ACK. A connection that fails is closed, its batch goes down the full
-    path message by message (as with GroupCommitter), and the next batch opens a new one."""
+    a batch can be stored while another commits (on PostgreSQL; on SQLite a batch runs to its end on the loop).
+
+    Order is unaffected where it is defined. A connection has at most one message in the committer at a time (its
+    next message is read only after this one's ACK), so its messages are committed one after the other, each
+    after the commit of the one before; the id (the workers' apply order, stored_services.stored_claim) of each is
+    therefore higher, and no worker can see the later without the earlier. The same holds across connections for a
+    message sent only after another's ACK. Two batches in flight at once may commit messages that arrived at the
+    same moment on two connections with their ids in either order (a worker may then apply the higher first, for
+    one patient): such messages were in flight together, neither sender waiting for the other, so no order between
+    them was ever defined (nor is it with the after-apply worker threads).
+
+    What it does not store is answered FULL_PATH, and the connection sends the message to `message_receive` in a
+    worker thread as usual: a message the after-store checks refuse (answered there with its AR or AE), and every
+    message of a batch whose transaction failed, so that a message that cannot be stored costs only its own
+    connection while the others are stored one by one. A connection that fails is closed and the next batch opens
+    a new one. An ACK is never sent for a batch that did not commit."""
 
     def __init__(
         self,
@@ -750,7 +588,6 @@ class MLLPListener:
         tls: ssl.SSLContext | str | None = _FROM_SETTINGS,  # a context, None for plain TCP, or from HL7_TLS_*
         group_commit: bool = True,  # after-store messages stored in batches (GroupCommitter); default handler only
         group_commit_threads: int | None = None,  # HL7_GROUP_COMMIT_THREADS when not given
-        group_commit_on_loop: bool = True,  # AsyncGroupCommitter; False: GroupCommitter's threads
     ) -> None:
         self.host = host
         # Read here, so that a bad certificate stops the listener before it listens.
@@ -763,8 +600,7 @@ class MLLPListener:
         self.requested_port = port
         self.handler = handler or message_receive
         self.group_commit = group_commit and handler is None
-        self._committer: GroupCommitter | AsyncGroupCommitter | None = None
-        self.group_commit_on_loop = group_commit_on_loop
+        self._committer: GroupCommitter | None = None
         self.max_message_bytes = max_message_bytes or settings.HL7_MAX_MESSAGE_BYTES
         self.idle_timeout = idle_timeout or settings.HL7_IDLE_TIMEOUT_SECONDS
         self.frame_timeout = frame_timeout or settings.HL7_FRAME_TIMEOUT_SECONDS
@@ -788,10 +624,8 @@ class MLLPListener:
 
     async def start(self) -> None:
         self._stop_requested = asyncio.Event()
-        if self.group_commit and self.group_commit_on_loop:
-            self._committer = AsyncGroupCommitter(connections=self.group_commit_threads, executor=self._executor)
-        elif self.group_commit:
-            self._committer = GroupCommitter(asyncio.get_running_loop(), threads=self.group_commit_threads)
+        if self.group_commit:
+            self._committer = GroupCommitter(connections=self.group_commit_threads, executor=self._executor)
         self._server = await asyncio.start_server(
             self._accept,
             self.host,
@@ -809,7 +643,6 @@ class MLLPListener:
             max_connections=self.max_connections,
             workers=self.workers,
             group_commit_threads=self.group_commit_threads if self.group_commit else 0,
-            group_commit_on_loop=self.group_commit and self.group_commit_on_loop,
             tls=self.tls is not None,
             client_certificates=self.tls is not None and self.tls.verify_mode == ssl.CERT_REQUIRED,
         )
@@ -846,10 +679,8 @@ class MLLPListener:
                 await asyncio.wait_for(self._server.wait_closed(), 5)
         # Every connection is done: what a cancelled one left queued is stored (never acknowledged, so its sender
         # sends it again, and the workers apply it once).
-        if isinstance(self._committer, AsyncGroupCommitter):
+        if self._committer is not None:
             await self._committer.stop()
-        elif self._committer is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._committer.stop)
         await asyncio.get_running_loop().run_in_executor(None, self._close_worker_connections)
         logger.info("hl7_listener_stopped", messages=self.messages_handled, finished_in_flight=len(busy))
 
@@ -970,7 +801,7 @@ class MLLPListener:
         loop = asyncio.get_running_loop()
         ack: bytes | _FullPath | None = FULL_PATH
         if self._committer is not None and not received.oversize:
-            ack = await self._group_commit(received, peer, loop)
+            ack = await self._group_commit(received, peer)
         if ack is FULL_PATH:
             ack = await loop.run_in_executor(self._executor, self._handle_in_worker, received, peer)
         assert not isinstance(ack, _FullPath)  # noqa: S101 - for mypy
@@ -989,9 +820,7 @@ class MLLPListener:
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
 
-    async def _group_commit(
-        self, received: Frame, peer: str, loop: asyncio.AbstractEventLoop
-    ) -> bytes | _FullPath | None:
+    async def _group_commit(self, received: Frame, peer: str) -> bytes | _FullPath | None:
         """A message from an interface that acknowledges after store goes to the group commit; any other, or one
         whose interface this process has not read lately (the full path reads it), is answered FULL_PATH here."""
         quick = read_first_header(received.data)
@@ -1000,11 +829,7 @@ class MLLPListener:
         rule = interface_for_if_cached(quick[0])
         if rule is None or rule.ack_mode != AckMode.AFTER_STORE or self._committer is None:
             return FULL_PATH
-        if isinstance(self._committer, AsyncGroupCommitter):
-            return await self._committer.store(received.data, quick[0], quick[1], peer)
-        answer: asyncio.Future[bytes | _FullPath | None] = loop.create_future()
-        self._committer.submit(_Waiting(received.data, quick[0], quick[1], peer, timezone.now(), answer))
-        return await answer
+        return await self._committer.store(received.data, quick[0], quick[1], peer)
 
     def _handle_in_worker(self, received: Frame, peer: str) -> bytes | None:
         # As around a web request: drop this thread's connection if it broke or outlived CONN_MAX_AGE.

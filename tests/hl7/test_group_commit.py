@@ -1,21 +1,25 @@
 """Group commit in the MLLP listener (careportal/hl7/listener.py, GroupCommitter): after-store messages waiting on
-several connections at once are stored by one transaction, and each is acknowledged only after that commit.
+several connections at once are stored by one transaction on the listener's event loop, on a database connection
+of its own (asynchronous on PostgreSQL; on SQLite a plain one that never waits for the write lock), and each is
+acknowledged only after that commit.
 
-A batch is one INSERT statement, its own transaction (autocommit). With one group commit thread, the first batch
-is held at its INSERT, before the statement runs, by a patched `stored_insert`, so that the next messages queue up
-behind it and are stored together: which messages share a transaction is then certain, not a matter of timing.
-With several threads (the default on PostgreSQL), one thread is held, before its checks or at its INSERT, while the
-others store, commit and acknowledge.
+A batch is one INSERT statement, its own transaction (autocommit). The first batch is held at its INSERT, before
+the statement runs, by a patched `stored_insert_async`, so that the next messages queue up behind it and are stored
+together: which messages share a transaction is then certain, not a matter of timing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -24,48 +28,62 @@ from django.utils import timezone
 from careportal.hl7 import listener as listener_module
 from careportal.hl7 import services
 from careportal.hl7.interfaces import active_rules, interfaces_cache_clear
-from careportal.hl7.models import AckMode, InboundInterface, InboundMessage, MessageStatus
+from careportal.hl7.models import AckMode, InboundInterface, InboundMessage, MessageSource, MessageStatus
 from careportal.hl7.parsing import read_first_header
-from careportal.hl7.stored_services import stored_apply_batch
+from careportal.hl7.services import stored_prepare
+from careportal.hl7.stored_services import stored_apply_batch, stored_apply_wake_reset
 from careportal.results.models import DiagnosticReport
 from tests.hl7.interfaces import LOCAL_PEER
 from tests.hl7.mllp_client import END_BLOCK, START_BLOCK, ListenerThread, MLLPClient, ack_code
 from tests.hl7.test_ack_after_store import fbc, msh_field
 
 pytestmark = pytest.mark.django_db(transaction=True)
+postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL server's own behaviour")
+sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock")
 
 
-class HeldInserts:
-    """`stored_insert` as the group commit calls it, recording each batch's control ids; the first batch is held
-    at its INSERT, uncommitted, until `release()`, and the batch numbered `fail` (1-based) fails there: its
-    statement fails, so nothing of it is committed, as when the database refuses the COMMIT."""
+class HeldAsyncInserts:
+    """`stored_insert_async` recording each batch's control ids. With `hold`, the first batch (or the first holding
+    `hold_id`) is held at its INSERT, before the statement runs, until `release()` (called from the test's thread);
+    the batch numbered `fail` (1-based), or every batch holding `fail_id`, fails there, as when the database
+    refuses the statement or the connection drops: nothing of it is committed."""
 
-    def __init__(self, real: Callable[[list[dict[str, Any]]], None], fail: int = 0, fail_if: str = "") -> None:
-        self.real, self.fail, self.fail_if = real, fail, fail_if
+    def __init__(self, *, hold: bool = True, hold_id: str = "", fail: int = 0, fail_id: str = "") -> None:
+        self.real = listener_module.stored_insert_async
+        self.hold, self.hold_id, self.fail, self.fail_id = hold, hold_id, fail, fail_id
         self.batches: list[list[str]] = []
         self.holding = threading.Event()
-        self.gate = threading.Event()
+        self._gate: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    def __call__(self, rows: list[dict[str, Any]]) -> None:
-        self.batches.append([str(row["control_id"]) for row in rows])
-        if self.fail_if in self.batches[-1]:
-            raise OperationalError("this message cannot be stored")
-        if len(self.batches) == 1:
+    def _holds(self, ids: list[str]) -> bool:
+        if not self.hold or self.holding.is_set():
+            return False
+        return self.hold_id in ids if self.hold_id else True
+
+    async def __call__(
+        self, database: psycopg.AsyncConnection[Any] | sqlite3.Connection, rows: list[dict[str, Any]]
+    ) -> None:
+        ids = [str(row["control_id"]) for row in rows]
+        self.batches.append(ids)
+        if self._holds(ids):
+            self._loop, self._gate = asyncio.get_running_loop(), asyncio.Event()
             self.holding.set()
-            assert self.gate.wait(20)
-        if len(self.batches) == self.fail:
-            raise OperationalError("the commit failed")
-        self.real(rows)
+            await asyncio.wait_for(self._gate.wait(), 20)
+        if len(self.batches) == self.fail or (self.fail_id and self.fail_id in ids):
+            raise psycopg.OperationalError("the commit failed")
+        await self.real(database, rows)
 
     def release(self) -> None:
-        self.gate.set()
+        assert self._loop is not None and self._gate is not None
+        self._loop.call_soon_threadsafe(self._gate.set)
 
 
 @pytest.fixture
-def held(monkeypatch: pytest.MonkeyPatch) -> Callable[..., HeldInserts]:
-    def make(**options: Any) -> HeldInserts:
-        inserts = HeldInserts(services.stored_insert, **options)
-        monkeypatch.setattr(listener_module, "stored_insert", inserts)
+def held(monkeypatch: pytest.MonkeyPatch) -> Any:
+    def make(**options: Any) -> HeldAsyncInserts:
+        inserts = HeldAsyncInserts(**options)
+        monkeypatch.setattr(listener_module, "stored_insert_async", inserts)
         return inserts
 
     return make
@@ -73,8 +91,8 @@ def held(monkeypatch: pytest.MonkeyPatch) -> Callable[..., HeldInserts]:
 
 @pytest.fixture
 def running(after_store: None) -> Iterator[ListenerThread]:
-    # One thread: which messages share a batch is then certain (the tests with several are below).
-    thread = ListenerThread(handler=None, group_commit_threads=1, group_commit_on_loop=False).start()
+    # One connection of the event loop (the default): which messages share a batch is then certain.
+    thread = ListenerThread(handler=None).start()
     yield thread
     thread.stop()
 
@@ -82,12 +100,12 @@ def running(after_store: None) -> Iterator[ListenerThread]:
 def queued(running: ListenerThread, count: int) -> None:
     """Wait until `count` messages wait for the group commit."""
     committer = running.listener._committer
-    assert committer is not None
+    assert isinstance(committer, listener_module.GroupCommitter)
     for _ in range(200):
-        if committer._queue.qsize() == count:
+        if len(committer._pending) == count:
             return
         threading.Event().wait(0.02)
-    raise AssertionError(f"{committer._queue.qsize()} messages queued, expected {count}")
+    raise AssertionError(f"{len(committer._pending)} messages queued, expected {count}")
 
 
 def no_reply_yet(client: MLLPClient) -> bool:
@@ -100,9 +118,14 @@ def no_reply_yet(client: MLLPClient) -> bool:
         client.sock.settimeout(30)
 
 
+def committed_control_ids() -> list[str]:
+    """What another connection (this test's) sees committed."""
+    return sorted(InboundMessage.objects.values_list("control_id", flat=True))
+
+
 @pytest.mark.parametrize("commit_fails", [False, True], ids=["commits", "commit-fails-once"])
-def test_several_connections_share_one_transaction_and_each_ack_waits_for_its_commit(
-    running: ListenerThread, held: Callable[..., HeldInserts], commit_fails: bool
+def test_several_connections_share_one_insert_and_each_ack_waits_for_its_commit(
+    running: ListenerThread, held: Any, commit_fails: bool
 ) -> None:
     inserts = held(fail=2 if commit_fails else 0)
     lab_adt = msh_field(fbc(9), 9, b"ADT^A04")  # a type the interface does not allow: refused, AR
@@ -113,16 +136,28 @@ def test_several_connections_share_one_transaction_and_each_ack_waits_for_its_co
         # The same message on two connections at once, a new one, and one the after-store checks refuse.
         for client, message in zip(clients[1:], (fbc(2), fbc(2), fbc(3), lab_adt), strict=True):
             client.send(message)
-        queued(running, 4)
+        queued(running, 3)  # the refused one never joins a batch: the after-store checks run before it would
         assert no_reply_yet(clients[0])  # stored, not committed: no ACK
+        assert committed_control_ids() == ["STORE00009"]  # only the refusal, by the full path
         inserts.release()
         answers = [ack_code(client.read_frame()) for client in clients]
     finally:
         for client in clients:
             client.close()
 
-    # One transaction for the four that waited; the refused one was checked there too, and stored by the full path.
-    assert_the_held_batch_and_the_next_are_stored_once(answers, inserts.batches)
+    # One INSERT for the three that waited, whether it committed or failed and they were stored one by one.
+    assert answers[:4] == [("CA", "STORE00001"), ("CA", "STORE00002"), ("CA", "STORE00002"), ("CA", "STORE00003")]
+    assert answers[4] == ("AR", "STORE00009")
+    assert [sorted(batch) for batch in inserts.batches] == [["STORE00001"], ["STORE00002", "STORE00002", "STORE00003"]]
+    rows = sorted(InboundMessage.objects.values_list("control_id", "status"))
+    stored = MessageStatus.STORED
+    assert rows == [
+        ("STORE00001", stored),
+        ("STORE00002", stored),
+        ("STORE00002", stored),
+        ("STORE00003", stored),
+        ("STORE00009", MessageStatus.REJECTED),
+    ]
     # The copy sent twice in one batch is applied once, as if the two had come one after the other.
     stored_apply_batch()
     statuses = sorted(InboundMessage.objects.filter(control_id="STORE00002").values_list("status", flat=True))
@@ -131,28 +166,10 @@ def test_several_connections_share_one_transaction_and_each_ack_waits_for_its_co
     assert DiagnosticReport.objects.count() == 3
 
 
-def assert_the_held_batch_and_the_next_are_stored_once(
-    answers: list[tuple[str, str]], batches: list[list[str]]
-) -> None:
-    """For the scenario above (shared by tests/hl7/test_group_commit_on_loop.py): message 1 held alone at its
-    INSERT, then 2, 2 and 3 in one batch, and the refused 9: every ACK, the batches, and each row stored once,
-    whether the second batch committed or failed and its messages were stored one by one."""
-    assert answers[:4] == [("CA", "STORE00001"), ("CA", "STORE00002"), ("CA", "STORE00002"), ("CA", "STORE00003")]
-    assert answers[4] == ("AR", "STORE00009")
-    assert [sorted(batch) for batch in batches] == [["STORE00001"], ["STORE00002", "STORE00002", "STORE00003"]]
-    assert sorted(InboundMessage.objects.values_list("control_id", "status")) == [
-        ("STORE00001", MessageStatus.STORED),
-        ("STORE00002", MessageStatus.STORED),
-        ("STORE00002", MessageStatus.STORED),
-        ("STORE00003", MessageStatus.STORED),
-        ("STORE00009", MessageStatus.REJECTED),
-    ]
-
-
 def test_a_message_that_cannot_be_stored_costs_only_its_own_connection(
-    running: ListenerThread, held: Callable[..., HeldInserts], monkeypatch: pytest.MonkeyPatch
+    running: ListenerThread, held: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    inserts = held(fail_if="STORE00002")
+    inserts = held(fail_id="STORE00002")
     real_insert_one = services._insert_stored
 
     def insert_one(values: dict[str, Any]) -> None:
@@ -179,15 +196,11 @@ def test_a_message_that_cannot_be_stored_costs_only_its_own_connection(
             client.close()
 
     assert sorted(inserts.batches[1]) == ["STORE00002", "STORE00003", "STORE00004"]
-    assert sorted(InboundMessage.objects.values_list("control_id", flat=True)) == [
-        "STORE00001",
-        "STORE00003",
-        "STORE00004",
-    ]
+    assert committed_control_ids() == ["STORE00001", "STORE00003", "STORE00004"]
 
 
 def test_one_connections_messages_are_stored_in_the_order_sent_even_when_it_does_not_wait(
-    running: ListenerThread, held: Callable[..., HeldInserts]
+    running: ListenerThread, held: Any
 ) -> None:
     inserts = held()
     with running.client() as first, running.client() as eager:
@@ -208,10 +221,9 @@ def test_one_connections_messages_are_stored_in_the_order_sent_even_when_it_does
 
 
 def test_an_after_apply_interface_and_an_unread_interface_snapshot_take_the_full_path(
-    running: ListenerThread, held: Callable[..., HeldInserts]
+    running: ListenerThread, held: Any
 ) -> None:
-    inserts = held()
-    inserts.release()
+    inserts = held(hold=False)
     interfaces_cache_clear()  # the event loop never queries: the first message goes to a worker thread
     with running.client() as client:
         assert ack_code(client.request(fbc(1))) == ("CA", "STORE00001")
@@ -224,209 +236,230 @@ def test_an_after_apply_interface_and_an_unread_interface_snapshot_take_the_full
     assert InboundMessage.objects.get(control_id="STORE00003").status == MessageStatus.APPLIED
 
 
-# --- Several group commit threads ----------------------------------------------------------------------------------
-
-THREADS = 3
-WHERE_HELD = ["before its checks", "at its INSERT"]
+# --- Several connections of the event loop (HL7_GROUP_COMMIT_THREADS) ---------------------------------------------
 
 
-class HoldOne:
-    """The group commit thread that takes the message `control_id` is held until `release()`: before its checks
-    (in `stored_prepare`) or at its INSERT, before the statement runs; with `fail`, that batch then fails (its
-    statement fails: nothing of it is committed). Records each batch's control ids as `stored_insert` is called."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, control_id: str, where: str, fail: bool = False) -> None:
-        self.control_id, self.at_insert, self.fail = control_id, where == "at its INSERT", fail
-        self.real_prepare, self.real_insert = listener_module.stored_prepare, listener_module.stored_insert
-        self.batches: list[list[str]] = []
-        self.held_in: str = ""
-        self.holding = threading.Event()
-        self.gate = threading.Event()
-        self._lock = threading.Lock()
-        monkeypatch.setattr(listener_module, "stored_prepare", self.prepare)
-        monkeypatch.setattr(listener_module, "stored_insert", self.insert)
-
-    def _hold(self) -> None:
-        self.held_in = threading.current_thread().name
-        self.holding.set()
-        assert self.gate.wait(20)
-
-    def prepare(self, raw: bytes, **options: Any) -> Any:
-        if not self.at_insert and options["header"].control_id == self.control_id:
-            self._hold()
-        return self.real_prepare(raw, **options)
-
-    def insert(self, rows: list[dict[str, Any]]) -> None:
-        ids = [str(row["control_id"]) for row in rows]
-        with self._lock:
-            self.batches.append(ids)
-        if self.control_id in ids:
-            if self.at_insert:
-                self._hold()
-            if self.fail:
-                raise OperationalError("the commit failed")
-        self.real_insert(rows)
-
-    def release(self) -> None:
-        self.gate.set()
-
-
-@pytest.fixture
-def running_threads(after_store: None) -> Iterator[ListenerThread]:
-    thread = ListenerThread(handler=None, group_commit_threads=THREADS, group_commit_on_loop=False).start()
-    yield thread
-    thread.stop()
-
-
-def committed_control_ids() -> list[str]:
-    """What another connection (this test's) sees committed."""
-    return sorted(InboundMessage.objects.values_list("control_id", flat=True))
-
-
-@pytest.mark.parametrize("where", WHERE_HELD)
-def test_a_batch_is_stored_and_acknowledged_while_another_thread_holds_its_own(
-    running_threads: ListenerThread, monkeypatch: pytest.MonkeyPatch, where: str
+@pytest.mark.parametrize("fails", [False, True], ids=["held", "held-then-fails"])
+def test_a_batch_is_stored_and_acknowledged_while_another_is_held_and_a_failed_one_costs_the_others_nothing(
+    after_store: None, settings: Any, held: Any, fails: bool
 ) -> None:
-    hold = HoldOne(monkeypatch, control_id="STORE00001", where=where)
-    with running_threads.client() as held_sender, running_threads.client() as other_sender:
-        try:
-            held_sender.send(fbc(1))
-            assert hold.holding.wait(10)
-            # Another connection's message is stored, committed and acknowledged by another thread meanwhile.
-            assert ack_code(other_sender.request(fbc(2))) == ("CA", "STORE00002")
-            assert committed_control_ids() == ["STORE00002"]
-            # The held message is not committed, so it has no ACK.
-            assert no_reply_yet(held_sender)
-        finally:
-            hold.release()
-        assert ack_code(held_sender.read_frame()) == ("CA", "STORE00001")
-
-    assert sorted(hold.batches) == [["STORE00001"], ["STORE00002"]]
-    assert committed_control_ids() == ["STORE00001", "STORE00002"]
-    committer = running_threads.listener._committer
-    assert committer is not None and committer.batches == 2
-    assert hold.held_in.startswith("hl7-group-commit-")
-
-
-@pytest.mark.parametrize("where", WHERE_HELD)
-def test_a_failed_batch_in_one_thread_costs_the_others_nothing(
-    running_threads: ListenerThread, monkeypatch: pytest.MonkeyPatch, where: str
-) -> None:
-    hold = HoldOne(monkeypatch, control_id="STORE00001", where=where, fail=True)
-    with running_threads.client() as failing, running_threads.client() as second, running_threads.client() as third:
-        try:
-            failing.send(fbc(1))
-            assert hold.holding.wait(10)
-            assert ack_code(second.request(fbc(2))) == ("CA", "STORE00002")
-            assert ack_code(third.request(fbc(3))) == ("CA", "STORE00003")
-            assert no_reply_yet(failing)
-        finally:
-            hold.release()
-        # Its batch failed: the message took the full path on its own, and only then was acknowledged.
-        assert ack_code(failing.read_frame()) == ("CA", "STORE00001")
-        # The other threads still store: the failure cost its own batch only.
-        assert ack_code(second.request(fbc(4))) == ("CA", "STORE00004")
-
-    assert ["STORE00001"] in hold.batches
-    rows = sorted(InboundMessage.objects.values_list("control_id", "status"))
-    assert rows == [(f"STORE0000{n}", MessageStatus.STORED) for n in (1, 2, 3, 4)]  # each once
-    committer = running_threads.listener._committer
-    assert committer is not None and committer.batches == 3  # the failed batch is not counted
-
-
-def test_one_connections_messages_keep_their_order_across_threads(
-    running_threads: ListenerThread, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    hold = HoldOne(monkeypatch, control_id="STORE00001", where="before its checks")
-    with running_threads.client() as held_sender, running_threads.client() as eager:
-        try:
-            held_sender.send(fbc(1))
-            assert hold.holding.wait(10)
-            # Five at once without waiting: each is read only after the previous one's ACK, so the free threads
-            # take them one at a time, and each is committed after the one before.
-            eager.send_raw(b"".join(START_BLOCK + fbc(n) + END_BLOCK for n in range(2, 7)))
-            assert [ack_code(eager.read_frame())[1] for _ in range(5)] == [f"STORE0000{n}" for n in range(2, 7)]
-        finally:
-            hold.release()
-        assert ack_code(held_sender.read_frame()) == ("CA", "STORE00001")
-
-    # The workers apply in id order (stored_claim): the eager connection's messages in the order sent.
-    in_order = list(InboundMessage.objects.exclude(control_id="STORE00001").order_by("pk"))
-    assert [row.control_id for row in in_order] == [f"STORE0000{n}" for n in range(2, 7)]
-    stored_apply_batch()
-    assert InboundMessage.objects.filter(status=MessageStatus.APPLIED).count() == 6
-
-
-def test_stop_stores_everything_queued_and_ends_every_thread(
-    after_store: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    gate = threading.Event()
-    real_prepare = listener_module.stored_prepare
-    held = threading.Semaphore(0)
-
-    def prepare_when_released(raw: bytes, **options: Any) -> Any:
-        held.release()
-        assert gate.wait(20)
-        return real_prepare(raw, **options)
-
-    monkeypatch.setattr(listener_module, "stored_prepare", prepare_when_released)
-    loop = asyncio.new_event_loop()
-    try:
-        committer = listener_module.GroupCommitter(loop, threads=THREADS)
-        waiting = []
-        for n in range(1, 9):
-            quick = read_first_header(fbc(n))
-            assert quick is not None
-            waiting.append(
-                listener_module._Waiting(fbc(n), quick[0], quick[1], LOCAL_PEER, timezone.now(), loop.create_future())
-            )
-        committer.submit(waiting[0])
-        assert held.acquire(timeout=10)  # one thread holds a message; the rest wait queued, or are held too
-        for item in waiting[1:]:
-            committer.submit(item)
-        stopper = threading.Thread(target=committer.stop)
-        stopper.start()
-        threading.Event().wait(0.2)
-        assert stopper.is_alive()  # stop() waits for what is queued and held
-        gate.set()
-        stopper.join(20)
-        assert not stopper.is_alive()
-        assert not any(thread.is_alive() for thread in committer._threads)
-        assert committer._queue.empty()  # every thread took exactly one of the stops
-        loop.run_until_complete(asyncio.sleep(0))  # the answers, handed to the event loop
-        answers = [item.answer.result() for item in waiting]
-    finally:
-        gate.set()
-        loop.close()
-    acknowledged = [ack_code(answer)[1] for answer in answers if isinstance(answer, bytes)]
-    if connection.vendor == "postgresql":
-        assert acknowledged == [f"STORE0000{n}" for n in range(1, 9)]
-    else:
-        # SQLite has one writer at a time, and the test database (shared-cache, in memory) refuses a second writer
-        # at once instead of waiting: a thread released together with another may find it locked. Its batch is
-        # then answered FULL_PATH, for the connection to store down the full path; never an ACK without a commit.
-        assert acknowledged
-        assert all(answer is listener_module.FULL_PATH for answer in answers if not isinstance(answer, bytes))
-    assert committed_control_ids() == acknowledged
-
-
-def test_the_listener_takes_its_thread_count_from_the_settings(after_store: None, settings: Any) -> None:
-    settings.HL7_GROUP_COMMIT_THREADS = 2
-    running = ListenerThread(handler=None, group_commit_on_loop=False).start()
+    settings.HL7_GROUP_COMMIT_THREADS = 3
+    inserts = held(hold_id="STORE00001", fail_id="STORE00001" if fails else "")
+    running = ListenerThread(handler=None).start()
     try:
         committer = running.listener._committer
-        assert committer is not None and committer.threads == 2
-        with running.client() as client:
-            assert ack_code(client.request(fbc(1))) == ("CA", "STORE00001")
+        assert isinstance(committer, listener_module.GroupCommitter) and committer.threads == 3
+        with running.client() as held_sender, running.client() as second, running.client() as third:
+            try:
+                held_sender.send(fbc(1))
+                assert inserts.holding.wait(10)
+                # Other connections' messages are stored, committed and acknowledged meanwhile.
+                assert ack_code(second.request(fbc(2))) == ("CA", "STORE00002")
+                assert ack_code(third.request(fbc(3))) == ("CA", "STORE00003")
+                assert committed_control_ids() == ["STORE00002", "STORE00003"]
+                assert no_reply_yet(held_sender)  # not committed: no ACK
+            finally:
+                inserts.release()
+            # Committed, or, its batch failed, stored down the full path on its own: only then acknowledged.
+            assert ack_code(held_sender.read_frame()) == ("CA", "STORE00001")
+            assert ack_code(second.request(fbc(4))) == ("CA", "STORE00004")
     finally:
         running.stop()
-    assert not any(thread.is_alive() for thread in committer._threads)
-    loop = asyncio.new_event_loop()
+    rows = sorted(InboundMessage.objects.values_list("control_id", "status"))
+    assert rows == [(f"STORE0000{n}", MessageStatus.STORED) for n in (1, 2, 3, 4)]  # each once
+    assert committer.batches == (3 if fails else 4)  # a failed batch is not counted
+    assert committer._connections == [None, None, None]  # every connection closed at stop
+
+
+def test_the_listener_stores_on_its_event_loop_with_no_thread_of_its_own(
+    running: ListenerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert isinstance(running.listener._committer, listener_module.GroupCommitter)
+    real = listener_module.stored_insert_async
+    stored_by: set[str] = set()
+
+    async def recording(database: Any, rows: list[dict[str, Any]]) -> None:
+        stored_by.add(threading.current_thread().name)
+        await real(database, rows)
+
+    monkeypatch.setattr(listener_module, "stored_insert_async", recording)
+    clients = [running.client() for _ in range(3)]
     try:
-        with pytest.raises(ValueError, match="at least one thread"):
-            listener_module.GroupCommitter(loop, threads=0)
+        answers = [ack_code(client.request(fbc(n))) for n, client in enumerate(clients, start=1)]
+        answers += [ack_code(client.request(fbc(n))) for n, client in enumerate(clients, start=4)]
     finally:
-        loop.close()
+        for client in clients:
+            client.close()
+    assert answers == [("CA", f"STORE0000{n}") for n in range(1, 7)]
+    assert committed_control_ids() == [f"STORE0000{n}" for n in range(1, 7)]
+    assert set(InboundMessage.objects.values_list("status", flat=True)) == {MessageStatus.STORED}
+    assert stored_by == {running.thread.name}  # the event loop's thread, on either database
+    assert running.listener._committer.batches >= 1
+
+
+def _backend_pid(running: ListenerThread) -> int:
+    committer = running.listener._committer
+    assert isinstance(committer, listener_module.GroupCommitter)
+    database = committer._connections[0]
+    assert database is not None
+    return int(database.info.backend_pid)
+
+
+@postgresql_only
+def test_a_dropped_database_connection_costs_no_message_and_is_replaced(running: ListenerThread) -> None:
+    with running.client() as client:
+        assert ack_code(client.request(fbc(1))) == ("CA", "STORE00001")
+        first = _backend_pid(running)
+        with connection.cursor() as cursor:  # as a database restart or a failover would
+            cursor.execute("SELECT pg_terminate_backend(%s)", [first])
+        # Its INSERT fails on the dead connection: stored down the full path instead, then acknowledged.
+        assert ack_code(client.request(fbc(2))) == ("CA", "STORE00002")
+        assert ack_code(client.request(fbc(3))) == ("CA", "STORE00003")
+        assert _backend_pid(running) != first
+    assert committed_control_ids() == ["STORE00001", "STORE00002", "STORE00003"]
+
+
+def test_stop_stores_what_a_cancelled_connection_left_queued_and_closes_its_connections(after_store: None) -> None:
+    raws = [fbc(n) for n in (1, 2, 3)]
+
+    async def scenario() -> tuple[list[Any], list[Any]]:
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            committer = listener_module.GroupCommitter(connections=1, executor=executor)
+            senders = []
+            for raw in raws:
+                header, codec = read_first_header(raw)  # type: ignore[misc]
+                senders.append(asyncio.ensure_future(committer.store(raw, header, codec, LOCAL_PEER)))
+            await asyncio.sleep(0)  # each has been checked and queued; none stored yet
+            senders[2].cancel()  # its connection was cancelled at shutdown: never acknowledged
+            await committer.stop()
+            acks = [ack_code(sender.result()) for sender in senders[:2]]  # type: ignore[arg-type]
+            return acks, committer._connections
+
+    acks, left_open = asyncio.run(scenario())
+    assert acks == [("CA", "STORE00001"), ("CA", "STORE00002")]
+    # The third is stored too: its sender, with no ACK, sends it again, and the workers apply one of the two.
+    assert committed_control_ids() == ["STORE00001", "STORE00002", "STORE00003"]
+    assert left_open == [None]
+
+
+def test_a_message_the_checks_refuse_takes_the_full_path(running: ListenerThread) -> None:
+    unknown_patient = fbc(1, hospital_number="40099999", nhs_number="9990000026")
+    not_allowed = msh_field(fbc(2), 9, b"ADT^A04")
+    with running.client() as client:
+        assert ack_code(client.request(not_allowed)) == ("AR", "STORE00002")
+        # An unknown patient is no reason to refuse: it is stored, and the workers send it to the unmatched queue.
+        assert ack_code(client.request(unknown_patient)) == ("CA", "STORE00001")
+    assert running.listener._committer is not None and running.listener._committer.batches == 1
+
+
+def _status(control_id: str) -> str:
+    return str(InboundMessage.objects.get(control_id=control_id).status)
+
+
+def test_a_stored_batch_wakes_a_worker_at_most_once_a_wake_interval(running: ListenerThread, settings: Any) -> None:
+    # The test settings run tasks at once (ImmediateBackend): the wake-up, in a worker thread after the ACK, applies
+    # what is stored.
+    settings.HL7_STORED_WAKE_SECONDS = 3600
+    stored_apply_wake_reset()
+    try:
+        with running.client() as client:
+            assert ack_code(client.request(fbc(1))) == ("CA", "STORE00001")
+            for _ in range(250):
+                if _status("STORE00001") == MessageStatus.APPLIED:
+                    break
+                threading.Event().wait(0.02)
+            assert _status("STORE00001") == MessageStatus.APPLIED
+            assert ack_code(client.request(fbc(2))) == ("CA", "STORE00002")  # within the interval: no second task
+        running.stop()  # every worker thread has finished what it was given
+        assert _status("STORE00002") == MessageStatus.STORED
+    finally:
+        stored_apply_wake_reset()
+
+
+@sqlite_only
+def test_on_sqlite_the_loop_never_waits_for_the_write_lock(tmp_path: Path, after_store: None) -> None:
+    # A database file of its own with the journal's table: an in-memory test database shares its cache, where
+    # SQLite reports a lock differently (SQLITE_LOCKED, also taken as busy).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sql FROM sqlite_master WHERE name = %s", [InboundMessage._meta.db_table])
+        (schema,) = cursor.fetchone()
+    path = str(tmp_path / "journal.sqlite3")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute(schema)
+    on_loop = sqlite3.connect(path, isolation_level=None, timeout=0)
+    header, codec = read_first_header(fbc(1))  # type: ignore[misc]
+    ready = stored_prepare(
+        fbc(1), header=header, codec=codec, peer=LOCAL_PEER, source=MessageSource.MLLP, received_at=timezone.now()
+    )
+    assert ready is not None
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # a worker applying messages holds the one write lock
+        with pytest.raises(listener_module.SQLiteWriterBusy):
+            asyncio.run(listener_module.stored_insert_async(on_loop, [ready.row]))
+        holder.execute("COMMIT")
+        assert holder.execute(f"SELECT COUNT(*) FROM {InboundMessage._meta.db_table}").fetchone() == (0,)  # noqa: S608
+        asyncio.run(listener_module.stored_insert_async(on_loop, [ready.row]))
+        assert holder.execute(f"SELECT control_id FROM {InboundMessage._meta.db_table}").fetchall() == [  # noqa: S608
+            ("STORE00001",)
+        ]
+    finally:
+        on_loop.close()
+        holder.close()
+
+
+@sqlite_only
+def test_on_sqlite_the_loops_connection_is_set_up_as_djangos(running: ListenerThread) -> None:
+    with running.client() as client:
+        assert ack_code(client.request(fbc(1))) == ("CA", "STORE00001")
+    committer = running.listener._committer
+    assert isinstance(committer, listener_module.GroupCommitter)
+    database = committer._connections[0]
+    assert isinstance(database, sqlite3.Connection)
+    assert database.execute("PRAGMA busy_timeout").fetchone() == (0,)
+    assert database.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    assert database.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL, from the settings' init_command
+    assert database.in_transaction is False
+
+
+def test_a_batch_that_finds_the_write_lock_taken_waits_for_it_in_a_thread(
+    running: ListenerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = listener_module.stored_insert_async
+    busy_then_real: list[str] = []
+    in_thread: list[str] = []
+
+    async def busy_once(database: Any, rows: list[dict[str, Any]]) -> None:
+        if not busy_then_real:
+            busy_then_real.append("busy")
+            raise listener_module.SQLiteWriterBusy
+        busy_then_real.append("stored")
+        await real(database, rows)
+
+    real_in_thread = listener_module._stored_insert_in_thread
+
+    def spy(rows: list[dict[str, Any]]) -> None:
+        in_thread.append(threading.current_thread().name)
+        real_in_thread(rows)
+
+    monkeypatch.setattr(listener_module, "stored_insert_async", busy_once)
+    monkeypatch.setattr(listener_module, "_stored_insert_in_thread", spy)
+    with running.client() as client:
+        assert ack_code(client.request(fbc(1))) == ("CA", "STORE00001")
+        assert ack_code(client.request(fbc(2))) == ("CA", "STORE00002")
+    assert in_thread and in_thread[0].startswith("hl7-worker")
+    assert busy_then_real == ["busy", "stored"]  # the next batch is back on the loop
+    assert committed_control_ids() == ["STORE00001", "STORE00002"]
+    assert running.listener._committer is not None and running.listener._committer.batches == 2
+
+
+def test_the_committer_needs_a_connection() -> None:
+    async def build() -> None:
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            listener_module.GroupCommitter(connections=0, executor=executor)
+
+    with pytest.raises(ValueError, match="at least one connection"):
+        asyncio.run(build())
 
 
 # --- stored_insert: one statement, its own transaction ------------------------------------------------------------

@@ -11,6 +11,7 @@ import logging
 import logging.config
 
 import pytest
+import structlog
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.http import HttpRequest, HttpResponse
@@ -204,6 +205,70 @@ def test_server_error_shows_and_logs_no_patient_data_or_exception_text(patient, 
 
 
 # The processors on their own.
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_our_lines_are_rendered_from_their_one_record_and_a_plain_handler_sees_the_event_name(
+    captured_logs, monkeypatch
+):
+    log_format, stream = captured_logs
+    plain = Records()
+    logging.getLogger().addHandler(plain)
+
+    def copy_refused(_attributes: dict) -> logging.LogRecord:
+        raise AssertionError("the record was copied to be rendered")
+
+    # structlog's ProcessorFormatter copies each record before rendering it: a second LogRecord for every line.
+    with monkeypatch.context() as patched:
+        patched.setattr(logging, "makeLogRecord", copy_refused)
+        structlog.get_logger("careportal.tests").info("thing_happened", count=3, email="someone@example.net")
+        structlog.get_logger("careportal.tests").debug("detail_noted", step=1)
+    logging.getLogger().removeHandler(plain)
+
+    output = stream.getvalue()
+    if log_format == "json":
+        lines = [line for line in json_lines(output) if line["logger"] == "careportal.tests"]
+        assert [(line["event"], line["level"]) for line in lines] == [
+            ("thing_happened", "info"),
+            ("detail_noted", "debug"),
+        ]
+        assert lines[0]["count"] == 3 and lines[0]["email"] == "[redacted]" and lines[0]["timestamp"]
+    else:
+        assert "thing_happened" in output and "count=3" in output and "detail_noted" in output
+    assert "someone@example.net" not in output
+    assert [record.getMessage() for record in plain.records if record.name == "careportal.tests"] == [
+        "thing_happened",
+        "detail_noted",
+    ]
+
+
+def test_a_line_below_its_loggers_level_is_dropped_before_any_processor_runs(monkeypatch):
+    seen: list[str] = []
+
+    def spy(_logger: object, _method: str, event_dict: dict) -> dict:
+        seen.append(event_dict["event"])
+        return event_dict
+
+    logging.config.dictConfig(build_logging_config(level="WARNING", log_format="json"))
+    processors = structlog.get_config()["processors"]
+    try:
+        # A processor just after the level check records what gets past it.
+        structlog.configure(processors=[processors[0], spy, *processors[1:]])
+        logger = structlog.get_logger("careportal.tests.quiet")
+        logger.info("not_shown")
+        logger.warning("shown")
+    finally:
+        structlog.configure(processors=processors)
+        logging.config.dictConfig(settings.LOGGING)
+    assert seen == ["shown"]
 
 
 def test_query_strings_are_cut_from_urls_in_any_logged_value():

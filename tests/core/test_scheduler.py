@@ -18,6 +18,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
+from careportal.core.logging import EVENT_DICT
 from careportal.core.models import ScheduledJobRun
 from careportal.core.schedule import LONDON
 from careportal.core.scheduler import scheduler_lock
@@ -182,8 +183,9 @@ class LogEvents(logging.Handler):
         self.events: queue.Queue[str] = queue.Queue()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if isinstance(record.msg, dict):
-            self.events.put(record.msg.get("event", ""))
+        event_dict = getattr(record, EVENT_DICT, None)
+        if event_dict is not None:
+            self.events.put(event_dict.get("event", ""))
 
     def wait_for(self, event: str, timeout: float = 10) -> None:
         while self.events.get(timeout=timeout) != event:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import hl7
 import pytest
+import time_machine
+from django.test import override_settings
 
 from careportal.hl7.ack import AckError, ack_build, ack_read
 from careportal.hl7.parsing import (
@@ -262,6 +264,35 @@ def test_ack_echoes_the_control_id_and_swaps_sender_and_receiver() -> None:
     assert str(msh(18)) == "UNICODE UTF-8"
     assert str(msh(10)) != "WP20261102093015001"
     assert str(msa(1)) == "AA" and str(msa(2)) == "WP20261102093015001"
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (datetime.datetime(2026, 7, 1, 11, 59, 59, 900000, tzinfo=datetime.UTC), "20260701125959+0100"),
+        (datetime.datetime(2026, 12, 1, 9, 0, 0, tzinfo=datetime.UTC), "20261201090000+0000"),
+    ],
+)
+def test_ack_is_stamped_with_the_trusts_local_time_to_the_second(now, expected) -> None:
+    header = parse_message(sample("oru_r01_fbc_final.hl7")).header
+    with time_machine.travel(now, tick=False):
+        first = _parse_ack(ack_build(header=header, code="AA"))
+        again = _parse_ack(ack_build(header=header, code="AA"))
+    # The time is formatted once a second: a later second, or another time zone, gets its own.
+    with time_machine.travel(now + datetime.timedelta(seconds=1), tick=False):
+        next_second = _parse_ack(ack_build(header=header, code="AA"))
+    with override_settings(TIME_ZONE="America/New_York"), time_machine.travel(now, tick=False):
+        elsewhere = _parse_ack(ack_build(header=header, code="AA"))
+    assert str(first.segment("MSH")(7)) == str(again.segment("MSH")(7)) == expected
+    assert str(next_second.segment("MSH")(7)) != expected
+    assert str(elsewhere.segment("MSH")(7)).endswith(("-0400", "-0500"))
+
+
+def test_each_ack_has_its_own_control_id_of_twenty_characters() -> None:
+    header = parse_message(sample("oru_r01_fbc_final.hl7")).header
+    control_ids = {str(_parse_ack(ack_build(header=header, code="AA")).segment("MSH")(10)) for _ in range(200)}
+    assert len(control_ids) == 200
+    assert all(len(value) == 20 and value.isalnum() and value == value.upper() for value in control_ids)
 
 
 def test_ack_with_error_has_err_segment_with_table_0357_code_and_location() -> None:

@@ -10,7 +10,9 @@ test database is a shared-cache in-memory database, which the worker threads can
 
 from __future__ import annotations
 
+import collections
 import json
+import logging
 import os
 import random
 import signal
@@ -368,6 +370,92 @@ def test_shutdown_finishes_the_message_in_flight_and_acknowledges_it(
     with pytest.raises(ConnectionRefusedError):
         MLLPClient("127.0.0.1", port)
     idle.close()
+
+
+# --- Logs ---------------------------------------------------------------------------------------------------------
+
+
+class RefusingHandler(RecordingHandler):
+    """AA for every message but those whose control id starts with BAD, which get AR."""
+
+    def __call__(self, raw: bytes, *, peer: str = "", source: str = MessageSource.MLLP) -> bytes:
+        ack = super().__call__(raw, peer=peer, source=source)
+        return ack.replace(b"MSA|AA|BAD", b"MSA|AR|BAD")
+
+
+def listener_lines(caplog: pytest.LogCaptureFixture, event: str) -> list[tuple[int, dict[str, Any]]]:
+    """(level, event dict) of each line with this event written by the listener."""
+    return [
+        (record.levelno, record.careportal_event_dict)  # type: ignore[attr-defined]
+        for record in caplog.records
+        if record.name == "careportal.hl7.listener" and record.getMessage() == event
+    ]
+
+
+@pytest.mark.parametrize("level", [logging.INFO, logging.DEBUG])
+def test_a_line_per_message_at_info_for_one_not_accepted_and_at_debug_for_one_accepted(
+    start_listener: Callable[..., ListenerThread], caplog: pytest.LogCaptureFixture, level: int
+) -> None:
+    caplog.set_level(level, logger="careportal.hl7.listener")
+    running = start_listener(handler=RefusingHandler(), activity_log_seconds=0)
+    with running.client() as client:
+        assert ack_code(client.request(with_control_id(FBC, "GOOD1"))) == ("AA", "GOOD1")
+        assert ack_code(client.request(with_control_id(FBC, "BAD1"))) == ("AR", "BAD1")
+    running.stop()
+    lines = [
+        (line_level, line["control_id"], line["ack_code"]) for line_level, line in listener_lines(caplog, "hl7_message")
+    ]
+    refused = (logging.INFO, "BAD1", "AR")
+    # With DEBUG on, the accepted message has its line too; never at INFO.
+    assert lines == ([(logging.DEBUG, "GOOD1", "AA"), refused] if level == logging.DEBUG else [refused])
+
+
+def test_the_activity_line_sums_up_what_was_answered_and_is_not_written_while_nothing_comes(
+    start_listener: Callable[..., ListenerThread], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="careportal.hl7.listener")
+    running = start_listener(handler=RefusingHandler(), activity_log_seconds=0.3)
+    with running.client() as client:
+        for control in ["A1", "A2", "BAD1", "A3"]:
+            client.request(with_control_id(FBC, control))
+        deadline = time.monotonic() + 10
+        # Usually one line; two when an interval ends between the messages.
+        while sum(line["messages"] for _, line in listener_lines(caplog, "hl7_listener_activity")) < 4:
+            assert time.monotonic() < deadline, "no activity line"
+            time.sleep(0.05)
+        written = len(listener_lines(caplog, "hl7_listener_activity"))
+        time.sleep(1)  # three more intervals, with no message
+        lines = listener_lines(caplog, "hl7_listener_activity")
+    assert len(lines) == written
+    acks: collections.Counter[str] = collections.Counter()
+    for level, line in lines:
+        assert level == logging.INFO and line["connections"] == 1
+        assert 0 <= line["mean_ms"] <= line["slowest_ms"] and 0 < line["seconds"] < 5
+        acks.update(line["acks"])
+    assert sum(line["messages"] for _, line in lines) == 4
+    assert acks == {"AA": 3, "AR": 1}
+
+
+def test_what_was_answered_since_the_last_activity_line_is_logged_at_shutdown(
+    start_listener: Callable[..., ListenerThread], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="careportal.hl7.listener")
+    running = start_listener(activity_log_seconds=3600)
+    with running.client() as client:
+        client.request(with_control_id(FBC, "LAST1"))
+        client.request(with_control_id(FBC, "LAST2"))
+    running.stop()
+    [(_, line)] = listener_lines(caplog, "hl7_listener_activity")
+    assert (line["messages"], line["acks"]) == (2, {"AA": 2})
+    assert not listener_lines(caplog, "hl7_message")
+
+
+def test_the_activity_interval_cannot_be_negative(tmp_path) -> None:
+    from tests.core.test_settings import manage, production_environment
+
+    result = manage("check", env=production_environment(tmp_path, HL7_ACTIVITY_LOG_SECONDS="-1"))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: HL7_ACTIVITY_LOG_SECONDS must be 0 (never) or more" in result.stderr
 
 
 # --- End to end, with the real message_receive ----------------------------------------------------------------

@@ -511,6 +511,11 @@ HL7_WORKER_THREADS = env.int(
 HL7_GROUP_COMMIT_THREADS = env.int("HL7_GROUP_COMMIT_THREADS", default=1)
 if HL7_GROUP_COMMIT_THREADS < 1:
     raise ImproperlyConfigured("HL7_GROUP_COMMIT_THREADS must be at least 1")
+# The listener's INFO line summing up what it answered (messages by ACK code, time from frame to ACK) is written
+# this often while messages arrive; each accepted message's own line is at DEBUG (docs/hl7.md, "Logs"). 0: never.
+HL7_ACTIVITY_LOG_SECONDS = env.float("HL7_ACTIVITY_LOG_SECONDS", default=60)
+if HL7_ACTIVITY_LOG_SECONDS < 0:
+    raise ImproperlyConfigured("HL7_ACTIVITY_LOG_SECONDS must be 0 (never) or more")
 # On SIGTERM/SIGINT: how long messages already being applied may take to finish and be acknowledged.
 HL7_SHUTDOWN_GRACE_SECONDS = env.float("HL7_SHUTDOWN_GRACE_SECONDS", default=30)
 # Inbound interfaces (/staff/hl7/interfaces/): each process keeps the active ones for this long before reading them

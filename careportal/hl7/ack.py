@@ -21,7 +21,6 @@ import datetime
 import functools
 import os
 import time
-import zoneinfo
 from dataclasses import dataclass
 
 import hl7
@@ -66,7 +65,7 @@ def _control_id() -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _message_time_at(second: int, zone: zoneinfo.ZoneInfo | datetime.tzinfo) -> str:
+def _message_time_at(second: int, zone: datetime.tzinfo) -> str:
     return datetime.datetime.fromtimestamp(second, tz=zone).strftime("%Y%m%d%H%M%S%z")
 
 

@@ -310,7 +310,8 @@ _ACCEPTED = ((b"\rMSA|CA|", "CA"), (b"\rMSA|AA|", "AA"))
 
 
 def accepted_code(ack: bytes) -> str | None:
-    """ "CA" or "AA" when the ACK accepts its message; None for any other answer. Cheaper than `ack_summary`."""
+    """The ACK's code when it accepts its message (CA or AA); None for any other answer. Cheaper than
+    `ack_summary`."""
     for marker, code in _ACCEPTED:
         if marker in ack:
             return code
@@ -853,8 +854,8 @@ class MLLPListener:
 
     def _log_message(self, received: Frame, peer: str, ack: bytes | None, started: float) -> None:
         """Count the message for the activity line; log a line for it at INFO when it was not accepted (AE, AR, or
-        not stored: what an operator must see), at DEBUG when it was. The journal at /staff/hl7/ records every
-        message; a line for each accepted one cost the event loop about a sixth of its time per message
+        not stored: what an operator must see), at DEBUG when it was. The journal (/staff/hl7/messages/) records
+        every message; a line for each accepted one cost the event loop about a sixth of its time per message
         (docs/hl7.md, "Logs")."""
         ms = (time.perf_counter() - started) * 1000
         accepted = accepted_code(ack) if ack is not None else None

@@ -725,6 +725,7 @@ class MLLPListener:
         await asyncio.get_running_loop().run_in_executor(None, self._close_worker_connections)
         if self._activity_task is not None:
             self._activity_task.cancel()
+            await asyncio.gather(self._activity_task, return_exceptions=True)
             self.log_activity()
         logger.info("hl7_listener_stopped", messages=self.messages_handled, finished_in_flight=len(busy))
 

@@ -356,6 +356,18 @@ def _status(control_id: str) -> str:
     return str(InboundMessage.objects.get(control_id=control_id).status)
 
 
+def worker_threads_done(running: ListenerThread) -> None:
+    """Wait until the listener's worker threads have finished every job given to them so far: one job per thread,
+    all held at a barrier until each thread has taken one, so that none is still busy with an earlier one. Reading
+    the journal while a worker thread applies would be a race on SQLite, whose in-memory test database shares its
+    cache: there a read and a write of one table at once fail at once ("database table is locked")."""
+    listener = running.listener
+    barrier = threading.Barrier(listener.workers)
+    jobs = [listener._executor.submit(barrier.wait, 10) for _ in range(listener.workers)]
+    for job in jobs:
+        job.result(timeout=15)
+
+
 def test_a_stored_batch_wakes_a_worker_at_most_once_a_wake_interval(running: ListenerThread, settings: Any) -> None:
     # The test settings run tasks at once (ImmediateBackend): the wake-up, in a worker thread after the ACK, applies
     # what is stored.
@@ -364,10 +376,8 @@ def test_a_stored_batch_wakes_a_worker_at_most_once_a_wake_interval(running: Lis
     try:
         with running.client() as client:
             assert ack_code(client.request(fbc(1))) == ("CA", "STORE00001")
-            for _ in range(250):
-                if _status("STORE00001") == MessageStatus.APPLIED:
-                    break
-                threading.Event().wait(0.02)
+            # The wake-up was handed to a worker thread before the ACK was written.
+            worker_threads_done(running)
             assert _status("STORE00001") == MessageStatus.APPLIED
             assert ack_code(client.request(fbc(2))) == ("CA", "STORE00002")  # within the interval: no second task
         running.stop()  # every worker thread has finished what it was given

@@ -342,6 +342,52 @@ def test_stop_stores_what_a_cancelled_connection_left_queued_and_closes_its_conn
     assert left_open == [None]
 
 
+def test_messages_that_arrive_while_a_batch_gathers_join_it_and_a_message_alone_does_not_wait(
+    after_store: None, held: Any
+) -> None:
+    inserts = held(hold=False)
+
+    async def scenario() -> list[Any]:
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            committer = listener_module.GroupCommitter(connections=1, executor=executor)
+
+            async def arrives_after(rounds: int, raw: bytes) -> Any:
+                # A connection whose message is read and checked `rounds` rounds of the event loop from now.
+                for _ in range(rounds):
+                    await asyncio.sleep(0)
+                header, codec = read_first_header(raw)  # type: ignore[misc]
+                return ack_code(await committer.store(raw, header, codec, LOCAL_PEER))  # type: ignore[arg-type]
+
+            # The first three each arrive while the batch still gathers; the fourth long after it stopped growing.
+            arrivals = [(0, fbc(1)), (1, fbc(2)), (3, fbc(3)), (200, fbc(4))]
+            acks = await asyncio.gather(*(arrives_after(rounds, raw) for rounds, raw in arrivals))
+            await committer.stop()
+            return acks
+
+    acks = asyncio.run(scenario())
+    assert acks == [("CA", f"STORE0000{n}") for n in (1, 2, 3, 4)]
+    assert [sorted(batch) for batch in inserts.batches] == [["STORE00001", "STORE00002", "STORE00003"], ["STORE00004"]]
+    assert committed_control_ids() == ["STORE00001", "STORE00002", "STORE00003", "STORE00004"]
+
+
+def test_a_batch_gathers_no_more_than_its_limit(after_store: None, held: Any) -> None:
+    inserts = held(hold=False)
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            committer = listener_module.GroupCommitter(connections=1, max_messages=2, executor=executor)
+            senders = []
+            for n in (1, 2, 3):
+                raw = fbc(n)
+                header, codec = read_first_header(raw)  # type: ignore[misc]
+                senders.append(committer.store(raw, header, codec, LOCAL_PEER))
+            await asyncio.gather(*senders)
+            await committer.stop()
+
+    asyncio.run(scenario())
+    assert [sorted(batch) for batch in inserts.batches] == [["STORE00001", "STORE00002"], ["STORE00003"]]
+
+
 def test_a_message_the_checks_refuse_takes_the_full_path(running: ListenerThread) -> None:
     unknown_patient = fbc(1, hospital_number="40099999", nhs_number="9990000026")
     not_allowed = msh_field(fbc(2), 9, b"ADT^A04")

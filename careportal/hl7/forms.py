@@ -7,7 +7,7 @@ from django import forms
 
 from careportal.core.forms import reason_field, text_area_field
 from careportal.core.keyset import Direction
-from careportal.hl7.models import MessageStatus
+from careportal.hl7.models import MessageStatus, OutboundStatus
 
 REASON_MAX_LENGTH = 500
 _HOSPITAL_NUMBER = re.compile(r"^[A-Za-z0-9]{1,20}$")
@@ -93,3 +93,10 @@ class JournalPageForm(forms.Form):
             if data.get(name):
                 return status, data[name], direction, False
         return status, None, Direction.OLDER, False
+
+
+class OutboundPageForm(JournalPageForm):
+    """Which page of the messages sent to the PAS (the query string of /staff/hl7/outbound/): as JournalPageForm,
+    with the statuses of a message sent."""
+
+    status = forms.ChoiceField(choices=OutboundStatus.choices, required=False)

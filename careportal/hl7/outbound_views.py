@@ -5,7 +5,6 @@ details, so reading it is not a read of anyone's record; retrying a message is r
 from uuid import UUID
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,26 +13,26 @@ from django.views.decorators.http import require_POST
 from careportal.access.layer import Viewer
 from careportal.hl7 import outbound, presenters, selectors
 from careportal.hl7.access import access_outbound_as_operator
+from careportal.hl7.forms import OutboundPageForm
 from careportal.hl7.models import OutboundStatus
-from careportal.hl7.views import PAGE_SIZE, _pagination, hl7_operator_area
+from careportal.hl7.views import PAGE_SIZE, hl7_operator_area
 
 RETRY_LABEL = "details sent to the hospital's records system"
 
 
 @hl7_operator_area
 def outbound_list(request: HttpRequest, viewer: Viewer) -> HttpResponse:
-    status = request.GET.get("status", "")
-    if status not in OutboundStatus.values:
-        status = ""
-    page = Paginator(selectors.outbound_messages(status=status), PAGE_SIZE).get_page(request.GET.get("page"))
+    status, start, direction, link_broken = OutboundPageForm(request.GET).wanted()
+    page, found = selectors.outbound_page(status=status, start=start, direction=direction, size=PAGE_SIZE)
     return render(
         request,
         "hl7/outbound.jinja",
         {
             "page_title": "HL7 messages sent to the PAS",
-            "page": page,
-            "pagination": _pagination(page, f"status={status}&" if status else ""),
-            "rows": presenters.outbound_rows(list(page.object_list)),
+            "caption": presenters.outbound_caption(page.rows, status=status, newest=page.newer_from is None),
+            "link_broken": link_broken or not found,
+            "pagination": presenters.journal_pagination(page, status=status, url_name="hl7:outbound"),
+            "rows": presenters.outbound_rows(page.rows),
             "counts": selectors.outbound_counts(),
             "endpoint": outbound.endpoint_description(),
             "filters": [

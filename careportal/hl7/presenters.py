@@ -117,12 +117,13 @@ def journal_caption(messages: list[InboundMessage], *, status: str, newest: bool
     return f"{which} received from {format_datetime(times[0])} to {format_datetime(times[-1])}, newest first"
 
 
-def journal_pagination(page: KeysetPage, *, status: str) -> dict[str, Any]:
+def journal_pagination(page: KeysetPage, *, status: str, url_name: str = "hl7:recent") -> dict[str, Any]:
     """The NHS.UK pagination component's "Newer messages" and "Older messages" links: each names the message its
-    page starts from (a public id, never patient data), and keeps the status shown."""
-    base = f"{reverse('hl7:recent')}?{f'status={status}&' if status else ''}"
+    page starts from (a public id, never patient data), and keeps the status shown. For the messages received
+    (`hl7:recent`) or sent (`hl7:outbound`)."""
+    base = f"{reverse(url_name)}?{f'status={status}&' if status else ''}"
 
-    def link(start: InboundMessage | None, direction: str, text: str) -> dict[str, str] | None:
+    def link(start: InboundMessage | OutboundMessage | None, direction: str, text: str) -> dict[str, str] | None:
         return {"href": f"{base}{direction}={start.public_id}", "text": text} if start is not None else None
 
     return {
@@ -130,6 +131,15 @@ def journal_pagination(page: KeysetPage, *, status: str) -> dict[str, Any]:
         "previous": link(page.newer_from, "newer", "Newer messages"),
         "next": link(page.older_from, "older", "Older messages"),
     }
+
+
+def outbound_caption(messages: list[OutboundMessage], *, status: str, newest: bool) -> str:
+    """The caption of the messages sent: which, and where in the list this page is, as `journal_caption`."""
+    which = f"{OUTBOUND_SHORT[OutboundStatus(status)]} messages" if status else "Messages"
+    if newest or not messages:
+        return f"{which}, newest first"
+    times = sorted(message.created_at for message in messages)
+    return f"{which} made from {format_datetime(times[0])} to {format_datetime(times[-1])}, newest first"
 
 
 def message_rows(messages: list[InboundMessage]) -> list[MessageRow]:

@@ -88,12 +88,30 @@ def patient_by_public_id(*, public_id: str) -> Patient | None:
     return Patient.objects.filter(public_id=public_id, merged_into__isnull=True).first()
 
 
-def outbound_messages(*, status: str = "") -> QuerySet[OutboundMessage]:
-    """Messages CarePortal sent or is sending, newest first (without their content)."""
-    queryset = OutboundMessage.objects.defer("raw").order_by("-created_at", "-pk")
+# Newest first by id, which follows the order messages were made: the primary key serves every page. For one
+# status, PostgreSQL either walks the primary key (a common status) or reads that status's rows through
+# hl7_outbound_due_idx (status, next_attempt_at; a rare one). No index of its own, written on every status change.
+OUTBOUND_ORDER = ("pk",)
+
+
+def outbound_page(
+    *, status: str = "", start: UUID | None = None, direction: Direction = Direction.OLDER, size: int
+) -> tuple[KeysetPage, bool]:
+    """A page of the messages CarePortal sent or is sending (without their content), newest first, optionally of
+    one status. Paged by keyset from the message `start` (its public id, from a link), like the journal of messages
+    received (`messages_recent_page`): a trust's PAS is sent a message for every change of contact details, for
+    years, which a count and OFFSET would walk on every page.
+
+    Also returns whether `start` named a message; when it names none, the page is the newest one."""
+    queryset = OutboundMessage.objects.defer("raw")
     if status:
         queryset = queryset.filter(status=status)
-    return queryset
+    anchor = anchor_values(OutboundMessage, OUTBOUND_ORDER, public_id=start) if start is not None else None
+    if anchor is not None:
+        page = keyset_page(queryset, order=OUTBOUND_ORDER, size=size, anchor=anchor, direction=direction)
+        if page.rows:
+            return page, True
+    return keyset_page(queryset, order=OUTBOUND_ORDER, size=size), start is None or anchor is not None
 
 
 @dataclass(frozen=True)
@@ -102,12 +120,23 @@ class OutboundCounts:
     failed: int
 
 
+WAITING_STATUSES = (OutboundStatus.QUEUED, OutboundStatus.SENDING)
+
+
 def outbound_counts() -> OutboundCounts:
-    counts = OutboundMessage.objects.aggregate(
-        waiting=Count("pk", filter=Q(status__in=[OutboundStatus.QUEUED, OutboundStatus.SENDING])),
-        failed=Count("pk", filter=Q(status=OutboundStatus.FAILED)),
+    """How many messages wait to be sent and how many failed: one query, reading only those statuses' rows through
+    hl7_outbound_due_idx, never the sent messages, which are nearly all of them."""
+    by_status = dict(
+        OutboundMessage.objects.filter(status__in=[*WAITING_STATUSES, OutboundStatus.FAILED])
+        .order_by()
+        .values_list("status")
+        .annotate(count=Count("pk"))
+        .values_list("status", "count")
     )
-    return OutboundCounts(waiting=counts["waiting"], failed=counts["failed"])
+    return OutboundCounts(
+        waiting=sum(by_status.get(status, 0) for status in WAITING_STATUSES),
+        failed=by_status.get(OutboundStatus.FAILED, 0),
+    )
 
 
 def outbound_message_by_public_id(*, public_id: str) -> OutboundMessage | None:

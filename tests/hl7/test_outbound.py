@@ -2,15 +2,19 @@
 that is down), ordering per patient, and the staff page."""
 
 import datetime
+import html
 import re
 
 import pytest
 import time_machine
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from careportal.audit.models import AccessAction, AccessEvent
+from careportal.hl7 import outbound_views
 from careportal.hl7.handlers.adt import patient_details
 from careportal.hl7.models import OutboundMessage, OutboundStatus
 from careportal.hl7.outbound import (
@@ -22,6 +26,7 @@ from careportal.hl7.outbound import (
     retry_delay,
 )
 from careportal.hl7.parsing import parse_message
+from careportal.hl7.selectors import outbound_counts
 from tests.accounts.factories import UserFactory
 from tests.hl7.pas_server import free_port, running_pas
 from tests.patients.factories import PatientFactory
@@ -273,6 +278,86 @@ def test_the_list_takes_the_same_queries_for_one_or_many_rows(operator_client, d
         adt_a31_queue(patient=PatientFactory())
     with django_assert_max_num_queries(len(one.captured_queries)):
         operator_client.get(reverse("hl7:outbound"))
+
+
+def _listed(response) -> list[str]:
+    """The control ids a page of the messages sent lists, in its order."""
+    html = response.content.decode()
+    control_ids = OutboundMessage.objects.values_list("control_id", flat=True)
+    return sorted((cid for cid in control_ids if cid in html), key=html.index)
+
+
+def _link(response, direction: str) -> str | None:
+    found = re.search(rf'href="([^"]*{direction}=[^"]*)"', response.content.decode())
+    return html.unescape(found.group(1)) if found else None
+
+
+def _queued(count: int) -> list[OutboundMessage]:
+    return [adt_a31_queue(patient=PatientFactory()) for _ in range(count)]
+
+
+def test_the_list_pages_back_and_forth_from_a_message_without_counting(operator_client, monkeypatch):
+    monkeypatch.setattr(outbound_views, "PAGE_SIZE", 3)
+    made = [message.control_id for message in _queued(5)]
+    with CaptureQueriesContext(connection) as queries:
+        first = operator_client.get(reverse("hl7:outbound"))
+    assert _listed(first) == made[:1:-1]  # the newest 3, newest first
+    assert "Messages, newest first" in first.content.decode()
+    assert _link(first, "newer") is None
+    older = _link(first, "older")
+    assert older is not None and older.startswith(f"{reverse('hl7:outbound')}?older=")
+    # Counting the waiting and failed messages is one query; the list itself counts nothing.
+    assert sum("COUNT(" in query["sql"].upper() for query in queries.captured_queries) == 1
+
+    second = operator_client.get(older)
+    assert _listed(second) == made[1::-1]
+    assert "Messages made from " in second.content.decode()
+    assert _link(second, "older") is None
+    newer = _link(second, "newer")
+    assert newer is not None
+    # A message made meanwhile does not shift the pages.
+    _queued(1)
+    assert _listed(operator_client.get(newer)) == _listed(first)
+
+
+def test_a_page_of_one_status_keeps_it_in_its_links(operator_client, monkeypatch):
+    monkeypatch.setattr(outbound_views, "PAGE_SIZE", 2)
+    failed = _queued(3)
+    OutboundMessage.objects.filter(pk__in=[m.pk for m in failed]).update(status=OutboundStatus.FAILED)
+    waiting = _queued(1)[0]
+    first = operator_client.get(reverse("hl7:outbound"), {"status": "failed"})
+    assert "Failed messages, newest first" in first.content.decode()
+    older = _link(first, "older")
+    assert older is not None and older.startswith(f"{reverse('hl7:outbound')}?status=failed&older=")
+    seen = _listed(first) + _listed(operator_client.get(older))
+    assert seen == [m.control_id for m in reversed(failed)]
+    assert waiting.control_id not in seen
+
+
+@pytest.mark.parametrize(
+    "query", ["older=not-a-message", "newer=<script>", "older=0b5e2c8e-4a8f-4f1e-9d56-2f3b8c1d7e6a", "status=<b>"]
+)
+def test_a_broken_link_or_status_shows_the_newest_messages(operator_client, query):
+    message = _queued(1)[0]
+    response = operator_client.get(f"{reverse('hl7:outbound')}?{query}")
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert _listed(response) == [message.control_id]
+    assert ("That page link no longer works" in text) == (not query.startswith("status"))
+    assert "<script>" not in text and "<b>" not in text
+
+
+def test_the_counts_read_only_the_waiting_and_failed_messages():
+    messages = _queued(4)
+    OutboundMessage.objects.filter(pk=messages[0].pk).update(status=OutboundStatus.SENT)
+    OutboundMessage.objects.filter(pk=messages[1].pk).update(status=OutboundStatus.FAILED)
+    OutboundMessage.objects.filter(pk=messages[2].pk).update(status=OutboundStatus.SENDING)
+    with CaptureQueriesContext(connection) as queries:
+        counts = outbound_counts()
+    assert (counts.waiting, counts.failed) == (2, 1)
+    assert len(queries.captured_queries) == 1
+    # Filtered in WHERE, which an index serves, rather than counted over every row.
+    assert "WHERE" in queries.captured_queries[0]["sql"].upper().split(" FROM ", 1)[1]
 
 
 def test_the_scheduler_runs_the_sender_every_minute_and_the_task_reports(settings):

@@ -1,6 +1,7 @@
 """What the HL7 message pages show, in words. Raw messages are shown as text, one segment a line: bytes that are
 not valid UTF-8 become the replacement character (never an error), and the templates escape everything."""
 
+import datetime
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -111,10 +112,13 @@ def journal_caption(messages: list[InboundMessage], *, status: str, newest: bool
     """The overview table's caption: which messages, and where in the journal this page is (keyset pages have no
     page numbers): the newest, or from when to when."""
     which = f"{STATUS_SHORT[MessageStatus(status)]} messages" if status else "Messages"
-    if newest or not messages:
+    return _page_caption(which, "received", [message.received_at for message in messages], newest=newest)
+
+
+def _page_caption(which: str, verb: str, times: list[datetime.datetime], *, newest: bool) -> str:
+    if newest or not times:
         return f"{which}, newest first"
-    times = sorted(message.received_at for message in messages)
-    return f"{which} received from {format_datetime(times[0])} to {format_datetime(times[-1])}, newest first"
+    return f"{which} {verb} from {format_datetime(min(times))} to {format_datetime(max(times))}, newest first"
 
 
 def journal_pagination(page: KeysetPage, *, status: str, url_name: str = "hl7:recent") -> dict[str, Any]:
@@ -136,10 +140,7 @@ def journal_pagination(page: KeysetPage, *, status: str, url_name: str = "hl7:re
 def outbound_caption(messages: list[OutboundMessage], *, status: str, newest: bool) -> str:
     """The caption of the messages sent: which, and where in the list this page is, as `journal_caption`."""
     which = f"{OUTBOUND_SHORT[OutboundStatus(status)]} messages" if status else "Messages"
-    if newest or not messages:
-        return f"{which}, newest first"
-    times = sorted(message.created_at for message in messages)
-    return f"{which} made from {format_datetime(times[0])} to {format_datetime(times[-1])}, newest first"
+    return _page_caption(which, "made", [message.created_at for message in messages], newest=newest)
 
 
 def message_rows(messages: list[InboundMessage]) -> list[MessageRow]:

@@ -2,6 +2,7 @@
 (`hl7_operator_viewer`, `access_message_as_operator`); these functions only say which rows."""
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from django.db.models import Count, Q, QuerySet
@@ -61,11 +62,18 @@ def messages_recent_page(
 
     Also returns whether `start` named a message: when it names none (a link edited by hand, or to a message since
     deleted), the page is the newest one, as it is when nothing lies beyond that message any more."""
-    order = journal_order(status)
     queryset = InboundMessage.objects.defer("raw")
     if status:
         queryset = queryset.filter(status=status)
-    anchor = anchor_values(InboundMessage, order, public_id=start) if start is not None else None
+    return _page_from(queryset, order=journal_order(status), start=start, direction=direction, size=size)
+
+
+def _page_from(
+    queryset: QuerySet[Any], *, order: tuple[str, ...], start: UUID | None, direction: Direction, size: int
+) -> tuple[KeysetPage, bool]:
+    """The keyset page from the row whose public id is `start`, or the newest page when `start` is None, names no
+    row, or nothing lies beyond it any more; and whether `start` named a row."""
+    anchor = anchor_values(queryset.model, order, public_id=start) if start is not None else None
     if anchor is not None:
         page = keyset_page(queryset, order=order, size=size, anchor=anchor, direction=direction)
         if page.rows:
@@ -106,12 +114,7 @@ def outbound_page(
     queryset = OutboundMessage.objects.defer("raw")
     if status:
         queryset = queryset.filter(status=status)
-    anchor = anchor_values(OutboundMessage, OUTBOUND_ORDER, public_id=start) if start is not None else None
-    if anchor is not None:
-        page = keyset_page(queryset, order=OUTBOUND_ORDER, size=size, anchor=anchor, direction=direction)
-        if page.rows:
-            return page, True
-    return keyset_page(queryset, order=OUTBOUND_ORDER, size=size), start is None or anchor is not None
+    return _page_from(queryset, order=OUTBOUND_ORDER, start=start, direction=direction, size=size)
 
 
 @dataclass(frozen=True)

@@ -433,8 +433,8 @@ def _stored_insert_in_thread(rows: list[dict[str, Any]]) -> None:
 class GroupCommitter:
     """The group commit, run by the listener's event loop: it takes every after-store message waiting (at most
     GROUP_COMMIT_MAX_MESSAGES, once those that have already arrived have joined them: `_gather`), whose
-    after-store checks (`stored_prepare`) the
-    connection has already run, INSERTs their rows in one statement, which in autocommit mode is its own
+    after-store checks (`stored_prepare`) the connection has already run, INSERTs their rows among the arrivals
+    (InboundArrival, a table with no index but its key) in one statement, which in autocommit mode is its own
     transaction, and only then answers each connection with its ACK. One COMMIT, and one round trip to the
     database, for all the connections that had a message at that moment instead of one each; every ACK still
     follows the commit of its own row.
@@ -456,8 +456,9 @@ class GroupCommitter:
 
     Order is unaffected where it is defined. A connection has at most one message in the committer at a time (its
     next message is read only after this one's ACK), so its messages are committed one after the other, each
-    after the commit of the one before; the id (the workers' apply order, stored_services.stored_claim) of each is
-    therefore higher, and no worker can see the later without the earlier. The same holds across connections for a
+    after the commit of the one before; the id of each is therefore higher (the order in which the workers move
+    arrivals into the journal and then apply them, stored_services.stored_move and stored_claim), and no worker
+    can see the later without the earlier. The same holds across connections for a
     message sent only after another's ACK. Two batches in flight at once may commit messages that arrived at the
     same moment on two connections with their ids in either order (a worker may then apply the higher first, for
     one patient): such messages were in flight together, neither sender waiting for the other, so no order between

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from careportal.core.models import QueueIdField
 from careportal.patients.models import Patient
 
 
@@ -133,6 +134,34 @@ class InboundMessage(models.Model):
     def needs_reuse_check(self) -> bool:
         """Applied under a control id the sender had used for another message, and nobody has checked it yet."""
         return self.control_id_reused and self.status == MessageStatus.APPLIED and self.resolved_at is None
+
+
+class InboundArrival(models.Model):
+    """A message from an interface that acknowledges after store, as the listener committed it before its ACK: a
+    short-lived row, which a worker moves into the journal (InboundMessage, status STORED) a moment later and then
+    applies (careportal/hl7/stored_services.py).
+
+    Why a table of its own: the sender waits for this INSERT's commit, and the journal, which grows to tens of
+    millions of rows, has seven indexes to update for every new row (one of them, its public id, at a random
+    place). This table has no index but its key and stays a few rows long, so storing a message costs the same
+    however long the journal is. It keeps only what cannot be read again from the message: when and from where
+    it came, and the ACK code it was answered with. Its header's fields, its content fingerprint and its patient
+    key are read again from `raw` by the worker that moves it (services.arrival_journal_fields), not while the
+    sender waits. The ids' order is the order the workers move, and so apply, each patient's messages in."""
+
+    id = QueueIdField(primary_key=True)
+    received_at = models.DateTimeField()
+    source = models.CharField(max_length=10, choices=MessageSource.choices, default=MessageSource.MLLP)
+    peer = models.CharField(max_length=100, blank=True)
+    raw = models.BinaryField()
+    # The code of the ACK the sender was sent: AA, or CA for a sender in enhanced mode.
+    ack_code = models.CharField(max_length=2)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"Arrival {self.pk}"
 
 
 class AckMode(models.TextChoices):

@@ -22,6 +22,7 @@ from careportal.hl7.models import (
     OutboundMessage,
     OutboundStatus,
 )
+from careportal.hl7.selectors import ArrivalsWaiting
 from careportal.patients.models import Patient
 
 _SEGMENT_END = re.compile(r"\r\n|\r|\n")
@@ -106,6 +107,28 @@ def reason(message: InboundMessage) -> str:
 def can_mark_checked(message: InboundMessage) -> bool:
     """An applied message with a reused control id leaves the queue once someone has checked it."""
     return message.needs_reuse_check
+
+
+# Arrivals normally reach the journal within a second; this long, and the page says what to check.
+ARRIVALS_SLOW = datetime.timedelta(minutes=5)
+
+
+def arrivals_notice(waiting: ArrivalsWaiting, *, now: datetime.datetime) -> str:
+    """The journal's note on messages acknowledged after store that a worker has not added to it yet ("" when
+    none): without it, staff looking for a message the sender was told is stored would not find it."""
+    if not waiting.count or waiting.oldest_received_at is None:
+        return ""
+    if waiting.count == 1:
+        text = "1 message received and acknowledged is not in this list yet."
+    else:
+        text = f"{waiting.count:,} messages received and acknowledged are not in this list yet."
+    text += (
+        " The workers that apply messages add them here first, usually within a second."
+        f" The oldest arrived {format_datetime(waiting.oldest_received_at)}."
+    )
+    if now - waiting.oldest_received_at > ARRIVALS_SLOW:
+        text += " If this number does not go down, check that the task worker (or hl7_apply_worker) is running."
+    return text
 
 
 def journal_caption(messages: list[InboundMessage], *, status: str, newest: bool) -> str:

@@ -1,6 +1,7 @@
 """Reads for the HL7 message pages under /staff/hl7/. Who may read them is decided by the access layer
 (`hl7_operator_viewer`, `access_message_as_operator`); these functions only say which rows."""
 
+import datetime
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -8,7 +9,7 @@ from uuid import UUID
 from django.db.models import Count, Q, QuerySet
 
 from careportal.core.keyset import Direction, KeysetPage, anchor_values, keyset_page
-from careportal.hl7.models import InboundMessage, MessageStatus, OutboundMessage, OutboundStatus
+from careportal.hl7.models import InboundArrival, InboundMessage, MessageStatus, OutboundMessage, OutboundStatus
 from careportal.patients.models import Patient
 
 ATTENTION_STATUSES = (MessageStatus.ERROR, MessageStatus.REJECTED)
@@ -79,6 +80,23 @@ def _page_from(
         if page.rows:
             return page, True
     return keyset_page(queryset, order=order, size=size), start is None or anchor is not None
+
+
+@dataclass(frozen=True)
+class ArrivalsWaiting:
+    """Messages received and acknowledged after store that a worker has not moved into the journal yet."""
+
+    count: int
+    oldest_received_at: datetime.datetime | None
+
+
+def arrivals_waiting() -> ArrivalsWaiting:
+    """How many arrivals wait to be moved into the journal, and when the oldest arrived: the first by id, since the
+    table has no other index and its ids follow arrival. One query when none wait, two otherwise."""
+    oldest = InboundArrival.objects.order_by("pk").values_list("received_at", flat=True).first()
+    if oldest is None:
+        return ArrivalsWaiting(0, None)
+    return ArrivalsWaiting(InboundArrival.objects.count(), oldest)
 
 
 def message_replays(*, message: InboundMessage) -> list[InboundMessage]:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +54,7 @@ from careportal.hl7.models import (
     INTERFACE_REFUSALS,
     AckMode,
     ErrorKind,
+    InboundArrival,
     InboundMessage,
     MessageSource,
     MessageStatus,
@@ -525,69 +525,51 @@ def patient_key(raw: bytes, header: MessageHeader) -> str:
     return key
 
 
-# Every column of a new row: those not given take the model's default ("" or NULL, False).
-_STORED_DEFAULTS: dict[str, object] = {
-    "error_kind": "",
-    "error_text": "",
-    "resolution_note": "",
-    "control_id_reused": False,
-    "patient_id": None,
-    "applied_at": None,
-    "replay_of_id": None,
-    "resolved_at": None,
-    "resolved_by_id": None,
-}
 # The most rows one INSERT of `stored_insert` takes (the listener's batches are at most this many messages).
 STORED_ROWS_PER_STATEMENT = 25
 
 
-# Every column of InboundMessage but its id, by attribute name.
-_STORED_COLUMNS = [field.attname for field in InboundMessage._meta.concrete_fields if not field.primary_key]
-_STORED_INSERT = PreparedInsert(InboundMessage, _STORED_COLUMNS)
+# Every column of InboundArrival but its id: `stored_prepare` gives each of them, and `_stored_values` lists them in
+# this order.
+_STORED_INSERT = PreparedInsert(InboundArrival, ["received_at", "source", "peer", "raw", "ack_code"])
 
 
 def _insert_stored_rows(rows: list[dict[str, Any]]) -> None:
-    """INSERT InboundMessage rows, in the order given, in one statement: the after-store path's only query.
+    """INSERT InboundArrival rows, in the order given, in one statement: the after-store path's only query.
     `Model.objects.create` (or `insert_rows`, which looks the fields up again on every call) spends about as long
     building the statement as the database spends storing the rows (bench/bench_mllp.py); `PreparedInsert` builds
-    it once per database and row count, and this converts only the two values that need it (the UUID and the
-    time) as the ORM would."""
+    it once per database and row count, and this converts only the value that needs it (the time) as the ORM
+    would."""
     _STORED_INSERT.execute(_stored_values(rows))
-
-
-def stored_insert_statement(rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
-    """The one INSERT statement (SQL, parameters) that `stored_insert` runs for at most STORED_ROWS_PER_STATEMENT
-    rows, for the listener's event loop to run on a connection of its own (PostgreSQL). Reads nothing."""
-    if not 0 < len(rows) <= STORED_ROWS_PER_STATEMENT:
-        raise ValueError(f"one statement stores 1 to {STORED_ROWS_PER_STATEMENT} rows, not {len(rows)}")
-    return _STORED_INSERT.statement(_stored_values(rows))
-
-
-def _stored_values(rows: list[dict[str, Any]]) -> list[list[Any]]:
-    db = connections["default"]
-    public_id = InboundMessage._meta.get_field("public_id")
-    received_at = InboundMessage._meta.get_field("received_at")
-    values = []
-    for given in rows:
-        row: dict[str, Any] = {**_STORED_DEFAULTS, **given}
-        row["public_id"] = public_id.get_db_prep_save(row["public_id"], db)
-        row["received_at"] = received_at.get_db_prep_save(row["received_at"], db)
-        values.append([row[name] for name in _STORED_COLUMNS])
-    return values
 
 
 def _insert_stored(values: dict[str, object]) -> None:
     _insert_stored_rows([values])
 
 
+def stored_insert_statement(rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
+    """The one INSERT statement (SQL, parameters) that `stored_insert` runs for at most STORED_ROWS_PER_STATEMENT
+    rows, for the listener's event loop to run on a connection of its own. Reads nothing."""
+    if not 0 < len(rows) <= STORED_ROWS_PER_STATEMENT:
+        raise ValueError(f"one statement stores 1 to {STORED_ROWS_PER_STATEMENT} rows, not {len(rows)}")
+    return _STORED_INSERT.statement(_stored_values(rows))
+
+
+def _stored_values(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    # The time is the one value to convert (to naive UTC text on SQLite): the backend's own conversion, which the
+    # field's get_db_prep_save ends in after checks that a time from timezone.now() does not need.
+    adapt_time = connections["default"].ops.adapt_datetimefield_value
+    return [[adapt_time(row["received_at"]), row["source"], row["peer"], row["raw"], row["ack_code"]] for row in rows]
+
+
 def _receive_stored(
     raw: bytes, *, header: MessageHeader, codec: str, peer: str, source: str, received_at: datetime.datetime
 ) -> bytes | None:
     """After store: check the message as far as its header allows (the interface was checked by the caller), store
-    it as STORED with one INSERT (committed: there is no transaction around it) and return its ACK; a worker
-    applies it (careportal/hl7/stored_services.py). None for a message this path does not take (see
-    `stored_prepare`): the full path answers it as in after-apply mode, so refusals stay AR, stored with their
-    reason."""
+    it among the arrivals (InboundArrival) with one INSERT (committed: there is no transaction around it) and return
+    its ACK; a worker moves it into the journal and applies it (careportal/hl7/stored_services.py). None for a
+    message this path does not take (see `stored_prepare`): the full path answers it as in after-apply mode, so
+    refusals stay AR, stored with their reason."""
     prepared = stored_prepare(raw, header=header, codec=codec, peer=peer, source=source, received_at=received_at)
     if prepared is None:
         return None
@@ -626,24 +608,30 @@ def stored_prepare(
     if refusal is not None or rule is None or rule.ack_mode != AckMode.AFTER_STORE:
         return None
     code = "CA" if header.accept_ack_type else "AA"
-    row = {
-        "public_id": uuid.uuid4(),
-        "received_at": received_at,
-        "source": source,
-        "peer": _clean(peer, 100),
-        "raw": raw,
-        "status": MessageStatus.STORED.value,
-        "ack_code": code,
-        "content_hash": content_hash(raw),
-        "patient_key": patient_key(raw, header),
-        **_header_fields(header),
-    }
+    # What cannot be read again from the bytes. The rest of the journal's row is read by the worker that moves the
+    # arrival into the journal (`arrival_journal_fields`), while the sender does not wait.
+    row = {"received_at": received_at, "source": source, "peer": _clean(peer, 100), "raw": raw, "ack_code": code}
     ack = ack_build(header=header, code=code, text=STORED_TEXT, codec=codec, charset=header.charset)
     return StoredPrepared(row, ack)
 
 
+def arrival_journal_fields(raw: bytes) -> dict[str, str]:
+    """The journal's fields of an arrival (InboundArrival) that are read from its bytes: its header's, its content
+    fingerprint and its patient key, read as `stored_prepare` read the header before the ACK (`read_first_header`,
+    which gives the same answer for the same bytes). For the worker that moves arrivals into the journal: some
+    20 µs a message that the listener's event loop, with senders waiting for their ACKs, no longer spends."""
+    quick = read_first_header(raw)
+    header = quick[0] if quick is not None else None
+    return {
+        **_header_fields(header),
+        "content_hash": content_hash(raw),
+        "patient_key": patient_key(raw, header) if header is not None else "",
+    }
+
+
 def stored_insert(rows: list[dict[str, Any]]) -> None:
-    """INSERT the rows of prepared after-store messages (`StoredPrepared.row`), in the order given, all or none:
+    """INSERT the rows of prepared after-store messages (`StoredPrepared.row`) among the arrivals (InboundArrival),
+    in the order given, all or none:
     one statement for up to STORED_ROWS_PER_STATEMENT rows, as the listener's group commit sends them. Outside a
     transaction (Django's autocommit) that one statement is its own transaction, so the rows are committed when
     this returns, in one round trip to the database; BEGIN, INSERT and COMMIT would be three, each a wait for the

@@ -1,11 +1,16 @@
 """Applying messages that were acknowledged as soon as they were stored (InboundInterface.ack_mode "after_store").
 
-The listener stores such a message as STORED, commits and acknowledges it (services._receive_stored); from here on
-the sender has nothing more to do with it, so nothing may lose it:
+The listener stores such a message among the arrivals (InboundArrival: a table with no index but its key, so that
+the INSERT the sender waits for stays cheap however long the journal grows), commits and acknowledges it
+(services._receive_stored); from here on the sender has nothing more to do with it, so nothing may lose it:
 
-- `stored_apply_batch` claims the oldest waiting messages in one transaction, applies them (`stored_batch_apply`)
-  and commits. A worker that dies mid-batch holds nothing once its connection is gone: the transaction rolls back
-  and every message of the batch is STORED again, claimable by the next worker.
+- `stored_move` moves the oldest arrivals into the journal (InboundMessage) as STORED, in the order they arrived,
+  deleting each in the transaction that writes its journal row: a message is in one place or the other, never both,
+  never neither. One mover at a time, since the journal's ids are the order the workers apply each patient's
+  messages in.
+- `stored_apply_batch` moves what has arrived, then claims the oldest waiting messages in one transaction, applies
+  them (`stored_batch_apply`) and commits. A worker that dies mid-batch holds nothing once its connection is gone:
+  the transaction rolls back and every message of the batch is STORED again, claimable by the next worker.
 - Several workers at once (PostgreSQL): the claim is `SELECT … FOR UPDATE SKIP LOCKED`, so no two take the same
   message, and a worker keeps a message only when no older waiting message of the same patient (`patient_key`:
   sender + PID-3) is held by another worker: one patient's messages are applied in the order they arrived, whatever
@@ -22,8 +27,10 @@ trusts whose volume deserves workers of their own. Each run drains what it finds
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -32,8 +39,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Min
 
+from careportal.core.scheduler import ADVISORY_LOCK_NAMESPACE
 from careportal.hl7.bulk_apply import messages_apply_in_batch
-from careportal.hl7.models import InboundMessage, MessageStatus
+from careportal.hl7.models import InboundArrival, InboundMessage, MessageStatus
+from careportal.hl7.selectors import arrivals_waiting
+from careportal.hl7.services import arrival_journal_fields
 
 logger = structlog.get_logger(__name__)
 
@@ -47,6 +57,7 @@ class StoredBatchResult:
     waiting: int = 0  # could not be applied: ERROR or REJECTED, in the unmatched queue with the reason
     ignored: int = 0  # a type CarePortal no longer applies (its handler was removed since): kept as IGNORED
     claimed: int = 0  # rows taken by the claim, including those left for the worker holding older ones
+    moved: int = 0  # arrivals moved into the journal before the claim
     statuses: dict[int, str] = field(default_factory=dict)  # pk → new status
 
     @property
@@ -59,6 +70,7 @@ class StoredBatchResult:
         self.waiting += other.waiting
         self.ignored += other.ignored
         self.claimed += other.claimed
+        self.moved += other.moved
         self.statuses.update(other.statuses)
 
 
@@ -101,6 +113,57 @@ def stored_batch_apply(messages: Sequence[InboundMessage]) -> StoredBatchResult:
     return result
 
 
+# --- Moving the arrivals into the journal -------------------------------------------------------------------------
+
+# pg_try_advisory_xact_lock(namespace, number): the mover's number in CarePortal's namespace
+# (careportal.core.scheduler).
+_MOVER_LOCK = (ADVISORY_LOCK_NAMESPACE, 3)
+
+# Every column an arrival shares with the journal, by attribute name.
+_ARRIVAL_FIELDS = [field.attname for field in InboundArrival._meta.concrete_fields if not field.primary_key]
+
+
+def stored_move(*, limit: int) -> int:
+    """Move the oldest arrivals, at most `limit`, into the journal as STORED messages, in the order they arrived,
+    and delete them, in one transaction: how many were moved.
+
+    One mover at a time. The journal ids given here are the order in which the workers apply each patient's
+    messages (`stored_claim`); two movers committing in either order could put a patient's later message before an
+    earlier one. On PostgreSQL a worker that finds another moving skips its move (the other is moving them) and goes
+    on to claim what is in the journal; on SQLite the write transaction is the lock. Arrivals are read in id order:
+    a message sent after another's ACK has the higher id, and any mover that sees it sees the earlier one too."""
+    if not InboundArrival.objects.exists():
+        return 0  # read without a transaction: on SQLite, no write lock taken when nothing has arrived
+    with transaction.atomic():
+        if not _mover_lock():
+            return 0
+        arrivals = list(InboundArrival.objects.order_by("pk")[:limit])
+        if not arrivals:
+            return 0
+        InboundMessage.objects.bulk_create(
+            [
+                InboundMessage(
+                    public_id=uuid.uuid4(),
+                    status=MessageStatus.STORED,
+                    **{name: getattr(arrival, name) for name in _ARRIVAL_FIELDS},
+                    **arrival_journal_fields(bytes(arrival.raw)),
+                )
+                for arrival in arrivals
+            ]
+        )
+        # By id, never "up to the highest id": on PostgreSQL a lower id may commit after this read.
+        InboundArrival.objects.filter(pk__in=[arrival.pk for arrival in arrivals]).delete()
+    return len(arrivals)
+
+
+def _mover_lock() -> bool:
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", _MOVER_LOCK)
+        return bool(cursor.fetchone()[0])
+
+
 # --- Claiming -----------------------------------------------------------------------------------------------------
 
 
@@ -135,12 +198,15 @@ def stored_claim(*, limit: int) -> tuple[list[InboundMessage], int]:
 
 
 def stored_apply_batch(*, limit: int | None = None) -> StoredBatchResult:
-    """Claim up to `limit` waiting messages, apply them and commit: one transaction."""
+    """Move up to `limit` arrivals into the journal (a short transaction of its own, so that the move's lock is not
+    held while messages are applied), then claim up to `limit` waiting messages, apply them and commit: one
+    transaction."""
     limit = limit or settings.HL7_STORED_BATCH_SIZE
+    moved = stored_move(limit=limit)
     with transaction.atomic():
         messages, claimed = stored_claim(limit=limit)
         result = stored_batch_apply(messages) if messages else StoredBatchResult()
-    result.claimed = claimed
+    result.claimed, result.moved = claimed, moved
     if messages:
         logger.info(
             "hl7_stored_batch_applied",
@@ -167,7 +233,7 @@ def stored_apply_pending(*, max_seconds: float, limit: int | None = None) -> Dra
     while True:
         result = stored_apply_batch(limit=limit)
         total.add(result)
-        if result.done == 0:
+        if result.done == 0 and result.moved == 0:
             return DrainReport(total, batches, more=False)
         batches += 1
         if time.monotonic() >= deadline:
@@ -178,20 +244,31 @@ def stored_apply_pending(*, max_seconds: float, limit: int | None = None) -> Dra
 
 
 def stored_waiting_count() -> int:
-    return InboundMessage.objects.filter(status=MessageStatus.STORED).count()
+    """Messages acknowledged and not applied yet: in the journal as STORED, or still among the arrivals."""
+    return InboundMessage.objects.filter(status=MessageStatus.STORED).count() + InboundArrival.objects.count()
 
 
 @dataclass(frozen=True)
 class WaitingSummary:
     count: int
-    oldest_received_at: object  # datetime | None
+    oldest_received_at: datetime.datetime | None
+    arrivals: int = 0  # of `count`, those not yet in the journal
+    oldest_arrival_at: datetime.datetime | None = None
 
 
 def stored_waiting_summary() -> WaitingSummary:
     """How many messages wait to be applied, and since when: what operators watch (docs/hl7.md)."""
     waiting = InboundMessage.objects.filter(status=MessageStatus.STORED).order_by()
     oldest = waiting.aggregate(oldest=Min("received_at"))["oldest"]
-    return WaitingSummary(count=waiting.count(), oldest_received_at=oldest)
+    arrivals = arrivals_waiting()
+    if arrivals.oldest_received_at is not None and (oldest is None or arrivals.oldest_received_at < oldest):
+        oldest = arrivals.oldest_received_at
+    return WaitingSummary(
+        count=waiting.count() + arrivals.count,
+        oldest_received_at=oldest,
+        arrivals=arrivals.count,
+        oldest_arrival_at=arrivals.oldest_received_at,
+    )
 
 
 # --- Waking the workers -------------------------------------------------------------------------------------------

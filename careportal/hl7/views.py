@@ -18,6 +18,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from careportal.access.layer import Viewer, patients_found_by_staff, staff_change_record
@@ -88,6 +89,13 @@ def recent(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "rows": presenters.message_table_rows(presenters.message_rows(page.rows)),
             "caption": presenters.journal_caption(page.rows, status=status, newest=page.newer_from is None),
             "link_broken": link_broken or not found,
+            # Acknowledged after store, not moved into the journal yet: they would be listed as waiting to be
+            # applied, so the note shows with every message or those waiting.
+            "arrivals": (
+                presenters.arrivals_notice(selectors.arrivals_waiting(), now=timezone.now())
+                if status in ("", MessageStatus.STORED)
+                else ""
+            ),
             "pagination": presenters.journal_pagination(page, status=status),
             "status": status,
             "filters": [

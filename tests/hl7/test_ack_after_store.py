@@ -7,20 +7,31 @@ workers at once (SELECT ... FOR UPDATE SKIP LOCKED, one patient's messages in or
 
 from __future__ import annotations
 
+import datetime
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
-from careportal.hl7 import bulk_apply
+from careportal.hl7 import bulk_apply, stored_services
 from careportal.hl7.interfaces import interfaces_cache_clear
-from careportal.hl7.models import AckMode, ErrorKind, InboundInterface, InboundMessage, MessageSource, MessageStatus
-from careportal.hl7.parsing import MessageHeader
+from careportal.hl7.models import (
+    AckMode,
+    ErrorKind,
+    InboundArrival,
+    InboundInterface,
+    InboundMessage,
+    MessageSource,
+    MessageStatus,
+)
+from careportal.hl7.parsing import MessageHeader, content_hash
 from careportal.hl7.selectors import messages_needing_attention
 from careportal.hl7.services import (
     PATIENT_KEY_LENGTH,
@@ -36,7 +47,9 @@ from careportal.hl7.stored_services import (
     stored_apply_wake_reset,
     stored_batch_apply,
     stored_claim,
+    stored_move,
     stored_waiting_count,
+    stored_waiting_summary,
 )
 from careportal.results.models import DiagnosticReport
 from tests.accounts.factories import UserFactory
@@ -120,11 +133,33 @@ def test_after_store_acknowledges_ca_once_stored_and_the_worker_applies_it(
     with running.client() as client:
         assert ack_code(client.request(FBC)) == ("CA", "WP20261102093015001")
         assert ack_code(client.request(original_mode(fbc(1)))) == ("AA", "STORE00001")
+    # Committed before its ACK among the arrivals: the journal has not been touched yet.
+    arrived = list(InboundArrival.objects.order_by("pk"))
+    assert [bytes(m.raw) for m in arrived] == [FBC, original_mode(fbc(1))]
+    assert [m.ack_code for m in arrived] == ["CA", "AA"]
+    assert arrived[0].source == MessageSource.MLLP
+    assert not InboundMessage.objects.exists()
+    assert not DiagnosticReport.objects.exists()  # acknowledged, not applied yet
+
+    # A worker moves them into the journal, waiting to be applied, with every field as it arrived.
+    assert stored_move(limit=10) == 2
+    assert not InboundArrival.objects.exists()
     stored = list(InboundMessage.objects.order_by("pk"))
     assert [(m.status, m.ack_code) for m in stored] == [(MessageStatus.STORED, "CA"), (MessageStatus.STORED, "AA")]
     assert bytes(stored[0].raw) == FBC and stored[0].source == MessageSource.MLLP
+    assert stored[0].peer == arrived[0].peer != ""
+    # Read again from the bytes by the worker, as the listener read them before the ACK.
+    assert [m.control_id for m in stored] == ["WP20261102093015001", "STORE00001"]
     assert stored[0].patient_key == "WINPATH^RRV_LAB|40012345^RRV"
-    assert not DiagnosticReport.objects.exists()  # acknowledged, not applied yet
+    assert (stored[0].message_type, stored[0].sending_application, stored[0].sending_facility) == (
+        "ORU^R01",
+        "WINPATH",
+        "RRV_LAB",
+    )
+    assert stored[0].hl7_version == "2.4"
+    assert stored[0].content_hash == content_hash(FBC)
+    assert stored[0].received_at == arrived[0].received_at
+    assert stored[0].public_id != stored[1].public_id
 
     result = stored_apply_batch()
 
@@ -321,6 +356,7 @@ def test_a_second_worker_never_takes_a_patients_message_while_an_older_one_is_he
     order = [(a, a_nhs), (b, b_nhs), (a, a_nhs), (c, c_nhs), (b, b_nhs)]
     for n, (hospital_number, nhs_number) in enumerate(order):
         message_receive(fbc(n, hospital_number=hospital_number, nhs_number=nhs_number), peer=LOCAL_PEER)
+    assert stored_move(limit=10) == 5
     pks = list(InboundMessage.objects.order_by("pk").values_list("pk", flat=True))
     first: list[list[int]] = []
     holding, release = threading.Event(), threading.Event()
@@ -376,6 +412,111 @@ def test_two_workers_draining_together_apply_each_patients_messages_in_arrival_o
         assert by_time == sorted(by_time), key
 
 
+# --- The arrivals: stored before the ACK, moved into the journal by the workers ------------------------------------
+
+
+def _journal() -> list[tuple[str, str]]:
+    return list(InboundMessage.objects.order_by("pk").values_list("control_id", "status"))
+
+
+@pytest.mark.usefixtures("after_store", "patients")
+def test_arrivals_move_into_the_journal_oldest_first_each_once() -> None:
+    for n in range(1, 6):
+        message_receive(fbc(n), peer=LOCAL_PEER)
+    assert InboundArrival.objects.count() == 5
+    assert not InboundMessage.objects.exists()
+
+    assert stored_move(limit=3) == 3
+    assert _journal() == [(f"STORE0000{n}", MessageStatus.STORED) for n in (1, 2, 3)]
+    assert InboundArrival.objects.count() == 2
+    assert stored_move(limit=3) == 2
+    assert stored_move(limit=3) == 0
+
+    assert _journal() == [(f"STORE0000{n}", MessageStatus.STORED) for n in range(1, 6)]
+    assert len(set(InboundMessage.objects.values_list("public_id", flat=True))) == 5
+    assert not InboundArrival.objects.exists()
+
+
+@pytest.mark.usefixtures("after_store", "patients")
+def test_a_move_that_fails_leaves_every_arrival_where_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    message_receive(fbc(1), peer=LOCAL_PEER)
+    message_receive(fbc(2), peer=LOCAL_PEER)
+    real = InboundMessage.objects.bulk_create
+
+    def written_then_fails(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)
+        raise OperationalError("the connection dropped")  # after the journal's rows, before the arrivals' delete
+
+    monkeypatch.setattr(InboundMessage.objects, "bulk_create", written_then_fails)
+    with pytest.raises(OperationalError):
+        stored_move(limit=10)
+    assert InboundArrival.objects.count() == 2
+    assert not InboundMessage.objects.exists()  # rolled back with the rest: in one place, never both
+
+    monkeypatch.undo()
+    assert stored_move(limit=10) == 2
+    assert _journal() == [("STORE00001", MessageStatus.STORED), ("STORE00002", MessageStatus.STORED)]
+
+
+@pytest.mark.usefixtures("after_store", "patients")
+def test_with_nothing_arrived_a_move_is_one_read_and_no_transaction() -> None:
+    # On SQLite a transaction would take the one write lock, which the listener's INSERTs need.
+    with CaptureQueriesContext(connection) as queries:
+        assert stored_move(limit=10) == 0
+    assert len(queries) == 1
+    assert queries[0]["sql"].startswith("SELECT")
+
+
+@pytest.mark.usefixtures("after_store", "patients")
+def test_a_move_takes_as_many_queries_for_thirty_arrivals_as_for_one() -> None:
+    def queries_to_move(count: int, first: int) -> int:
+        for n in range(first, first + count):
+            message_receive(fbc(n), peer=LOCAL_PEER)
+        with CaptureQueriesContext(connection) as queries:
+            assert stored_move(limit=100) == count
+        return len(queries)
+
+    assert queries_to_move(1, first=1) == queries_to_move(30, first=2)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite's write transaction is its lock")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("after_store", "patients")
+def test_on_postgresql_a_worker_leaves_the_move_to_the_one_already_moving() -> None:
+    message_receive(fbc(1), peer=LOCAL_PEER)
+    message_receive(fbc(2), peer=LOCAL_PEER)
+    params = connection.get_connection_params()
+    for key in ("cursor_factory", "context"):
+        params.pop(key, None)
+    with psycopg.connect(**params) as other:  # another worker, in the middle of its move
+        other.execute("SELECT pg_advisory_xact_lock(%s, %s)", stored_services._MOVER_LOCK)
+        assert stored_move(limit=10) == 0
+        assert InboundArrival.objects.count() == 2
+        other.rollback()
+    assert stored_move(limit=10) == 2
+
+
+@pytest.mark.usefixtures("after_store", "patients")
+def test_what_waits_counts_the_arrivals_and_the_journal_and_dates_from_the_oldest_of_either(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    message_receive(fbc(1), peer=LOCAL_PEER)
+    stored_move(limit=10)
+    message_receive(fbc(2), peer=LOCAL_PEER)
+    message_receive(fbc(3), peer=LOCAL_PEER)
+    first = InboundMessage.objects.get()
+    InboundArrival.objects.filter(pk=InboundArrival.objects.order_by("pk")[0].pk).update(
+        received_at=first.received_at - datetime.timedelta(minutes=1)  # another listener's clock, a little behind
+    )
+
+    summary = stored_waiting_summary()
+    assert (summary.count, summary.arrivals) == (3, 2)
+    assert summary.oldest_received_at == first.received_at - datetime.timedelta(minutes=1)
+    assert stored_waiting_count() == 3
+    call_command("hl7_apply_worker", "--status")
+    assert "3 messages waiting to be applied (2 not in the journal yet), the oldest received" in capsys.readouterr().out
+
+
 # --- Waking the workers -----------------------------------------------------------------------------------------
 
 
@@ -389,7 +530,9 @@ def test_storing_wakes_a_worker_at_most_once_a_wake_interval(settings: Any) -> N
         message_receive(fbc(1), peer=LOCAL_PEER)
         assert InboundMessage.objects.get(control_id="STORE00001").status == MessageStatus.APPLIED
         message_receive(fbc(2), peer=LOCAL_PEER)  # within the interval: no second task
-        assert InboundMessage.objects.get(control_id="STORE00002").status == MessageStatus.STORED
+        # The second waits among the arrivals, not moved into the journal yet.
+        assert InboundArrival.objects.count() == 1
+        assert not InboundMessage.objects.filter(control_id="STORE00002").exists()
     finally:
         stored_apply_wake_reset()
 
@@ -417,7 +560,7 @@ def test_the_worker_command_reports_the_queue_and_drains_it(capsys: pytest.Captu
     message_receive(UNKNOWN_PATIENT, peer=LOCAL_PEER)
 
     call_command("hl7_apply_worker", "--status")
-    assert "2 messages waiting to be applied, the oldest received" in capsys.readouterr().out
+    assert "2 messages waiting to be applied (2 not in the journal yet), the oldest received" in capsys.readouterr().out
 
     call_command("hl7_apply_worker", "--until-empty", "--batch-size", "1", "--poll", "0.01")
     assert "Applied 1; in the unmatched queue 1." in capsys.readouterr().out

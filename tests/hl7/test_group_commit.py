@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,10 +27,17 @@ from django.utils import timezone
 from careportal.hl7 import listener as listener_module
 from careportal.hl7 import services
 from careportal.hl7.interfaces import active_rules, interfaces_cache_clear
-from careportal.hl7.models import AckMode, InboundInterface, InboundMessage, MessageSource, MessageStatus
+from careportal.hl7.models import (
+    AckMode,
+    InboundArrival,
+    InboundInterface,
+    InboundMessage,
+    MessageSource,
+    MessageStatus,
+)
 from careportal.hl7.parsing import read_first_header
 from careportal.hl7.services import stored_prepare
-from careportal.hl7.stored_services import stored_apply_batch, stored_apply_wake_reset
+from careportal.hl7.stored_services import stored_apply_batch, stored_apply_wake_reset, stored_move
 from careportal.results.models import DiagnosticReport
 from tests.hl7.interfaces import LOCAL_PEER
 from tests.hl7.mllp_client import END_BLOCK, START_BLOCK, ListenerThread, MLLPClient, ack_code
@@ -64,7 +70,7 @@ class HeldAsyncInserts:
     async def __call__(
         self, database: psycopg.AsyncConnection[Any] | sqlite3.Connection, rows: list[dict[str, Any]]
     ) -> None:
-        ids = [str(row["control_id"]) for row in rows]
+        ids = [control_id_of(row["raw"]) for row in rows]
         self.batches.append(ids)
         if self._holds(ids):
             self._loop, self._gate = asyncio.get_running_loop(), asyncio.Event()
@@ -118,9 +124,27 @@ def no_reply_yet(client: MLLPClient) -> bool:
         client.sock.settimeout(30)
 
 
+def control_id_of(raw: bytes) -> str:
+    quick = read_first_header(bytes(raw))
+    assert quick is not None
+    return quick[0].control_id
+
+
+def arrived_control_ids() -> list[str]:
+    """The control ids of the arrivals (which keep only the bytes), in the order they were stored."""
+    return [control_id_of(raw) for raw in InboundArrival.objects.order_by("pk").values_list("raw", flat=True)]
+
+
 def committed_control_ids() -> list[str]:
-    """What another connection (this test's) sees committed."""
-    return sorted(InboundMessage.objects.values_list("control_id", flat=True))
+    """What another connection (this test's) sees committed: the arrivals, and what the full path stored."""
+    return sorted(arrived_control_ids() + list(InboundMessage.objects.values_list("control_id", flat=True)))
+
+
+def journal_rows() -> list[tuple[str, str]]:
+    """Every message's control id and status in the journal, once a worker has moved the arrivals into it."""
+    stored_move(limit=1000)
+    assert not InboundArrival.objects.exists()
+    return sorted(InboundMessage.objects.values_list("control_id", "status"))
 
 
 @pytest.mark.parametrize("commit_fails", [False, True], ids=["commits", "commit-fails-once"])
@@ -149,7 +173,7 @@ def test_several_connections_share_one_insert_and_each_ack_waits_for_its_commit(
     assert answers[:4] == [("CA", "STORE00001"), ("CA", "STORE00002"), ("CA", "STORE00002"), ("CA", "STORE00003")]
     assert answers[4] == ("AR", "STORE00009")
     assert [sorted(batch) for batch in inserts.batches] == [["STORE00001"], ["STORE00002", "STORE00002", "STORE00003"]]
-    rows = sorted(InboundMessage.objects.values_list("control_id", "status"))
+    rows = journal_rows()
     stored = MessageStatus.STORED
     assert rows == [
         ("STORE00001", stored),
@@ -173,7 +197,7 @@ def test_a_message_that_cannot_be_stored_costs_only_its_own_connection(
     real_insert_one = services._insert_stored
 
     def insert_one(values: dict[str, Any]) -> None:
-        if values["control_id"] == "STORE00002":
+        if control_id_of(values["raw"]) == "STORE00002":
             raise OperationalError("this message cannot be stored")
         real_insert_one(values)
 
@@ -216,6 +240,8 @@ def test_one_connections_messages_are_stored_in_the_order_sent_even_when_it_does
         assert [ack_code(eager.read_frame())[1] for _ in range(3)] == ["STORE00002", "STORE00003", "STORE00004"]
 
     assert inserts.batches == [["STORE00001"], ["STORE00002"], ["STORE00003"], ["STORE00004"]]
+    assert arrived_control_ids() == ["STORE00001", "STORE00002", "STORE00003", "STORE00004"]
+    stored_move(limit=1000)  # and the journal, the workers' order, keeps it
     in_order = list(InboundMessage.objects.order_by("pk").values_list("control_id", flat=True))
     assert in_order == ["STORE00001", "STORE00002", "STORE00003", "STORE00004"]
 
@@ -265,8 +291,7 @@ def test_a_batch_is_stored_and_acknowledged_while_another_is_held_and_a_failed_o
             assert ack_code(second.request(fbc(4))) == ("CA", "STORE00004")
     finally:
         running.stop()
-    rows = sorted(InboundMessage.objects.values_list("control_id", "status"))
-    assert rows == [(f"STORE0000{n}", MessageStatus.STORED) for n in (1, 2, 3, 4)]  # each once
+    assert journal_rows() == [(f"STORE0000{n}", MessageStatus.STORED) for n in (1, 2, 3, 4)]  # each once
     assert committer.batches == (3 if fails else 4)  # a failed batch is not counted
     assert committer._connections == [None, None, None]  # every connection closed at stop
 
@@ -292,7 +317,7 @@ def test_the_listener_stores_on_its_event_loop_with_no_thread_of_its_own(
             client.close()
     assert answers == [("CA", f"STORE0000{n}") for n in range(1, 7)]
     assert committed_control_ids() == [f"STORE0000{n}" for n in range(1, 7)]
-    assert set(InboundMessage.objects.values_list("status", flat=True)) == {MessageStatus.STORED}
+    assert not InboundMessage.objects.exists()  # all six among the arrivals, none down the full path
     assert stored_by == {running.thread.name}  # the event loop's thread, on either database
     assert running.listener._committer.batches >= 1
 
@@ -427,17 +452,18 @@ def test_a_stored_batch_wakes_a_worker_at_most_once_a_wake_interval(running: Lis
             assert _status("STORE00001") == MessageStatus.APPLIED
             assert ack_code(client.request(fbc(2))) == ("CA", "STORE00002")  # within the interval: no second task
         running.stop()  # every worker thread has finished what it was given
-        assert _status("STORE00002") == MessageStatus.STORED
+        assert arrived_control_ids() == ["STORE00002"]  # waits among the arrivals
     finally:
         stored_apply_wake_reset()
 
 
 @sqlite_only
 def test_on_sqlite_the_loop_never_waits_for_the_write_lock(tmp_path: Path, after_store: None) -> None:
-    # A database file of its own with the journal's table: an in-memory test database shares its cache, where
+    # A database file of its own with the arrivals' table: an in-memory test database shares its cache, where
     # SQLite reports a lock differently (SQLITE_LOCKED, also taken as busy).
+    table = InboundArrival._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute("SELECT sql FROM sqlite_master WHERE name = %s", [InboundMessage._meta.db_table])
+        cursor.execute("SELECT sql FROM sqlite_master WHERE name = %s", [table])
         (schema,) = cursor.fetchone()
     path = str(tmp_path / "journal.sqlite3")
     holder = sqlite3.connect(path, isolation_level=None)
@@ -454,11 +480,10 @@ def test_on_sqlite_the_loop_never_waits_for_the_write_lock(tmp_path: Path, after
         with pytest.raises(listener_module.SQLiteWriterBusy):
             asyncio.run(listener_module.stored_insert_async(on_loop, [ready.row]))
         holder.execute("COMMIT")
-        assert holder.execute(f"SELECT COUNT(*) FROM {InboundMessage._meta.db_table}").fetchone() == (0,)  # noqa: S608
+        assert holder.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,)  # noqa: S608
         asyncio.run(listener_module.stored_insert_async(on_loop, [ready.row]))
-        assert holder.execute(f"SELECT control_id FROM {InboundMessage._meta.db_table}").fetchall() == [  # noqa: S608
-            ("STORE00001",)
-        ]
+        stored = holder.execute(f"SELECT raw FROM {table}").fetchall()  # noqa: S608
+        assert [control_id_of(raw) for (raw,) in stored] == ["STORE00001"]
     finally:
         on_loop.close()
         holder.close()
@@ -548,8 +573,7 @@ def test_a_batch_is_one_statement_committed_when_it_returns(after_store: None) -
 def test_more_rows_than_one_statement_takes_are_stored_all_or_none(
     after_store: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rows = [{**row, "control_id": f"BIG{n:05d}"} for n, row in enumerate(_prepared_rows(1) * 30)]
-    rows = [{**row, "public_id": uuid.uuid4()} for row in rows]
+    rows = _prepared_rows(1) * 30
     real = services._insert_stored_rows
     statements: list[int] = []
 

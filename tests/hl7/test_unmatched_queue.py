@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from careportal.audit.models import AccessAction, AccessEvent
-from careportal.hl7.models import ErrorKind, InboundMessage, MessageStatus
+from careportal.hl7.models import ErrorKind, InboundArrival, InboundMessage, MessageStatus
 from careportal.hl7.services import message_receive
 from careportal.results.models import DiagnosticReport
 from tests.accounts.factories import UserFactory
@@ -157,6 +157,32 @@ def test_the_overview_lists_every_status_and_filters_by_one(operator_client):
     assert "ORU^R01" in everything and "SIU^S12" in everything
     assert "SIU^S12" in applied and "ORU^R01" not in applied
     assert "ORU^R01" in nonsense and "<script>" not in nonsense
+
+
+def _arrival(minutes_ago: float = 0) -> InboundArrival:
+    received = timezone.now() - datetime.timedelta(minutes=minutes_ago)
+    return InboundArrival.objects.create(received_at=received, raw=b"MSH|^~\\&|WINPATH|RRV_LAB", ack_code="CA")
+
+
+def test_the_overview_notes_messages_acknowledged_that_are_not_in_it_yet(operator_client):
+    assert "not in this list yet" not in _text(operator_client.get(RECENT))  # none: no note
+
+    _arrival(minutes_ago=0.5)
+    one = _text(operator_client.get(RECENT))
+    assert "1 message received and acknowledged is not in this list yet." in one
+    assert "usually within a second" in one and "check that the task worker" not in one
+
+    _arrival()
+    waiting = _text(operator_client.get(RECENT, {"status": "stored"}))
+    applied = _text(operator_client.get(RECENT, {"status": "applied"}))
+    assert "2 messages received and acknowledged are not in this list yet." in waiting
+    assert "not in this list yet" not in applied  # they would be listed as waiting, not as applied
+
+
+def test_arrivals_waiting_for_minutes_tell_staff_what_to_check(operator_client):
+    _arrival(minutes_ago=6)
+    text = _text(operator_client.get(RECENT))
+    assert "If this number does not go down, check that the task worker (or hl7_apply_worker) is running." in text
 
 
 def _older_link(html: str) -> str | None:

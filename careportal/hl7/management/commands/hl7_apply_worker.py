@@ -57,7 +57,8 @@ class Command(BaseCommand):
         if status:
             summary = stored_waiting_summary()
             since = f", the oldest received {summary.oldest_received_at:%Y-%m-%d %H:%M:%S %Z}" if summary.count else ""
-            self.stdout.write(f"{summary.count} messages waiting to be applied{since}.")
+            arrivals = f" ({summary.arrivals} not in the journal yet)" if summary.arrivals else ""
+            self.stdout.write(f"{summary.count} messages waiting to be applied{arrivals}{since}.")
             return
         stopping = False
 
@@ -80,7 +81,7 @@ class Command(BaseCommand):
                 continue
             applied += result.applied + result.duplicates
             waiting += result.waiting
-            if result.done:
+            if result.done or result.moved:
                 continue
             if until_empty and stored_waiting_count() == 0:
                 break

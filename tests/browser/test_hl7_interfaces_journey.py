@@ -4,12 +4,19 @@ refused; and pages through every message received. Every page opened is checked 
 (tests/browser/portal.py)."""
 
 import datetime
+import os
 
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from careportal.hl7.models import InboundInterface, InboundInterfaceChange, InboundMessage, MessageStatus
+from careportal.hl7.models import (
+    InboundArrival,
+    InboundInterface,
+    InboundInterfaceChange,
+    InboundMessage,
+    MessageStatus,
+)
 from tests.browser.steps import given_a_running_hl7_listener, given_the_demo_trust_is_loaded, when_staff_sign_in
 from tests.hl7.mllp_client import ack_code
 from tests.hl7.test_interfaces import ATTACK
@@ -76,6 +83,10 @@ def test_an_integration_administrator_pages_through_every_message_received(porta
         )
         for n in range(60)
     )
+    # and two messages acknowledged after store that no worker has moved into the journal yet
+    InboundArrival.objects.bulk_create(
+        InboundArrival(received_at=moment, raw=b"MSH|^~\\&|WINPATH|RRV_LAB", ack_code="CA") for _ in range(2)
+    )
 
     # When the integration administrator opens every message received from the staff console
     when_staff_sign_in(portal, username="demo.integration")
@@ -83,6 +94,12 @@ def test_an_integration_administrator_pages_through_every_message_received(porta
     expect(page.get_by_role("heading", level=1)).to_have_text("Messages received")
     expect(page.get_by_role("table")).to_contain_text("Messages, newest first")
     expect(page.get_by_role("link", name="Newer messages")).to_have_count(0)
+    expect(page.get_by_text("2 messages received and acknowledged are not in this list yet.")).to_be_visible()
+    if folder := os.environ.get("CAREPORTAL_SCREENSHOTS"):
+        page.screenshot(path=f"{folder}/hl7-messages-received.png", full_page=True)
+        page.set_viewport_size({"width": 320, "height": 900})
+        page.screenshot(path=f"{folder}/hl7-messages-received-320.png", full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 900})
 
     # Then older messages are one link away, and newer ones one link back
     portal.click_and_wait(page.get_by_role("link", name="Older messages"))
